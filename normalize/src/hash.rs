@@ -1,0 +1,175 @@
+//! SHA-256 digests (FIPS 180-4) as a checked newtype, and a hashing writer.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use sha2::{Digest, Sha256 as Sha256State};
+
+/// A SHA-256 digest. Displays and parses as 64 lowercase hexadecimal digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sha256([u8; 32]);
+
+impl Sha256 {
+    /// Hashes `bytes` in one go.
+    pub fn of(bytes: &[u8]) -> Sha256 {
+        Sha256(Sha256State::digest(bytes).into())
+    }
+
+    /// Parses 64 lowercase hexadecimal digits.
+    ///
+    /// # Errors
+    /// Returns [`crate::Error::BadDigest`] for any other text, so a digest
+    /// written in another case or length is never taken as equal.
+    pub fn from_hex(text: &str) -> Result<Sha256, crate::Error> {
+        let bad = || crate::Error::BadDigest(text.chars().take(80).collect());
+        let bytes = text.as_bytes();
+        if bytes.len() != 64 {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            let hi = hex_value(pair[0]).ok_or_else(bad)?;
+            let lo = hex_value(pair[1]).ok_or_else(bad)?;
+            *slot = hi << 4 | lo;
+        }
+        Ok(Sha256(out))
+    }
+
+    /// The 32 digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The digest as 64 lowercase hexadecimal digits.
+    pub fn to_hex(&self) -> String {
+        self.to_string()
+    }
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({self})")
+    }
+}
+
+impl serde::Serialize for Sha256 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Sha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Sha256::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Hashes everything written through it and counts the bytes, passing the
+/// bytes on to an inner writer. Lets one pass both store and hash a stream.
+pub struct HashingWriter<W> {
+    inner: W,
+    state: Sha256State,
+    len: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        HashingWriter { inner, state: Sha256State::new(), len: 0 }
+    }
+
+    /// Returns the inner writer, the digest and the byte count.
+    pub fn finish(self) -> (W, Sha256, u64) {
+        (self.inner, Sha256(self.state.finalize().into()), self.len)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let written = buf.get(..n).unwrap_or(buf);
+        self.state.update(written);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Hashes a whole reader in 1 MiB steps; returns the digest and length.
+///
+/// # Errors
+/// Passes on the reader's I/O error.
+pub fn hash_reader<R: io::Read>(mut reader: R) -> io::Result<(Sha256, u64)> {
+    let mut state = Sha256State::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        state.update(buf.get(..n).unwrap_or(&[]));
+        len += n as u64;
+    }
+    Ok((Sha256(state.finalize().into()), len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_vectors() {
+        assert_eq!(
+            Sha256::of(b"").to_hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            Sha256::of(b"abc").to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn hex_round_trip_and_rejects() {
+        let d = Sha256::of(b"abc");
+        assert_eq!(Sha256::from_hex(&d.to_hex()).ok(), Some(d));
+        assert!(Sha256::from_hex(&d.to_hex().to_uppercase()).is_err());
+        assert!(Sha256::from_hex("abc").is_err());
+        assert!(Sha256::from_hex(&"g".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn hashing_writer_matches_one_shot() {
+        let mut w = HashingWriter::new(Vec::new());
+        w.write_all(b"a").and_then(|_| w.write_all(b"bc")).expect("vec write");
+        let (inner, digest, len) = w.finish();
+        assert_eq!(inner, b"abc");
+        assert_eq!(digest, Sha256::of(b"abc"));
+        assert_eq!(len, 3);
+        assert_eq!(hash_reader(&b"abc"[..]).expect("read").0, digest);
+    }
+}

@@ -1,0 +1,218 @@
+//! Text normalisation: Unicode NFC, bidi controls removed, and plain text
+//! derived from HTML by one documented rule (docs/FORMAT.md, "Text").
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalises text for a record: Unicode NFC, and the invisible bidi
+/// control characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069)
+/// removed, since they change how text displays but not what it says.
+/// CRLF and lone CR become LF.
+pub fn normalize_text(text: &str) -> String {
+    let unified = text.replace("\r\n", "\n").replace('\r', "\n");
+    unified.chars().filter(|c| !is_bidi_control(*c)).nfc().collect()
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Derives plain text from HTML.
+///
+/// The rule: raw CR/LF count as spaces; `<br>` and the closing tags of `p`,
+/// `div`, `li`, `tr`, `h1`–`h6`, `blockquote` and `pre` become line breaks;
+/// `<img>` becomes `[image]`; the contents of `script`, `style`, `head` and
+/// `title` and comments vanish; other tags are removed keeping their text;
+/// character references are decoded and NBSP becomes a space; then each line
+/// has its runs of white space collapsed and is trimmed, leading and trailing
+/// empty lines are dropped and runs of empty lines collapse to one.
+pub fn html_to_text(html: &str) -> String {
+    let mut raw = String::with_capacity(html.len());
+    let mut rest = html;
+    let mut skip_until: Option<&'static str> = None;
+    while let Some(lt) = rest.find('<') {
+        let (text, tail) = rest.split_at(lt);
+        if skip_until.is_none() {
+            push_text(&mut raw, text);
+        }
+        if let Some(after) = tail.strip_prefix("<!--") {
+            rest = after.find("-->").map_or("", |end| &after[end + 3..]);
+            continue;
+        }
+        let Some(tag_end) = find_tag_end(tail) else {
+            // An unclosed `<` is text, as browsers show it.
+            if skip_until.is_none() {
+                push_text(&mut raw, tail);
+            }
+            rest = "";
+            break;
+        };
+        let tag = &tail[1..tag_end];
+        rest = &tail[tag_end + 1..];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if let Some(until) = skip_until {
+            if closing && name == until {
+                skip_until = None;
+            }
+            continue;
+        }
+        match (closing, name.as_str()) {
+            (false, "script") => skip_until = Some("script"),
+            (false, "style") => skip_until = Some("style"),
+            (false, "head") => skip_until = Some("head"),
+            (false, "title") => skip_until = Some("title"),
+            (_, "br") => raw.push('\n'),
+            (false, "img") => raw.push_str("[image]"),
+            (true, "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote" | "pre") => {
+                raw.push('\n')
+            }
+            _ => {}
+        }
+    }
+    if skip_until.is_none() {
+        push_text(&mut raw, rest);
+    }
+    tidy_lines(&raw)
+}
+
+/// Index of the `>` closing the tag that starts at `tail[0] == '<'`, skipping
+/// quoted attribute values.
+fn find_tag_end(tail: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    for (i, c) in tail.char_indices().skip(1) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '>') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn push_text(out: &mut String, text: &str) {
+    let decoded = decode_entities(text);
+    for c in decoded.chars() {
+        out.push(match c {
+            '\r' | '\n' | '\u{a0}' => ' ',
+            c => c,
+        });
+    }
+}
+
+/// Decodes HTML character references: numeric ones and the named ones mail
+/// and chat HTML actually uses. Unknown names stay as written.
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let tail = &rest[amp..];
+        let end = tail.find(';').filter(|e| *e <= 12);
+        let decoded = end.and_then(|e| entity(&tail[1..e]));
+        match (end, decoded) {
+            (Some(e), Some(c)) => {
+                out.push(c);
+                rest = &tail[e + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn entity(name: &str) -> Option<char> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse().ok()?,
+        };
+        return Some(char::from_u32(code).unwrap_or('\u{fffd}'));
+    }
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => '\u{a0}',
+        "euro" => '€',
+        "copy" => '©',
+        "reg" => '®',
+        "hellip" => '…',
+        "ndash" => '–',
+        "mdash" => '—',
+        "lsquo" => '‘',
+        "rsquo" => '’',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        "laquo" => '«',
+        "raquo" => '»',
+        "bull" => '•',
+        "middot" => '·',
+        "eacute" => 'é',
+        "euml" => 'ë',
+        "iuml" => 'ï',
+        "ouml" => 'ö',
+        "uuml" => 'ü',
+        "auml" => 'ä',
+        "egrave" => 'è',
+        "agrave" => 'à',
+        "ccedil" => 'ç',
+        _ => return None,
+    })
+}
+
+fn tidy_lines(raw: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for line in raw.split('\n') {
+        let collapsed = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        let empty = collapsed.is_empty();
+        if empty && lines.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        lines.push(collapsed);
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nfc_and_bidi_marks() {
+        assert_eq!(normalize_text("Cafe\u{301}\u{200f} ok\r\nx\ry"), "Café ok\nx\ny");
+    }
+
+    #[test]
+    fn html_rule() {
+        let html = "<html><head><title>T</title><style>p{}</style></head><body>\r\n\
+            <p>Hallo&nbsp;  <b>wereld</b>,</p><p></p><p></p><div>tweede&amp;regel<br>derde</div>\
+            <ul><li>een</li><li>twee &#x263A; &#9731;</li></ul><img src=\"x.png\" alt=\"a>b\">\
+            <!-- <p>verborgen</p> --><a href=\"https://example.org\">link</a> 3 &lt; 4 &bogus;</body></html>";
+        assert_eq!(
+            html_to_text(html),
+            "Hallo wereld,\n\ntweede&regel\nderde\neen\ntwee ☺ ☃\n[image]link 3 < 4 &bogus;"
+        );
+    }
+
+    #[test]
+    fn unclosed_tag_is_text() {
+        assert_eq!(html_to_text("a < b"), "a < b");
+        assert_eq!(html_to_text("<p>x</p>\n\n\n<p>y"), "x\ny");
+    }
+}
