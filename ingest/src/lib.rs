@@ -1,1 +1,58 @@
-//! x
+//! Readers for the exports spoor archives. Each reader turns one delivered
+//! export into [`Record`]s with their blobs, and everything it cannot read
+//! into [`Quarantined`] items with the raw bytes and the reason: nothing is
+//! dropped silently. Readers stream: memory is bounded by [`Limits`], never
+//! by the size of the export.
+//!
+//! Formats are detected by content, not by name ([`detect`]). Today: e-mail
+//! as `.eml`, mbox (mboxo, mboxrd, mboxcl, mboxcl2), Maildir, and folders
+//! mixing these.
+//!
+//! ```
+//! use spoor_ingest::{read_export, Blob, Limits, Quarantined, ReadOptions, Sink};
+//! use spoor_normalize::{Record, Sha256};
+//!
+//! #[derive(Default)]
+//! struct Collect(Vec<Record>, Vec<Quarantined>);
+//! impl Sink for Collect {
+//!     fn record(&mut self, record: Record, _blobs: Vec<Blob>) -> std::io::Result<()> {
+//!         self.0.push(record);
+//!         Ok(())
+//!     }
+//!     fn quarantine(&mut self, item: Quarantined) -> std::io::Result<()> {
+//!         self.1.push(item);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("note.eml");
+//! std::fs::write(&path, "Message-ID: <1@example.org>\r\nSubject: Hoi\r\n\r\nDag!\r\n")?;
+//! let options = ReadOptions { export_sha256: Sha256::of(b""), limits: Limits::default() };
+//! let mut sink = Collect::default();
+//! let summary = read_export(&path, &options, &mut sink)?;
+//! assert_eq!(summary.format, "email/eml");
+//! assert_eq!(sink.0[0].subject.as_deref(), Some("Hoi"));
+//! assert_eq!(sink.0[0].text.as_deref(), Some("Dag!"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod detect;
+mod email;
+mod error;
+mod export;
+mod lines;
+mod maildir;
+mod mbox;
+
+pub use detect::{detect, ExportKind};
+pub use error::Error;
+pub use export::{read_export, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink, PARSER};
+
+/// Internals reached by the fuzz and property tests; not a stable API.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::email::{parse_message, MessageContext, ParsedMessage};
+    pub use crate::mbox::{split_mbox, MboxMessage, MboxVariant, SplitError};
+}

@@ -1,0 +1,80 @@
+//! Format detection by content, never by file name.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// What an export looks like from its content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExportKind {
+    /// One RFC 5322 message.
+    Eml,
+    /// An mbox file (variant decided while reading).
+    Mbox,
+    /// A Maildir (a folder with `cur/` or `new/`).
+    Maildir,
+    /// A folder of other exports.
+    Folder,
+    /// A file with no content, or only white space.
+    Empty,
+    /// Nothing spoor can read.
+    Unknown,
+}
+
+/// Detects the kind of the export at `path` from its content. Symbolic links
+/// are not followed.
+///
+/// # Errors
+/// The I/O error met while looking.
+pub fn detect(path: &Path) -> io::Result<ExportKind> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        return Ok(if is_maildir(path) { ExportKind::Maildir } else { ExportKind::Folder });
+    }
+    if !meta.is_file() {
+        return Ok(ExportKind::Unknown);
+    }
+    let mut head = Vec::with_capacity(1024);
+    fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
+    Ok(sniff(&head))
+}
+
+pub(crate) fn is_maildir(dir: &Path) -> bool {
+    ["cur", "new"].iter().any(|sub| fs::symlink_metadata(dir.join(sub)).is_ok_and(|m| m.is_dir()))
+}
+
+/// Classifies a file by its first bytes.
+pub(crate) fn sniff(head: &[u8]) -> ExportKind {
+    if head.iter().all(|b| b.is_ascii_whitespace()) {
+        return ExportKind::Empty;
+    }
+    if head.starts_with(b"From ") {
+        return ExportKind::Mbox;
+    }
+    if looks_like_header_field(head) {
+        return ExportKind::Eml;
+    }
+    ExportKind::Unknown
+}
+
+/// True when `head` starts with an RFC 5322 field name and a colon.
+pub(crate) fn looks_like_header_field(head: &[u8]) -> bool {
+    let name_len = head.iter().take_while(|b| b.is_ascii_graphic() && **b != b':').count();
+    (1..=76).contains(&name_len) && head.get(name_len) == Some(&b':')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_by_content() {
+        assert_eq!(sniff(b""), ExportKind::Empty);
+        assert_eq!(sniff(b" \r\n"), ExportKind::Empty);
+        assert_eq!(sniff(b"From a@b Mon Jan  1 00:00:00 2024\n"), ExportKind::Mbox);
+        assert_eq!(sniff(b"Return-Path: <a@b>\r\n"), ExportKind::Eml);
+        assert_eq!(sniff(b"\x89PNG\r\n"), ExportKind::Unknown);
+        assert_eq!(sniff(b"no colon here\n"), ExportKind::Unknown);
+    }
+}

@@ -1,0 +1,534 @@
+//! One e-mail message (RFC 5322 with MIME, RFC 2045–2049) into a record.
+//!
+//! Parsing is mailparse's (RFC 2047 encoded words, RFC 2231 parameters);
+//! this module chooses the text, decodes charsets by the WHATWG table
+//! (`encoding_rs`, so `iso-8859-1` decodes as windows-1252), turns every
+//! other part into a blob, and records every fallback as a warning.
+
+use std::collections::BTreeMap;
+
+use mailparse::{DispositionType, MailAddr, MailHeader, ParsedMail};
+use serde_json::Value;
+use spoor_normalize::text::{html_to_text, normalize_text};
+use spoor_normalize::{
+    BlobRef, Conversation, Links, Locator, Party, Recipient, Record, RecordId, RecordKind, RecordTime,
+    Sha256, Source, RECORD_SCHEMA,
+};
+
+use crate::export::{Blob, Limits, PARSER};
+
+/// What the caller knows about a message besides its bytes.
+pub struct MessageContext<'a> {
+    /// Record format name, e.g. `email/mbox`.
+    pub format: &'a str,
+    /// SHA-256 of the whole export.
+    pub export_sha256: Sha256,
+    /// Where the message sits in the export.
+    pub locator: Locator,
+    /// Flags from the container (Maildir flags).
+    pub flags: Vec<String>,
+    /// Container facts kept in the record's `extra` (From_ line…).
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// A message turned into a record, with the blobs it references.
+pub struct ParsedMessage {
+    /// The record.
+    pub record: Record,
+    /// Every blob the record references, in reference order.
+    pub blobs: Vec<Blob>,
+}
+
+/// Parses one message. `Err` carries the reason to quarantine it with.
+///
+/// # Errors
+/// A reason text when the bytes are not a message that can be read (empty,
+/// no header fields, a header line over the limit, nesting over the limit).
+pub fn parse_message(bytes: &[u8], context: MessageContext<'_>, limits: &Limits) -> Result<ParsedMessage, String> {
+    precheck(bytes, limits)?;
+    let mail = mailparse::parse_mail(bytes).map_err(|e| format!("not a parseable message: {e}"))?;
+    if mail.headers.is_empty() {
+        return Err("no header fields: not an e-mail message".to_owned());
+    }
+    let mut builder = Builder { warnings: Vec::new(), flags: context.flags.clone(), blobs: Vec::new() };
+    let headers = &mail.headers;
+
+    let message_id = first(headers, "Message-ID", &mut builder).and_then(|v| {
+        mailparse::msgidparse(&v).ok().and_then(|ids| ids.first().cloned()).or(Some(v.trim().to_owned()))
+    });
+    let in_reply_to = first(headers, "In-Reply-To", &mut builder).map(|v| ids(&v)).unwrap_or_default();
+    let references = first(headers, "References", &mut builder).map(|v| ids(&v)).unwrap_or_default();
+    let subject = first(headers, "Subject", &mut builder).map(|s| normalize_text(&s));
+
+    let from = addresses(headers, "From", &mut builder);
+    let sender_header = addresses(headers, "Sender", &mut builder);
+    let mut recipients = Vec::new();
+    for (role, name) in [("to", "To"), ("cc", "Cc"), ("bcc", "Bcc"), ("reply-to", "Reply-To")] {
+        for party in addresses(headers, name, &mut builder) {
+            recipients.push(Recipient { role: role.to_owned(), party });
+        }
+    }
+    for party in sender_header.iter().cloned() {
+        recipients.push(Recipient { role: "sender".to_owned(), party });
+    }
+    let sender = from.first().cloned().or_else(|| sender_header.first().cloned());
+    if from.len() > 1 {
+        builder.warnings.push(format!("From names {} addresses; the first is the sender", from.len()));
+    }
+
+    let time = match first(headers, "Date", &mut builder) {
+        None => RecordTime::unresolved(None, "no Date header"),
+        Some(text) => match parse_date(&text) {
+            Ok((seconds, note)) => {
+                builder.warnings.extend(note);
+                RecordTime::from_unix_seconds(seconds, &text)
+            }
+            Err(e) => RecordTime::unresolved(Some(&text), &format!("unparseable Date header: {e}")),
+        },
+    };
+
+    let mut text_parts = Vec::new();
+    let mut html_parts = Vec::new();
+    let mut attachments = Vec::new();
+    builder.walk(&mail, 0, &mut text_parts, &mut html_parts, &mut attachments, limits);
+    let text = if !text_parts.is_empty() {
+        Some(text_parts.join("\n"))
+    } else if let Some((html, _)) = html_parts.first() {
+        Some(html_to_text(html))
+    } else {
+        None
+    }
+    .map(|t| normalize_text(t.trim_end()))
+    .filter(|t| !t.is_empty());
+    let bodies = html_parts.into_iter().map(|(_, blob)| blob).collect();
+
+    let mut participants: Vec<Party> = Vec::new();
+    for party in from.iter().chain(recipients.iter().map(|r| &r.party)) {
+        if !participants.iter().any(|p| p.address == party.address && p.name == party.name) {
+            participants.push(party.clone());
+        }
+    }
+    let conversation_id = references.first().or(in_reply_to.first()).or(message_id.as_ref()).cloned();
+
+    let item_sha256 = Sha256::of(bytes);
+    let identity = Sha256::of(&identity_bytes(bytes));
+    let id = RecordId::derive("email", &[message_id.as_deref().unwrap_or(""), &identity.to_hex()]);
+    let mut extra = context.extra;
+    extra.insert("identity_sha256".to_owned(), Value::from(identity.to_hex()));
+
+    let record = Record {
+        schema: RECORD_SCHEMA.to_owned(),
+        id,
+        kind: RecordKind::Email,
+        source: Source {
+            format: context.format.to_owned(),
+            export_sha256: context.export_sha256,
+            locator: context.locator,
+            item_sha256: Some(item_sha256),
+            parser: PARSER.to_owned(),
+        },
+        conversation: Conversation { id: conversation_id, title: None, participants },
+        sender,
+        recipients,
+        time,
+        subject,
+        text,
+        bodies,
+        attachments,
+        links: Links { source_id: message_id, in_reply_to, references },
+        revision: None,
+        deletion: None,
+        flags: builder.flags,
+        warnings: builder.warnings,
+        extra,
+    };
+    Ok(ParsedMessage { record, blobs: builder.blobs })
+}
+
+/// Non-standard zone names seen in European mail, with their offsets.
+const ZONE_NAMES: &[(&str, &str)] = &[
+    ("MET DST", "+0200"),
+    ("CEST", "+0200"),
+    ("MEST", "+0200"),
+    ("EEST", "+0300"),
+    ("WEST", "+0100"),
+    ("CET", "+0100"),
+    ("MET", "+0100"),
+    ("BST", "+0100"),
+    ("EET", "+0200"),
+    ("WET", "+0000"),
+];
+
+/// Parses an RFC 5322 date (obsolete forms included, by jiff), after
+/// dropping a trailing comment such as `(CET)`. A non-standard zone name from
+/// [`ZONE_NAMES`] is read as its offset, with a note saying so.
+fn parse_date(text: &str) -> Result<(i64, Option<String>), String> {
+    let mut cleaned = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if cleaned.ends_with(')') {
+        if let Some(open) = cleaned.rfind('(') {
+            cleaned.truncate(open);
+            cleaned = cleaned.trim_end().to_owned();
+        }
+    }
+    let parser = jiff::fmt::rfc2822::DateTimeParser::new();
+    // Checked first: RFC 5322 §4.3 reads unknown zone names as -0000, which
+    // would put a CET message an hour off.
+    for (name, offset) in ZONE_NAMES {
+        if let Some(head) = cleaned.strip_suffix(name).filter(|h| h.ends_with(' ')) {
+            if let Ok(ts) = parser.parse_timestamp(format!("{head}{offset}")) {
+                return Ok((ts.as_second(), Some(format!("Date: non-standard zone {name} read as {offset}"))));
+            }
+        }
+    }
+    parser.parse_timestamp(&cleaned).map(|ts| (ts.as_second(), None)).map_err(|e| e.to_string())
+}
+
+/// The bytes a message's identity is hashed over: line ends unified to LF and
+/// trailing line ends dropped, so the same message saved as CRLF `.eml` or
+/// cut from an LF mbox gets the same id.
+fn identity_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut iter = bytes.iter().peekable();
+    while let Some(&b) = iter.next() {
+        if b == b'\r' && iter.peek() == Some(&&b'\n') {
+            continue;
+        }
+        out.push(b);
+    }
+    while out.last() == Some(&b'\n') {
+        out.pop();
+    }
+    out
+}
+
+/// Cheap checks before handing bytes to the parser, whose cost and stack
+/// depth grow with them.
+fn precheck(bytes: &[u8], limits: &Limits) -> Result<(), String> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err("empty message".to_owned());
+    }
+    if !crate::detect::looks_like_header_field(bytes) {
+        return Err("does not start with a header field: not an e-mail message".to_owned());
+    }
+    let header_end = memchr::memmem::find(bytes, b"\n\n")
+        .or_else(|| memchr::memmem::find(bytes, b"\r\n\r\n"))
+        .unwrap_or(bytes.len());
+    let mut line_start = 0usize;
+    for line_end in memchr::memchr_iter(b'\n', &bytes[..header_end]).chain(std::iter::once(header_end)) {
+        if line_end - line_start > limits.max_header_line_bytes {
+            return Err(format!(
+                "header line at byte {line_start} is {} bytes long, over the limit of {} bytes",
+                line_end - line_start,
+                limits.max_header_line_bytes
+            ));
+        }
+        line_start = line_end + 1;
+    }
+    // mailparse recurses once per nested multipart, so the count of
+    // multipart declarations bounds its depth.
+    let multiparts = memchr::memmem::find_iter(bytes, b"ultipart/").count();
+    if multiparts > limits.max_mime_parts {
+        return Err(format!(
+            "{multiparts} multipart declarations, over the limit of {}",
+            limits.max_mime_parts
+        ));
+    }
+    Ok(())
+}
+
+struct Builder {
+    warnings: Vec<String>,
+    flags: Vec<String>,
+    blobs: Vec<Blob>,
+}
+
+impl Builder {
+    fn flag(&mut self, flag: &str) {
+        if !self.flags.iter().any(|f| f == flag) {
+            self.flags.push(flag.to_owned());
+        }
+    }
+
+    fn walk(
+        &mut self,
+        part: &ParsedMail<'_>,
+        depth: usize,
+        text_parts: &mut Vec<String>,
+        html_parts: &mut Vec<(String, BlobRef)>,
+        attachments: &mut Vec<BlobRef>,
+        limits: &Limits,
+    ) {
+        let mime = part.ctype.mimetype.as_str();
+        match mime {
+            "multipart/signed" => {
+                let protocol = part.ctype.params.get("protocol").map(|p| p.to_ascii_lowercase()).unwrap_or_default();
+                if protocol.contains("pkcs7-signature") {
+                    self.flag("smime-signed");
+                } else if protocol.contains("pgp-signature") {
+                    self.flag("pgp-signed");
+                } else {
+                    self.flag("signed");
+                }
+            }
+            "multipart/encrypted" => self.flag("pgp-encrypted"),
+            "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
+                let kind = part.ctype.params.get("smime-type").map(|s| s.to_ascii_lowercase());
+                self.flag(match kind.as_deref() {
+                    Some("signed-data") => "smime-signed-data",
+                    _ => "smime-encrypted",
+                });
+            }
+            "application/ms-tnef" | "application/vnd.ms-tnef" => self.flag("tnef"),
+            _ => {}
+        }
+        if mime.starts_with("multipart/") {
+            if part.subparts.is_empty() {
+                self.warnings.push(format!("{mime} part without readable sub-parts; kept as a blob"));
+                attachments.push(self.blob(part, "attachment"));
+            }
+            if let Some(boundary) = part.ctype.params.get("boundary") {
+                let closing = format!("--{boundary}--");
+                if memchr::memmem::find(part.raw_bytes, closing.as_bytes()).is_none() {
+                    self.warnings.push(format!("{mime} has no closing boundary: the message may be truncated"));
+                }
+            }
+            let alternative = mime == "multipart/alternative";
+            let texts_before = text_parts.len();
+            for sub in &part.subparts {
+                // In multipart/alternative the plain text is one rendering of
+                // the same content; take only the first one found.
+                if alternative && text_parts.len() > texts_before && sub.ctype.mimetype == "text/plain" {
+                    continue;
+                }
+                self.walk(sub, depth + 1, text_parts, html_parts, attachments, limits);
+            }
+            return;
+        }
+        let disposition = part.get_content_disposition();
+        let name = file_name(part);
+        if name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("winmail.dat")) {
+            self.flag("tnef");
+        }
+        let is_attachment = disposition.disposition == DispositionType::Attachment || name.is_some();
+        match mime {
+            "text/plain" if !is_attachment => {
+                let text = self.decode_text(part, text_parts.len() + html_parts.len());
+                text_parts.push(text);
+            }
+            "text/html" if !is_attachment => {
+                let html = self.decode_text(part, text_parts.len() + html_parts.len());
+                let blob = self.blob(part, "html");
+                html_parts.push((html, blob));
+            }
+            "message/rfc822" | "message/global" => {
+                let mut blob = self.blob(part, "message");
+                if depth < limits.max_nesting {
+                    if let Ok(bytes) = part.get_body_raw() {
+                        blob.details.insert("summary".to_owned(), summarize(&bytes));
+                    }
+                } else {
+                    self.warnings.push(format!("nested message deeper than {} levels not summarised", limits.max_nesting));
+                }
+                attachments.push(blob);
+            }
+            _ => {
+                let role = if disposition.disposition == DispositionType::Inline && name.is_none() {
+                    "inline"
+                } else {
+                    "attachment"
+                };
+                attachments.push(self.blob(part, role));
+            }
+        }
+    }
+
+    /// The part's decoded bytes as a blob, its reference returned.
+    fn blob(&mut self, part: &ParsedMail<'_>, role: &str) -> BlobRef {
+        let bytes = match part.get_body_raw() {
+            Ok(b) => b,
+            Err(e) => {
+                self.warnings.push(format!("{} part: transfer encoding not decodable ({e}); raw bytes kept", part.ctype.mimetype));
+                part.raw_bytes.to_vec()
+            }
+        };
+        let sha256 = Sha256::of(&bytes);
+        let mut details = BTreeMap::new();
+        if let Some(cid) = part_header(part, "Content-ID") {
+            details.insert("content_id".to_owned(), Value::from(cid.trim().trim_matches(['<', '>']).to_owned()));
+        }
+        let reference = BlobRef {
+            role: role.to_owned(),
+            name: file_name(part),
+            media_type: Some(part.ctype.mimetype.clone()),
+            size: Some(bytes.len() as u64),
+            sha256: Some(sha256),
+            missing: false,
+            details,
+        };
+        self.blobs.push(Blob { sha256, bytes });
+        reference
+    }
+
+    /// Decodes a text part by its declared charset (WHATWG labels); without
+    /// one, UTF-8 if valid, else windows-1252. Damage is a warning.
+    fn decode_text(&mut self, part: &ParsedMail<'_>, index: usize) -> String {
+        let bytes = match part.get_body_raw() {
+            Ok(b) => b,
+            Err(e) => {
+                self.warnings.push(format!("part {index}: transfer encoding not decodable ({e}); raw bytes used"));
+                part.raw_bytes.to_vec()
+            }
+        };
+        let label = part.ctype.params.get("charset").map(|s| s.trim().to_owned());
+        let encoding = match label.as_deref() {
+            Some(label) => match encoding_rs::Encoding::for_label(label.as_bytes()) {
+                Some(e) => e,
+                None => {
+                    self.warnings.push(format!("part {index}: unknown charset {label:?}; decoded as UTF-8"));
+                    encoding_rs::UTF_8
+                }
+            },
+            None if std::str::from_utf8(&bytes).is_ok() => encoding_rs::UTF_8,
+            None => {
+                self.warnings.push(format!("part {index}: no charset declared and not UTF-8; decoded as windows-1252"));
+                encoding_rs::WINDOWS_1252
+            }
+        };
+        let (text, _, had_errors) = encoding.decode(&bytes);
+        if had_errors {
+            self.warnings.push(format!(
+                "part {index}: bytes invalid in {} replaced with U+FFFD",
+                encoding.name()
+            ));
+        }
+        text.into_owned()
+    }
+}
+
+fn part_header(part: &ParsedMail<'_>, name: &str) -> Option<String> {
+    part.headers.iter().find(|h| h.get_key_ref().eq_ignore_ascii_case(name)).map(|h| h.get_value())
+}
+
+/// The file name of a part: RFC 2231 / plain `filename` of the disposition,
+/// else the `name` of the content type (mailparse applies RFC 2231 and 2047).
+fn file_name(part: &ParsedMail<'_>) -> Option<String> {
+    let disposition = part.get_content_disposition();
+    disposition
+        .params
+        .get("filename")
+        .or_else(|| part.ctype.params.get("name"))
+        .map(|n| normalize_text(n.trim()))
+        .filter(|n| !n.is_empty())
+}
+
+/// The first header of that name, decoded. Raw 8-bit values that are not
+/// UTF-8 are read as windows-1252 with a warning.
+fn first(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> Option<String> {
+    let header = headers.iter().find(|h| h.get_key_ref().eq_ignore_ascii_case(name))?;
+    Some(decode_header(header, name, &mut builder.warnings))
+}
+
+fn all(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+        .map(|h| decode_header(h, name, &mut builder.warnings))
+        .collect()
+}
+
+fn decode_header(header: &MailHeader<'_>, name: &str, warnings: &mut Vec<String>) -> String {
+    let value = match std::str::from_utf8(header.get_value_raw()) {
+        Ok(_) => header.get_value(),
+        Err(_) => {
+            warnings.push(format!("{name}: raw 8-bit header is not UTF-8; read as windows-1252"));
+            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(header.get_value_raw());
+            let line = format!("X: {text}");
+            match mailparse::parse_header(line.as_bytes()) {
+                Ok((h, _)) => h.get_value(),
+                Err(_) => text.into_owned(),
+            }
+        }
+    };
+    if value.contains("=?") && value.contains("?=") {
+        warnings.push(format!("{name}: encoded word left undecoded (unknown charset or malformed)"));
+    }
+    value
+}
+
+fn ids(value: &str) -> Vec<String> {
+    mailparse::msgidparse(value).map(|list| list.to_vec()).unwrap_or_default()
+}
+
+fn addresses(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> Vec<Party> {
+    let mut out = Vec::new();
+    for value in all(headers, name, builder) {
+        match mailparse::addrparse(&value) {
+            Ok(list) => {
+                for addr in list.iter() {
+                    match addr {
+                        MailAddr::Single(info) => out.push(party(info.display_name.as_deref(), &info.addr)),
+                        MailAddr::Group(group) => {
+                            for info in &group.addrs {
+                                out.push(party(info.display_name.as_deref(), &info.addr));
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                builder.warnings.push(format!("{name}: address list not parseable ({e}); kept as written"));
+                out.push(Party { name: Some(normalize_text(value.trim())), address: None, address_type: None });
+            }
+        }
+    }
+    out
+}
+
+fn party(name: Option<&str>, address: &str) -> Party {
+    Party {
+        name: name.map(|n| normalize_text(n.trim())).filter(|n| !n.is_empty()),
+        address: Some(address.trim().to_owned()),
+        address_type: Some("email".to_owned()),
+    }
+}
+
+/// Subject, From, Date and Message-ID of a nested message.
+fn summarize(bytes: &[u8]) -> Value {
+    let mut summary = serde_json::Map::new();
+    if let Ok((headers, _)) = mailparse::parse_headers(bytes) {
+        let mut ignored = Vec::new();
+        for (key, name) in [("subject", "Subject"), ("from", "From"), ("date", "Date"), ("message_id", "Message-ID")] {
+            let value = headers
+                .iter()
+                .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+                .map(|h| decode_header(h, name, &mut ignored))
+                .map(|v| if key == "message_id" { ids(&v).first().cloned().unwrap_or(v) } else { v });
+            summary.insert(key.to_owned(), value.map(Value::from).unwrap_or(Value::Null));
+        }
+    }
+    Value::Object(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_strict_lenient_and_named_zones() {
+        assert_eq!(parse_date("Tue, 12 Mar 2024 10:30:00 +0100"), Ok((1_710_235_800, None)));
+        assert_eq!(parse_date("12 Mar 2024 10:30 +0100 (CET)").map(|d| d.0), Ok(1_710_235_800));
+        assert_eq!(parse_date("Tue, 12 Mar 24 09:30:00 GMT").map(|d| d.0), Ok(1_710_235_800));
+        let (seconds, note) = parse_date("Tue, 12 Mar 2024 10:30:00 CET").expect("CET is read");
+        assert_eq!(seconds, 1_710_235_800);
+        assert_eq!(note.as_deref(), Some("Date: non-standard zone CET read as +0100"));
+        assert!(parse_date("Tue, 12 Mar 2024 10:30:00 MET DST").is_ok());
+        assert!(parse_date("gisteren rond de middag").is_err());
+        assert!(parse_date("").is_err());
+    }
+
+    #[test]
+    fn identity_ignores_line_ends() {
+        assert_eq!(identity_bytes(b"a\r\nb\r\n\r\n"), identity_bytes(b"a\nb\n"));
+        assert_ne!(identity_bytes(b"a\nb"), identity_bytes(b"a\nc"));
+    }
+}

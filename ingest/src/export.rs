@@ -1,0 +1,431 @@
+//! Reading one delivered export: the driver that walks files and folders,
+//! hands messages to the format readers and everything else to quarantine.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use spoor_normalize::{Locator, Record, Sha256};
+
+use crate::detect::{detect, is_maildir, sniff, ExportKind};
+use crate::email::{parse_message, MessageContext};
+use crate::mbox::{detect_variant, split_mbox, SplitError};
+use crate::{maildir, Error};
+
+/// Name and version of this parser, written into every record.
+pub const PARSER: &str = concat!("spoor-ingest/", env!("CARGO_PKG_VERSION"));
+
+/// Bounds on what one item may cost to read. Each has a reason.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest message parsed (bytes). Larger ones are quarantined and stay
+    /// only in the original: parsing holds a message and its decoded parts in
+    /// memory at once.
+    pub max_message_bytes: usize,
+    /// Longest header line (bytes) before a message is quarantined: RFC 5322
+    /// allows 998, and a 50 MB "header" is an attack or a damaged file.
+    pub max_header_line_bytes: usize,
+    /// Most multipart declarations in one message: bounds the parser's
+    /// recursion depth.
+    pub max_mime_parts: usize,
+    /// Deepest nesting of messages inside messages that is summarised.
+    pub max_nesting: usize,
+    /// Largest raw copy kept inline in a quarantine entry (bytes); a larger
+    /// item is referenced by its place in the original.
+    pub max_quarantine_copy: usize,
+    /// Deepest folder level read in a folder export.
+    pub max_folder_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 64 << 20,
+            max_header_line_bytes: 1 << 20,
+            max_mime_parts: 256,
+            max_nesting: 8,
+            max_quarantine_copy: 16 << 20,
+            max_folder_depth: 32,
+        }
+    }
+}
+
+/// What the reader needs to know besides the export.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// SHA-256 of the export as received (written into every record).
+    pub export_sha256: Sha256,
+    /// Bounds.
+    pub limits: Limits,
+}
+
+/// Bytes a record references, addressed by their SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blob {
+    /// SHA-256 of `bytes`.
+    pub sha256: Sha256,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Something that could not become a record: where it was, why, and its raw
+/// bytes (or, when larger than the copy limit, only their place in the
+/// original, which the package keeps whole).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quarantined {
+    /// Where in the export.
+    pub locator: Locator,
+    /// Why it could not be read, in words.
+    pub reason: String,
+    /// The raw bytes; empty when `raw_size` exceeds the copy limit.
+    pub raw: Vec<u8>,
+    /// Size of the item in the original.
+    pub raw_size: u64,
+}
+
+/// Receives what a reader produces, in source order.
+pub trait Sink {
+    /// One record and the blobs it references.
+    ///
+    /// # Errors
+    /// An I/O error stops the reading of this export.
+    fn record(&mut self, record: Record, blobs: Vec<Blob>) -> io::Result<()>;
+    /// One quarantined item.
+    ///
+    /// # Errors
+    /// An I/O error stops the reading of this export.
+    fn quarantine(&mut self, item: Quarantined) -> io::Result<()>;
+}
+
+/// What reading an export decided and met.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReadSummary {
+    /// Format of the export as a whole: `email/eml`, `email/mbox`,
+    /// `email/maildir`, `email/folder`, or `unknown`.
+    pub format: String,
+    /// Decisions that shaped the records (e.g. mbox variant), with basis.
+    pub decisions: Vec<Value>,
+    /// Records produced.
+    pub records: u64,
+    /// Items quarantined.
+    pub quarantined: u64,
+    /// Parts of the export that could not be read at all (the import is
+    /// partial): path and reason.
+    pub unreadable: Vec<String>,
+}
+
+/// Reads the export at `path` (a file or a folder), streaming records and
+/// quarantined items into `sink`.
+///
+/// # Errors
+/// [`Error::Io`] when the export itself cannot be read, [`Error::Sink`] when
+/// the sink fails. Damage inside the export is quarantined instead, and
+/// unreadable files inside a folder are listed in the summary.
+pub fn read_export(path: &Path, options: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, Error> {
+    let kind = detect(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = ExportReader { root: path.to_owned(), options, sink, summary: ReadSummary::default() };
+    reader.summary.format = match kind {
+        ExportKind::Eml => "email/eml",
+        ExportKind::Mbox => "email/mbox",
+        ExportKind::Maildir => "email/maildir",
+        ExportKind::Folder => "email/folder",
+        ExportKind::Empty | ExportKind::Unknown => "unknown",
+    }
+    .to_owned();
+    match kind {
+        ExportKind::Maildir | ExportKind::Folder => reader.read_dir(path, "", 0)?,
+        _ => reader.read_file(path, None)?,
+    }
+    Ok(reader.summary)
+}
+
+struct ExportReader<'a> {
+    root: PathBuf,
+    options: &'a ReadOptions,
+    sink: &'a mut dyn Sink,
+    summary: ReadSummary,
+}
+
+impl ExportReader<'_> {
+    fn limits(&self) -> &Limits {
+        &self.options.limits
+    }
+
+    fn sink_error(&self, source: io::Error) -> Error {
+        Error::Sink { path: self.root.clone(), source }
+    }
+
+    fn quarantine(&mut self, locator: Locator, reason: String, raw: &[u8], raw_size: u64) -> Result<(), Error> {
+        let raw = if raw_size as usize <= self.limits().max_quarantine_copy { raw.to_vec() } else { Vec::new() };
+        self.summary.quarantined += 1;
+        let item = Quarantined { locator, reason, raw, raw_size };
+        self.sink.quarantine(item).map_err(|e| self.sink_error(e))
+    }
+
+    fn unreadable(&mut self, rel: &str, what: String) {
+        self.summary.unreadable.push(format!("{rel}: {what}"));
+    }
+
+    /// Reads one message's bytes into a record, or quarantines it.
+    fn message(&mut self, bytes: &[u8], context: MessageContext<'_>) -> Result<(), Error> {
+        let locator = context.locator.clone();
+        match parse_message(bytes, context, self.limits()) {
+            Ok(parsed) => {
+                self.summary.records += 1;
+                self.sink.record(parsed.record, parsed.blobs).map_err(|e| self.sink_error(e))
+            }
+            Err(reason) => self.quarantine(locator, reason, bytes, bytes.len() as u64),
+        }
+    }
+
+    fn context(&self, format: &str, locator: Locator) -> MessageContext<'static> {
+        MessageContext {
+            format: match format {
+                "email/eml" => "email/eml",
+                "email/mbox" => "email/mbox",
+                _ => "email/maildir",
+            },
+            export_sha256: self.options.export_sha256,
+            locator,
+            flags: Vec::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// One file: `rel` is its path inside a folder export, `None` when the
+    /// file is the export.
+    fn read_file(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
+        let place = rel.unwrap_or("");
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if rel.is_some() => {
+                self.unreadable(place, format!("cannot open: {e}"));
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let mut head = Vec::with_capacity(1024);
+        if let Err(e) = (&mut file).take(1024).read_to_end(&mut head) {
+            if rel.is_none() {
+                return Err(Error::io(path, e));
+            }
+            self.unreadable(place, format!("cannot read: {e}"));
+            return Ok(());
+        }
+        let whole = Locator { path: rel.map(str::to_owned), bytes: Some([0, size]), ..Locator::default() };
+        match sniff(&head) {
+            ExportKind::Mbox => self.read_mbox(path, rel),
+            ExportKind::Eml => {
+                if size > self.limits().max_message_bytes as u64 {
+                    let reason = format!(
+                        "message of {size} bytes exceeds the limit of {} bytes; kept only in the original",
+                        self.limits().max_message_bytes
+                    );
+                    return self.quarantine(whole, reason, &[], size);
+                }
+                let bytes = match fs::read(path) {
+                    Ok(b) => b,
+                    Err(e) if rel.is_some() => {
+                        self.unreadable(place, format!("cannot read: {e}"));
+                        return Ok(());
+                    }
+                    Err(e) => return Err(Error::io(path, e)),
+                };
+                let context = self.context("email/eml", whole);
+                self.message(&bytes, context)
+            }
+            ExportKind::Empty => self.quarantine(whole, "empty file".to_owned(), &head, size),
+            _ => {
+                let reason = "not an e-mail message, mbox or Maildir (detected by content)".to_owned();
+                let raw = if size as usize <= self.limits().max_quarantine_copy {
+                    fs::read(path).map_err(|e| Error::io(path, e))?
+                } else {
+                    Vec::new()
+                };
+                self.quarantine(whole, reason, &raw, size)
+            }
+        }
+    }
+
+    fn read_mbox(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let detection = detect_variant(&mut file).map_err(|e| Error::io(path, e))?;
+        self.summary.decisions.push(json!({
+            "decision": "mbox-variant",
+            "path": rel,
+            "value": detection.variant.name(),
+            "basis": detection.basis,
+        }));
+        use std::io::Seek;
+        file.rewind().map_err(|e| Error::io(path, e))?;
+        let max = self.limits().max_message_bytes;
+        split_mbox(file, detection.variant, max, |message| -> Result<(), Error> {
+            let locator = Locator {
+                path: rel.map(str::to_owned),
+                bytes: Some(message.range),
+                lines: Some(message.lines),
+                ..Locator::default()
+            };
+            if message.oversize {
+                let size = message.range[1] - message.range[0];
+                let reason = format!("message of {size} bytes exceeds the limit of {max} bytes; kept only in the original");
+                return self.quarantine(locator, reason, &[], size);
+            }
+            let mut context = self.context("email/mbox", locator);
+            let from_line = String::from_utf8_lossy(&message.from_line).into_owned();
+            context.extra.insert("mbox_from_line".to_owned(), Value::from(from_line));
+            context.extra.insert("mbox_variant".to_owned(), Value::from(detection.variant.name()));
+            self.message(&message.bytes, context)
+        })
+        .map_err(|e| match e {
+            SplitError::Read(source) => Error::io(path, source),
+            SplitError::Stopped(e) => e,
+        })
+    }
+
+    fn read_dir(&mut self, dir: &Path, rel: &str, depth: usize) -> Result<(), Error> {
+        if depth > self.limits().max_folder_depth {
+            self.unreadable(rel, format!("folder deeper than {} levels not read", self.limits().max_folder_depth));
+            return Ok(());
+        }
+        let entries = match sorted_entries(dir) {
+            Ok(e) => e,
+            Err(e) if depth > 0 => {
+                self.unreadable(rel, format!("cannot list folder: {e}"));
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        let maildir = is_maildir(dir);
+        if maildir {
+            self.read_maildir(dir, rel)?;
+        }
+        for (name, path) in entries {
+            let child = join(rel, &name);
+            if maildir && ["cur", "new", "tmp"].contains(&name.as_str()) {
+                continue;
+            }
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.unreadable(&child, format!("cannot inspect: {e}"));
+                    continue;
+                }
+            };
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(&path).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+                let locator = Locator { path: Some(child), ..Locator::default() };
+                self.quarantine(locator, "symbolic link not followed".to_owned(), target.as_bytes(), target.len() as u64)?;
+            } else if meta.is_dir() {
+                self.read_dir(&path, &child, depth + 1)?;
+            } else if meta.is_file() {
+                if maildir {
+                    // Files beside cur/ and new/ are the mail server's
+                    // bookkeeping (dovecot-uidlist, maildirfolder…).
+                    self.summary.decisions.push(json!({
+                        "decision": "maildir-metadata-file",
+                        "path": child,
+                        "value": "kept in the original, not read as mail",
+                        "basis": "file at the root of a Maildir",
+                    }));
+                } else {
+                    self.read_file(&path, Some(&child))?;
+                }
+            } else {
+                self.unreadable(&child, "not a regular file or folder".to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    fn read_maildir(&mut self, dir: &Path, rel: &str) -> Result<(), Error> {
+        for sub in ["cur", "new"] {
+            let sub_rel = join(rel, sub);
+            let entries = match sorted_entries(&dir.join(sub)) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    self.unreadable(&sub_rel, format!("cannot list folder: {e}"));
+                    continue;
+                }
+            };
+            for (name, path) in entries {
+                let child = join(&sub_rel, &name);
+                match fs::symlink_metadata(&path) {
+                    Ok(m) if m.is_file() => {}
+                    Ok(_) => {
+                        self.unreadable(&child, "not a regular file in a Maildir".to_owned());
+                        continue;
+                    }
+                    Err(e) => {
+                        self.unreadable(&child, format!("cannot inspect: {e}"));
+                        continue;
+                    }
+                }
+                let bytes = match fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.unreadable(&child, format!("cannot read: {e}"));
+                        continue;
+                    }
+                };
+                let locator = Locator {
+                    path: Some(child.clone()),
+                    bytes: Some([0, bytes.len() as u64]),
+                    ..Locator::default()
+                };
+                if bytes.len() > self.limits().max_message_bytes {
+                    let reason = format!("message exceeds the limit of {} bytes", self.limits().max_message_bytes);
+                    let size = bytes.len() as u64;
+                    self.quarantine(locator, reason, &[], size)?;
+                    continue;
+                }
+                let mut context = self.context("email/maildir", locator);
+                let info = maildir::Info::from_file_name(&name, sub == "new");
+                context.flags = info.flags;
+                if let Some(raw) = info.raw {
+                    context.extra.insert("maildir_info".to_owned(), Value::from(raw));
+                }
+                if !rel.is_empty() {
+                    context.extra.insert("maildir_folder".to_owned(), Value::from(rel.to_owned()));
+                }
+                self.message(&bytes, context)?;
+            }
+        }
+        if let Ok(pending) = sorted_entries(&dir.join("tmp")) {
+            if !pending.is_empty() {
+                self.summary.decisions.push(json!({
+                    "decision": "maildir-tmp",
+                    "path": join(rel, "tmp"),
+                    "value": format!("{} files kept in the original, not read", pending.len()),
+                    "basis": "tmp/ holds messages still being delivered",
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn join(rel: &str, name: &str) -> String {
+    if rel.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{rel}/{name}")
+    }
+}
+
+/// Folder entries sorted by name, so reading order never depends on the
+/// file system. Names that are not UTF-8 are shown lossily.
+fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        entries.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+    }
+    entries.sort();
+    Ok(entries)
+}

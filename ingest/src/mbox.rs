@@ -1,0 +1,308 @@
+//! mbox (RFC 4155 and its family): variant detection and a streaming
+//! splitter.
+//!
+//! The family is loosely defined, and the variant decides how body lines are
+//! un-quoted, so it is decided once per file from the content and recorded:
+//!
+//! * **mboxcl2** — every message carries a `Content-Length:` that frames the
+//!   file exactly, and body lines are not quoted;
+//! * **mboxcl** — the same framing, with mboxo quoting (`>From ` lines);
+//! * **mboxrd** — framing by From_ lines; any `>>From ` line shows the
+//!   writer quoted every `^>*From `, so exactly one `>` is removed from each;
+//! * **mboxo** — framing by From_ lines; one `>` is removed from `>From `.
+//!
+//! Without `>>From ` lines mboxo and mboxrd un-quote identically, so that
+//! choice cannot change a record. A From_ line is a line starting with
+//! `From ` that begins the file or follows an empty line.
+
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+
+use crate::lines::LineReader;
+
+/// The mbox variant decided for a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MboxVariant {
+    /// From_ framing, `>From ` un-quoted one level.
+    Mboxo,
+    /// From_ framing, `^>+From ` un-quoted one level.
+    Mboxrd,
+    /// Content-Length framing, `>From ` un-quoted one level.
+    Mboxcl,
+    /// Content-Length framing, no quoting.
+    Mboxcl2,
+}
+
+impl MboxVariant {
+    /// The variant's usual name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MboxVariant::Mboxo => "mboxo",
+            MboxVariant::Mboxrd => "mboxrd",
+            MboxVariant::Mboxcl => "mboxcl",
+            MboxVariant::Mboxcl2 => "mboxcl2",
+        }
+    }
+
+    fn by_content_length(self) -> bool {
+        matches!(self, MboxVariant::Mboxcl | MboxVariant::Mboxcl2)
+    }
+}
+
+/// Why [`split_mbox`] stopped early.
+#[derive(Debug)]
+pub enum SplitError<E> {
+    /// Reading the mbox failed.
+    Read(io::Error),
+    /// The callback returned an error.
+    Stopped(E),
+}
+
+/// The decision and the facts it rests on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Detection {
+    pub(crate) variant: MboxVariant,
+    pub(crate) basis: String,
+}
+
+/// One message cut from an mbox.
+pub struct MboxMessage {
+    /// The From_ line without its line break.
+    pub from_line: Vec<u8>,
+    /// The message bytes after un-quoting, From_ line and separator removed.
+    /// Empty when `oversize`.
+    pub bytes: Vec<u8>,
+    /// `[start, end)` of the whole entry (From_ line included) in the file.
+    pub range: [u64; 2],
+    /// First and last line of the entry, 1-based.
+    pub lines: [u64; 2],
+    /// Set when the message exceeded the size limit; its bytes stay only in
+    /// the original.
+    pub oversize: bool,
+}
+
+fn is_from_line(line: &[u8]) -> bool {
+    line.starts_with(b"From ")
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line == b"\n" || line == b"\r\n"
+}
+
+fn content_length(line: &[u8]) -> Option<u64> {
+    let name = b"content-length:";
+    let head = line.get(..name.len())?;
+    if !head.eq_ignore_ascii_case(name) {
+        return None;
+    }
+    std::str::from_utf8(line.get(name.len()..)?).ok()?.trim().parse().ok()
+}
+
+/// Decides the variant of the mbox in `file` (two reads; nothing held).
+pub(crate) fn detect_variant<F: Read + Seek>(file: &mut F) -> io::Result<Detection> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, &mut *file), 1 << 12);
+    let (mut messages, mut with_length, mut quoted, mut deep_quoted) = (0u64, 0u64, 0u64, 0u64);
+    let mut previous_blank = true;
+    let mut in_headers = false;
+    while reader.next_line()?.is_some() {
+        let line = reader.buf.as_slice();
+        if previous_blank && is_from_line(line) {
+            messages += 1;
+            in_headers = true;
+        } else if in_headers {
+            if is_blank(line) {
+                in_headers = false;
+            } else if content_length(line).is_some() {
+                with_length += 1;
+            }
+        } else if line.starts_with(b">From ") {
+            quoted += 1;
+        } else if line.starts_with(b">>") {
+            let rest = line.iter().skip_while(|b| **b == b'>').copied().take(5).collect::<Vec<u8>>();
+            if rest == b"From " {
+                deep_quoted += 1;
+            }
+        }
+        previous_blank = is_blank(line);
+    }
+    if with_length > 0 {
+        if let Some(framed) = frame_by_content_length(file)? {
+            let (variant, why) = if quoted == 0 {
+                (MboxVariant::Mboxcl2, "no >From lines")
+            } else if framed == messages {
+                (MboxVariant::Mboxcl, ">From lines present and no unquoted From lines in bodies")
+            } else {
+                (MboxVariant::Mboxcl2, "bodies hold unquoted From lines")
+            };
+            return Ok(Detection {
+                variant,
+                basis: format!(
+                    "all {framed} messages carry a Content-Length that frames the file exactly; {why}"
+                ),
+            });
+        }
+    }
+    let (variant, basis) = if deep_quoted > 0 {
+        (MboxVariant::Mboxrd, format!("{deep_quoted} lines quoted as >>From: the writer quotes every >*From line"))
+    } else {
+        let lengths = if with_length > 0 {
+            format!("; Content-Length present on {with_length} of {messages} messages but does not frame the file")
+        } else {
+            String::new()
+        };
+        (
+            MboxVariant::Mboxo,
+            format!("framed by {messages} From_ lines; {quoted} >From lines, no >>From lines (mboxo and mboxrd read alike){lengths}"),
+        )
+    };
+    Ok(Detection { variant, basis })
+}
+
+/// Walks the file by Content-Length; `Some(messages)` when it frames the whole
+/// file exactly (each length lands on a From_ line, after at most one blank
+/// line, or on the end).
+fn frame_by_content_length<F: Read + Seek>(file: &mut F) -> io::Result<Option<u64>> {
+    let end = file.seek(SeekFrom::End(0))?;
+    let mut pos = 0u64;
+    let mut messages = 0u64;
+    while pos < end {
+        file.seek(SeekFrom::Start(pos))?;
+        let mut reader = LineReader::new(BufReader::with_capacity(1 << 14, &mut *file), 1 << 12);
+        match reader.next_line()? {
+            Some(_) if is_from_line(&reader.buf) => {}
+            Some(_) if messages > 0 && is_blank(&reader.buf) => {
+                // One blank separator line after the previous body.
+                if reader.next_line()?.is_none() {
+                    return Ok(Some(messages));
+                }
+                if !is_from_line(&reader.buf) {
+                    return Ok(None);
+                }
+            }
+            _ => return Ok(None),
+        }
+        let mut length = None;
+        loop {
+            match reader.next_line()? {
+                None => return Ok(None),
+                Some(_) if is_blank(&reader.buf) => break,
+                Some(_) => length = length.or_else(|| content_length(&reader.buf)),
+            }
+        }
+        let Some(length) = length else { return Ok(None) };
+        messages += 1;
+        pos = pos + reader.position() + length;
+        if pos > end {
+            return Ok(None);
+        }
+    }
+    Ok(Some(messages))
+}
+
+/// Splits the mbox read from `file`, calling `each` for every message in
+/// order. Messages larger than `max_message` bytes come out as `oversize`.
+///
+/// # Errors
+/// [`SplitError::Read`] when reading fails, [`SplitError::Stopped`] with the
+/// callback's own error when it stops the split.
+pub fn split_mbox<R: Read, E>(
+    file: R,
+    variant: MboxVariant,
+    max_message: usize,
+    mut each: impl FnMut(MboxMessage) -> Result<(), E>,
+) -> Result<(), SplitError<E>> {
+    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, file), max_message.saturating_add(1));
+    let mut current: Option<MboxMessage> = None;
+    let mut previous_blank = true;
+    // Content-Length framing: bytes of body still owed to the current message.
+    let mut body_owed: Option<u64> = None;
+    let mut in_headers = false;
+    let mut header_length: Option<u64> = None;
+    while let Some(line) = reader.next_line().map_err(SplitError::Read)? {
+        let bytes = reader.buf.as_slice();
+        let owed = body_owed.filter(|n| *n > 0);
+        let starts_message = owed.is_none() && is_from_line(bytes) && (previous_blank || variant.by_content_length());
+        if starts_message {
+            if let Some(done) = current.take() {
+                each(finish(done)).map_err(SplitError::Stopped)?;
+            }
+            current = Some(MboxMessage {
+                from_line: trim_eol(bytes).to_vec(),
+                bytes: Vec::new(),
+                range: [line.start, line.start + line.len],
+                lines: [reader.line_number(), reader.line_number()],
+                oversize: line.truncated,
+            });
+            in_headers = true;
+            header_length = None;
+            body_owed = None;
+            previous_blank = false;
+            continue;
+        }
+        previous_blank = is_blank(bytes);
+        let Some(message) = current.as_mut() else {
+            // Bytes before the first From_ line: keep them as a message of
+            // their own so nothing is lost; the parser will judge them.
+            current = Some(MboxMessage {
+                from_line: Vec::new(),
+                bytes: bytes.to_vec(),
+                range: [line.start, line.start + line.len],
+                lines: [reader.line_number(), reader.line_number()],
+                oversize: line.truncated,
+            });
+            continue;
+        };
+        message.range[1] = line.start + line.len;
+        message.lines[1] = reader.line_number();
+        if variant.by_content_length() {
+            if in_headers {
+                if is_blank(bytes) {
+                    in_headers = false;
+                    body_owed = header_length;
+                } else {
+                    header_length = header_length.or_else(|| content_length(bytes));
+                }
+            } else if let Some(n) = body_owed.as_mut() {
+                *n = n.saturating_sub(line.len);
+            }
+        }
+        let unquoted = match variant {
+            MboxVariant::Mboxo | MboxVariant::Mboxcl if bytes.starts_with(b">From ") => &bytes[1..],
+            MboxVariant::Mboxrd if bytes.first() == Some(&b'>') && {
+                let rest: Vec<u8> = bytes.iter().skip_while(|b| **b == b'>').copied().take(5).collect();
+                rest == b"From "
+            } =>
+            {
+                &bytes[1..]
+            }
+            _ => bytes,
+        };
+        if line.truncated || message.bytes.len() + unquoted.len() > max_message {
+            message.oversize = true;
+            message.bytes = Vec::new();
+        }
+        if !message.oversize {
+            message.bytes.extend_from_slice(unquoted);
+        }
+    }
+    if let Some(done) = current.take() {
+        each(finish(done)).map_err(SplitError::Stopped)?;
+    }
+    Ok(())
+}
+
+fn finish(mut message: MboxMessage) -> MboxMessage {
+    // The separator is the empty line before the next From_ line; it belongs
+    // to the format, not to the message.
+    if message.bytes.ends_with(b"\r\n\r\n") {
+        message.bytes.truncate(message.bytes.len() - 2);
+    } else if message.bytes.ends_with(b"\n\n") {
+        message.bytes.truncate(message.bytes.len() - 1);
+    }
+    message
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}

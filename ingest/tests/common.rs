@@ -1,0 +1,48 @@
+//! Helpers shared by the ingest tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+
+use spoor_ingest::{read_export, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink};
+use spoor_normalize::{Record, Sha256};
+
+/// Everything a reader produced, in order.
+#[derive(Default)]
+pub struct Collected {
+    pub records: Vec<Record>,
+    pub blobs: Vec<Blob>,
+    pub quarantined: Vec<Quarantined>,
+}
+
+impl Sink for Collected {
+    fn record(&mut self, record: Record, blobs: Vec<Blob>) -> std::io::Result<()> {
+        self.records.push(record);
+        self.blobs.extend(blobs);
+        Ok(())
+    }
+    fn quarantine(&mut self, item: Quarantined) -> std::io::Result<()> {
+        self.quarantined.push(item);
+        Ok(())
+    }
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/email")
+}
+
+/// The digest the tests pass as the export's hash.
+pub fn export_digest() -> Sha256 {
+    Sha256::of(b"spoor test export")
+}
+
+pub fn read_with(path: &Path, limits: Limits) -> (ReadSummary, Collected) {
+    let options = ReadOptions { export_sha256: export_digest(), limits };
+    let mut sink = Collected::default();
+    let summary = read_export(path, &options, &mut sink)
+        .unwrap_or_else(|e| panic!("reading {} failed: {e}", path.display()));
+    (summary, sink)
+}
+
+pub fn read(path: &Path) -> (ReadSummary, Collected) {
+    read_with(path, Limits::default())
+}

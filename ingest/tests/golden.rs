@@ -1,0 +1,83 @@
+//! The golden corpus: every export under `fixtures/email/<suite>/` is read and
+//! compared with `NAME.expected.jsonl` beside it. On a mismatch the actual
+//! output is written to `NAME.failed`; `SPOOR_REGENERATE=1` rewrites the
+//! expected files instead (review the diff before committing).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::json;
+use spoor_normalize::jcs;
+
+fn render(path: &Path) -> String {
+    let (summary, collected) = common::read(path);
+    let mut out = String::new();
+    for record in &collected.records {
+        let line = record.to_canonical_line().expect("record serialises");
+        out.push_str(std::str::from_utf8(&line).expect("utf-8"));
+        out.push('\n');
+    }
+    for item in &collected.quarantined {
+        let value = json!({
+            "quarantine": {
+                "locator": item.locator,
+                "reason": item.reason,
+                "raw_size": item.raw_size,
+                "raw_kept": item.raw.len(),
+            }
+        });
+        out.push_str(std::str::from_utf8(&jcs::to_canonical(&value)).expect("utf-8"));
+        out.push('\n');
+    }
+    let summary = json!({
+        "summary": {
+            "format": summary.format,
+            "decisions": summary.decisions,
+            "records": summary.records,
+            "quarantined": summary.quarantined,
+            "unreadable": summary.unreadable,
+        }
+    });
+    out.push_str(std::str::from_utf8(&jcs::to_canonical(&summary)).expect("utf-8"));
+    out.push('\n');
+    out
+}
+
+#[test]
+fn golden_corpus() {
+    let regenerate = std::env::var_os("SPOOR_REGENERATE").is_some();
+    let mut failures = Vec::new();
+    for suite in ["eml", "mbox", "maildir", "folder"] {
+        let dir = common::fixtures().join(suite);
+        let mut inputs: Vec<_> = fs::read_dir(&dir)
+            .expect("suite folder exists")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                !name.ends_with(".expected.jsonl") && !name.ends_with(".failed")
+            })
+            .collect();
+        inputs.sort();
+        assert!(!inputs.is_empty(), "suite {suite} has no fixtures");
+        for input in inputs {
+            let stem = input.file_stem().and_then(|s| s.to_str()).expect("name").to_owned();
+            let expected_path = dir.join(format!("{stem}.expected.jsonl"));
+            let failed_path = dir.join(format!("{stem}.failed"));
+            let actual = render(&input);
+            if regenerate {
+                fs::write(&expected_path, &actual).expect("write expected");
+                continue;
+            }
+            let expected = fs::read_to_string(&expected_path).unwrap_or_default();
+            if expected == actual {
+                let _ = fs::remove_file(&failed_path);
+            } else {
+                fs::write(&failed_path, &actual).expect("write .failed");
+                failures.push(format!("{} differs (see {})", input.display(), failed_path.display()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+}
