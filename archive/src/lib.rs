@@ -1,1 +1,87 @@
-//! x
+//! The spoor store: intake receipts, sealed BagIt packages, the SQLite
+//! catalogue, and the runs that fill them. The on-disk format is specified in
+//! `docs/FORMAT.md`; `spoor-verify` checks it without this crate.
+//!
+//! ```
+//! use spoor_archive::{InitOptions, Store};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::init(&dir.path().join("store"), &InitOptions::default())?;
+//! let mail = dir.path().join("note.eml");
+//! std::fs::write(&mail, "Message-ID: <1@example.org>\nSubject: Hoi\n\nDag!\n")?;
+//! let report = store.run(&[mail])?;
+//! assert_eq!(report.inputs[0].records, 1);
+//! assert_eq!(report.exit_code(), 0);
+//! assert_eq!(store.search("Dag", 10)?.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod bagit;
+mod catalog;
+mod config;
+mod fsutil;
+mod intake;
+mod package;
+mod run;
+mod stage;
+mod store;
+
+pub use catalog::SearchHit;
+pub use config::{StoreConfig, STORE_FORMAT};
+pub use run::{InputReport, InputStatus, RunReport};
+pub use store::{InitOptions, Store, PACKAGE_FORMAT};
+
+use std::path::PathBuf;
+
+/// Errors of the store. Each names the file and what was wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// `spoor.toml` is missing, unreadable or wrong.
+    #[error("{path}: {reason}")]
+    Config {
+        /// The settings file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The catalogue could not be used.
+    #[error("{path}: catalogue: {reason}")]
+    Catalog {
+        /// The catalogue file.
+        path: PathBuf,
+        /// What SQLite said.
+        reason: String,
+    },
+    /// A package in the store could not be read.
+    #[error("{path}: {reason}")]
+    Package {
+        /// The package zip.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An input cannot be archived.
+    #[error("{path}: {reason}")]
+    Input {
+        /// The input.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Reading an input failed.
+    #[error(transparent)]
+    Ingest(#[from] spoor_ingest::Error),
+    /// The store was used wrongly (e.g. `init` on an existing store).
+    #[error("{0}")]
+    Usage(String),
+}

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use spoor_normalize::text::path_component;
 use spoor_normalize::{Locator, Record, Sha256};
 
 use crate::detect::{detect, is_maildir, sniff, ExportKind};
@@ -418,14 +420,14 @@ fn join(rel: &str, name: &str) -> String {
     }
 }
 
-/// Folder entries sorted by name, so reading order never depends on the
-/// file system. Names that are not UTF-8 are shown lossily.
+/// Folder entries sorted by raw name, so reading order never depends on the
+/// file system, each with its name sanitised as the package stores it.
 fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    let mut raw: Vec<fs::DirEntry> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    raw.sort_by_key(|e| e.file_name());
     let mut entries = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        entries.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+    for entry in raw {
+        entries.push((path_component(entry.file_name().as_bytes()), entry.path()));
     }
-    entries.sort();
     Ok(entries)
 }

@@ -189,9 +189,50 @@ fn tidy_lines(raw: &str) -> String {
     lines.join("\n")
 }
 
+/// Makes one path component from an input safe as a name inside a package
+/// (given as the raw bytes of the name):
+/// control characters, `/`, `\`, `%` and bytes that are not UTF-8 become
+/// `%XX`, and `.` or `..` become `%2E` / `%2E%2E`. Distinct names stay
+/// distinct, and the original name can be read back.
+pub fn path_component(bytes: &[u8]) -> String {
+    match bytes {
+        b"" => return "%00".to_owned(),
+        b"." => return "%2E".to_owned(),
+        b".." => return "%2E%2E".to_owned(),
+        _ => {}
+    }
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || matches!(c, '/' | '\\' | '%') {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitising_names() {
+        assert_eq!(path_component(b"WhatsApp Chat met Jan.txt"), "WhatsApp Chat met Jan.txt");
+        assert_eq!(path_component(str::as_bytes("..")), "%2E%2E");
+        assert_eq!(path_component(str::as_bytes("a%b\\c\nd")), "a%25b%5Cc%0Ad");
+        assert_eq!(path_component(b"caf\xe9"), "caf%E9");
+        assert_eq!(path_component(str::as_bytes("1710.M1:2,S")), "1710.M1:2,S");
+    }
+
 
     #[test]
     fn nfc_and_bidi_marks() {

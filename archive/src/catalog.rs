@@ -1,0 +1,232 @@
+//! The SQLite catalogue (`STORE/catalog.sqlite`): an index of intake
+//! receipts, packages and records with full-text search. It is never the
+//! truth: everything in it is rebuilt from the packages and receipts.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+use spoor_normalize::{hash_reader, Record, RecordId, Sha256};
+
+use crate::fsutil::with_path;
+use crate::stage::KnownRecords;
+use crate::Error;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sources(
+    sha256 TEXT NOT NULL, receipt TEXT PRIMARY KEY, name TEXT, size INTEGER,
+    kind TEXT, received_at TEXT, package_id TEXT);
+CREATE TABLE IF NOT EXISTS packages(
+    id TEXT PRIMARY KEY, path TEXT NOT NULL, zip_sha256 TEXT NOT NULL, export_sha256 TEXT NOT NULL,
+    format TEXT, records INTEGER, quarantined INTEGER, known INTEGER);
+CREATE TABLE IF NOT EXISTS records(
+    id TEXT PRIMARY KEY, hash TEXT NOT NULL, package_id TEXT NOT NULL, line INTEGER NOT NULL,
+    kind TEXT, sender TEXT, recipients TEXT, time_utc TEXT, conversation TEXT, subject TEXT);
+CREATE INDEX IF NOT EXISTS records_package ON records(package_id);
+CREATE INDEX IF NOT EXISTS sources_sha256 ON sources(sha256);
+CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(id UNINDEXED, subject, text, people);
+";
+
+/// One search result.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SearchHit {
+    /// Record id.
+    pub id: String,
+    /// Package holding it.
+    pub package_id: String,
+    /// UTC time, if known.
+    pub time_utc: Option<String>,
+    /// Sender as `name <address>`.
+    pub sender: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+}
+
+pub(crate) struct Catalog {
+    conn: Connection,
+}
+
+fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::Catalog { path: path.to_owned(), reason: e.to_string() }
+}
+
+impl Catalog {
+    pub(crate) fn open(path: &Path) -> Result<Catalog, Error> {
+        let conn = Connection::open(path).map_err(db_err(path))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err(path))?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err(path))?;
+        conn.execute_batch(SCHEMA).map_err(db_err(path))?;
+        Ok(Catalog { conn })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        |e| Error::Catalog { path: self.conn.path().unwrap_or("catalog.sqlite").into(), reason: e.to_string() }
+    }
+
+    /// Empties every table (before a rebuild).
+    pub(crate) fn clear(&mut self) -> Result<(), Error> {
+        self.conn
+            .execute_batch("DELETE FROM sources; DELETE FROM packages; DELETE FROM records; DELETE FROM records_fts;")
+            .map_err(self.err())
+    }
+
+    /// The stored path of a package, if the catalogue knows it.
+    pub(crate) fn package_path(&self, package_id: &str) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row("SELECT path FROM packages WHERE id = ?1", [package_id], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Indexes an intake receipt.
+    pub(crate) fn index_receipt(&mut self, relative: &str, receipt: &Value) -> Result<(), Error> {
+        let text = |k: &str| receipt.get(k).and_then(Value::as_str).map(str::to_owned);
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO sources(sha256, receipt, name, size, kind, received_at, package_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    text("sha256"),
+                    relative,
+                    text("name"),
+                    receipt.get("size").and_then(Value::as_i64),
+                    text("kind"),
+                    text("received_at"),
+                    text("package_id"),
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Indexes one sealed package by reading it back from its zip, so a run
+    /// and a rebuild fill the catalogue the same way.
+    pub(crate) fn index_package(&mut self, zip_path: &Path, relative: &str) -> Result<u64, Error> {
+        let zip_sha256 = File::open(zip_path).and_then(hash_reader).map_err(with_path(zip_path))?.0;
+        let bad = |reason: String| Error::Package { path: zip_path.to_owned(), reason };
+        let file = File::open(zip_path).map_err(with_path(zip_path))?;
+        let mut archive = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+        let package_id = zip_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| bad("package file name is not UTF-8".to_owned()))?
+            .to_owned();
+        let package_json: Value = {
+            let mut entry = archive
+                .by_name(&format!("{package_id}/data/package.json"))
+                .map_err(|e| bad(format!("data/package.json: {e}")))?;
+            let mut text = Vec::new();
+            entry.read_to_end(&mut text).map_err(|e| bad(format!("data/package.json: {e}")))?;
+            serde_json::from_slice(&text).map_err(|e| bad(format!("data/package.json: {e}")))?
+        };
+        let count = |k: &str| package_json.pointer(&format!("/counts/{k}")).and_then(Value::as_i64);
+        let tx = self.conn.transaction().map_err(db_err(zip_path))?;
+        tx.execute("DELETE FROM records_fts WHERE id IN (SELECT id FROM records WHERE package_id = ?1)", [&package_id])
+            .map_err(db_err(zip_path))?;
+        tx.execute("DELETE FROM records WHERE package_id = ?1", [&package_id]).map_err(db_err(zip_path))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO packages(id, path, zip_sha256, export_sha256, format, records, quarantined, known)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                package_id,
+                relative,
+                zip_sha256.to_hex(),
+                package_json.pointer("/export/sha256").and_then(Value::as_str),
+                package_json.get("source_format").and_then(Value::as_str),
+                count("records"),
+                count("quarantined"),
+                count("known"),
+            ],
+        )
+        .map_err(db_err(zip_path))?;
+        let mut indexed = 0u64;
+        {
+            let entry = archive
+                .by_name(&format!("{package_id}/data/records.jsonl"))
+                .map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
+            let mut insert = tx
+                .prepare(
+                    "INSERT OR REPLACE INTO records(id, hash, package_id, line, kind, sender, recipients, time_utc, conversation, subject)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(db_err(zip_path))?;
+            let mut fts = tx
+                .prepare("INSERT INTO records_fts(id, subject, text, people) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(db_err(zip_path))?;
+            for (index, line) in BufReader::new(entry).split(b'\n').enumerate() {
+                let line = line.map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
+                let record: Record = serde_json::from_slice(&line)
+                    .map_err(|e| bad(format!("data/records.jsonl line {}: {e}", index + 1)))?;
+                let sender = record.sender.as_ref().map(display_party);
+                let recipients =
+                    record.recipients.iter().map(|r| display_party(&r.party)).collect::<Vec<_>>().join(", ");
+                let kind = serde_json::to_value(record.kind).ok().and_then(|v| v.as_str().map(str::to_owned));
+                insert
+                    .execute(params![
+                        record.id.as_str(),
+                        Sha256::of(&line).to_hex(),
+                        package_id,
+                        index as i64 + 1,
+                        kind,
+                        sender,
+                        recipients,
+                        record.time.utc,
+                        record.conversation.id,
+                        record.subject,
+                    ])
+                    .map_err(db_err(zip_path))?;
+                let people = format!("{} {}", sender.clone().unwrap_or_default(), recipients);
+                fts.execute(params![record.id.as_str(), record.subject, record.text, people])
+                    .map_err(db_err(zip_path))?;
+                indexed += 1;
+            }
+        }
+        tx.commit().map_err(db_err(zip_path))?;
+        Ok(indexed)
+    }
+
+    /// Full-text search (FTS5 query syntax) over subject, text and people.
+    pub(crate) fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, Error> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.package_id, r.time_utc, r.sender, r.subject
+                 FROM records_fts f JOIN records r ON r.id = f.id
+                 WHERE records_fts MATCH ?1 ORDER BY r.time_utc, r.id LIMIT ?2",
+            )
+            .map_err(self.err())?;
+        let rows = statement
+            .query_map(params![query, limit], |r| {
+                Ok(SearchHit {
+                    id: r.get(0)?,
+                    package_id: r.get(1)?,
+                    time_utc: r.get(2)?,
+                    sender: r.get(3)?,
+                    subject: r.get(4)?,
+                })
+            })
+            .map_err(|e| Error::Usage(format!("search query {query:?}: {e}")))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| Error::Usage(format!("search query {query:?}: {e}")))
+    }
+}
+
+impl KnownRecords for Catalog {
+    fn contains(&mut self, id: &RecordId) -> std::io::Result<bool> {
+        self.conn
+            .query_row("SELECT 1 FROM records WHERE id = ?1", [id.as_str()], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(std::io::Error::other)
+    }
+}
+
+fn display_party(party: &spoor_normalize::Party) -> String {
+    match (&party.name, &party.address) {
+        (Some(n), Some(a)) => format!("{n} <{a}>"),
+        (Some(n), None) => n.clone(),
+        (None, Some(a)) => a.clone(),
+        (None, None) => String::new(),
+    }
+}

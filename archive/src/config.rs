@@ -1,0 +1,49 @@
+//! `spoor.toml`: the store's identity and settings.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use spoor_ingest::Limits;
+
+use crate::fsutil::with_path;
+use crate::Error;
+
+/// The store format this version writes and reads.
+pub const STORE_FORMAT: &str = "spoor-store/1";
+
+/// Contents of `STORE/spoor.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Always [`STORE_FORMAT`].
+    pub format: String,
+    /// A name unique to this store, fixed at `spoor init`.
+    pub store_id: String,
+    /// IANA zone used for sources that give only wall-clock time.
+    pub default_zone: String,
+    /// Written into each bag's `Source-Organization`, when set.
+    #[serde(default)]
+    pub organization: Option<String>,
+    /// Bounds on reading inputs.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl StoreConfig {
+    pub(crate) fn load(path: &Path) -> Result<StoreConfig, Error> {
+        let text = std::fs::read_to_string(path).map_err(with_path(path))?;
+        let config: StoreConfig =
+            toml::from_str(&text).map_err(|e| Error::Config { path: path.to_owned(), reason: e.to_string() })?;
+        if config.format != STORE_FORMAT {
+            return Err(Error::Config {
+                path: path.to_owned(),
+                reason: format!("store format {:?} is not {STORE_FORMAT:?}", config.format),
+            });
+        }
+        Ok(config)
+    }
+
+    pub(crate) fn to_toml(&self) -> Result<String, Error> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config { path: "spoor.toml".into(), reason: e.to_string() })
+    }
+}

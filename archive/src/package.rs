@@ -1,0 +1,171 @@
+//! Sealing a package: one BagIt bag in one top-level folder, serialised as a
+//! deterministic zip (entries sorted by name, fixed times and modes, no extra
+//! fields), so the same inputs give the same bytes.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use spoor_normalize::{HashingWriter, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+use crate::bagit;
+use crate::fsutil::with_path;
+use crate::intake::Export;
+use crate::Error;
+
+/// What sealing produced.
+#[derive(Clone, Debug)]
+pub(crate) struct Sealed {
+    pub(crate) tagmanifest_sha256: Sha256,
+    pub(crate) payload_oxum: String,
+}
+
+/// One payload file: its path in the bag and where its bytes are now.
+struct PayloadFile {
+    bag_path: String,
+    source: PathBuf,
+    size: u64,
+    /// For originals: the hash taken at intake, checked again while copying.
+    expected: Option<Sha256>,
+}
+
+/// Writes the package zip for `package_id` to `target`.
+pub(crate) fn seal(
+    target: &Path,
+    package_id: &str,
+    staging: &Path,
+    export: &Export,
+    bag_info_fields: &[(&str, String)],
+) -> Result<Sealed, Error> {
+    let mut payload = Vec::new();
+    for file in &export.files {
+        payload.push(PayloadFile {
+            bag_path: export.bag_path(file),
+            source: file.source.clone(),
+            size: file.size,
+            expected: Some(file.sha256),
+        });
+    }
+    collect_staged(&staging.join("data"), "data", &mut payload).map_err(with_path(staging))?;
+    payload.sort_by(|a, b| a.bag_path.cmp(&b.bag_path));
+
+    let octets: u64 = payload.iter().map(|f| f.size).sum();
+    let oxum = bagit::payload_oxum(octets, payload.len() as u64);
+    let mut fields: Vec<(&str, String)> = vec![("Payload-Oxum", oxum.clone())];
+    fields.extend(bag_info_fields.iter().cloned());
+    let bag_info = bagit::bag_info(&fields);
+
+    let file = File::create(target).map_err(with_path(target))?;
+    let mut zip = ZipWriter::new(file);
+    let name = |bag_path: &str| format!("{package_id}/{bag_path}");
+    let zip_err = |e: zip::result::ZipError| Error::Io { path: target.to_owned(), source: io::Error::other(e) };
+
+    let mut tags = Vec::new();
+    for (tag, text) in [("bag-info.txt", bag_info.as_str()), ("bagit.txt", bagit::BAGIT_TXT)] {
+        write_entry(&mut zip, &name(tag), &mut text.as_bytes(), text.len() as u64).map_err(zip_err)?;
+        tags.push((tag.to_owned(), Sha256::of(text.as_bytes())));
+    }
+    let mut manifest_entries = Vec::with_capacity(payload.len());
+    for file in &payload {
+        let mut source = File::open(&file.source).map_err(with_path(&file.source))?;
+        let (digest, len) = write_entry(&mut zip, &name(&file.bag_path), &mut source, file.size).map_err(zip_err)?;
+        if len != file.size || file.expected.is_some_and(|e| e != digest) {
+            return Err(Error::Input {
+                path: file.source.clone(),
+                reason: "changed while being archived (size or SHA-256 differs from intake)".to_owned(),
+            });
+        }
+        manifest_entries.push((file.bag_path.clone(), digest));
+    }
+    let manifest = bagit::manifest(&manifest_entries);
+    write_entry(&mut zip, &name("manifest-sha256.txt"), &mut manifest.as_bytes(), manifest.len() as u64)
+        .map_err(zip_err)?;
+    tags.push(("manifest-sha256.txt".to_owned(), Sha256::of(manifest.as_bytes())));
+    let tagmanifest = bagit::manifest(&tags);
+    write_entry(&mut zip, &name("tagmanifest-sha256.txt"), &mut tagmanifest.as_bytes(), tagmanifest.len() as u64)
+        .map_err(zip_err)?;
+    let file = zip.finish().map_err(zip_err)?;
+    file.sync_all().map_err(with_path(target))?;
+    Ok(Sealed { tagmanifest_sha256: Sha256::of(tagmanifest.as_bytes()), payload_oxum: oxum })
+}
+
+fn collect_staged(dir: &Path, bag_dir: &str, out: &mut Vec<PayloadFile>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let bag_path = format!("{bag_dir}/{name}");
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            collect_staged(&entry.path(), &bag_path, out)?;
+        } else {
+            out.push(PayloadFile { bag_path, source: entry.path(), size: meta.len(), expected: None });
+        }
+    }
+    Ok(())
+}
+
+/// Adds one entry, deflated unless it already looks compressed; returns the
+/// SHA-256 and length of the bytes stored.
+fn write_entry<W: Write + io::Seek>(
+    zip: &mut ZipWriter<W>,
+    name: &str,
+    source: &mut dyn Read,
+    size_hint: u64,
+) -> Result<(Sha256, u64), zip::result::ZipError> {
+    let mut head = Vec::with_capacity(1 << 16);
+    source.take(1 << 16).read_to_end(&mut head)?;
+    let method = if looks_compressed(&head) { CompressionMethod::Stored } else { CompressionMethod::Deflated };
+    let options = SimpleFileOptions::default()
+        .compression_method(method)
+        .compression_level(if method == CompressionMethod::Deflated { Some(1) } else { None })
+        .last_modified_time(DateTime::default())
+        .unix_permissions(0o644)
+        .large_file(size_hint >= u64::from(u32::MAX));
+    zip.start_file(name, options)?;
+    let mut writer = HashingWriter::new(&mut *zip);
+    writer.write_all(&head)?;
+    io::copy(source, &mut writer)?;
+    let (_, digest, len) = writer.finish();
+    Ok((digest, len))
+}
+
+/// True for bytes not worth deflating: known compressed formats by their
+/// magic numbers, or data whose byte entropy is near 8 bits.
+fn looks_compressed(head: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        b"PK\x03\x04", b"\x1f\x8b", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf",
+        b"\x28\xb5\x2f\xfd", b"OggS", b"ID3", b"fLaC",
+    ];
+    if MAGIC.iter().any(|m| head.starts_with(m)) || head.get(4..8) == Some(b"ftyp") {
+        return true;
+    }
+    if head.len() < 4096 {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for b in head {
+        counts[usize::from(*b)] += 1;
+    }
+    let n = head.len() as f64;
+    let entropy: f64 = counts.iter().filter(|c| **c > 0).map(|c| {
+        let p = f64::from(*c) / n;
+        -p * p.log2()
+    }).sum();
+    entropy > 7.5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressibility_guess() {
+        assert!(looks_compressed(b"\x89PNG\r\n\x1a\n"));
+        assert!(!looks_compressed(&b"From a@b\nSubject: x\n\n".repeat(400)));
+        let mut x: u32 = 1;
+        let noise: Vec<u8> = (0..65536).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; x as u8 }).collect();
+        assert!(looks_compressed(&noise));
+    }
+}

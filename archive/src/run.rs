@@ -1,0 +1,307 @@
+//! A run: every input is taken in, read, staged and sealed as one package;
+//! a failure on one input never stops the others.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use spoor_ingest::{read_export, ReadOptions, PARSER};
+use spoor_normalize::{jcs, Sha256};
+
+use crate::catalog::Catalog;
+use crate::fsutil::{rename_durably, with_path, write_atomic};
+use crate::intake::Export;
+use crate::package::seal;
+use crate::stage::Stager;
+use crate::store::{files_under, Store, PACKAGE_FORMAT};
+use crate::Error;
+
+/// What happened to one input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputStatus {
+    /// Sealed into a new package, everything read.
+    Archived,
+    /// Sealed, but with quarantined items or unreadable parts.
+    Partial,
+    /// Already archived with the same settings; nothing written.
+    Known,
+    /// Could not be archived; see `error`.
+    Failed,
+}
+
+/// The outcome for one input.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputReport {
+    /// The input as given.
+    pub path: PathBuf,
+    /// What happened.
+    pub status: InputStatus,
+    /// SHA-256 of the export (tree hash for folders).
+    pub sha256: Option<String>,
+    /// The package it went into (or is already in).
+    pub package_id: Option<String>,
+    /// The package file, relative to the store.
+    pub package_path: Option<String>,
+    /// Detected format.
+    pub format: Option<String>,
+    /// Records written.
+    pub records: u64,
+    /// Records not written because the store already had them.
+    pub known: u64,
+    /// Records repeated within this export.
+    pub duplicates: u64,
+    /// Items quarantined.
+    pub quarantined: u64,
+    /// Parts that could not be read at all.
+    pub unreadable: Vec<String>,
+    /// SHA-256 of the package's `tagmanifest-sha256.txt`, which pins
+    /// every other file of the bag.
+    pub tagmanifest_sha256: Option<String>,
+    /// The bag's Payload-Oxum.
+    pub payload_oxum: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The report of a run, also written to `STORE/runs/<run_id>.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// The run's id.
+    pub run_id: String,
+    /// When it started (UTC).
+    pub started_at: String,
+    /// When it finished (UTC).
+    pub finished_at: String,
+    /// spoor's version.
+    pub tool_version: String,
+    /// One entry per input, in the order given.
+    pub inputs: Vec<InputReport>,
+}
+
+impl RunReport {
+    /// 0 all archived (or known), 3 archived with quarantined items or
+    /// partial sources, 1 some input failed.
+    pub fn exit_code(&self) -> u8 {
+        if self.inputs.iter().any(|i| i.status == InputStatus::Failed) {
+            1
+        } else if self.inputs.iter().any(|i| i.status == InputStatus::Partial) {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+impl Store {
+    /// Archives every input; returns the report (also written to `runs/`).
+    ///
+    /// # Errors
+    /// Only when the run cannot happen at all (catalogue unusable, report not
+    /// writable); a failing input is reported in its [`InputReport`].
+    pub fn run(&self, inputs: &[PathBuf]) -> Result<RunReport, Error> {
+        let started = jiff::Timestamp::now();
+        let run_id = format!("r-{}-{}", started.strftime("%Y%m%dT%H%M%SZ"), std::process::id());
+        let mut catalog = self.catalog()?;
+        let mut reports = Vec::new();
+        for input in inputs {
+            let mut report = InputReport {
+                path: input.clone(),
+                status: InputStatus::Failed,
+                sha256: None,
+                package_id: None,
+                package_path: None,
+                format: None,
+                records: 0,
+                known: 0,
+                duplicates: 0,
+                quarantined: 0,
+                unreadable: vec![],
+                tagmanifest_sha256: None,
+                payload_oxum: None,
+                error: None,
+            };
+            if let Err(e) = self.archive_one(input, &mut catalog, &mut report) {
+                report.status = InputStatus::Failed;
+                report.error = Some(e.to_string());
+            }
+            reports.push(report);
+        }
+        let report = RunReport {
+            run_id: run_id.clone(),
+            started_at: started.to_string(),
+            finished_at: jiff::Timestamp::now().to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            inputs: reports,
+        };
+        let path = self.root.join("runs").join(format!("{run_id}.json"));
+        let value = serde_json::to_value(&report).map_err(|e| Error::Usage(e.to_string()))?;
+        let mut bytes = jcs::to_canonical(&value);
+        bytes.push(b'\n');
+        write_atomic(&path, &bytes).map_err(with_path(&path))?;
+        Ok(report)
+    }
+
+    fn archive_one(&self, input: &Path, catalog: &mut Catalog, report: &mut InputReport) -> Result<(), Error> {
+        let export = Export::survey(input)?;
+        let (settings, settings_sha256) = self.package_settings();
+        let id_basis = json!({ "export_sha256": export.sha256, "settings_sha256": settings_sha256 });
+        let package_id = format!("p-{}", &Sha256::of(&jcs::to_canonical(&id_basis)).to_hex()[..32]);
+        report.sha256 = Some(export.sha256.to_hex());
+        report.package_id = Some(package_id.clone());
+
+        if let Some(existing) = self.find_package(catalog, &package_id)? {
+            report.status = InputStatus::Known;
+            report.package_path = Some(existing);
+            return Ok(());
+        }
+
+        let now = jiff::Timestamp::now();
+        let month = now.strftime("%Y/%m").to_string();
+        let receipt = json!({
+            "schema": "spoor.intake/1",
+            "name": input.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "stored_name": export.name,
+            "kind": if export.is_folder { "folder" } else { "file" },
+            "size": export.size,
+            "files": export.files.len(),
+            "sha256": export.sha256,
+            "received_at": now.to_string(),
+            "package_id": package_id,
+            "not_kept": export.not_kept,
+        });
+        let receipt_path = self
+            .root
+            .join("intake")
+            .join(&month)
+            .join(format!("{}-{}.json", now.strftime("%Y%m%dT%H%M%S%.fZ"), &export.sha256.to_hex()[..16]));
+        let mut receipt_bytes = jcs::to_canonical(&receipt);
+        receipt_bytes.push(b'\n');
+        write_atomic(&receipt_path, &receipt_bytes).map_err(with_path(&receipt_path))?;
+        catalog.index_receipt(&self.relative(&receipt_path), &receipt)?;
+
+        let staging = self.root.join("tmp").join(format!("{package_id}.{}", std::process::id()));
+        let result = self.stage_and_seal(&export, &package_id, &settings, &month, &staging, catalog, report);
+        let _ = fs::remove_dir_all(&staging);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stage_and_seal(
+        &self,
+        export: &Export,
+        package_id: &str,
+        settings: &Value,
+        month: &str,
+        staging: &Path,
+        catalog: &mut Catalog,
+        report: &mut InputReport,
+    ) -> Result<(), Error> {
+        let mut stager = Stager::create(staging, catalog).map_err(with_path(staging))?;
+        let options = ReadOptions { export_sha256: export.sha256, limits: self.config.limits.clone() };
+        let read = read_export(&export.path, &options, &mut stager);
+        let (summary, read_error) = match read {
+            Ok(summary) => (summary, None),
+            Err(spoor_ingest::Error::Sink { source, .. }) => return Err(Error::Io { path: staging.to_owned(), source }),
+            // The export could not be read at all: its original is still
+            // sealed, and the package says why nothing was derived.
+            Err(e) => (spoor_ingest::ReadSummary { format: "unknown".to_owned(), ..Default::default() }, Some(e.to_string())),
+        };
+        let (staging, known, counts) = stager.finish().map_err(with_path(staging))?;
+        let mut unreadable = summary.unreadable.clone();
+        unreadable.extend(export.not_kept.iter().map(|n| format!("{}: {}", n.path, n.reason)));
+        unreadable.sort();
+        unreadable.dedup();
+
+        let package_json = json!({
+            "schema": "spoor.package/1",
+            "package_id": package_id,
+            "package_format": PACKAGE_FORMAT,
+            "export": {
+                "name": export.name,
+                "kind": if export.is_folder { "folder" } else { "file" },
+                "sha256": export.sha256,
+                "size": export.size,
+                "files": export.files.len(),
+                "original": format!("data/original/{}", export.name),
+            },
+            "source_format": summary.format,
+            "parser": PARSER,
+            "settings": settings,
+            "decisions": summary.decisions,
+            "counts": {
+                "records": counts.records,
+                "known": counts.known,
+                "duplicates": counts.duplicates,
+                "quarantined": counts.quarantined,
+                "blobs": counts.blobs,
+            },
+            "known_records": known,
+            "unreadable": unreadable,
+            "read_error": read_error,
+        });
+        let mut package_bytes = jcs::to_canonical(&package_json);
+        package_bytes.push(b'\n');
+        let package_json_path = staging.join("data/package.json");
+        fs::write(&package_json_path, &package_bytes).map_err(with_path(&package_json_path))?;
+
+        let mut bag_info = vec![
+            ("Bag-Software-Agent", format!("spoor {}", env!("CARGO_PKG_VERSION"))),
+            ("External-Identifier", package_id.to_owned()),
+        ];
+        if let Some(org) = &self.config.organization {
+            bag_info.push(("Source-Organization", org.clone()));
+        }
+        bag_info.push(("Spoor-Export-SHA256", export.sha256.to_hex()));
+        bag_info.push(("Spoor-Package-Format", PACKAGE_FORMAT.to_owned()));
+        bag_info.push(("Spoor-Source-Format", summary.format.clone()));
+
+        let partial = self.root.join("tmp").join(format!("{package_id}.zip.partial"));
+        let sealed = match seal(&partial, package_id, &staging, export, &bag_info) {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                let _ = fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
+        let relative = format!("packages/{month}/{package_id}.zip");
+        let target = self.root.join(&relative);
+        rename_durably(&partial, &target).map_err(with_path(&target))?;
+        catalog.index_package(&target, &relative)?;
+
+        report.package_path = Some(relative);
+        report.tagmanifest_sha256 = Some(sealed.tagmanifest_sha256.to_hex());
+        report.payload_oxum = Some(sealed.payload_oxum);
+        report.format = Some(summary.format);
+        report.records = counts.records;
+        report.known = counts.known;
+        report.duplicates = counts.duplicates;
+        report.quarantined = counts.quarantined;
+        report.unreadable = unreadable;
+        if let Some(e) = read_error {
+            report.unreadable.push(e);
+        }
+        report.status = if report.quarantined > 0 || !report.unreadable.is_empty() {
+            InputStatus::Partial
+        } else {
+            InputStatus::Archived
+        };
+        Ok(())
+    }
+
+    /// The package with this id, from the catalogue, else by looking in
+    /// `packages/` (the catalogue may have been lost).
+    fn find_package(&self, catalog: &Catalog, package_id: &str) -> Result<Option<String>, Error> {
+        if let Some(path) = catalog.package_path(package_id)? {
+            if self.root.join(&path).is_file() {
+                return Ok(Some(path));
+            }
+        }
+        let name = format!("{package_id}.zip");
+        Ok(files_under(&self.root.join("packages"), "zip")?
+            .into_iter()
+            .find(|p| p.file_name().is_some_and(|n| n == name.as_str()))
+            .map(|p| self.relative(&p)))
+    }
+}

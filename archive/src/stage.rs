@@ -1,0 +1,124 @@
+//! Staging: what a reader produces is written to a private folder under
+//! `STORE/tmp/` first (records in source order, content-addressed blobs,
+//! quarantine), so the package can then be sealed in one sorted pass.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use spoor_ingest::{Blob, Quarantined, Sink};
+use spoor_normalize::{jcs, Record, RecordId, Sha256};
+
+/// Answers whether a record id is already in the store.
+pub(crate) trait KnownRecords {
+    fn contains(&mut self, id: &RecordId) -> io::Result<bool>;
+}
+
+/// Counts of what was staged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StageCounts {
+    pub(crate) records: u64,
+    pub(crate) known: u64,
+    pub(crate) duplicates: u64,
+    pub(crate) quarantined: u64,
+    pub(crate) blobs: u64,
+}
+
+pub(crate) struct Stager<'a> {
+    dir: PathBuf,
+    records: BufWriter<File>,
+    quarantine: BufWriter<File>,
+    blobs_seen: HashSet<Sha256>,
+    ids_seen: HashSet<Sha256>,
+    store: &'a mut dyn KnownRecords,
+    /// Records not written because the store or this export already has them.
+    pub(crate) known: Vec<Value>,
+    pub(crate) counts: StageCounts,
+}
+
+impl<'a> Stager<'a> {
+    pub(crate) fn create(dir: &Path, store: &'a mut dyn KnownRecords) -> io::Result<Stager<'a>> {
+        if dir.exists() {
+            fs::remove_dir_all(dir)?;
+        }
+        fs::create_dir_all(dir.join("data/blobs/sha256"))?;
+        let open = |name: &str| File::create(dir.join("data").join(name)).map(|f| BufWriter::with_capacity(1 << 16, f));
+        Ok(Stager {
+            dir: dir.to_owned(),
+            records: open("records.jsonl")?,
+            quarantine: open("quarantine.jsonl")?,
+            blobs_seen: HashSet::new(),
+            ids_seen: HashSet::new(),
+            store,
+            known: Vec::new(),
+            counts: StageCounts::default(),
+        })
+    }
+
+    /// Flushes the staged files; returns the staging folder.
+    pub(crate) fn finish(mut self) -> io::Result<(PathBuf, Vec<Value>, StageCounts)> {
+        self.records.flush()?;
+        self.quarantine.flush()?;
+        Ok((self.dir, self.known, self.counts))
+    }
+
+    fn put_blob(&mut self, sha256: Sha256, bytes: &[u8]) -> io::Result<()> {
+        if !self.blobs_seen.insert(sha256) {
+            return Ok(());
+        }
+        let hex = sha256.to_hex();
+        let dir = self.dir.join("data/blobs/sha256").join(&hex[..2]);
+        fs::create_dir_all(&dir)?;
+        fs::write(dir.join(&hex), bytes)?;
+        self.counts.blobs += 1;
+        Ok(())
+    }
+}
+
+impl Sink for Stager<'_> {
+    fn record(&mut self, record: Record, blobs: Vec<Blob>) -> io::Result<()> {
+        // Ids are hex digests; keeping them as 32 bytes halves the memory.
+        let key = Sha256::from_hex(record.id.as_str()).map_err(io::Error::other)?;
+        let already = if !self.ids_seen.insert(key) {
+            self.counts.duplicates += 1;
+            Some("repeated in this export")
+        } else if self.store.contains(&record.id)? {
+            self.counts.known += 1;
+            Some("already in the store")
+        } else {
+            None
+        };
+        if let Some(why) = already {
+            self.known.push(json!({ "id": record.id, "locator": record.source.locator, "why": why }));
+            return Ok(());
+        }
+        for blob in &blobs {
+            self.put_blob(blob.sha256, &blob.bytes)?;
+        }
+        let line = record.to_canonical_line().map_err(io::Error::other)?;
+        self.records.write_all(&line)?;
+        self.records.write_all(b"\n")?;
+        self.counts.records += 1;
+        Ok(())
+    }
+
+    fn quarantine(&mut self, item: Quarantined) -> io::Result<()> {
+        let kept = !item.raw.is_empty() || item.raw_size == 0;
+        let raw_sha256 = kept.then(|| Sha256::of(&item.raw));
+        if let Some(digest) = raw_sha256 {
+            self.put_blob(digest, &item.raw)?;
+        }
+        let entry = json!({
+            "locator": item.locator,
+            "reason": item.reason,
+            "raw_size": item.raw_size,
+            "raw_sha256": raw_sha256,
+        });
+        self.quarantine.write_all(&jcs::to_canonical(&entry))?;
+        self.quarantine.write_all(b"\n")?;
+        self.counts.quarantined += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! Opening and creating a store.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use spoor_ingest::Limits;
+use spoor_normalize::{jcs, Sha256};
+
+use crate::catalog::{Catalog, SearchHit};
+use crate::config::{StoreConfig, STORE_FORMAT};
+use crate::fsutil::{with_path, write_atomic};
+use crate::Error;
+
+/// The package format this version writes.
+pub const PACKAGE_FORMAT: &str = "spoor-package/1";
+
+/// Choices made at `spoor init`.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    /// Default IANA zone for wall-clock sources.
+    pub default_zone: String,
+    /// Organisation named in every bag.
+    pub organization: Option<String>,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions { default_zone: "Europe/Amsterdam".to_owned(), organization: None }
+    }
+}
+
+/// An open store.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) root: PathBuf,
+    pub(crate) config: StoreConfig,
+}
+
+impl Store {
+    /// Creates a new store at `root` (which must not exist, or be empty).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when `root` already holds files, [`Error::Config`]
+    /// for an unknown zone, [`Error::Io`] when it cannot be written.
+    pub fn init(root: &Path, options: &InitOptions) -> Result<Store, Error> {
+        if root.exists() && fs::read_dir(root).map_err(with_path(root))?.next().is_some() {
+            return Err(Error::Usage(format!("{}: not empty; a store is created in a new or empty folder", root.display())));
+        }
+        if jiff::tz::TimeZone::get(&options.default_zone).is_err() {
+            return Err(Error::Config {
+                path: root.join("spoor.toml"),
+                reason: format!("unknown time zone {:?}", options.default_zone),
+            });
+        }
+        for dir in ["intake", "packages", "runs", "tmp"] {
+            fs::create_dir_all(root.join(dir)).map_err(with_path(root))?;
+        }
+        let nonce = format!(
+            "{}|{}|{}",
+            fs::canonicalize(root).map_err(with_path(root))?.display(),
+            jiff::Timestamp::now(),
+            std::process::id()
+        );
+        let config = StoreConfig {
+            format: STORE_FORMAT.to_owned(),
+            store_id: Sha256::of(nonce.as_bytes()).to_hex()[..32].to_owned(),
+            default_zone: options.default_zone.clone(),
+            organization: options.organization.clone(),
+            limits: Limits::default(),
+        };
+        let path = root.join("spoor.toml");
+        write_atomic(&path, config.to_toml()?.as_bytes()).map_err(with_path(&path))?;
+        let store = Store { root: root.to_owned(), config };
+        store.catalog()?;
+        Ok(store)
+    }
+
+    /// Opens the store at `root`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `root/spoor.toml` is missing or invalid.
+    pub fn open(root: &Path) -> Result<Store, Error> {
+        let path = root.join("spoor.toml");
+        if !path.is_file() {
+            return Err(Error::Config {
+                path,
+                reason: "not a spoor store (no spoor.toml; create one with `spoor init`)".to_owned(),
+            });
+        }
+        Ok(Store { root: root.to_owned(), config: StoreConfig::load(&path)? })
+    }
+
+    /// The store's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store's settings.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    pub(crate) fn catalog(&self) -> Result<Catalog, Error> {
+        Catalog::open(&self.root.join("catalog.sqlite"))
+    }
+
+    /// The settings that shape a package's contents, and their hash. The
+    /// package id derives from these and the export's hash.
+    pub(crate) fn package_settings(&self) -> (serde_json::Value, Sha256) {
+        let settings = serde_json::json!({
+            "package_format": PACKAGE_FORMAT,
+            "parser": spoor_ingest::PARSER,
+            "limits": self.config.limits,
+        });
+        let digest = Sha256::of(&jcs::to_canonical(&settings));
+        (settings, digest)
+    }
+
+    /// Rebuilds the catalogue from the intake receipts and packages alone.
+    /// Returns the number of packages and records indexed.
+    ///
+    /// # Errors
+    /// The first package or receipt that cannot be read, or a catalogue error.
+    pub fn reindex(&self) -> Result<(u64, u64), Error> {
+        let mut catalog = self.catalog()?;
+        catalog.clear()?;
+        for receipt in files_under(&self.root.join("intake"), "json")? {
+            let text = fs::read(&receipt).map_err(with_path(&receipt))?;
+            let value: serde_json::Value = serde_json::from_slice(&text)
+                .map_err(|e| Error::Package { path: receipt.clone(), reason: format!("intake receipt: {e}") })?;
+            catalog.index_receipt(&self.relative(&receipt), &value)?;
+        }
+        let (mut packages, mut records) = (0, 0);
+        for zip in files_under(&self.root.join("packages"), "zip")? {
+            records += catalog.index_package(&zip, &self.relative(&zip))?;
+            packages += 1;
+        }
+        Ok((packages, records))
+    }
+
+    /// Searches the catalogue (FTS5 syntax).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for a malformed query, or a catalogue error.
+    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, Error> {
+        self.catalog()?.search(query, limit)
+    }
+
+    pub(crate) fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root).unwrap_or(path).to_string_lossy().into_owned()
+    }
+}
+
+/// Files with the given extension anywhere under `dir`, sorted.
+pub(crate) fn files_under(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        let entries = match fs::read_dir(&current) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::Io { path: current, source: e }),
+        };
+        for entry in entries {
+            let path = entry.map_err(with_path(&current))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == extension) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
