@@ -1,1 +1,207 @@
-fn main(){}
+//! `spoor`: the command line. It parses flags, opens the store, calls the
+//! crates and prints; all logic lives in the crates.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use spoor_archive::{InitOptions, InputStatus, RunReport, Store};
+
+/// Exit code when the command could not run at all.
+const COULD_NOT_RUN: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "spoor", version, about = "Archive chat and mail exports as verifiable, hashed records")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new store in an empty or new folder.
+    Init {
+        /// The store folder.
+        store: PathBuf,
+        /// Default IANA time zone for sources that give only wall-clock time.
+        #[arg(long, default_value = "Europe/Amsterdam")]
+        zone: String,
+        /// Organisation named in every package's bag-info.txt.
+        #[arg(long)]
+        organization: Option<String>,
+    },
+    /// Archive exports (files or folders) into the store.
+    Run {
+        /// The store folder.
+        #[arg(long)]
+        store: PathBuf,
+        /// Print the run report as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// Exports to archive.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+    /// Verify a whole store (--store) or one package zip.
+    Verify {
+        /// The store folder.
+        #[arg(long, conflicts_with = "package")]
+        store: Option<PathBuf>,
+        /// Print findings as JSON.
+        #[arg(long)]
+        json: bool,
+        /// A package zip to verify on its own.
+        #[arg(required_unless_present = "store")]
+        package: Option<PathBuf>,
+    },
+    /// Rebuild the catalogue from the packages and intake receipts.
+    Reindex {
+        /// The store folder.
+        #[arg(long)]
+        store: PathBuf,
+    },
+    /// Full-text search over archived records (SQLite FTS5 syntax).
+    Search {
+        /// The store folder.
+        #[arg(long)]
+        store: PathBuf,
+        /// Most results shown.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print results as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The query.
+        query: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("spoor: {err:#}");
+            ExitCode::from(COULD_NOT_RUN)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+fn execute(command: Command) -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Init { store, zone, organization } => {
+            Store::init(&store, &InitOptions { default_zone: zone, organization })?;
+            writeln!(out, "created store {}", store.display())?;
+            Ok(0)
+        }
+        Command::Run { store, json, inputs } => {
+            let store = Store::open(&store)?;
+            let report = store.run(&inputs)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                print_run(&mut out, &report)?;
+            }
+            Ok(report.exit_code())
+        }
+        Command::Verify { store, json, package } => {
+            let report = match (&store, &package) {
+                (Some(store), _) => spoor_verify::verify_store(store)?,
+                (None, Some(package)) => spoor_verify::verify_package(package)?,
+                (None, None) => anyhow::bail!("give --store STORE or a PACKAGE.zip"),
+            };
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                let target = store.as_deref().or(package.as_deref()).unwrap_or(Path::new("."));
+                for finding in &report.findings {
+                    writeln!(out, "{finding}")?;
+                }
+                for note in &report.notes {
+                    writeln!(out, "note: {note}")?;
+                }
+                let verdict = if report.is_intact() { "intact" } else { "PROBLEMS FOUND" };
+                writeln!(
+                    out,
+                    "{}: {verdict}: {} packages, {} records, {} blobs, {} receipts, {} bytes checked, {} problems",
+                    target.display(),
+                    report.packages,
+                    report.records,
+                    report.blobs,
+                    report.receipts,
+                    report.bytes,
+                    report.findings.len()
+                )?;
+            }
+            Ok(if report.is_intact() { 0 } else { 1 })
+        }
+        Command::Reindex { store } => {
+            let store = Store::open(&store)?;
+            let (packages, records) = store.reindex().context("rebuilding the catalogue")?;
+            writeln!(out, "catalogue rebuilt: {packages} packages, {records} records")?;
+            Ok(0)
+        }
+        Command::Search { store, limit, json, query } => {
+            let store = Store::open(&store)?;
+            let hits = store.search(&query, limit)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&hits)?)?;
+            } else {
+                for hit in &hits {
+                    writeln!(
+                        out,
+                        "{}  {}  {}  {}",
+                        hit.id,
+                        hit.time_utc.as_deref().unwrap_or("(no time)"),
+                        hit.sender.as_deref().unwrap_or("(no sender)"),
+                        hit.subject.as_deref().unwrap_or("(no subject)")
+                    )?;
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn print_run(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> {
+    for input in &report.inputs {
+        let status = match input.status {
+            InputStatus::Archived => "archived",
+            InputStatus::Partial => "archived (partial)",
+            InputStatus::Known => "already archived",
+            InputStatus::Failed => "FAILED",
+        };
+        write!(out, "{}: {status}", input.path.display())?;
+        if let Some(format) = &input.format {
+            write!(out, " as {format}")?;
+        }
+        if input.status != InputStatus::Failed {
+            write!(
+                out,
+                ": {} records, {} known, {} duplicates, {} quarantined",
+                input.records, input.known, input.duplicates, input.quarantined
+            )?;
+        }
+        if let Some(path) = &input.package_path {
+            write!(out, " -> {path}")?;
+        }
+        writeln!(out)?;
+        for part in &input.unreadable {
+            writeln!(out, "  unreadable: {part}")?;
+        }
+        if let Some(error) = &input.error {
+            writeln!(out, "  error: {error}")?;
+        }
+    }
+    writeln!(out, "run {} done (report runs/{}.json)", report.run_id, report.run_id)
+}

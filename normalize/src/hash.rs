@@ -116,6 +116,34 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// Hashes and counts everything read through it.
+pub struct HashingReader<R> {
+    inner: R,
+    state: Sha256State,
+    len: u64,
+}
+
+impl<R: io::Read> HashingReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        HashingReader { inner, state: Sha256State::new(), len: 0 }
+    }
+
+    /// The digest and count of the bytes read so far.
+    pub fn finish(self) -> (Sha256, u64) {
+        (Sha256(self.state.finalize().into()), self.len)
+    }
+}
+
+impl<R: io::Read> io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.state.update(buf.get(..n).unwrap_or(&[]));
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
 /// Hashes a whole reader in 1 MiB steps; returns the digest and length.
 ///
 /// # Errors
@@ -171,5 +199,8 @@ mod tests {
         assert_eq!(digest, Sha256::of(b"abc"));
         assert_eq!(len, 3);
         assert_eq!(hash_reader(&b"abc"[..]).expect("read").0, digest);
+        let mut reader = HashingReader::new(&b"abc"[..]);
+        std::io::copy(&mut reader, &mut std::io::sink()).expect("read");
+        assert_eq!(reader.finish(), (digest, 3));
     }
 }

@@ -20,7 +20,7 @@ mod record;
 pub mod text;
 mod time;
 
-pub use hash::{hash_reader, HashingWriter, Sha256};
+pub use hash::{hash_reader, HashingReader, HashingWriter, Sha256};
 pub use record::{
     BlobRef, Conversation, Deletion, Links, Locator, Party, Recipient, Record, RecordId, RecordKind,
     Revision, Source, RECORD_SCHEMA,

@@ -1,1 +1,43 @@
-//! x
+//! Every check an auditor needs, from the on-disk format alone
+//! (`docs/FORMAT.md`): zip hygiene, BagIt manifests and Payload-Oxum,
+//! canonical form and hash of every record line, blobs and originals against
+//! their hashes, intake receipts against originals, and the catalogue
+//! against the packages. Nothing here writes, and nothing is shared with the
+//! code that wrote the store.
+//!
+//! Every problem is collected (not only the first) into a [`Report`].
+//!
+//! ```no_run
+//! let report = spoor_verify::verify_store(std::path::Path::new("/srv/spoor"))?;
+//! for finding in &report.findings {
+//!     eprintln!("{finding}");
+//! }
+//! std::process::exit(if report.is_intact() { 0 } else { 1 });
+//! # Ok::<(), spoor_verify::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod bag;
+mod package;
+mod report;
+mod store;
+
+pub use package::verify_package;
+pub use report::{Finding, Report};
+pub use store::verify_store;
+
+use std::path::PathBuf;
+
+/// Verification could not run at all (as opposed to finding problems).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The thing to verify is not there or not readable.
+    #[error("{path}: {reason}")]
+    CannotRead {
+        /// What was to be read.
+        path: PathBuf,
+        /// Why it could not be.
+        reason: String,
+    },
+}

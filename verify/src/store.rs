@@ -1,0 +1,153 @@
+//! Checking a whole store: every package, every intake receipt, and the
+//! catalogue against the packages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+use serde_json::Value;
+
+use crate::package::{check_package, PackageFacts};
+use crate::report::Report;
+use crate::Error;
+
+/// Verifies the store at `root`.
+///
+/// # Errors
+/// [`Error::CannotRead`] when `root` is not a readable spoor store.
+pub fn verify_store(root: &Path) -> Result<Report, Error> {
+    let config = root.join("spoor.toml");
+    let text = fs::read_to_string(&config)
+        .map_err(|e| Error::CannotRead { path: config.clone(), reason: format!("not a spoor store: {e}") })?;
+    let settings: toml::Value =
+        toml::from_str(&text).map_err(|e| Error::CannotRead { path: config.clone(), reason: e.to_string() })?;
+    if settings.get("format").and_then(toml::Value::as_str) != Some("spoor-store/1") {
+        return Err(Error::CannotRead { path: config, reason: "not a spoor-store/1 store".to_owned() });
+    }
+    let mut report = Report::default();
+    let mut packages: BTreeMap<String, (String, PackageFacts)> = BTreeMap::new();
+    for zip in files_under(&root.join("packages"), "zip")? {
+        let place = relative(root, &zip);
+        let (package_report, facts) = check_package(&zip)?;
+        report.absorb(&place, package_report);
+        if let Some(facts) = facts {
+            packages.insert(facts.package_id.clone(), (place, facts));
+        }
+    }
+    check_receipts(root, &packages, &mut report)?;
+    check_catalogue(root, &packages, &mut report);
+    Ok(report)
+}
+
+fn check_receipts(root: &Path, packages: &BTreeMap<String, (String, PackageFacts)>, report: &mut Report) -> Result<(), Error> {
+    let mut receipted: HashMap<&str, usize> = HashMap::new();
+    for path in files_under(&root.join("intake"), "json")? {
+        let place = relative(root, &path);
+        report.receipts += 1;
+        let receipt: Value = match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+            Ok(v) => v,
+            Err(e) => {
+                report.problem(&place, format!("intake receipt not readable: {e}"));
+                continue;
+            }
+        };
+        let Some(package_id) = receipt.get("package_id").and_then(Value::as_str) else {
+            report.problem(&place, "intake receipt names no package");
+            continue;
+        };
+        let Some((package_place, facts)) = packages.get(package_id) else {
+            report.problem(&place, format!("package {package_id} named by this receipt is not in the store"));
+            continue;
+        };
+        *receipted.entry(facts.package_id.as_str()).or_default() += 1;
+        let sha256 = receipt.get("sha256").and_then(Value::as_str);
+        if sha256 != facts.export_sha256.as_deref() {
+            report.problem(&place, format!("receipt SHA-256 {sha256:?} differs from the original in {package_place} ({:?})", facts.export_sha256));
+        }
+        let size = receipt.get("size").and_then(Value::as_u64);
+        if size != facts.export_size {
+            report.problem(&place, format!("receipt size {size:?} differs from the original in {package_place} ({:?})", facts.export_size));
+        }
+    }
+    for (id, (place, _)) in packages {
+        if !receipted.contains_key(id.as_str()) {
+            report.problem(place, "no intake receipt names this package");
+        }
+    }
+    Ok(())
+}
+
+/// The catalogue is an index, never the truth: any disagreement with the
+/// packages is a finding, to be repaired with `spoor reindex`.
+fn check_catalogue(root: &Path, packages: &BTreeMap<String, (String, PackageFacts)>, report: &mut Report) {
+    let path = root.join("catalog.sqlite");
+    if !path.exists() {
+        report.notes.push("no catalogue to compare (catalog.sqlite absent)".to_owned());
+        return;
+    }
+    let place = "catalog.sqlite";
+    let conn = match Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
+        Ok(c) => c,
+        Err(e) => {
+            report.problem(place, format!("cannot be opened: {e}"));
+            return;
+        }
+    };
+    let rows = conn.prepare("SELECT id, hash, package_id FROM records").and_then(|mut s| {
+        s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => {
+            report.problem(place, format!("records table unreadable: {e}"));
+            return;
+        }
+    };
+    let mut catalogued: HashMap<String, (String, String)> = rows.into_iter().map(|(id, hash, pkg)| (id, (hash, pkg))).collect();
+    for (package_id, (package_place, facts)) in packages {
+        for (line, (id, hash)) in facts.records.iter().enumerate() {
+            match catalogued.remove(id) {
+                None => report.problem(
+                    format!("{package_place}: data/records.jsonl line {}", line + 1),
+                    format!("record {id} is missing from the catalogue (run spoor reindex)"),
+                ),
+                Some((cat_hash, cat_pkg)) if cat_hash != *hash || cat_pkg != *package_id => report.problem(
+                    format!("{package_place}: data/records.jsonl line {}", line + 1),
+                    format!("record {id} hashes to {hash} in {package_id}, but the catalogue says {cat_hash} in {cat_pkg}"),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    for (id, (_, pkg)) in catalogued {
+        report.problem(place, format!("catalogue lists record {id} in {pkg}, but no package holds it"));
+    }
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
+}
+
+fn files_under(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        let entries = match fs::read_dir(&current) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::CannotRead { path: current, reason: e.to_string() }),
+        };
+        for entry in entries {
+            let path = entry.map_err(|e| Error::CannotRead { path: current.clone(), reason: e.to_string() })?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == extension) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
