@@ -58,9 +58,13 @@ pub(crate) fn sniff(head: &[u8]) -> ExportKind {
     ExportKind::Unknown
 }
 
-/// True when `head` starts with an RFC 5322 field name and a colon.
+/// True when `head` starts with a header field name and a colon. RFC 5322
+/// allows any printable ASCII in a name, but real names use letters, digits
+/// and `-`/`_`/`.`; accepting only those keeps JSON (`{"a":`) and chat
+/// lines from being taken for mail.
 pub(crate) fn looks_like_header_field(head: &[u8]) -> bool {
-    let name_len = head.iter().take_while(|b| b.is_ascii_graphic() && **b != b':').count();
+    let name_len =
+        head.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')).count();
     (1..=76).contains(&name_len) && head.get(name_len) == Some(&b':')
 }
 
@@ -76,5 +80,7 @@ mod tests {
         assert_eq!(sniff(b"Return-Path: <a@b>\r\n"), ExportKind::Eml);
         assert_eq!(sniff(b"\x89PNG\r\n"), ExportKind::Unknown);
         assert_eq!(sniff(b"no colon here\n"), ExportKind::Unknown);
+        assert_eq!(sniff(b"{\"attachments\":[]}\n"), ExportKind::Unknown);
+        assert_eq!(sniff(b"[12/03/2024, 10:00:00] Jan: hoi\n"), ExportKind::Unknown);
     }
 }

@@ -62,6 +62,8 @@ struct Lines {
     /// Blobs referenced, with the first line referencing each.
     blobs: BTreeMap<String, u64>,
     export_hashes: BTreeSet<String>,
+    /// Locator (path, first byte) of the previous record, for the order check.
+    previous: Option<(Option<String>, u64)>,
 }
 
 #[derive(Default)]
@@ -275,6 +277,19 @@ fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
         }
     }
     lines.export_hashes.insert(record.source.export_sha256.to_hex());
+    // Records keep source order: within one file, byte offsets only grow.
+    if let Some([start, _]) = record.source.locator.bytes {
+        let path = record.source.locator.path.clone();
+        if let Some((previous_path, previous_start)) = &lines.previous {
+            if *previous_path == path && start < *previous_start {
+                lines.problems.push((
+                    number,
+                    format!("out of source order: starts at byte {start}, before the previous record's byte {previous_start}"),
+                ));
+            }
+        }
+        lines.previous = Some((path, start));
+    }
     lines.records.push((record.id.to_string(), hash));
 }
 

@@ -1,0 +1,111 @@
+//! Bad input: no panic, a clear message naming the place, quarantine with
+//! the raw bytes, and the original always preserved.
+
+use std::fs;
+
+use crate::util::{read_zip, text, TestStore};
+
+/// Runs one input and returns (exit code, output, package entries).
+fn archive(t: &TestStore, name: &str, bytes: &[u8]) -> (Option<i32>, String, Vec<(String, Vec<u8>)>) {
+    let input = t.path(name);
+    fs::write(&input, bytes).expect("write input");
+    let out = t.run(&[&input]);
+    let entries = t.packages().last().map(|p| read_zip(p)).unwrap_or_default();
+    (out.status.code(), text(&out), entries)
+}
+
+fn entry(entries: &[(String, Vec<u8>)], suffix: &str) -> Vec<u8> {
+    entries.iter().find(|(n, _)| n.ends_with(suffix)).map(|(_, b)| b.clone()).unwrap_or_else(|| panic!("no {suffix}"))
+}
+
+#[test]
+fn binary_garbage_is_quarantined_and_kept() {
+    let t = TestStore::new();
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let (code, output, entries) = archive(&t, "garbage.bin", &garbage);
+    assert_eq!(code, Some(3), "{output}");
+    assert_eq!(entry(&entries, "data/original/garbage.bin"), garbage);
+    let quarantine = String::from_utf8(entry(&entries, "data/quarantine.jsonl")).expect("utf-8");
+    assert!(quarantine.contains("not an e-mail message, mbox or Maildir"), "{quarantine}");
+    assert_eq!(t.verify().status.code(), Some(0));
+}
+
+#[test]
+fn empty_file() {
+    let t = TestStore::new();
+    let (code, output, entries) = archive(&t, "empty.eml", b"");
+    assert_eq!(code, Some(3), "{output}");
+    assert!(String::from_utf8(entry(&entries, "data/quarantine.jsonl")).expect("utf-8").contains("empty file"));
+    assert_eq!(t.verify().status.code(), Some(0));
+}
+
+#[test]
+fn truncated_mbox_keeps_what_is_there() {
+    let t = TestStore::new();
+    let full = fs::read(crate::util::fixture("email/mbox/mboxo.mbox")).expect("fixture");
+    let cut = &full[..full.len() - 40];
+    let (code, output, entries) = archive(&t, "cut.mbox", cut);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("3 records"), "{output}");
+    assert_eq!(entry(&entries, "data/original/cut.mbox"), cut);
+    assert_eq!(t.verify().status.code(), Some(0));
+}
+
+#[test]
+fn fifty_megabyte_header_line() {
+    let t = TestStore::new();
+    let mut message = b"Message-ID: <big@example.org>\nX-Huge: ".to_vec();
+    message.extend(std::iter::repeat_n(b'a', 50 << 20));
+    message.extend_from_slice(b"\nSubject: big\n\nbody\n");
+    let (code, output, entries) = archive(&t, "huge.eml", &message);
+    assert_eq!(code, Some(3), "{output}");
+    let quarantine = String::from_utf8(entry(&entries, "data/quarantine.jsonl")).expect("utf-8");
+    assert!(quarantine.contains("header line at byte 30 is 52428808 bytes long"), "{quarantine}");
+    assert_eq!(t.verify().status.code(), Some(0));
+}
+
+#[test]
+fn message_without_headers_in_an_mbox() {
+    let t = TestStore::new();
+    let mbox = b"From x Mon Apr  1 09:00:00 2024\n\nno headers at all\n\nFrom y Mon Apr  1 09:00:00 2024\nSubject: ok\n\nfine\n";
+    let (code, output, entries) = archive(&t, "headless.mbox", mbox);
+    assert_eq!(code, Some(3), "{output}");
+    let quarantine = String::from_utf8(entry(&entries, "data/quarantine.jsonl")).expect("utf-8");
+    assert!(quarantine.contains("\"bytes\":[0,"), "locator names the place: {quarantine}");
+    assert!(quarantine.contains("not an e-mail message"), "{quarantine}");
+    assert!(output.contains("1 records"), "{output}");
+}
+
+#[test]
+fn folder_with_unreadable_entries() {
+    let t = TestStore::new();
+    let folder = t.path("export");
+    fs::create_dir_all(&folder).expect("mkdir");
+    fs::write(folder.join("ok.eml"), "Subject: ok\n\nfine\n").expect("write");
+    let locked = folder.join("locked.eml");
+    fs::write(&locked, "Subject: locked\n\nsecret\n").expect("write");
+    std::os::unix::fs::symlink("/etc/passwd", folder.join("link.eml")).expect("symlink");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).expect("chmod");
+    let root_can_read = fs::read(&locked).is_ok();
+    let out = t.run(&[&folder]);
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{output}");
+    assert!(output.contains("link.eml: symbolic link not followed"), "{output}");
+    if !root_can_read {
+        assert!(output.contains("locked.eml: cannot read"), "{output}");
+    }
+    let entries = read_zip(&t.packages()[0]);
+    assert!(!entries.iter().any(|(n, _)| n.ends_with("link.eml")), "links are never copied");
+    assert_eq!(entry(&entries, "data/original/export/ok.eml"), b"Subject: ok\n\nfine\n");
+    assert_eq!(t.verify().status.code(), Some(0), "{}", text(&t.verify()));
+}
+
+#[test]
+fn missing_input_fails_naming_it() {
+    let t = TestStore::new();
+    let out = t.run(&[&t.path("no-such-export.mbox")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("no-such-export.mbox: FAILED"), "{}", text(&out));
+    assert!(text(&out).contains("No such file"), "{}", text(&out));
+}

@@ -1,0 +1,182 @@
+//! Tampering with a sealed package is caught, each with a specific message.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::util::{fixture, read_zip, sha256_hex, spoor, text, write_zip, TestStore};
+
+/// A store holding one package with records, an attachment and quarantine.
+fn sealed() -> (TestStore, PathBuf, String) {
+    let t = TestStore::new();
+    let out = t.run(&[&fixture("email/mbox/mboxo.mbox"), &fixture("email/eml/attachment-rfc2231.eml")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(t.verify().status.code(), Some(0));
+    // The package of the mbox (three records).
+    let package = t
+        .packages()
+        .into_iter()
+        .find(|p| read_zip(p).iter().any(|(n, _)| n.ends_with("original/mboxo.mbox")))
+        .expect("mbox package");
+    let id = package.file_stem().and_then(|s| s.to_str()).expect("id").to_owned();
+    (t, package, id)
+}
+
+fn verify_package(path: &Path) -> (Option<i32>, String) {
+    let out = spoor(&["verify", path.to_str().expect("utf-8")]);
+    (out.status.code(), text(&out))
+}
+
+fn assert_caught(path: &Path, expected: &[&str]) {
+    let (code, output) = verify_package(path);
+    assert_eq!(code, Some(1), "tampering not caught:\n{output}");
+    for e in expected {
+        assert!(output.contains(e), "expected {e:?} in:\n{output}");
+    }
+}
+
+fn entry_mut<'a>(entries: &'a mut [(String, Vec<u8>)], id: &str, rel: &str) -> &'a mut Vec<u8> {
+    let name = format!("{id}/{rel}");
+    &mut entries.iter_mut().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no {name}")).1
+}
+
+/// Rewrites `manifest-sha256.txt` so its line for `rel` matches `bytes`, as a
+/// careful tamperer would.
+fn update_manifest(entries: &mut [(String, Vec<u8>)], id: &str, rel: &str, bytes: &[u8]) {
+    let manifest = entry_mut(entries, id, "manifest-sha256.txt");
+    let text = String::from_utf8(manifest.clone()).expect("utf-8");
+    let updated: String = text
+        .lines()
+        .map(|l| if l.ends_with(&format!("  {rel}")) { format!("{}  {rel}\n", sha256_hex(bytes)) } else { format!("{l}\n") })
+        .collect();
+    *manifest = updated.into_bytes();
+}
+
+#[test]
+fn one_flipped_byte_in_any_entry() {
+    let (t, package, id) = sealed();
+    let original = fs::read(&package).expect("zip");
+    let mut archive = zip::ZipArchive::new(fs::File::open(&package).expect("open")).expect("zip");
+    let mut spans = Vec::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).expect("entry");
+        let name = entry.name().expect("name").into_owned();
+        if entry.compressed_size() > 0 {
+            spans.push((name, entry.data_start().expect("data start"), entry.compressed_size()));
+        }
+    }
+    assert!(spans.len() >= 8, "every entry is tried: {spans:?}");
+    for (name, start, len) in spans {
+        let mut bytes = original.clone();
+        let at = usize::try_from(start + len / 2).expect("offset");
+        bytes[at] ^= 0x01;
+        let tampered = t.path("flipped.zip");
+        fs::write(&tampered, &bytes).expect("write");
+        // The package's own file name must stay its id for the name checks.
+        let named = t.path(&format!("{id}.zip"));
+        fs::rename(&tampered, &named).expect("rename");
+        let rel = name.strip_prefix(&format!("{id}/")).expect("in top folder");
+        assert_caught(&named, &[rel]);
+    }
+}
+
+#[test]
+fn entry_removed() {
+    let (_t, package, id) = sealed();
+    let mut entries = read_zip(&package);
+    entries.retain(|(n, _)| !n.contains("/data/blobs/") && !n.ends_with("data/quarantine.jsonl"));
+    write_zip(&package, &entries);
+    assert_caught(
+        &package,
+        &["data/quarantine.jsonl: listed in manifest-sha256.txt but missing from the package", "Payload-Oxum"],
+    );
+    let _ = id;
+}
+
+#[test]
+fn entry_added() {
+    let (_t, package, id) = sealed();
+    let mut entries = read_zip(&package);
+    entries.push((format!("{id}/data/extra.txt"), b"added later".to_vec()));
+    write_zip(&package, &entries);
+    assert_caught(&package, &["data/extra.txt: payload file not listed in manifest-sha256.txt", "Payload-Oxum"]);
+}
+
+#[test]
+fn record_line_edited_with_manifest_updated() {
+    let (t, package, id) = sealed();
+    let mut entries = read_zip(&package);
+    let records = entry_mut(&mut entries, &id, "data/records.jsonl");
+    let edited = String::from_utf8(records.clone()).expect("utf-8").replace("Regel een.", "Regel twee");
+    *records = edited.clone().into_bytes();
+    update_manifest(&mut entries, &id, "data/records.jsonl", edited.as_bytes());
+    write_zip(&package, &entries);
+    assert_caught(&package, &["manifest-sha256.txt: checksum mismatch: tagmanifest-sha256.txt says"]);
+    // The store check also compares every record hash with the catalogue.
+    let out = t.verify();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("data/records.jsonl line 1: record "), "{}", text(&out));
+    assert!(text(&out).contains("but the catalogue says"), "{}", text(&out));
+}
+
+#[test]
+fn attachment_replaced_with_manifest_updated() {
+    let t = TestStore::new();
+    t.run(&[&fixture("email/eml/attachment-rfc2231.eml")]);
+    let package = t.packages().remove(0);
+    let id = package.file_stem().and_then(|s| s.to_str()).expect("id").to_owned();
+    let mut entries = read_zip(&package);
+    let (name, bytes) = entries.iter_mut().find(|(n, _)| n.contains("/data/blobs/")).expect("a blob");
+    let rel = name.strip_prefix(&format!("{id}/")).expect("top").to_owned();
+    *bytes = b"%PDF-1.4 a different document".to_vec();
+    let replaced = bytes.clone();
+    update_manifest(&mut entries, &id, &rel, &replaced);
+    write_zip(&package, &entries);
+    assert_caught(&package, &[&format!("{rel}: blob content hashes to {}, not to its name", sha256_hex(&replaced))]);
+}
+
+#[test]
+fn two_record_lines_swapped() {
+    let (_t, package, id) = sealed();
+    let mut entries = read_zip(&package);
+    let records = entry_mut(&mut entries, &id, "data/records.jsonl");
+    let text = String::from_utf8(records.clone()).expect("utf-8");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.swap(0, 1);
+    let swapped = format!("{}\n", lines.join("\n"));
+    *records = swapped.into_bytes();
+    write_zip(&package, &entries);
+    assert_caught(
+        &package,
+        &["data/records.jsonl: checksum mismatch: manifest-sha256.txt says", "data/records.jsonl line 2: out of source order"],
+    );
+}
+
+#[test]
+fn unsafe_entry_names_and_second_top_folder() {
+    let (_t, package, id) = sealed();
+    let mut entries = read_zip(&package);
+    entries.push((format!("{id}/../evil.txt"), b"x".to_vec()));
+    entries.push(("other/file.txt".to_owned(), b"x".to_vec()));
+    write_zip(&package, &entries);
+    assert_caught(&package, &["unsafe entry name", "outside the package's single top folder"]);
+}
+
+#[test]
+fn intake_receipt_must_match_the_original() {
+    let (t, _package, _id) = sealed();
+    let receipt = fs::read_dir(t.store.join("intake"))
+        .expect("intake")
+        .flatten()
+        .flat_map(|y| fs::read_dir(y.path()).expect("year").flatten())
+        .flat_map(|m| fs::read_dir(m.path()).expect("month").flatten())
+        .map(|e| e.path())
+        .next()
+        .expect("a receipt");
+    let text_before = fs::read_to_string(&receipt).expect("receipt");
+    let value: serde_json::Value = serde_json::from_str(&text_before).expect("json");
+    let sha = value["sha256"].as_str().expect("sha").to_owned();
+    fs::write(&receipt, text_before.replace(&sha, &"0".repeat(64))).expect("write");
+    let out = t.verify();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("receipt SHA-256"), "{}", text(&out));
+}

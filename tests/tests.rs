@@ -1,0 +1,7 @@
+//! End-to-end tests: each runs the real `spoor` binary on a fresh store.
+
+mod util;
+
+mod bad_input;
+mod run;
+mod tamper;

@@ -1,0 +1,101 @@
+//! A fresh folder and store per test, and helpers to run the binary.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use zip::write::SimpleFileOptions;
+
+/// A test's own folder with a store in it, removed when dropped.
+pub struct TestStore {
+    pub dir: tempfile::TempDir,
+    pub store: PathBuf,
+}
+
+impl TestStore {
+    pub fn new() -> TestStore {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = dir.path().join("store");
+        let out = spoor(&["init", store.to_str().expect("utf-8 path")]);
+        assert_eq!(out.status.code(), Some(0), "init failed: {}", text(&out));
+        TestStore { dir, store }
+    }
+
+    /// Runs `spoor run` on `inputs`, returning the output.
+    pub fn run(&self, inputs: &[&Path]) -> Output {
+        let mut args = vec!["run".to_owned(), "--store".to_owned(), self.store.display().to_string()];
+        args.extend(inputs.iter().map(|p| p.display().to_string()));
+        spoor(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// Runs `spoor verify --store`.
+    pub fn verify(&self) -> Output {
+        spoor(&["verify", "--store", self.store.to_str().expect("utf-8")])
+    }
+
+    /// All package zips, sorted.
+    pub fn packages(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(&self.store.join("packages"), &mut out);
+        out.retain(|p| p.extension().is_some_and(|e| e == "zip"));
+        out.sort();
+        out
+    }
+
+    /// A path inside the test's folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+}
+
+pub fn spoor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spoor")).args(args).output().expect("spoor runs")
+}
+
+/// Stdout and stderr together, for assertions and failure messages.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Reads every entry of a zip as (name, bytes), in order.
+pub fn read_zip(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(fs::File::open(path).expect("open zip")).expect("zip");
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).expect("entry");
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).expect("read entry");
+            (entry.name().expect("name").into_owned(), bytes)
+        })
+        .collect()
+}
+
+/// Writes entries as a fresh zip at `path` (as a tamperer with zip tools would).
+pub fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
+    let mut zip = zip::ZipWriter::new(fs::File::create(path).expect("create zip"));
+    for (name, bytes) in entries {
+        zip.start_file(name.as_str(), SimpleFileOptions::default()).expect("start entry");
+        zip.write_all(bytes).expect("write entry");
+    }
+    zip.finish().expect("finish zip");
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    spoor_normalize::Sha256::of(bytes).to_hex()
+}
