@@ -1,1 +1,106 @@
-fn main(){}
+//! Throughput and peak memory of `spoor run` and `spoor verify` on generated
+//! mbox files (see `mbox_gen.rs`), next to this machine's SHA-256 speed.
+//!
+//! `cargo bench --bench pipeline` runs 100 MB; set `SPOOR_BENCH_MB=100,1000`
+//! for more sizes and `SPOOR_BENCH_DIR` for where the data goes (default
+//! `target/spoor-bench`; it is removed afterwards). Peak RSS is the child's
+//! VmHWM from /proc, sampled every 5 ms until it exits.
+
+mod mbox_gen;
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let sizes: Vec<u64> = std::env::var("SPOOR_BENCH_MB")
+        .unwrap_or_else(|_| "100".to_owned())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let base = std::env::var_os("SPOOR_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/spoor-bench"));
+    let sha = sha256_speed();
+    println!("sha256 (sha2, one core, 256 MiB in memory): {:.0} MB/s", sha);
+    println!("{:>8} {:>10} {:>10} {:>12} {:>10} {:>12} {:>10}", "input", "workload", "run MB/s", "run RSS MB", "verify MB/s", "verify RSS MB", "of sha256");
+    for mb in sizes {
+        for (workload, share) in [("mail", 10u64), ("attach", 100u64)] {
+            let dir = base.join(format!("{mb}mb-{workload}"));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).expect("bench folder");
+            let mbox = dir.join("bench.mbox");
+            let mut out = BufWriter::new(fs::File::create(&mbox).expect("create mbox"));
+            let bytes = mbox_gen::write_mbox(&mut out, mb * 1_000_000, 42, share).expect("generate");
+            out.flush().expect("flush");
+            drop(out);
+            let store = dir.join("store");
+            let (_, _) = measure(&["init", path(&store)]);
+            let (run_time, run_rss) = measure(&["run", "--store", path(&store), path(&mbox)]);
+            let (verify_time, verify_rss) = measure(&["verify", "--store", path(&store)]);
+            let checked = checked_bytes(&store);
+            let run_mbs = bytes as f64 / 1e6 / run_time.as_secs_f64();
+            let verify_mbs = checked as f64 / 1e6 / verify_time.as_secs_f64();
+            println!(
+                "{:>6}MB {:>10} {:>10.0} {:>12.0} {:>10.0} {:>12.0} {:>9.0}%",
+                mb,
+                workload,
+                run_mbs,
+                run_rss as f64 / 1024.0,
+                verify_mbs,
+                verify_rss as f64 / 1024.0,
+                100.0 * verify_mbs / sha
+            );
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("bench paths are UTF-8")
+}
+
+/// Runs spoor, returning wall time and peak RSS in KiB.
+fn measure(args: &[&str]) -> (Duration, u64) {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spoor"))
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spoor starts");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(text) = fs::read_to_string(&status_file) {
+            if let Some(kb) = text.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                peak = peak.max(kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+            }
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (start.elapsed(), peak)
+}
+
+fn checked_bytes(store: &Path) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_spoor"))
+        .args(["verify", "--json", "--store", path(store)])
+        .output()
+        .expect("verify runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
+    report["bytes"].as_u64().unwrap_or(0)
+}
+
+fn sha256_speed() -> f64 {
+    let mut data = vec![0u8; 256 << 20];
+    mbox_gen::Rng::new(7).fill(&mut data);
+    let start = Instant::now();
+    let digest = spoor_normalize::Sha256::of(&data);
+    let secs = start.elapsed().as_secs_f64();
+    assert_ne!(digest.to_hex(), "");
+    data.len() as f64 / 1e6 / secs
+}

@@ -13,7 +13,11 @@ use spoor_archive::{InitOptions, InputStatus, RunReport, Store};
 const COULD_NOT_RUN: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "spoor", version, about = "Archive chat and mail exports as verifiable, hashed records")]
+#[command(
+    name = "spoor",
+    version,
+    about = "Archive chat and mail exports as verifiable, hashed records"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,18 +97,35 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn execute(command: Command) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Init { store, zone, organization } => {
-            Store::init(&store, &InitOptions { default_zone: zone, organization })?;
+        Command::Init {
+            store,
+            zone,
+            organization,
+        } => {
+            Store::init(
+                &store,
+                &InitOptions {
+                    default_zone: zone,
+                    organization,
+                },
+            )?;
             writeln!(out, "created store {}", store.display())?;
             Ok(0)
         }
-        Command::Run { store, json, inputs } => {
+        Command::Run {
+            store,
+            json,
+            inputs,
+        } => {
             let store = Store::open(&store)?;
             let report = store.run(&inputs)?;
             if json {
@@ -114,7 +135,11 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             }
             Ok(report.exit_code())
         }
-        Command::Verify { store, json, package } => {
+        Command::Verify {
+            store,
+            json,
+            package,
+        } => {
             let report = match (&store, &package) {
                 (Some(store), _) => spoor_verify::verify_store(store)?,
                 (None, Some(package)) => spoor_verify::verify_package(package)?,
@@ -123,14 +148,21 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
-                let target = store.as_deref().or(package.as_deref()).unwrap_or(Path::new("."));
+                let target = store
+                    .as_deref()
+                    .or(package.as_deref())
+                    .unwrap_or(Path::new("."));
                 for finding in &report.findings {
                     writeln!(out, "{finding}")?;
                 }
                 for note in &report.notes {
                     writeln!(out, "note: {note}")?;
                 }
-                let verdict = if report.is_intact() { "intact" } else { "PROBLEMS FOUND" };
+                let verdict = if report.is_intact() {
+                    "intact"
+                } else {
+                    "PROBLEMS FOUND"
+                };
                 writeln!(
                     out,
                     "{}: {verdict}: {} packages, {} records, {} blobs, {} receipts, {} bytes checked, {} problems",
@@ -148,10 +180,18 @@ fn execute(command: Command) -> anyhow::Result<u8> {
         Command::Reindex { store } => {
             let store = Store::open(&store)?;
             let (packages, records) = store.reindex().context("rebuilding the catalogue")?;
-            writeln!(out, "catalogue rebuilt: {packages} packages, {records} records")?;
+            writeln!(
+                out,
+                "catalogue rebuilt: {packages} packages, {records} records"
+            )?;
             Ok(0)
         }
-        Command::Search { store, limit, json, query } => {
+        Command::Search {
+            store,
+            limit,
+            json,
+            query,
+        } => {
             let store = Store::open(&store)?;
             let hits = store.search(&query, limit)?;
             if json {
@@ -203,5 +243,9 @@ fn print_run(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> {
             writeln!(out, "  error: {error}")?;
         }
     }
-    writeln!(out, "run {} done (report runs/{}.json)", report.run_id, report.run_id)
+    writeln!(
+        out,
+        "run {} done (report runs/{}.json)",
+        report.run_id, report.run_id
+    )
 }

@@ -6,7 +6,11 @@ use std::fs;
 use crate::util::{read_zip, text, TestStore};
 
 /// Runs one input and returns (exit code, output, package entries).
-fn archive(t: &TestStore, name: &str, bytes: &[u8]) -> (Option<i32>, String, Vec<(String, Vec<u8>)>) {
+fn archive(
+    t: &TestStore,
+    name: &str,
+    bytes: &[u8],
+) -> (Option<i32>, String, Vec<(String, Vec<u8>)>) {
     let input = t.path(name);
     fs::write(&input, bytes).expect("write input");
     let out = t.run(&[&input]);
@@ -15,18 +19,27 @@ fn archive(t: &TestStore, name: &str, bytes: &[u8]) -> (Option<i32>, String, Vec
 }
 
 fn entry(entries: &[(String, Vec<u8>)], suffix: &str) -> Vec<u8> {
-    entries.iter().find(|(n, _)| n.ends_with(suffix)).map(|(_, b)| b.clone()).unwrap_or_else(|| panic!("no {suffix}"))
+    entries
+        .iter()
+        .find(|(n, _)| n.ends_with(suffix))
+        .map(|(_, b)| b.clone())
+        .unwrap_or_else(|| panic!("no {suffix}"))
 }
 
 #[test]
 fn binary_garbage_is_quarantined_and_kept() {
     let t = TestStore::new();
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let (code, output, entries) = archive(&t, "garbage.bin", &garbage);
     assert_eq!(code, Some(3), "{output}");
     assert_eq!(entry(&entries, "data/original/garbage.bin"), garbage);
     let quarantine = String::from_utf8(entry(&entries, "data/quarantine.jsonl")).expect("utf-8");
-    assert!(quarantine.contains("not an e-mail message, mbox or Maildir"), "{quarantine}");
+    assert!(
+        quarantine.contains("not an e-mail message, mbox or Maildir"),
+        "{quarantine}"
+    );
     assert_eq!(t.verify().status.code(), Some(0));
 }
 
@@ -35,7 +48,9 @@ fn empty_file() {
     let t = TestStore::new();
     let (code, output, entries) = archive(&t, "empty.eml", b"");
     assert_eq!(code, Some(3), "{output}");
-    assert!(String::from_utf8(entry(&entries, "data/quarantine.jsonl")).expect("utf-8").contains("empty file"));
+    assert!(String::from_utf8(entry(&entries, "data/quarantine.jsonl"))
+        .expect("utf-8")
+        .contains("empty file"));
     assert_eq!(t.verify().status.code(), Some(0));
 }
 
@@ -60,7 +75,10 @@ fn fifty_megabyte_header_line() {
     let (code, output, entries) = archive(&t, "huge.eml", &message);
     assert_eq!(code, Some(3), "{output}");
     let quarantine = String::from_utf8(entry(&entries, "data/quarantine.jsonl")).expect("utf-8");
-    assert!(quarantine.contains("header line at byte 30 is 52428808 bytes long"), "{quarantine}");
+    assert!(
+        quarantine.contains("header line at byte 30 is 52428808 bytes long"),
+        "{quarantine}"
+    );
     assert_eq!(t.verify().status.code(), Some(0));
 }
 
@@ -71,7 +89,10 @@ fn message_without_headers_in_an_mbox() {
     let (code, output, entries) = archive(&t, "headless.mbox", mbox);
     assert_eq!(code, Some(3), "{output}");
     let quarantine = String::from_utf8(entry(&entries, "data/quarantine.jsonl")).expect("utf-8");
-    assert!(quarantine.contains("\"bytes\":[0,"), "locator names the place: {quarantine}");
+    assert!(
+        quarantine.contains("\"bytes\":[0,"),
+        "locator names the place: {quarantine}"
+    );
     assert!(quarantine.contains("not an e-mail message"), "{quarantine}");
     assert!(output.contains("1 records"), "{output}");
 }
@@ -91,13 +112,22 @@ fn folder_with_unreadable_entries() {
     let out = t.run(&[&folder]);
     let output = text(&out);
     assert_eq!(out.status.code(), Some(3), "{output}");
-    assert!(output.contains("link.eml: symbolic link not followed"), "{output}");
+    assert!(
+        output.contains("link.eml: symbolic link not followed"),
+        "{output}"
+    );
     if !root_can_read {
         assert!(output.contains("locked.eml: cannot read"), "{output}");
     }
     let entries = read_zip(&t.packages()[0]);
-    assert!(!entries.iter().any(|(n, _)| n.ends_with("link.eml")), "links are never copied");
-    assert_eq!(entry(&entries, "data/original/export/ok.eml"), b"Subject: ok\n\nfine\n");
+    assert!(
+        !entries.iter().any(|(n, _)| n.ends_with("link.eml")),
+        "links are never copied"
+    );
+    assert_eq!(
+        entry(&entries, "data/original/export/ok.eml"),
+        b"Subject: ok\n\nfine\n"
+    );
     assert_eq!(t.verify().status.code(), Some(0), "{}", text(&t.verify()));
 }
 
@@ -106,6 +136,10 @@ fn missing_input_fails_naming_it() {
     let t = TestStore::new();
     let out = t.run(&[&t.path("no-such-export.mbox")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("no-such-export.mbox: FAILED"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no-such-export.mbox: FAILED"),
+        "{}",
+        text(&out)
+    );
     assert!(text(&out).contains("No such file"), "{}", text(&out));
 }

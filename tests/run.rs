@@ -11,10 +11,17 @@ fn demo_fixtures_archive_and_verify() {
     let output = text(&out);
     // The folder holds quarantinable files on purpose, so the run is partial.
     assert_eq!(out.status.code(), Some(3), "{output}");
-    assert!(output.contains("archived (partial) as email/folder"), "{output}");
+    assert!(
+        output.contains("archived (partial) as email/folder"),
+        "{output}"
+    );
     let verify = t.verify();
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
-    assert!(text(&verify).contains(": intact: 1 packages"), "{}", text(&verify));
+    assert!(
+        text(&verify).contains(": intact: 1 packages"),
+        "{}",
+        text(&verify)
+    );
 }
 
 #[test]
@@ -25,13 +32,20 @@ fn package_layout_and_original_kept_byte_for_byte() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let packages = t.packages();
     assert_eq!(packages.len(), 1);
-    let id = packages[0].file_stem().and_then(|s| s.to_str()).expect("id").to_owned();
+    let id = packages[0]
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("id")
+        .to_owned();
     let entries = read_zip(&packages[0]);
     let names: Vec<String> = entries.iter().map(|(n, _)| n.clone()).collect();
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted, "entries sorted by name");
-    assert!(names.iter().all(|n| n.starts_with(&format!("{id}/"))), "one top folder: {names:?}");
+    assert!(
+        names.iter().all(|n| n.starts_with(&format!("{id}/"))),
+        "one top folder: {names:?}"
+    );
     let get = |rel: &str| {
         entries
             .iter()
@@ -39,24 +53,41 @@ fn package_layout_and_original_kept_byte_for_byte() {
             .map(|(_, b)| b.clone())
             .unwrap_or_else(|| panic!("{rel} missing from {names:?}"))
     };
-    assert_eq!(get("data/original/mboxo.mbox"), fs::read(&input).expect("fixture"));
-    assert_eq!(get("bagit.txt"), b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
+    assert_eq!(
+        get("data/original/mboxo.mbox"),
+        fs::read(&input).expect("fixture")
+    );
+    assert_eq!(
+        get("bagit.txt"),
+        b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+    );
     let records = String::from_utf8(get("data/records.jsonl")).expect("utf-8");
     assert_eq!(records.lines().count(), 3);
     for line in records.lines() {
-        assert!(spoor_normalize::jcs::is_canonical(line.as_bytes()), "canonical: {line}");
+        assert!(
+            spoor_normalize::jcs::is_canonical(line.as_bytes()),
+            "canonical: {line}"
+        );
     }
-    let package: serde_json::Value = serde_json::from_slice(&get("data/package.json")).expect("json");
-    assert_eq!(package["export"]["sha256"], sha256_hex(&fs::read(&input).expect("fixture")));
+    let package: serde_json::Value =
+        serde_json::from_slice(&get("data/package.json")).expect("json");
+    assert_eq!(
+        package["export"]["sha256"],
+        sha256_hex(&fs::read(&input).expect("fixture"))
+    );
     assert_eq!(package["decisions"][0]["value"], "mboxo");
     let manifest = String::from_utf8(get("manifest-sha256.txt")).expect("utf-8");
-    assert!(manifest.contains(&format!("{}  data/records.jsonl\n", sha256_hex(records.as_bytes()))));
+    assert!(manifest.contains(&format!(
+        "{}  data/records.jsonl\n",
+        sha256_hex(records.as_bytes())
+    )));
     let bag_info = String::from_utf8(get("bag-info.txt")).expect("utf-8");
     assert!(bag_info.starts_with("Payload-Oxum: "), "{bag_info}");
     // An intake receipt exists and names the package.
     let receipts: Vec<_> = walkdir(&t.store.join("intake"));
     assert_eq!(receipts.len(), 1);
-    let receipt: serde_json::Value = serde_json::from_slice(&fs::read(&receipts[0]).expect("receipt")).expect("json");
+    let receipt: serde_json::Value =
+        serde_json::from_slice(&fs::read(&receipts[0]).expect("receipt")).expect("json");
     assert_eq!(receipt["package_id"], id.as_str());
     assert_eq!(receipt["name"], "mboxo.mbox");
 }
@@ -82,8 +113,15 @@ fn same_input_same_settings_gives_identical_zip_bytes() {
     b.run(&[&input]);
     let (pa, pb) = (a.packages(), b.packages());
     assert_eq!(pa.len(), 1);
-    assert_eq!(pa[0].file_name(), pb[0].file_name(), "package id depends only on export and settings");
-    assert_eq!(fs::read(&pa[0]).expect("zip a"), fs::read(&pb[0]).expect("zip b"));
+    assert_eq!(
+        pa[0].file_name(),
+        pb[0].file_name(),
+        "package id depends only on export and settings"
+    );
+    assert_eq!(
+        fs::read(&pa[0]).expect("zip a"),
+        fs::read(&pb[0]).expect("zip b")
+    );
 }
 
 #[test]
@@ -93,7 +131,11 @@ fn second_run_archives_nothing_new() {
     assert_eq!(t.run(&[&input]).status.code(), Some(0));
     let again = t.run(&[&input]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-    assert!(text(&again).contains("already archived"), "{}", text(&again));
+    assert!(
+        text(&again).contains("already archived"),
+        "{}",
+        text(&again)
+    );
     assert_eq!(t.packages().len(), 1);
 }
 
@@ -113,13 +155,21 @@ fn reindex_rebuilds_a_lost_catalogue_and_search_finds_records() {
     t.run(&[&fixture("email/eml"), &fixture("email/mbox/mboxrd.mbox")]);
     let store = t.store.to_str().expect("utf-8");
     let before = spoor(&["search", "--store", store, "subsidieaanvraag"]);
-    assert!(text(&before).contains("Besluit over de subsidieaanvraag"), "{}", text(&before));
+    assert!(
+        text(&before).contains("Besluit over de subsidieaanvraag"),
+        "{}",
+        text(&before)
+    );
     for name in ["catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
         let _ = fs::remove_file(t.store.join(name));
     }
     let reindex = spoor(&["reindex", "--store", store]);
     assert_eq!(reindex.status.code(), Some(0), "{}", text(&reindex));
-    assert!(text(&reindex).contains("2 packages, 12 records"), "{}", text(&reindex));
+    assert!(
+        text(&reindex).contains("2 packages, 12 records"),
+        "{}",
+        text(&reindex)
+    );
     let after = spoor(&["search", "--store", store, "--json", "Coördinatie"]);
     let hits: serde_json::Value = serde_json::from_slice(&after.stdout).expect("json");
     assert_eq!(hits.as_array().map(Vec::len), Some(1), "{}", text(&after));
@@ -132,7 +182,9 @@ fn packages_pass_an_independent_bagit_validator_when_available() {
     // bagit-python is installed by .ci/run; elsewhere this test says so and
     // checks nothing more than spoor's own verify.
     let python = std::env::var("SPOOR_BAGIT_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let probe = std::process::Command::new(&python).args(["-c", "import bagit"]).output();
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import bagit"])
+        .output();
     let t = TestStore::new();
     t.run(&[&fixture("email/folder/mixed")]);
     let unpacked = t.path("unpacked");
@@ -141,9 +193,17 @@ fn packages_pass_an_independent_bagit_validator_when_available() {
         fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         fs::write(&path, bytes).expect("write");
     }
-    let bag = fs::read_dir(&unpacked).expect("unpacked").next().expect("one bag").expect("entry").path();
+    let bag = fs::read_dir(&unpacked)
+        .expect("unpacked")
+        .next()
+        .expect("one bag")
+        .expect("entry")
+        .path();
     if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(std::env::var_os("CI").is_none(), "CI must install bagit-python");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install bagit-python"
+        );
         eprintln!("bagit-python not installed; skipping the outside validation");
         return;
     }
@@ -152,7 +212,11 @@ fn packages_pass_an_independent_bagit_validator_when_available() {
         .arg(&bag)
         .output()
         .expect("bagit runs");
-    assert!(out.status.success(), "bagit-python rejects the bag: {}", text(&out));
+    assert!(
+        out.status.success(),
+        "bagit-python rejects the bag: {}",
+        text(&out)
+    );
     assert!(text(&out).contains("is valid"), "{}", text(&out));
 }
 
@@ -162,7 +226,16 @@ fn init_refuses_a_folder_with_files() {
     let out = spoor(&["init", t.store.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("not empty"), "{}", text(&out));
-    let missing = spoor(&["run", "--store", t.path("nowhere").to_str().expect("utf-8"), "x"]);
+    let missing = spoor(&[
+        "run",
+        "--store",
+        t.path("nowhere").to_str().expect("utf-8"),
+        "x",
+    ]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing).contains("not a spoor store"), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("not a spoor store"),
+        "{}",
+        text(&missing)
+    );
 }

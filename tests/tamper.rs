@@ -8,16 +8,27 @@ use crate::util::{fixture, read_zip, sha256_hex, spoor, text, write_zip, TestSto
 /// A store holding one package with records, an attachment and quarantine.
 fn sealed() -> (TestStore, PathBuf, String) {
     let t = TestStore::new();
-    let out = t.run(&[&fixture("email/mbox/mboxo.mbox"), &fixture("email/eml/attachment-rfc2231.eml")]);
+    let out = t.run(&[
+        &fixture("email/mbox/mboxo.mbox"),
+        &fixture("email/eml/attachment-rfc2231.eml"),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(t.verify().status.code(), Some(0));
     // The package of the mbox (three records).
     let package = t
         .packages()
         .into_iter()
-        .find(|p| read_zip(p).iter().any(|(n, _)| n.ends_with("original/mboxo.mbox")))
+        .find(|p| {
+            read_zip(p)
+                .iter()
+                .any(|(n, _)| n.ends_with("original/mboxo.mbox"))
+        })
         .expect("mbox package");
-    let id = package.file_stem().and_then(|s| s.to_str()).expect("id").to_owned();
+    let id = package
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("id")
+        .to_owned();
     (t, package, id)
 }
 
@@ -36,7 +47,11 @@ fn assert_caught(path: &Path, expected: &[&str]) {
 
 fn entry_mut<'a>(entries: &'a mut [(String, Vec<u8>)], id: &str, rel: &str) -> &'a mut Vec<u8> {
     let name = format!("{id}/{rel}");
-    &mut entries.iter_mut().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no {name}")).1
+    &mut entries
+        .iter_mut()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .1
 }
 
 /// Rewrites `manifest-sha256.txt` so its line for `rel` matches `bytes`, as a
@@ -46,7 +61,13 @@ fn update_manifest(entries: &mut [(String, Vec<u8>)], id: &str, rel: &str, bytes
     let text = String::from_utf8(manifest.clone()).expect("utf-8");
     let updated: String = text
         .lines()
-        .map(|l| if l.ends_with(&format!("  {rel}")) { format!("{}  {rel}\n", sha256_hex(bytes)) } else { format!("{l}\n") })
+        .map(|l| {
+            if l.ends_with(&format!("  {rel}")) {
+                format!("{}  {rel}\n", sha256_hex(bytes))
+            } else {
+                format!("{l}\n")
+            }
+        })
         .collect();
     *manifest = updated.into_bytes();
 }
@@ -61,7 +82,11 @@ fn one_flipped_byte_in_any_entry() {
         let entry = archive.by_index(i).expect("entry");
         let name = entry.name().expect("name").into_owned();
         if entry.compressed_size() > 0 {
-            spans.push((name, entry.data_start().expect("data start"), entry.compressed_size()));
+            spans.push((
+                name,
+                entry.data_start().expect("data start"),
+                entry.compressed_size(),
+            ));
         }
     }
     assert!(spans.len() >= 8, "every entry is tried: {spans:?}");
@@ -87,7 +112,10 @@ fn entry_removed() {
     write_zip(&package, &entries);
     assert_caught(
         &package,
-        &["data/quarantine.jsonl: listed in manifest-sha256.txt but missing from the package", "Payload-Oxum"],
+        &[
+            "data/quarantine.jsonl: listed in manifest-sha256.txt but missing from the package",
+            "Payload-Oxum",
+        ],
     );
     let _ = id;
 }
@@ -98,7 +126,13 @@ fn entry_added() {
     let mut entries = read_zip(&package);
     entries.push((format!("{id}/data/extra.txt"), b"added later".to_vec()));
     write_zip(&package, &entries);
-    assert_caught(&package, &["data/extra.txt: payload file not listed in manifest-sha256.txt", "Payload-Oxum"]);
+    assert_caught(
+        &package,
+        &[
+            "data/extra.txt: payload file not listed in manifest-sha256.txt",
+            "Payload-Oxum",
+        ],
+    );
 }
 
 #[test]
@@ -106,16 +140,29 @@ fn record_line_edited_with_manifest_updated() {
     let (t, package, id) = sealed();
     let mut entries = read_zip(&package);
     let records = entry_mut(&mut entries, &id, "data/records.jsonl");
-    let edited = String::from_utf8(records.clone()).expect("utf-8").replace("Regel een.", "Regel twee");
+    let edited = String::from_utf8(records.clone())
+        .expect("utf-8")
+        .replace("Regel een.", "Regel twee");
     *records = edited.clone().into_bytes();
     update_manifest(&mut entries, &id, "data/records.jsonl", edited.as_bytes());
     write_zip(&package, &entries);
-    assert_caught(&package, &["manifest-sha256.txt: checksum mismatch: tagmanifest-sha256.txt says"]);
+    assert_caught(
+        &package,
+        &["manifest-sha256.txt: checksum mismatch: tagmanifest-sha256.txt says"],
+    );
     // The store check also compares every record hash with the catalogue.
     let out = t.verify();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("data/records.jsonl line 1: record "), "{}", text(&out));
-    assert!(text(&out).contains("but the catalogue says"), "{}", text(&out));
+    assert!(
+        text(&out).contains("data/records.jsonl line 1: record "),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("but the catalogue says"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -123,15 +170,31 @@ fn attachment_replaced_with_manifest_updated() {
     let t = TestStore::new();
     t.run(&[&fixture("email/eml/attachment-rfc2231.eml")]);
     let package = t.packages().remove(0);
-    let id = package.file_stem().and_then(|s| s.to_str()).expect("id").to_owned();
+    let id = package
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("id")
+        .to_owned();
     let mut entries = read_zip(&package);
-    let (name, bytes) = entries.iter_mut().find(|(n, _)| n.contains("/data/blobs/")).expect("a blob");
-    let rel = name.strip_prefix(&format!("{id}/")).expect("top").to_owned();
+    let (name, bytes) = entries
+        .iter_mut()
+        .find(|(n, _)| n.contains("/data/blobs/"))
+        .expect("a blob");
+    let rel = name
+        .strip_prefix(&format!("{id}/"))
+        .expect("top")
+        .to_owned();
     *bytes = b"%PDF-1.4 a different document".to_vec();
     let replaced = bytes.clone();
     update_manifest(&mut entries, &id, &rel, &replaced);
     write_zip(&package, &entries);
-    assert_caught(&package, &[&format!("{rel}: blob content hashes to {}, not to its name", sha256_hex(&replaced))]);
+    assert_caught(
+        &package,
+        &[&format!(
+            "{rel}: blob content hashes to {}, not to its name",
+            sha256_hex(&replaced)
+        )],
+    );
 }
 
 #[test]
@@ -147,7 +210,10 @@ fn two_record_lines_swapped() {
     write_zip(&package, &entries);
     assert_caught(
         &package,
-        &["data/records.jsonl: checksum mismatch: manifest-sha256.txt says", "data/records.jsonl line 2: out of source order"],
+        &[
+            "data/records.jsonl: checksum mismatch: manifest-sha256.txt says",
+            "data/records.jsonl line 2: out of source order",
+        ],
     );
 }
 
@@ -158,7 +224,13 @@ fn unsafe_entry_names_and_second_top_folder() {
     entries.push((format!("{id}/../evil.txt"), b"x".to_vec()));
     entries.push(("other/file.txt".to_owned(), b"x".to_vec()));
     write_zip(&package, &entries);
-    assert_caught(&package, &["unsafe entry name", "outside the package's single top folder"]);
+    assert_caught(
+        &package,
+        &[
+            "unsafe entry name",
+            "outside the package's single top folder",
+        ],
+    );
 }
 
 #[test]

@@ -24,7 +24,11 @@ impl TestStore {
 
     /// Runs `spoor run` on `inputs`, returning the output.
     pub fn run(&self, inputs: &[&Path]) -> Output {
-        let mut args = vec!["run".to_owned(), "--store".to_owned(), self.store.display().to_string()];
+        let mut args = vec![
+            "run".to_owned(),
+            "--store".to_owned(),
+            self.store.display().to_string(),
+        ];
         args.extend(inputs.iter().map(|p| p.display().to_string()));
         spoor(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
@@ -61,16 +65,25 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
 }
 
 pub fn spoor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spoor")).args(args).output().expect("spoor runs")
+    Command::new(env!("CARGO_BIN_EXE_spoor"))
+        .args(args)
+        .output()
+        .expect("spoor runs")
 }
 
 /// Stdout and stderr together, for assertions and failure messages.
 pub fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Reads every entry of a zip as (name, bytes), in order.
@@ -90,7 +103,8 @@ pub fn read_zip(path: &Path) -> Vec<(String, Vec<u8>)> {
 pub fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
     let mut zip = zip::ZipWriter::new(fs::File::create(path).expect("create zip"));
     for (name, bytes) in entries {
-        zip.start_file(name.as_str(), SimpleFileOptions::default()).expect("start entry");
+        zip.start_file(name.as_str(), SimpleFileOptions::default())
+            .expect("start entry");
         zip.write_all(bytes).expect("write entry");
     }
     zip.finish().expect("finish zip");

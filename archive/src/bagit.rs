@@ -11,7 +11,9 @@ pub(crate) const BAGIT_TXT: &str = "BagIt-Version: 1.0\nTag-File-Character-Encod
 /// Encodes a path for a manifest line (§2.1.3): `%` as `%25`, CR as `%0D`,
 /// LF as `%0A`.
 pub(crate) fn encode_path(path: &str) -> String {
-    path.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    path.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// A manifest: one `<hex digest>  <path>` line per file, sorted by path.
@@ -56,6 +58,9 @@ mod tests {
     #[test]
     fn bag_info_and_oxum() {
         assert_eq!(payload_oxum(1024, 3), "1024.3");
-        assert_eq!(bag_info(&[("Payload-Oxum", "1.1".into()), ("X", "a\nb".into())]), "Payload-Oxum: 1.1\nX: a b\n");
+        assert_eq!(
+            bag_info(&[("Payload-Oxum", "1.1".into()), ("X", "a\nb".into())]),
+            "Payload-Oxum: 1.1\nX: a b\n"
+        );
     }
 }

@@ -49,20 +49,28 @@ pub(crate) struct Catalog {
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::Catalog { path: path.to_owned(), reason: e.to_string() }
+    move |e| Error::Catalog {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
 }
 
 impl Catalog {
     pub(crate) fn open(path: &Path) -> Result<Catalog, Error> {
         let conn = Connection::open(path).map_err(db_err(path))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err(path))?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err(path))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err(path))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_err(path))?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
         Ok(Catalog { conn })
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        |e| Error::Catalog { path: self.conn.path().unwrap_or("catalog.sqlite").into(), reason: e.to_string() }
+        |e| Error::Catalog {
+            path: self.conn.path().unwrap_or("catalog.sqlite").into(),
+            reason: e.to_string(),
+        }
     }
 
     /// Empties every table (before a rebuild).
@@ -75,7 +83,11 @@ impl Catalog {
     /// The stored path of a package, if the catalogue knows it.
     pub(crate) fn package_path(&self, package_id: &str) -> Result<Option<String>, Error> {
         self.conn
-            .query_row("SELECT path FROM packages WHERE id = ?1", [package_id], |r| r.get(0))
+            .query_row(
+                "SELECT path FROM packages WHERE id = ?1",
+                [package_id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.err())
     }
@@ -104,8 +116,14 @@ impl Catalog {
     /// Indexes one sealed package by reading it back from its zip, so a run
     /// and a rebuild fill the catalogue the same way.
     pub(crate) fn index_package(&mut self, zip_path: &Path, relative: &str) -> Result<u64, Error> {
-        let zip_sha256 = File::open(zip_path).and_then(hash_reader).map_err(with_path(zip_path))?.0;
-        let bad = |reason: String| Error::Package { path: zip_path.to_owned(), reason };
+        let zip_sha256 = File::open(zip_path)
+            .and_then(hash_reader)
+            .map_err(with_path(zip_path))?
+            .0;
+        let bad = |reason: String| Error::Package {
+            path: zip_path.to_owned(),
+            reason,
+        };
         let file = File::open(zip_path).map_err(with_path(zip_path))?;
         let mut archive = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
         let package_id = zip_path
@@ -118,14 +136,24 @@ impl Catalog {
                 .by_name(&format!("{package_id}/data/package.json"))
                 .map_err(|e| bad(format!("data/package.json: {e}")))?;
             let mut text = Vec::new();
-            entry.read_to_end(&mut text).map_err(|e| bad(format!("data/package.json: {e}")))?;
+            entry
+                .read_to_end(&mut text)
+                .map_err(|e| bad(format!("data/package.json: {e}")))?;
             serde_json::from_slice(&text).map_err(|e| bad(format!("data/package.json: {e}")))?
         };
-        let count = |k: &str| package_json.pointer(&format!("/counts/{k}")).and_then(Value::as_i64);
+        let count = |k: &str| {
+            package_json
+                .pointer(&format!("/counts/{k}"))
+                .and_then(Value::as_i64)
+        };
         let tx = self.conn.transaction().map_err(db_err(zip_path))?;
-        tx.execute("DELETE FROM records_fts WHERE id IN (SELECT id FROM records WHERE package_id = ?1)", [&package_id])
+        tx.execute(
+            "DELETE FROM records_fts WHERE id IN (SELECT id FROM records WHERE package_id = ?1)",
+            [&package_id],
+        )
+        .map_err(db_err(zip_path))?;
+        tx.execute("DELETE FROM records WHERE package_id = ?1", [&package_id])
             .map_err(db_err(zip_path))?;
-        tx.execute("DELETE FROM records WHERE package_id = ?1", [&package_id]).map_err(db_err(zip_path))?;
         tx.execute(
             "INSERT OR REPLACE INTO packages(id, path, zip_sha256, export_sha256, format, records, quarantined, known)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -153,16 +181,24 @@ impl Catalog {
                 )
                 .map_err(db_err(zip_path))?;
             let mut fts = tx
-                .prepare("INSERT INTO records_fts(id, subject, text, people) VALUES (?1, ?2, ?3, ?4)")
+                .prepare(
+                    "INSERT INTO records_fts(id, subject, text, people) VALUES (?1, ?2, ?3, ?4)",
+                )
                 .map_err(db_err(zip_path))?;
             for (index, line) in BufReader::new(entry).split(b'\n').enumerate() {
                 let line = line.map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
                 let record: Record = serde_json::from_slice(&line)
                     .map_err(|e| bad(format!("data/records.jsonl line {}: {e}", index + 1)))?;
                 let sender = record.sender.as_ref().map(display_party);
-                let recipients =
-                    record.recipients.iter().map(|r| display_party(&r.party)).collect::<Vec<_>>().join(", ");
-                let kind = serde_json::to_value(record.kind).ok().and_then(|v| v.as_str().map(str::to_owned));
+                let recipients = record
+                    .recipients
+                    .iter()
+                    .map(|r| display_party(&r.party))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let kind = serde_json::to_value(record.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned));
                 insert
                     .execute(params![
                         record.id.as_str(),
@@ -178,8 +214,13 @@ impl Catalog {
                     ])
                     .map_err(db_err(zip_path))?;
                 let people = format!("{} {}", sender.clone().unwrap_or_default(), recipients);
-                fts.execute(params![record.id.as_str(), record.subject, record.text, people])
-                    .map_err(db_err(zip_path))?;
+                fts.execute(params![
+                    record.id.as_str(),
+                    record.subject,
+                    record.text,
+                    people
+                ])
+                .map_err(db_err(zip_path))?;
                 indexed += 1;
             }
         }
@@ -208,14 +249,17 @@ impl Catalog {
                 })
             })
             .map_err(|e| Error::Usage(format!("search query {query:?}: {e}")))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| Error::Usage(format!("search query {query:?}: {e}")))
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Usage(format!("search query {query:?}: {e}")))
     }
 }
 
 impl KnownRecords for Catalog {
     fn contains(&mut self, id: &RecordId) -> std::io::Result<bool> {
         self.conn
-            .query_row("SELECT 1 FROM records WHERE id = ?1", [id.as_str()], |_| Ok(()))
+            .query_row("SELECT 1 FROM records WHERE id = ?1", [id.as_str()], |_| {
+                Ok(())
+            })
             .optional()
             .map(|r| r.is_some())
             .map_err(std::io::Error::other)

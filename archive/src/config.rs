@@ -32,8 +32,10 @@ pub struct StoreConfig {
 impl StoreConfig {
     pub(crate) fn load(path: &Path) -> Result<StoreConfig, Error> {
         let text = std::fs::read_to_string(path).map_err(with_path(path))?;
-        let config: StoreConfig =
-            toml::from_str(&text).map_err(|e| Error::Config { path: path.to_owned(), reason: e.to_string() })?;
+        let config: StoreConfig = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         if config.format != STORE_FORMAT {
             return Err(Error::Config {
                 path: path.to_owned(),
@@ -44,6 +46,9 @@ impl StoreConfig {
     }
 
     pub(crate) fn to_toml(&self) -> Result<String, Error> {
-        toml::to_string_pretty(self).map_err(|e| Error::Config { path: "spoor.toml".into(), reason: e.to_string() })
+        toml::to_string_pretty(self).map_err(|e| Error::Config {
+            path: "spoor.toml".into(),
+            reason: e.to_string(),
+        })
     }
 }

@@ -7,7 +7,9 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` atomically.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().ok_or_else(|| io::Error::other("path has no parent folder"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("path has no parent folder"))?;
     fs::create_dir_all(dir)?;
     let tmp = temporary_name(path);
     {
@@ -33,12 +35,18 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 fn temporary_name(path: &Path) -> std::path::PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".tmp-{}", std::process::id()));
     path.with_file_name(name)
 }
 
 /// Attaches the path to an I/O error's message.
 pub(crate) fn with_path(path: &Path) -> impl FnOnce(io::Error) -> crate::Error + '_ {
-    move |source| crate::Error::Io { path: path.to_owned(), source }
+    move |source| crate::Error::Io {
+        path: path.to_owned(),
+        source,
+    }
 }

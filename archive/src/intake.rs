@@ -52,12 +52,28 @@ impl Export {
     /// Surveys and hashes the export at `path`.
     pub(crate) fn survey(path: &Path) -> Result<Export, Error> {
         let meta = fs::symlink_metadata(path).map_err(with_path(path))?;
-        let name = path.file_name().map(sanitize_component).unwrap_or_else(|| "export".to_owned());
+        let name = path
+            .file_name()
+            .map(sanitize_component)
+            .unwrap_or_else(|| "export".to_owned());
         if meta.is_file() {
             let file = File::open(path).map_err(with_path(path))?;
             let (sha256, size) = hash_reader(file).map_err(with_path(path))?;
-            let files = vec![OriginalFile { source: path.to_owned(), relative: String::new(), sha256, size }];
-            return Ok(Export { path: path.to_owned(), name, is_folder: false, sha256, size, files, not_kept: vec![] });
+            let files = vec![OriginalFile {
+                source: path.to_owned(),
+                relative: String::new(),
+                sha256,
+                size,
+            }];
+            return Ok(Export {
+                path: path.to_owned(),
+                name,
+                is_folder: false,
+                sha256,
+                size,
+                files,
+                not_kept: vec![],
+            });
         }
         if !meta.is_dir() {
             return Err(Error::Input {
@@ -65,8 +81,15 @@ impl Export {
                 reason: "not a regular file or folder (links are not followed)".to_owned(),
             });
         }
-        let mut export =
-            Export { path: path.to_owned(), name, is_folder: true, sha256: Sha256::of(b""), size: 0, files: vec![], not_kept: vec![] };
+        let mut export = Export {
+            path: path.to_owned(),
+            name,
+            is_folder: true,
+            sha256: Sha256::of(b""),
+            size: 0,
+            files: vec![],
+            not_kept: vec![],
+        };
         walk(path, "", &mut export).map_err(with_path(path))?;
         export.files.sort_by(|a, b| a.relative.cmp(&b.relative));
         export.size = export.files.iter().map(|f| f.size).sum();
@@ -101,28 +124,52 @@ fn walk(dir: &Path, rel: &str, export: &mut Export) -> io::Result<()> {
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = sanitize_component(&entry.file_name());
-        let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let child = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         let path = entry.path();
         let meta = match fs::symlink_metadata(&path) {
             Ok(m) => m,
             Err(e) => {
-                export.not_kept.push(NotKept { path: child, reason: format!("cannot inspect: {e}") });
+                export.not_kept.push(NotKept {
+                    path: child,
+                    reason: format!("cannot inspect: {e}"),
+                });
                 continue;
             }
         };
         if meta.file_type().is_symlink() {
-            export.not_kept.push(NotKept { path: child, reason: "symbolic link not followed".to_owned() });
+            export.not_kept.push(NotKept {
+                path: child,
+                reason: "symbolic link not followed".to_owned(),
+            });
         } else if meta.is_dir() {
             if let Err(e) = walk(&path, &child, export) {
-                export.not_kept.push(NotKept { path: child, reason: format!("cannot read folder: {e}") });
+                export.not_kept.push(NotKept {
+                    path: child,
+                    reason: format!("cannot read folder: {e}"),
+                });
             }
         } else if meta.is_file() {
             match File::open(&path).and_then(hash_reader) {
-                Ok((sha256, size)) => export.files.push(OriginalFile { source: path, relative: child, sha256, size }),
-                Err(e) => export.not_kept.push(NotKept { path: child, reason: format!("cannot read: {e}") }),
+                Ok((sha256, size)) => export.files.push(OriginalFile {
+                    source: path,
+                    relative: child,
+                    sha256,
+                    size,
+                }),
+                Err(e) => export.not_kept.push(NotKept {
+                    path: child,
+                    reason: format!("cannot read: {e}"),
+                }),
             }
         } else {
-            export.not_kept.push(NotKept { path: child, reason: "not a regular file".to_owned() });
+            export.not_kept.push(NotKept {
+                path: child,
+                reason: "not a regular file".to_owned(),
+            });
         }
     }
     Ok(())

@@ -60,35 +60,65 @@ pub(crate) fn seal(
     let file = File::create(target).map_err(with_path(target))?;
     let mut zip = ZipWriter::new(file);
     let name = |bag_path: &str| format!("{package_id}/{bag_path}");
-    let zip_err = |e: zip::result::ZipError| Error::Io { path: target.to_owned(), source: io::Error::other(e) };
+    let zip_err = |e: zip::result::ZipError| Error::Io {
+        path: target.to_owned(),
+        source: io::Error::other(e),
+    };
 
     let mut tags = Vec::new();
-    for (tag, text) in [("bag-info.txt", bag_info.as_str()), ("bagit.txt", bagit::BAGIT_TXT)] {
-        write_entry(&mut zip, &name(tag), &mut text.as_bytes(), text.len() as u64).map_err(zip_err)?;
+    for (tag, text) in [
+        ("bag-info.txt", bag_info.as_str()),
+        ("bagit.txt", bagit::BAGIT_TXT),
+    ] {
+        write_entry(
+            &mut zip,
+            &name(tag),
+            &mut text.as_bytes(),
+            text.len() as u64,
+        )
+        .map_err(zip_err)?;
         tags.push((tag.to_owned(), Sha256::of(text.as_bytes())));
     }
     let mut manifest_entries = Vec::with_capacity(payload.len());
     for file in &payload {
         let mut source = File::open(&file.source).map_err(with_path(&file.source))?;
-        let (digest, len) = write_entry(&mut zip, &name(&file.bag_path), &mut source, file.size).map_err(zip_err)?;
+        let (digest, len) = write_entry(&mut zip, &name(&file.bag_path), &mut source, file.size)
+            .map_err(zip_err)?;
         if len != file.size || file.expected.is_some_and(|e| e != digest) {
             return Err(Error::Input {
                 path: file.source.clone(),
-                reason: "changed while being archived (size or SHA-256 differs from intake)".to_owned(),
+                reason: "changed while being archived (size or SHA-256 differs from intake)"
+                    .to_owned(),
             });
         }
         manifest_entries.push((file.bag_path.clone(), digest));
     }
     let manifest = bagit::manifest(&manifest_entries);
-    write_entry(&mut zip, &name("manifest-sha256.txt"), &mut manifest.as_bytes(), manifest.len() as u64)
-        .map_err(zip_err)?;
-    tags.push(("manifest-sha256.txt".to_owned(), Sha256::of(manifest.as_bytes())));
+    write_entry(
+        &mut zip,
+        &name("manifest-sha256.txt"),
+        &mut manifest.as_bytes(),
+        manifest.len() as u64,
+    )
+    .map_err(zip_err)?;
+    tags.push((
+        "manifest-sha256.txt".to_owned(),
+        Sha256::of(manifest.as_bytes()),
+    ));
     let tagmanifest = bagit::manifest(&tags);
-    write_entry(&mut zip, &name("tagmanifest-sha256.txt"), &mut tagmanifest.as_bytes(), tagmanifest.len() as u64)
-        .map_err(zip_err)?;
+    write_entry(
+        &mut zip,
+        &name("tagmanifest-sha256.txt"),
+        &mut tagmanifest.as_bytes(),
+        tagmanifest.len() as u64,
+    )
+    .map_err(zip_err)?;
     let file = zip.finish().map_err(zip_err)?;
     file.sync_all().map_err(with_path(target))?;
-    Ok(Sealed { tagmanifest_sha256: Sha256::of(tagmanifest.as_bytes()), payload_oxum: oxum })
+    Ok(Sealed {
+        tagmanifest_sha256: Sha256::of(tagmanifest.as_bytes()),
+        payload_oxum: oxum,
+    })
 }
 
 fn collect_staged(dir: &Path, bag_dir: &str, out: &mut Vec<PayloadFile>) -> io::Result<()> {
@@ -100,7 +130,12 @@ fn collect_staged(dir: &Path, bag_dir: &str, out: &mut Vec<PayloadFile>) -> io::
         if meta.is_dir() {
             collect_staged(&entry.path(), &bag_path, out)?;
         } else {
-            out.push(PayloadFile { bag_path, source: entry.path(), size: meta.len(), expected: None });
+            out.push(PayloadFile {
+                bag_path,
+                source: entry.path(),
+                size: meta.len(),
+                expected: None,
+            });
         }
     }
     Ok(())
@@ -116,10 +151,18 @@ fn write_entry<W: Write + io::Seek>(
 ) -> Result<(Sha256, u64), zip::result::ZipError> {
     let mut head = Vec::with_capacity(1 << 16);
     source.take(1 << 16).read_to_end(&mut head)?;
-    let method = if looks_compressed(&head) { CompressionMethod::Stored } else { CompressionMethod::Deflated };
+    let method = if looks_compressed(&head) {
+        CompressionMethod::Stored
+    } else {
+        CompressionMethod::Deflated
+    };
     let options = SimpleFileOptions::default()
         .compression_method(method)
-        .compression_level(if method == CompressionMethod::Deflated { Some(1) } else { None })
+        .compression_level(if method == CompressionMethod::Deflated {
+            Some(1)
+        } else {
+            None
+        })
         .last_modified_time(DateTime::default())
         .unix_permissions(0o644)
         .large_file(size_hint >= u64::from(u32::MAX));
@@ -135,8 +178,18 @@ fn write_entry<W: Write + io::Seek>(
 /// magic numbers, or data whose byte entropy is near 8 bits.
 fn looks_compressed(head: &[u8]) -> bool {
     const MAGIC: &[&[u8]] = &[
-        b"PK\x03\x04", b"\x1f\x8b", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf",
-        b"\x28\xb5\x2f\xfd", b"OggS", b"ID3", b"fLaC",
+        b"PK\x03\x04",
+        b"\x1f\x8b",
+        b"\x89PNG",
+        b"\xff\xd8\xff",
+        b"GIF8",
+        b"BZh",
+        b"\xfd7zXZ",
+        b"7z\xbc\xaf",
+        b"\x28\xb5\x2f\xfd",
+        b"OggS",
+        b"ID3",
+        b"fLaC",
     ];
     if MAGIC.iter().any(|m| head.starts_with(m)) || head.get(4..8) == Some(b"ftyp") {
         return true;
@@ -149,10 +202,14 @@ fn looks_compressed(head: &[u8]) -> bool {
         counts[usize::from(*b)] += 1;
     }
     let n = head.len() as f64;
-    let entropy: f64 = counts.iter().filter(|c| **c > 0).map(|c| {
-        let p = f64::from(*c) / n;
-        -p * p.log2()
-    }).sum();
+    let entropy: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = f64::from(*c) / n;
+            -p * p.log2()
+        })
+        .sum();
     entropy > 7.5
 }
 
@@ -165,7 +222,14 @@ mod tests {
         assert!(looks_compressed(b"\x89PNG\r\n\x1a\n"));
         assert!(!looks_compressed(&b"From a@b\nSubject: x\n\n".repeat(400)));
         let mut x: u32 = 1;
-        let noise: Vec<u8> = (0..65536).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; x as u8 }).collect();
+        let noise: Vec<u8> = (0..65536)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
         assert!(looks_compressed(&noise));
     }
 }

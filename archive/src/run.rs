@@ -102,7 +102,11 @@ impl Store {
     /// writable); a failing input is reported in its [`InputReport`].
     pub fn run(&self, inputs: &[PathBuf]) -> Result<RunReport, Error> {
         let started = jiff::Timestamp::now();
-        let run_id = format!("r-{}-{}", started.strftime("%Y%m%dT%H%M%SZ"), std::process::id());
+        let run_id = format!(
+            "r-{}-{}",
+            started.strftime("%Y%m%dT%H%M%SZ"),
+            std::process::id()
+        );
         let mut catalog = self.catalog()?;
         let mut reports = Vec::new();
         for input in inputs {
@@ -143,11 +147,20 @@ impl Store {
         Ok(report)
     }
 
-    fn archive_one(&self, input: &Path, catalog: &mut Catalog, report: &mut InputReport) -> Result<(), Error> {
+    fn archive_one(
+        &self,
+        input: &Path,
+        catalog: &mut Catalog,
+        report: &mut InputReport,
+    ) -> Result<(), Error> {
         let export = Export::survey(input)?;
         let (settings, settings_sha256) = self.package_settings();
-        let id_basis = json!({ "export_sha256": export.sha256, "settings_sha256": settings_sha256 });
-        let package_id = format!("p-{}", &Sha256::of(&jcs::to_canonical(&id_basis)).to_hex()[..32]);
+        let id_basis =
+            json!({ "export_sha256": export.sha256, "settings_sha256": settings_sha256 });
+        let package_id = format!(
+            "p-{}",
+            &Sha256::of(&jcs::to_canonical(&id_basis)).to_hex()[..32]
+        );
         report.sha256 = Some(export.sha256.to_hex());
         report.package_id = Some(package_id.clone());
 
@@ -171,18 +184,29 @@ impl Store {
             "package_id": package_id,
             "not_kept": export.not_kept,
         });
-        let receipt_path = self
-            .root
-            .join("intake")
-            .join(&month)
-            .join(format!("{}-{}.json", now.strftime("%Y%m%dT%H%M%S%.fZ"), &export.sha256.to_hex()[..16]));
+        let receipt_path = self.root.join("intake").join(&month).join(format!(
+            "{}-{}.json",
+            now.strftime("%Y%m%dT%H%M%S%.fZ"),
+            &export.sha256.to_hex()[..16]
+        ));
         let mut receipt_bytes = jcs::to_canonical(&receipt);
         receipt_bytes.push(b'\n');
         write_atomic(&receipt_path, &receipt_bytes).map_err(with_path(&receipt_path))?;
         catalog.index_receipt(&self.relative(&receipt_path), &receipt)?;
 
-        let staging = self.root.join("tmp").join(format!("{package_id}.{}", std::process::id()));
-        let result = self.stage_and_seal(&export, &package_id, &settings, &month, &staging, catalog, report);
+        let staging = self
+            .root
+            .join("tmp")
+            .join(format!("{package_id}.{}", std::process::id()));
+        let result = self.stage_and_seal(
+            &export,
+            &package_id,
+            &settings,
+            &month,
+            &staging,
+            catalog,
+            report,
+        );
         let _ = fs::remove_dir_all(&staging);
         result
     }
@@ -199,18 +223,37 @@ impl Store {
         report: &mut InputReport,
     ) -> Result<(), Error> {
         let mut stager = Stager::create(staging, catalog).map_err(with_path(staging))?;
-        let options = ReadOptions { export_sha256: export.sha256, limits: self.config.limits.clone() };
+        let options = ReadOptions {
+            export_sha256: export.sha256,
+            limits: self.config.limits.clone(),
+        };
         let read = read_export(&export.path, &options, &mut stager);
         let (summary, read_error) = match read {
             Ok(summary) => (summary, None),
-            Err(spoor_ingest::Error::Sink { source, .. }) => return Err(Error::Io { path: staging.to_owned(), source }),
+            Err(spoor_ingest::Error::Sink { source, .. }) => {
+                return Err(Error::Io {
+                    path: staging.to_owned(),
+                    source,
+                })
+            }
             // The export could not be read at all: its original is still
             // sealed, and the package says why nothing was derived.
-            Err(e) => (spoor_ingest::ReadSummary { format: "unknown".to_owned(), ..Default::default() }, Some(e.to_string())),
+            Err(e) => (
+                spoor_ingest::ReadSummary {
+                    format: "unknown".to_owned(),
+                    ..Default::default()
+                },
+                Some(e.to_string()),
+            ),
         };
         let (staging, known, counts) = stager.finish().map_err(with_path(staging))?;
         let mut unreadable = summary.unreadable.clone();
-        unreadable.extend(export.not_kept.iter().map(|n| format!("{}: {}", n.path, n.reason)));
+        unreadable.extend(
+            export
+                .not_kept
+                .iter()
+                .map(|n| format!("{}: {}", n.path, n.reason)),
+        );
         unreadable.sort();
         unreadable.dedup();
 
@@ -247,7 +290,10 @@ impl Store {
         fs::write(&package_json_path, &package_bytes).map_err(with_path(&package_json_path))?;
 
         let mut bag_info = vec![
-            ("Bag-Software-Agent", format!("spoor {}", env!("CARGO_PKG_VERSION"))),
+            (
+                "Bag-Software-Agent",
+                format!("spoor {}", env!("CARGO_PKG_VERSION")),
+            ),
             ("External-Identifier", package_id.to_owned()),
         ];
         if let Some(org) = &self.config.organization {
@@ -257,7 +303,10 @@ impl Store {
         bag_info.push(("Spoor-Package-Format", PACKAGE_FORMAT.to_owned()));
         bag_info.push(("Spoor-Source-Format", summary.format.clone()));
 
-        let partial = self.root.join("tmp").join(format!("{package_id}.zip.partial"));
+        let partial = self
+            .root
+            .join("tmp")
+            .join(format!("{package_id}.zip.partial"));
         let sealed = match seal(&partial, package_id, &staging, export, &bag_info) {
             Ok(sealed) => sealed,
             Err(e) => {

@@ -44,7 +44,9 @@ impl<'a> Stager<'a> {
             fs::remove_dir_all(dir)?;
         }
         fs::create_dir_all(dir.join("data/blobs/sha256"))?;
-        let open = |name: &str| File::create(dir.join("data").join(name)).map(|f| BufWriter::with_capacity(1 << 16, f));
+        let open = |name: &str| {
+            File::create(dir.join("data").join(name)).map(|f| BufWriter::with_capacity(1 << 16, f))
+        };
         Ok(Stager {
             dir: dir.to_owned(),
             records: open("records.jsonl")?,
@@ -91,7 +93,8 @@ impl Sink for Stager<'_> {
             None
         };
         if let Some(why) = already {
-            self.known.push(json!({ "id": record.id, "locator": record.source.locator, "why": why }));
+            self.known
+                .push(json!({ "id": record.id, "locator": record.source.locator, "why": why }));
             return Ok(());
         }
         for blob in &blobs {

@@ -25,7 +25,10 @@ pub struct InitOptions {
 
 impl Default for InitOptions {
     fn default() -> Self {
-        InitOptions { default_zone: "Europe/Amsterdam".to_owned(), organization: None }
+        InitOptions {
+            default_zone: "Europe/Amsterdam".to_owned(),
+            organization: None,
+        }
     }
 }
 
@@ -43,8 +46,16 @@ impl Store {
     /// [`Error::Usage`] when `root` already holds files, [`Error::Config`]
     /// for an unknown zone, [`Error::Io`] when it cannot be written.
     pub fn init(root: &Path, options: &InitOptions) -> Result<Store, Error> {
-        if root.exists() && fs::read_dir(root).map_err(with_path(root))?.next().is_some() {
-            return Err(Error::Usage(format!("{}: not empty; a store is created in a new or empty folder", root.display())));
+        if root.exists()
+            && fs::read_dir(root)
+                .map_err(with_path(root))?
+                .next()
+                .is_some()
+        {
+            return Err(Error::Usage(format!(
+                "{}: not empty; a store is created in a new or empty folder",
+                root.display()
+            )));
         }
         if jiff::tz::TimeZone::get(&options.default_zone).is_err() {
             return Err(Error::Config {
@@ -70,7 +81,10 @@ impl Store {
         };
         let path = root.join("spoor.toml");
         write_atomic(&path, config.to_toml()?.as_bytes()).map_err(with_path(&path))?;
-        let store = Store { root: root.to_owned(), config };
+        let store = Store {
+            root: root.to_owned(),
+            config,
+        };
         store.catalog()?;
         Ok(store)
     }
@@ -84,10 +98,14 @@ impl Store {
         if !path.is_file() {
             return Err(Error::Config {
                 path,
-                reason: "not a spoor store (no spoor.toml; create one with `spoor init`)".to_owned(),
+                reason: "not a spoor store (no spoor.toml; create one with `spoor init`)"
+                    .to_owned(),
             });
         }
-        Ok(Store { root: root.to_owned(), config: StoreConfig::load(&path)? })
+        Ok(Store {
+            root: root.to_owned(),
+            config: StoreConfig::load(&path)?,
+        })
     }
 
     /// The store's folder.
@@ -126,8 +144,11 @@ impl Store {
         catalog.clear()?;
         for receipt in files_under(&self.root.join("intake"), "json")? {
             let text = fs::read(&receipt).map_err(with_path(&receipt))?;
-            let value: serde_json::Value = serde_json::from_slice(&text)
-                .map_err(|e| Error::Package { path: receipt.clone(), reason: format!("intake receipt: {e}") })?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&text).map_err(|e| Error::Package {
+                    path: receipt.clone(),
+                    reason: format!("intake receipt: {e}"),
+                })?;
             catalog.index_receipt(&self.relative(&receipt), &value)?;
         }
         let (mut packages, mut records) = (0, 0);
@@ -147,7 +168,10 @@ impl Store {
     }
 
     pub(crate) fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root).unwrap_or(path).to_string_lossy().into_owned()
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -159,7 +183,12 @@ pub(crate) fn files_under(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, E
         let entries = match fs::read_dir(&current) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::Io { path: current, source: e }),
+            Err(e) => {
+                return Err(Error::Io {
+                    path: current,
+                    source: e,
+                })
+            }
         };
         for entry in entries {
             let path = entry.map_err(with_path(&current))?.path();

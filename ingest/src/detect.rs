@@ -30,7 +30,11 @@ pub enum ExportKind {
 pub fn detect(path: &Path) -> io::Result<ExportKind> {
     let meta = fs::symlink_metadata(path)?;
     if meta.is_dir() {
-        return Ok(if is_maildir(path) { ExportKind::Maildir } else { ExportKind::Folder });
+        return Ok(if is_maildir(path) {
+            ExportKind::Maildir
+        } else {
+            ExportKind::Folder
+        });
     }
     if !meta.is_file() {
         return Ok(ExportKind::Unknown);
@@ -41,7 +45,9 @@ pub fn detect(path: &Path) -> io::Result<ExportKind> {
 }
 
 pub(crate) fn is_maildir(dir: &Path) -> bool {
-    ["cur", "new"].iter().any(|sub| fs::symlink_metadata(dir.join(sub)).is_ok_and(|m| m.is_dir()))
+    ["cur", "new"]
+        .iter()
+        .any(|sub| fs::symlink_metadata(dir.join(sub)).is_ok_and(|m| m.is_dir()))
 }
 
 /// Classifies a file by its first bytes.
@@ -63,8 +69,10 @@ pub(crate) fn sniff(head: &[u8]) -> ExportKind {
 /// and `-`/`_`/`.`; accepting only those keeps JSON (`{"a":`) and chat
 /// lines from being taken for mail.
 pub(crate) fn looks_like_header_field(head: &[u8]) -> bool {
-    let name_len =
-        head.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')).count();
+    let name_len = head
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        .count();
     (1..=76).contains(&name_len) && head.get(name_len) == Some(&b':')
 }
 
@@ -76,11 +84,17 @@ mod tests {
     fn sniffs_by_content() {
         assert_eq!(sniff(b""), ExportKind::Empty);
         assert_eq!(sniff(b" \r\n"), ExportKind::Empty);
-        assert_eq!(sniff(b"From a@b Mon Jan  1 00:00:00 2024\n"), ExportKind::Mbox);
+        assert_eq!(
+            sniff(b"From a@b Mon Jan  1 00:00:00 2024\n"),
+            ExportKind::Mbox
+        );
         assert_eq!(sniff(b"Return-Path: <a@b>\r\n"), ExportKind::Eml);
         assert_eq!(sniff(b"\x89PNG\r\n"), ExportKind::Unknown);
         assert_eq!(sniff(b"no colon here\n"), ExportKind::Unknown);
         assert_eq!(sniff(b"{\"attachments\":[]}\n"), ExportKind::Unknown);
-        assert_eq!(sniff(b"[12/03/2024, 10:00:00] Jan: hoi\n"), ExportKind::Unknown);
+        assert_eq!(
+            sniff(b"[12/03/2024, 10:00:00] Jan: hoi\n"),
+            ExportKind::Unknown
+        );
     }
 }

@@ -11,8 +11,8 @@ use mailparse::{DispositionType, MailAddr, MailHeader, ParsedMail};
 use serde_json::Value;
 use spoor_normalize::text::{html_to_text, normalize_text};
 use spoor_normalize::{
-    BlobRef, Conversation, Links, Locator, Party, Recipient, Record, RecordId, RecordKind, RecordTime,
-    Sha256, Source, RECORD_SCHEMA,
+    BlobRef, Conversation, Links, Locator, Party, Recipient, Record, RecordId, RecordKind,
+    RecordTime, Sha256, Source, RECORD_SCHEMA,
 };
 
 use crate::export::{Blob, Limits, PARSER};
@@ -44,36 +44,68 @@ pub struct ParsedMessage {
 /// # Errors
 /// A reason text when the bytes are not a message that can be read (empty,
 /// no header fields, a header line over the limit, nesting over the limit).
-pub fn parse_message(bytes: &[u8], context: MessageContext<'_>, limits: &Limits) -> Result<ParsedMessage, String> {
+pub fn parse_message(
+    bytes: &[u8],
+    context: MessageContext<'_>,
+    limits: &Limits,
+) -> Result<ParsedMessage, String> {
     precheck(bytes, limits)?;
     let mail = mailparse::parse_mail(bytes).map_err(|e| format!("not a parseable message: {e}"))?;
     if mail.headers.is_empty() {
         return Err("no header fields: not an e-mail message".to_owned());
     }
-    let mut builder = Builder { warnings: Vec::new(), flags: context.flags.clone(), blobs: Vec::new() };
+    let mut builder = Builder {
+        warnings: Vec::new(),
+        flags: context.flags.clone(),
+        blobs: Vec::new(),
+    };
     let headers = &mail.headers;
 
     let message_id = first(headers, "Message-ID", &mut builder).and_then(|v| {
-        mailparse::msgidparse(&v).ok().and_then(|ids| ids.first().cloned()).or(Some(v.trim().to_owned()))
+        mailparse::msgidparse(&v)
+            .ok()
+            .and_then(|ids| ids.first().cloned())
+            .or(Some(v.trim().to_owned()))
     });
-    let in_reply_to = first(headers, "In-Reply-To", &mut builder).map(|v| ids(&v)).unwrap_or_default();
-    let references = first(headers, "References", &mut builder).map(|v| ids(&v)).unwrap_or_default();
+    let in_reply_to = first(headers, "In-Reply-To", &mut builder)
+        .map(|v| ids(&v))
+        .unwrap_or_default();
+    let references = first(headers, "References", &mut builder)
+        .map(|v| ids(&v))
+        .unwrap_or_default();
     let subject = first(headers, "Subject", &mut builder).map(|s| normalize_text(&s));
 
     let from = addresses(headers, "From", &mut builder);
     let sender_header = addresses(headers, "Sender", &mut builder);
     let mut recipients = Vec::new();
-    for (role, name) in [("to", "To"), ("cc", "Cc"), ("bcc", "Bcc"), ("reply-to", "Reply-To")] {
+    for (role, name) in [
+        ("to", "To"),
+        ("cc", "Cc"),
+        ("bcc", "Bcc"),
+        ("reply-to", "Reply-To"),
+    ] {
         for party in addresses(headers, name, &mut builder) {
-            recipients.push(Recipient { role: role.to_owned(), party });
+            recipients.push(Recipient {
+                role: role.to_owned(),
+                party,
+            });
         }
     }
     for party in sender_header.iter().cloned() {
-        recipients.push(Recipient { role: "sender".to_owned(), party });
+        recipients.push(Recipient {
+            role: "sender".to_owned(),
+            party,
+        });
     }
-    let sender = from.first().cloned().or_else(|| sender_header.first().cloned());
+    let sender = from
+        .first()
+        .cloned()
+        .or_else(|| sender_header.first().cloned());
     if from.len() > 1 {
-        builder.warnings.push(format!("From names {} addresses; the first is the sender", from.len()));
+        builder.warnings.push(format!(
+            "From names {} addresses; the first is the sender",
+            from.len()
+        ));
     }
 
     let time = match first(headers, "Date", &mut builder) {
@@ -90,7 +122,14 @@ pub fn parse_message(bytes: &[u8], context: MessageContext<'_>, limits: &Limits)
     let mut text_parts = Vec::new();
     let mut html_parts = Vec::new();
     let mut attachments = Vec::new();
-    builder.walk(&mail, 0, &mut text_parts, &mut html_parts, &mut attachments, limits);
+    builder.walk(
+        &mail,
+        0,
+        &mut text_parts,
+        &mut html_parts,
+        &mut attachments,
+        limits,
+    );
     let text = if !text_parts.is_empty() {
         Some(text_parts.join("\n"))
     } else if let Some((html, _)) = html_parts.first() {
@@ -104,15 +143,25 @@ pub fn parse_message(bytes: &[u8], context: MessageContext<'_>, limits: &Limits)
 
     let mut participants: Vec<Party> = Vec::new();
     for party in from.iter().chain(recipients.iter().map(|r| &r.party)) {
-        if !participants.iter().any(|p| p.address == party.address && p.name == party.name) {
+        if !participants
+            .iter()
+            .any(|p| p.address == party.address && p.name == party.name)
+        {
             participants.push(party.clone());
         }
     }
-    let conversation_id = references.first().or(in_reply_to.first()).or(message_id.as_ref()).cloned();
+    let conversation_id = references
+        .first()
+        .or(in_reply_to.first())
+        .or(message_id.as_ref())
+        .cloned();
 
     let item_sha256 = Sha256::of(bytes);
     let identity = Sha256::of(&identity_bytes(bytes));
-    let id = RecordId::derive("email", &[message_id.as_deref().unwrap_or(""), &identity.to_hex()]);
+    let id = RecordId::derive(
+        "email",
+        &[message_id.as_deref().unwrap_or(""), &identity.to_hex()],
+    );
     let mut extra = context.extra;
     extra.insert("identity_sha256".to_owned(), Value::from(identity.to_hex()));
 
@@ -127,7 +176,11 @@ pub fn parse_message(bytes: &[u8], context: MessageContext<'_>, limits: &Limits)
             item_sha256: Some(item_sha256),
             parser: PARSER.to_owned(),
         },
-        conversation: Conversation { id: conversation_id, title: None, participants },
+        conversation: Conversation {
+            id: conversation_id,
+            title: None,
+            participants,
+        },
         sender,
         recipients,
         time,
@@ -135,14 +188,21 @@ pub fn parse_message(bytes: &[u8], context: MessageContext<'_>, limits: &Limits)
         text,
         bodies,
         attachments,
-        links: Links { source_id: message_id, in_reply_to, references },
+        links: Links {
+            source_id: message_id,
+            in_reply_to,
+            references,
+        },
         revision: None,
         deletion: None,
         flags: builder.flags,
         warnings: builder.warnings,
         extra,
     };
-    Ok(ParsedMessage { record, blobs: builder.blobs })
+    Ok(ParsedMessage {
+        record,
+        blobs: builder.blobs,
+    })
 }
 
 /// Non-standard zone names seen in European mail, with their offsets.
@@ -176,11 +236,17 @@ fn parse_date(text: &str) -> Result<(i64, Option<String>), String> {
     for (name, offset) in ZONE_NAMES {
         if let Some(head) = cleaned.strip_suffix(name).filter(|h| h.ends_with(' ')) {
             if let Ok(ts) = parser.parse_timestamp(format!("{head}{offset}")) {
-                return Ok((ts.as_second(), Some(format!("Date: non-standard zone {name} read as {offset}"))));
+                return Ok((
+                    ts.as_second(),
+                    Some(format!("Date: non-standard zone {name} read as {offset}")),
+                ));
             }
         }
     }
-    parser.parse_timestamp(&cleaned).map(|ts| (ts.as_second(), None)).map_err(|e| e.to_string())
+    parser
+        .parse_timestamp(&cleaned)
+        .map(|ts| (ts.as_second(), None))
+        .map_err(|e| e.to_string())
 }
 
 /// The bytes a message's identity is hashed over: line ends unified to LF and
@@ -214,7 +280,9 @@ fn precheck(bytes: &[u8], limits: &Limits) -> Result<(), String> {
         .or_else(|| memchr::memmem::find(bytes, b"\r\n\r\n"))
         .unwrap_or(bytes.len());
     let mut line_start = 0usize;
-    for line_end in memchr::memchr_iter(b'\n', &bytes[..header_end]).chain(std::iter::once(header_end)) {
+    for line_end in
+        memchr::memchr_iter(b'\n', &bytes[..header_end]).chain(std::iter::once(header_end))
+    {
         if line_end - line_start > limits.max_header_line_bytes {
             return Err(format!(
                 "header line at byte {line_start} is {} bytes long, over the limit of {} bytes",
@@ -261,7 +329,12 @@ impl Builder {
         let mime = part.ctype.mimetype.as_str();
         match mime {
             "multipart/signed" => {
-                let protocol = part.ctype.params.get("protocol").map(|p| p.to_ascii_lowercase()).unwrap_or_default();
+                let protocol = part
+                    .ctype
+                    .params
+                    .get("protocol")
+                    .map(|p| p.to_ascii_lowercase())
+                    .unwrap_or_default();
                 if protocol.contains("pkcs7-signature") {
                     self.flag("smime-signed");
                 } else if protocol.contains("pgp-signature") {
@@ -272,7 +345,11 @@ impl Builder {
             }
             "multipart/encrypted" => self.flag("pgp-encrypted"),
             "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
-                let kind = part.ctype.params.get("smime-type").map(|s| s.to_ascii_lowercase());
+                let kind = part
+                    .ctype
+                    .params
+                    .get("smime-type")
+                    .map(|s| s.to_ascii_lowercase());
                 self.flag(match kind.as_deref() {
                     Some("signed-data") => "smime-signed-data",
                     _ => "smime-encrypted",
@@ -283,13 +360,17 @@ impl Builder {
         }
         if mime.starts_with("multipart/") {
             if part.subparts.is_empty() {
-                self.warnings.push(format!("{mime} part without readable sub-parts; kept as a blob"));
+                self.warnings.push(format!(
+                    "{mime} part without readable sub-parts; kept as a blob"
+                ));
                 attachments.push(self.blob(part, "attachment"));
             }
             if let Some(boundary) = part.ctype.params.get("boundary") {
                 let closing = format!("--{boundary}--");
                 if memchr::memmem::find(part.raw_bytes, closing.as_bytes()).is_none() {
-                    self.warnings.push(format!("{mime} has no closing boundary: the message may be truncated"));
+                    self.warnings.push(format!(
+                        "{mime} has no closing boundary: the message may be truncated"
+                    ));
                 }
             }
             let alternative = mime == "multipart/alternative";
@@ -297,7 +378,10 @@ impl Builder {
             for sub in &part.subparts {
                 // In multipart/alternative the plain text is one rendering of
                 // the same content; take only the first one found.
-                if alternative && text_parts.len() > texts_before && sub.ctype.mimetype == "text/plain" {
+                if alternative
+                    && text_parts.len() > texts_before
+                    && sub.ctype.mimetype == "text/plain"
+                {
                     continue;
                 }
                 self.walk(sub, depth + 1, text_parts, html_parts, attachments, limits);
@@ -306,10 +390,14 @@ impl Builder {
         }
         let disposition = part.get_content_disposition();
         let name = file_name(part);
-        if name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("winmail.dat")) {
+        if name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case("winmail.dat"))
+        {
             self.flag("tnef");
         }
-        let is_attachment = disposition.disposition == DispositionType::Attachment || name.is_some();
+        let is_attachment =
+            disposition.disposition == DispositionType::Attachment || name.is_some();
         match mime {
             "text/plain" if !is_attachment => {
                 let text = self.decode_text(part, text_parts.len() + html_parts.len());
@@ -327,7 +415,10 @@ impl Builder {
                         blob.details.insert("summary".to_owned(), summarize(&bytes));
                     }
                 } else {
-                    self.warnings.push(format!("nested message deeper than {} levels not summarised", limits.max_nesting));
+                    self.warnings.push(format!(
+                        "nested message deeper than {} levels not summarised",
+                        limits.max_nesting
+                    ));
                 }
                 attachments.push(blob);
             }
@@ -347,14 +438,20 @@ impl Builder {
         let bytes = match part.get_body_raw() {
             Ok(b) => b,
             Err(e) => {
-                self.warnings.push(format!("{} part: transfer encoding not decodable ({e}); raw bytes kept", part.ctype.mimetype));
+                self.warnings.push(format!(
+                    "{} part: transfer encoding not decodable ({e}); raw bytes kept",
+                    part.ctype.mimetype
+                ));
                 part.raw_bytes.to_vec()
             }
         };
         let sha256 = Sha256::of(&bytes);
         let mut details = BTreeMap::new();
         if let Some(cid) = part_header(part, "Content-ID") {
-            details.insert("content_id".to_owned(), Value::from(cid.trim().trim_matches(['<', '>']).to_owned()));
+            details.insert(
+                "content_id".to_owned(),
+                Value::from(cid.trim().trim_matches(['<', '>']).to_owned()),
+            );
         }
         let reference = BlobRef {
             role: role.to_owned(),
@@ -375,22 +472,32 @@ impl Builder {
         let bytes = match part.get_body_raw() {
             Ok(b) => b,
             Err(e) => {
-                self.warnings.push(format!("part {index}: transfer encoding not decodable ({e}); raw bytes used"));
+                self.warnings.push(format!(
+                    "part {index}: transfer encoding not decodable ({e}); raw bytes used"
+                ));
                 part.raw_bytes.to_vec()
             }
         };
-        let label = part.ctype.params.get("charset").map(|s| s.trim().to_owned());
+        let label = part
+            .ctype
+            .params
+            .get("charset")
+            .map(|s| s.trim().to_owned());
         let encoding = match label.as_deref() {
             Some(label) => match encoding_rs::Encoding::for_label(label.as_bytes()) {
                 Some(e) => e,
                 None => {
-                    self.warnings.push(format!("part {index}: unknown charset {label:?}; decoded as UTF-8"));
+                    self.warnings.push(format!(
+                        "part {index}: unknown charset {label:?}; decoded as UTF-8"
+                    ));
                     encoding_rs::UTF_8
                 }
             },
             None if std::str::from_utf8(&bytes).is_ok() => encoding_rs::UTF_8,
             None => {
-                self.warnings.push(format!("part {index}: no charset declared and not UTF-8; decoded as windows-1252"));
+                self.warnings.push(format!(
+                    "part {index}: no charset declared and not UTF-8; decoded as windows-1252"
+                ));
                 encoding_rs::WINDOWS_1252
             }
         };
@@ -406,7 +513,10 @@ impl Builder {
 }
 
 fn part_header(part: &ParsedMail<'_>, name: &str) -> Option<String> {
-    part.headers.iter().find(|h| h.get_key_ref().eq_ignore_ascii_case(name)).map(|h| h.get_value())
+    part.headers
+        .iter()
+        .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+        .map(|h| h.get_value())
 }
 
 /// The file name of a part: RFC 2231 / plain `filename` of the disposition,
@@ -424,7 +534,9 @@ fn file_name(part: &ParsedMail<'_>) -> Option<String> {
 /// The first header of that name, decoded. Raw 8-bit values that are not
 /// UTF-8 are read as windows-1252 with a warning.
 fn first(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> Option<String> {
-    let header = headers.iter().find(|h| h.get_key_ref().eq_ignore_ascii_case(name))?;
+    let header = headers
+        .iter()
+        .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))?;
     Some(decode_header(header, name, &mut builder.warnings))
 }
 
@@ -440,7 +552,9 @@ fn decode_header(header: &MailHeader<'_>, name: &str, warnings: &mut Vec<String>
     let value = match std::str::from_utf8(header.get_value_raw()) {
         Ok(_) => header.get_value(),
         Err(_) => {
-            warnings.push(format!("{name}: raw 8-bit header is not UTF-8; read as windows-1252"));
+            warnings.push(format!(
+                "{name}: raw 8-bit header is not UTF-8; read as windows-1252"
+            ));
             let (text, _, _) = encoding_rs::WINDOWS_1252.decode(header.get_value_raw());
             let line = format!("X: {text}");
             match mailparse::parse_header(line.as_bytes()) {
@@ -450,13 +564,17 @@ fn decode_header(header: &MailHeader<'_>, name: &str, warnings: &mut Vec<String>
         }
     };
     if value.contains("=?") && value.contains("?=") {
-        warnings.push(format!("{name}: encoded word left undecoded (unknown charset or malformed)"));
+        warnings.push(format!(
+            "{name}: encoded word left undecoded (unknown charset or malformed)"
+        ));
     }
     value
 }
 
 fn ids(value: &str) -> Vec<String> {
-    mailparse::msgidparse(value).map(|list| list.to_vec()).unwrap_or_default()
+    mailparse::msgidparse(value)
+        .map(|list| list.to_vec())
+        .unwrap_or_default()
 }
 
 fn addresses(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> Vec<Party> {
@@ -466,7 +584,9 @@ fn addresses(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> V
             Ok(list) => {
                 for addr in list.iter() {
                     match addr {
-                        MailAddr::Single(info) => out.push(party(info.display_name.as_deref(), &info.addr)),
+                        MailAddr::Single(info) => {
+                            out.push(party(info.display_name.as_deref(), &info.addr))
+                        }
                         MailAddr::Group(group) => {
                             for info in &group.addrs {
                                 out.push(party(info.display_name.as_deref(), &info.addr));
@@ -476,8 +596,14 @@ fn addresses(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> V
                 }
             }
             Err(e) => {
-                builder.warnings.push(format!("{name}: address list not parseable ({e}); kept as written"));
-                out.push(Party { name: Some(normalize_text(value.trim())), address: None, address_type: None });
+                builder.warnings.push(format!(
+                    "{name}: address list not parseable ({e}); kept as written"
+                ));
+                out.push(Party {
+                    name: Some(normalize_text(value.trim())),
+                    address: None,
+                    address_type: None,
+                });
             }
         }
     }
@@ -486,7 +612,9 @@ fn addresses(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> V
 
 fn party(name: Option<&str>, address: &str) -> Party {
     Party {
-        name: name.map(|n| normalize_text(n.trim())).filter(|n| !n.is_empty()),
+        name: name
+            .map(|n| normalize_text(n.trim()))
+            .filter(|n| !n.is_empty()),
         address: Some(address.trim().to_owned()),
         address_type: Some("email".to_owned()),
     }
@@ -497,13 +625,27 @@ fn summarize(bytes: &[u8]) -> Value {
     let mut summary = serde_json::Map::new();
     if let Ok((headers, _)) = mailparse::parse_headers(bytes) {
         let mut ignored = Vec::new();
-        for (key, name) in [("subject", "Subject"), ("from", "From"), ("date", "Date"), ("message_id", "Message-ID")] {
+        for (key, name) in [
+            ("subject", "Subject"),
+            ("from", "From"),
+            ("date", "Date"),
+            ("message_id", "Message-ID"),
+        ] {
             let value = headers
                 .iter()
                 .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
                 .map(|h| decode_header(h, name, &mut ignored))
-                .map(|v| if key == "message_id" { ids(&v).first().cloned().unwrap_or(v) } else { v });
-            summary.insert(key.to_owned(), value.map(Value::from).unwrap_or(Value::Null));
+                .map(|v| {
+                    if key == "message_id" {
+                        ids(&v).first().cloned().unwrap_or(v)
+                    } else {
+                        v
+                    }
+                });
+            summary.insert(
+                key.to_owned(),
+                value.map(Value::from).unwrap_or(Value::Null),
+            );
         }
     }
     Value::Object(summary)
@@ -515,12 +657,24 @@ mod tests {
 
     #[test]
     fn dates_strict_lenient_and_named_zones() {
-        assert_eq!(parse_date("Tue, 12 Mar 2024 10:30:00 +0100"), Ok((1_710_235_800, None)));
-        assert_eq!(parse_date("12 Mar 2024 10:30 +0100 (CET)").map(|d| d.0), Ok(1_710_235_800));
-        assert_eq!(parse_date("Tue, 12 Mar 24 09:30:00 GMT").map(|d| d.0), Ok(1_710_235_800));
+        assert_eq!(
+            parse_date("Tue, 12 Mar 2024 10:30:00 +0100"),
+            Ok((1_710_235_800, None))
+        );
+        assert_eq!(
+            parse_date("12 Mar 2024 10:30 +0100 (CET)").map(|d| d.0),
+            Ok(1_710_235_800)
+        );
+        assert_eq!(
+            parse_date("Tue, 12 Mar 24 09:30:00 GMT").map(|d| d.0),
+            Ok(1_710_235_800)
+        );
         let (seconds, note) = parse_date("Tue, 12 Mar 2024 10:30:00 CET").expect("CET is read");
         assert_eq!(seconds, 1_710_235_800);
-        assert_eq!(note.as_deref(), Some("Date: non-standard zone CET read as +0100"));
+        assert_eq!(
+            note.as_deref(),
+            Some("Date: non-standard zone CET read as +0100")
+        );
         assert!(parse_date("Tue, 12 Mar 2024 10:30:00 MET DST").is_ok());
         assert!(parse_date("gisteren rond de middag").is_err());
         assert!(parse_date("").is_err());

@@ -126,9 +126,18 @@ pub struct ReadSummary {
 /// [`Error::Io`] when the export itself cannot be read, [`Error::Sink`] when
 /// the sink fails. Damage inside the export is quarantined instead, and
 /// unreadable files inside a folder are listed in the summary.
-pub fn read_export(path: &Path, options: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, Error> {
+pub fn read_export(
+    path: &Path,
+    options: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> Result<ReadSummary, Error> {
     let kind = detect(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = ExportReader { root: path.to_owned(), options, sink, summary: ReadSummary::default() };
+    let mut reader = ExportReader {
+        root: path.to_owned(),
+        options,
+        sink,
+        summary: ReadSummary::default(),
+    };
     reader.summary.format = match kind {
         ExportKind::Eml => "email/eml",
         ExportKind::Mbox => "email/mbox",
@@ -157,13 +166,31 @@ impl ExportReader<'_> {
     }
 
     fn sink_error(&self, source: io::Error) -> Error {
-        Error::Sink { path: self.root.clone(), source }
+        Error::Sink {
+            path: self.root.clone(),
+            source,
+        }
     }
 
-    fn quarantine(&mut self, locator: Locator, reason: String, raw: &[u8], raw_size: u64) -> Result<(), Error> {
-        let raw = if raw_size as usize <= self.limits().max_quarantine_copy { raw.to_vec() } else { Vec::new() };
+    fn quarantine(
+        &mut self,
+        locator: Locator,
+        reason: String,
+        raw: &[u8],
+        raw_size: u64,
+    ) -> Result<(), Error> {
+        let raw = if raw_size as usize <= self.limits().max_quarantine_copy {
+            raw.to_vec()
+        } else {
+            Vec::new()
+        };
         self.summary.quarantined += 1;
-        let item = Quarantined { locator, reason, raw, raw_size };
+        let item = Quarantined {
+            locator,
+            reason,
+            raw,
+            raw_size,
+        };
         self.sink.quarantine(item).map_err(|e| self.sink_error(e))
     }
 
@@ -177,7 +204,9 @@ impl ExportReader<'_> {
         match parse_message(bytes, context, self.limits()) {
             Ok(parsed) => {
                 self.summary.records += 1;
-                self.sink.record(parsed.record, parsed.blobs).map_err(|e| self.sink_error(e))
+                self.sink
+                    .record(parsed.record, parsed.blobs)
+                    .map_err(|e| self.sink_error(e))
             }
             Err(reason) => self.quarantine(locator, reason, bytes, bytes.len() as u64),
         }
@@ -218,7 +247,11 @@ impl ExportReader<'_> {
             self.unreadable(place, format!("cannot read: {e}"));
             return Ok(());
         }
-        let whole = Locator { path: rel.map(str::to_owned), bytes: Some([0, size]), ..Locator::default() };
+        let whole = Locator {
+            path: rel.map(str::to_owned),
+            bytes: Some([0, size]),
+            ..Locator::default()
+        };
         match sniff(&head) {
             ExportKind::Mbox => self.read_mbox(path, rel),
             ExportKind::Eml => {
@@ -242,7 +275,8 @@ impl ExportReader<'_> {
             }
             ExportKind::Empty => self.quarantine(whole, "empty file".to_owned(), &head, size),
             _ => {
-                let reason = "not an e-mail message, mbox or Maildir (detected by content)".to_owned();
+                let reason =
+                    "not an e-mail message, mbox or Maildir (detected by content)".to_owned();
                 let raw = if size as usize <= self.limits().max_quarantine_copy {
                     fs::read(path).map_err(|e| Error::io(path, e))?
                 } else {
@@ -291,7 +325,13 @@ impl ExportReader<'_> {
 
     fn read_dir(&mut self, dir: &Path, rel: &str, depth: usize) -> Result<(), Error> {
         if depth > self.limits().max_folder_depth {
-            self.unreadable(rel, format!("folder deeper than {} levels not read", self.limits().max_folder_depth));
+            self.unreadable(
+                rel,
+                format!(
+                    "folder deeper than {} levels not read",
+                    self.limits().max_folder_depth
+                ),
+            );
             return Ok(());
         }
         let entries = match sorted_entries(dir) {
@@ -319,9 +359,19 @@ impl ExportReader<'_> {
                 }
             };
             if meta.file_type().is_symlink() {
-                let target = fs::read_link(&path).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
-                let locator = Locator { path: Some(child), ..Locator::default() };
-                self.quarantine(locator, "symbolic link not followed".to_owned(), target.as_bytes(), target.len() as u64)?;
+                let target = fs::read_link(&path)
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let locator = Locator {
+                    path: Some(child),
+                    ..Locator::default()
+                };
+                self.quarantine(
+                    locator,
+                    "symbolic link not followed".to_owned(),
+                    target.as_bytes(),
+                    target.len() as u64,
+                )?;
             } else if meta.is_dir() {
                 self.read_dir(&path, &child, depth + 1)?;
             } else if meta.is_file() {
@@ -381,7 +431,10 @@ impl ExportReader<'_> {
                     ..Locator::default()
                 };
                 if bytes.len() > self.limits().max_message_bytes {
-                    let reason = format!("message exceeds the limit of {} bytes", self.limits().max_message_bytes);
+                    let reason = format!(
+                        "message exceeds the limit of {} bytes",
+                        self.limits().max_message_bytes
+                    );
                     let size = bytes.len() as u64;
                     self.quarantine(locator, reason, &[], size)?;
                     continue;
@@ -390,10 +443,14 @@ impl ExportReader<'_> {
                 let info = maildir::Info::from_file_name(&name, sub == "new");
                 context.flags = info.flags;
                 if let Some(raw) = info.raw {
-                    context.extra.insert("maildir_info".to_owned(), Value::from(raw));
+                    context
+                        .extra
+                        .insert("maildir_info".to_owned(), Value::from(raw));
                 }
                 if !rel.is_empty() {
-                    context.extra.insert("maildir_folder".to_owned(), Value::from(rel.to_owned()));
+                    context
+                        .extra
+                        .insert("maildir_folder".to_owned(), Value::from(rel.to_owned()));
                 }
                 self.message(&bytes, context)?;
             }

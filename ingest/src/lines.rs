@@ -25,7 +25,13 @@ pub(crate) struct LineReader<R> {
 
 impl<R: BufRead> LineReader<R> {
     pub(crate) fn new(inner: R, cap: usize) -> Self {
-        LineReader { inner, pos: 0, line_number: 0, buf: Vec::new(), cap }
+        LineReader {
+            inner,
+            pos: 0,
+            line_number: 0,
+            buf: Vec::new(),
+            cap,
+        }
     }
 
     /// 1-based number of the line last returned.
@@ -74,7 +80,11 @@ impl<R: BufRead> LineReader<R> {
         }
         self.pos += len;
         self.line_number += 1;
-        Ok(Some(Line { start, len, truncated }))
+        Ok(Some(Line {
+            start,
+            len,
+            truncated,
+        }))
     }
 }
 
@@ -87,9 +97,15 @@ mod tests {
         let data = b"short\nthis line is long\nend";
         let mut r = LineReader::new(io::BufReader::with_capacity(4, &data[..]), 8);
         let a = r.next_line().expect("read").expect("line");
-        assert_eq!((a.start, a.len, a.truncated, r.buf.as_slice()), (0, 6, false, &b"short\n"[..]));
+        assert_eq!(
+            (a.start, a.len, a.truncated, r.buf.as_slice()),
+            (0, 6, false, &b"short\n"[..])
+        );
         let b = r.next_line().expect("read").expect("line");
-        assert_eq!((b.start, b.len, b.truncated, r.buf.as_slice()), (6, 18, true, &b"this lin"[..]));
+        assert_eq!(
+            (b.start, b.len, b.truncated, r.buf.as_slice()),
+            (6, 18, true, &b"this lin"[..])
+        );
         let c = r.next_line().expect("read").expect("line");
         assert_eq!((c.start, c.len, r.buf.as_slice()), (24, 3, &b"end"[..]));
         assert_eq!(r.line_number(), 3);

@@ -15,7 +15,10 @@ impl Info {
         if in_new {
             flags.push("maildir:new".to_owned());
         }
-        let raw = name.rsplit_once(":2,").or_else(|| name.rsplit_once(";2,")).map(|(_, f)| f);
+        let raw = name
+            .rsplit_once(":2,")
+            .or_else(|| name.rsplit_once(";2,"))
+            .map(|(_, f)| f);
         for c in raw.unwrap_or("").chars() {
             let flag = match c {
                 'D' => "maildir:draft",
@@ -28,7 +31,10 @@ impl Info {
             };
             flags.push(flag.to_owned());
         }
-        Info { flags, raw: raw.map(|r| format!("2,{r}")) }
+        Info {
+            flags,
+            raw: raw.map(|r| format!("2,{r}")),
+        }
     }
 }
 

@@ -94,7 +94,11 @@ fn content_length(line: &[u8]) -> Option<u64> {
     if !head.eq_ignore_ascii_case(name) {
         return None;
     }
-    std::str::from_utf8(line.get(name.len()..)?).ok()?.trim().parse().ok()
+    std::str::from_utf8(line.get(name.len()..)?)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Decides the variant of the mbox in `file` (two reads; nothing held).
@@ -118,7 +122,12 @@ pub(crate) fn detect_variant<F: Read + Seek>(file: &mut F) -> io::Result<Detecti
         } else if line.starts_with(b">From ") {
             quoted += 1;
         } else if line.starts_with(b">>") {
-            let rest = line.iter().skip_while(|b| **b == b'>').copied().take(5).collect::<Vec<u8>>();
+            let rest = line
+                .iter()
+                .skip_while(|b| **b == b'>')
+                .copied()
+                .take(5)
+                .collect::<Vec<u8>>();
             if rest == b"From " {
                 deep_quoted += 1;
             }
@@ -130,7 +139,10 @@ pub(crate) fn detect_variant<F: Read + Seek>(file: &mut F) -> io::Result<Detecti
             let (variant, why) = if quoted == 0 {
                 (MboxVariant::Mboxcl2, "no >From lines")
             } else if framed == messages {
-                (MboxVariant::Mboxcl, ">From lines present and no unquoted From lines in bodies")
+                (
+                    MboxVariant::Mboxcl,
+                    ">From lines present and no unquoted From lines in bodies",
+                )
             } else {
                 (MboxVariant::Mboxcl2, "bodies hold unquoted From lines")
             };
@@ -143,7 +155,10 @@ pub(crate) fn detect_variant<F: Read + Seek>(file: &mut F) -> io::Result<Detecti
         }
     }
     let (variant, basis) = if deep_quoted > 0 {
-        (MboxVariant::Mboxrd, format!("{deep_quoted} lines quoted as >>From: the writer quotes every >*From line"))
+        (
+            MboxVariant::Mboxrd,
+            format!("{deep_quoted} lines quoted as >>From: the writer quotes every >*From line"),
+        )
     } else {
         let lengths = if with_length > 0 {
             format!("; Content-Length present on {with_length} of {messages} messages but does not frame the file")
@@ -189,7 +204,9 @@ fn frame_by_content_length<F: Read + Seek>(file: &mut F) -> io::Result<Option<u6
                 Some(_) => length = length.or_else(|| content_length(&reader.buf)),
             }
         }
-        let Some(length) = length else { return Ok(None) };
+        let Some(length) = length else {
+            return Ok(None);
+        };
         messages += 1;
         pos = pos + reader.position() + length;
         if pos > end {
@@ -211,7 +228,10 @@ pub fn split_mbox<R: Read, E>(
     max_message: usize,
     mut each: impl FnMut(MboxMessage) -> Result<(), E>,
 ) -> Result<(), SplitError<E>> {
-    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, file), max_message.saturating_add(1));
+    let mut reader = LineReader::new(
+        BufReader::with_capacity(1 << 16, file),
+        max_message.saturating_add(1),
+    );
     let mut current: Option<MboxMessage> = None;
     let mut previous_blank = true;
     // Content-Length framing: bytes of body still owed to the current message.
@@ -221,7 +241,9 @@ pub fn split_mbox<R: Read, E>(
     while let Some(line) = reader.next_line().map_err(SplitError::Read)? {
         let bytes = reader.buf.as_slice();
         let owed = body_owed.filter(|n| *n > 0);
-        let starts_message = owed.is_none() && is_from_line(bytes) && (previous_blank || variant.by_content_length());
+        let starts_message = owed.is_none()
+            && is_from_line(bytes)
+            && (previous_blank || variant.by_content_length());
         if starts_message {
             if let Some(done) = current.take() {
                 each(finish(done)).map_err(SplitError::Stopped)?;
@@ -268,10 +290,16 @@ pub fn split_mbox<R: Read, E>(
         }
         let unquoted = match variant {
             MboxVariant::Mboxo | MboxVariant::Mboxcl if bytes.starts_with(b">From ") => &bytes[1..],
-            MboxVariant::Mboxrd if bytes.first() == Some(&b'>') && {
-                let rest: Vec<u8> = bytes.iter().skip_while(|b| **b == b'>').copied().take(5).collect();
-                rest == b"From "
-            } =>
+            MboxVariant::Mboxrd
+                if bytes.first() == Some(&b'>') && {
+                    let rest: Vec<u8> = bytes
+                        .iter()
+                        .skip_while(|b| **b == b'>')
+                        .copied()
+                        .take(5)
+                        .collect();
+                    rest == b"From "
+                } =>
             {
                 &bytes[1..]
             }

@@ -36,7 +36,10 @@ pub fn export_digest() -> Sha256 {
 }
 
 pub fn read_with(path: &Path, limits: Limits) -> (ReadSummary, Collected) {
-    let options = ReadOptions { export_sha256: export_digest(), limits };
+    let options = ReadOptions {
+        export_sha256: export_digest(),
+        limits,
+    };
     let mut sink = Collected::default();
     let summary = read_export(path, &options, &mut sink)
         .unwrap_or_else(|e| panic!("reading {} failed: {e}", path.display()));

@@ -62,7 +62,11 @@ fn golden_corpus() {
         inputs.sort();
         assert!(!inputs.is_empty(), "suite {suite} has no fixtures");
         for input in inputs {
-            let stem = input.file_stem().and_then(|s| s.to_str()).expect("name").to_owned();
+            let stem = input
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("name")
+                .to_owned();
             let expected_path = dir.join(format!("{stem}.expected.jsonl"));
             let failed_path = dir.join(format!("{stem}.failed"));
             let actual = render(&input);
@@ -75,9 +79,17 @@ fn golden_corpus() {
                 let _ = fs::remove_file(&failed_path);
             } else {
                 fs::write(&failed_path, &actual).expect("write .failed");
-                failures.push(format!("{} differs (see {})", input.display(), failed_path.display()));
+                failures.push(format!(
+                    "{} differs (see {})",
+                    input.display(),
+                    failed_path.display()
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
 }

@@ -93,7 +93,11 @@ pub struct HashingWriter<W> {
 impl<W: Write> HashingWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, state: Sha256State::new(), len: 0 }
+        HashingWriter {
+            inner,
+            state: Sha256State::new(),
+            len: 0,
+        }
     }
 
     /// Returns the inner writer, the digest and the byte count.
@@ -126,7 +130,11 @@ pub struct HashingReader<R> {
 impl<R: io::Read> HashingReader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, state: Sha256State::new(), len: 0 }
+        HashingReader {
+            inner,
+            state: Sha256State::new(),
+            len: 0,
+        }
     }
 
     /// The digest and count of the bytes read so far.
@@ -193,7 +201,9 @@ mod tests {
     #[test]
     fn hashing_writer_matches_one_shot() {
         let mut w = HashingWriter::new(Vec::new());
-        w.write_all(b"a").and_then(|_| w.write_all(b"bc")).expect("vec write");
+        w.write_all(b"a")
+            .and_then(|_| w.write_all(b"bc"))
+            .expect("vec write");
         let (inner, digest, len) = w.finish();
         assert_eq!(inner, b"abc");
         assert_eq!(digest, Sha256::of(b"abc"));

@@ -145,11 +145,22 @@ mod tests {
           "\u00f6": "Latin Small Letter O With Diaeresis"
         }"#;
         let out = canon(input);
-        let keys: Vec<&str> = vec!["\r", "1", "\u{80}", "\u{f6}", "\u{20ac}", "\u{1f600}", "\u{fb33}"];
+        let keys: Vec<&str> = vec![
+            "\r",
+            "1",
+            "\u{80}",
+            "\u{f6}",
+            "\u{20ac}",
+            "\u{1f600}",
+            "\u{fb33}",
+        ];
         let value: Value = serde_json::from_str(&out).expect("output parses");
         let positions: Vec<usize> = keys
             .iter()
-            .map(|k| out.find(&format!("\"{}\":", k.replace('\r', "\\r"))).expect("key present"))
+            .map(|k| {
+                out.find(&format!("\"{}\":", k.replace('\r', "\\r")))
+                    .expect("key present")
+            })
             .collect();
         let mut sorted = positions.clone();
         sorted.sort_unstable();

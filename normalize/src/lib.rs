@@ -22,8 +22,8 @@ mod time;
 
 pub use hash::{hash_reader, HashingReader, HashingWriter, Sha256};
 pub use record::{
-    BlobRef, Conversation, Deletion, Links, Locator, Party, Recipient, Record, RecordId, RecordKind,
-    Revision, Source, RECORD_SCHEMA,
+    BlobRef, Conversation, Deletion, Links, Locator, Party, Recipient, Record, RecordId,
+    RecordKind, Revision, Source, RECORD_SCHEMA,
 };
 pub use time::{format_utc, Ambiguity, FoldChoice, RecordTime};
 

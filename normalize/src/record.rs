@@ -285,7 +285,10 @@ mod tests {
         assert_eq!(a, RecordId::derive("email", &["<a@b>", "00"]));
         assert_ne!(a, RecordId::derive("email", &["<a@b>", "01"]));
         // Parts are framed, so moving a boundary changes the id.
-        assert_ne!(RecordId::derive("x", &["ab", "c"]), RecordId::derive("x", &["a", "bc"]));
+        assert_ne!(
+            RecordId::derive("x", &["ab", "c"]),
+            RecordId::derive("x", &["a", "bc"])
+        );
         assert_eq!(a.as_str().len(), 64);
         assert!(RecordId::parse("nope").is_err());
     }

@@ -9,7 +9,11 @@ use unicode_normalization::UnicodeNormalization;
 /// CRLF and lone CR become LF.
 pub fn normalize_text(text: &str) -> String {
     let unified = text.replace("\r\n", "\n").replace('\r', "\n");
-    unified.chars().filter(|c| !is_bidi_control(*c)).nfc().collect()
+    unified
+        .chars()
+        .filter(|c| !is_bidi_control(*c))
+        .nfc()
+        .collect()
 }
 
 fn is_bidi_control(c: char) -> bool {
@@ -68,9 +72,11 @@ pub fn html_to_text(html: &str) -> String {
             (false, "title") => skip_until = Some("title"),
             (_, "br") => raw.push('\n'),
             (false, "img") => raw.push_str("[image]"),
-            (true, "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote" | "pre") => {
-                raw.push('\n')
-            }
+            (
+                true,
+                "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote"
+                | "pre",
+            ) => raw.push('\n'),
             _ => {}
         }
     }
@@ -226,17 +232,22 @@ mod tests {
 
     #[test]
     fn sanitising_names() {
-        assert_eq!(path_component(b"WhatsApp Chat met Jan.txt"), "WhatsApp Chat met Jan.txt");
+        assert_eq!(
+            path_component(b"WhatsApp Chat met Jan.txt"),
+            "WhatsApp Chat met Jan.txt"
+        );
         assert_eq!(path_component(str::as_bytes("..")), "%2E%2E");
         assert_eq!(path_component(str::as_bytes("a%b\\c\nd")), "a%25b%5Cc%0Ad");
         assert_eq!(path_component(b"caf\xe9"), "caf%E9");
         assert_eq!(path_component(str::as_bytes("1710.M1:2,S")), "1710.M1:2,S");
     }
 
-
     #[test]
     fn nfc_and_bidi_marks() {
-        assert_eq!(normalize_text("Cafe\u{301}\u{200f} ok\r\nx\ry"), "Café ok\nx\ny");
+        assert_eq!(
+            normalize_text("Cafe\u{301}\u{200f} ok\r\nx\ry"),
+            "Café ok\nx\ny"
+        );
     }
 
     #[test]

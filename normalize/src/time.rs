@@ -94,9 +94,13 @@ impl RecordTime {
             },
             AmbiguousOffset::Gap { .. } => (None, Some(Ambiguity::Gap)),
         };
-        let utc = offset.and_then(|o| o.to_timestamp(wall).ok()).map(format_utc);
+        let utc = offset
+            .and_then(|o| o.to_timestamp(wall).ok())
+            .map(format_utc);
         let unresolved = match (&utc, ambiguity) {
-            (None, Some(Ambiguity::Gap)) => Some("wall-clock time falls in a daylight-saving gap".to_owned()),
+            (None, Some(Ambiguity::Gap)) => {
+                Some("wall-clock time falls in a daylight-saving gap".to_owned())
+            }
             (None, _) => Some("instant out of range".to_owned()),
             _ => None,
         };
@@ -166,6 +170,8 @@ mod tests {
     #[test]
     fn unknown_zone_is_an_error() {
         let wall = date(2024, 1, 1).at(0, 0, 0, 0);
-        assert!(RecordTime::from_wall_clock(wall, "Mars/Olympus", FoldChoice::Earlier, "x").is_err());
+        assert!(
+            RecordTime::from_wall_clock(wall, "Mars/Olympus", FoldChoice::Earlier, "x").is_err()
+        );
     }
 }

@@ -19,10 +19,16 @@ pub(crate) fn parse_manifest(text: &str) -> (BTreeMap<String, String>, Vec<Strin
         };
         let path = decode_path(path.trim_start());
         if !(digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit())) {
-            problems.push(format!("line {}: {digest:?} is not a SHA-256 digest", i + 1));
+            problems.push(format!(
+                "line {}: {digest:?} is not a SHA-256 digest",
+                i + 1
+            ));
             continue;
         }
-        if entries.insert(path.clone(), digest.to_ascii_lowercase()).is_some() {
+        if entries
+            .insert(path.clone(), digest.to_ascii_lowercase())
+            .is_some()
+        {
             problems.push(format!("line {}: {path} listed twice", i + 1));
         }
     }
@@ -67,7 +73,9 @@ pub(crate) fn parse_bag_info(text: &str) -> BTreeMap<String, Vec<String>> {
             continue;
         }
         if let Some((label, value)) = line.split_once(':') {
-            out.entry(label.trim().to_owned()).or_default().push(value.trim().to_owned());
+            out.entry(label.trim().to_owned())
+                .or_default()
+                .push(value.trim().to_owned());
             last = Some(label.trim().to_owned());
         }
     }
@@ -81,7 +89,9 @@ mod tests {
     #[test]
     fn manifests() {
         let d = "a".repeat(64);
-        let (entries, problems) = parse_manifest(&format!("{d}  data/x%0Ay\n{d} data/p%25\nbad\n{d}  data/p%25\n"));
+        let (entries, problems) = parse_manifest(&format!(
+            "{d}  data/x%0Ay\n{d} data/p%25\nbad\n{d}  data/p%25\n"
+        ));
         assert_eq!(entries.get("data/x\ny"), Some(&d));
         assert_eq!(entries.get("data/p%"), Some(&d));
         assert_eq!(problems.len(), 2);

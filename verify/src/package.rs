@@ -78,9 +78,15 @@ struct EntryResult {
 }
 
 pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>), Error> {
-    let cannot = |e: io::Error| Error::CannotRead { path: path.to_owned(), reason: e.to_string() };
+    let cannot = |e: io::Error| Error::CannotRead {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
     let file = File::open(path).map_err(cannot)?;
-    let mut report = Report { packages: 1, ..Report::default() };
+    let mut report = Report {
+        packages: 1,
+        ..Report::default()
+    };
     let mut archive = match ZipArchive::new(file) {
         Ok(a) => a,
         Err(e) => {
@@ -88,7 +94,11 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
             return Ok((report, None));
         }
     };
-    let expected_top = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_owned();
+    let expected_top = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("")
+        .to_owned();
     let entries = hygiene(&mut archive, &expected_top, &mut report);
     drop(archive);
     let mut results = read_entries(path, &entries);
@@ -103,21 +113,30 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
     let mut entries = Vec::new();
     let mut seen = HashSet::new();
     if archive.len() > MAX_ENTRIES {
-        report.problem("zip", format!("{} entries, over the limit of {MAX_ENTRIES}", archive.len()));
+        report.problem(
+            "zip",
+            format!("{} entries, over the limit of {MAX_ENTRIES}", archive.len()),
+        );
         return entries;
     }
     for index in 0..archive.len() {
         let entry = match archive.by_index_raw(index) {
             Ok(e) => e,
             Err(e) => {
-                report.problem(format!("zip entry {index}"), format!("unreadable central directory entry: {e}"));
+                report.problem(
+                    format!("zip entry {index}"),
+                    format!("unreadable central directory entry: {e}"),
+                );
                 continue;
             }
         };
         let name = match entry.name() {
             Ok(n) => n.into_owned(),
             Err(e) => {
-                report.problem(format!("zip entry {index}"), format!("name is not valid: {e}"));
+                report.problem(
+                    format!("zip entry {index}"),
+                    format!("name is not valid: {e}"),
+                );
                 continue;
             }
         };
@@ -126,8 +145,16 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
             report.problem(&place, "duplicate entry name");
             continue;
         }
-        if name.starts_with('/') || name.contains('\\') || name.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-            report.problem(&place, "unsafe entry name (absolute, backslash, empty, . or .. component)");
+        if name.starts_with('/')
+            || name.contains('\\')
+            || name
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            report.problem(
+                &place,
+                "unsafe entry name (absolute, backslash, empty, . or .. component)",
+            );
             continue;
         }
         if entry.is_symlink() {
@@ -139,7 +166,10 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
             continue;
         }
         let Some(bag_path) = name.strip_prefix(top).and_then(|r| r.strip_prefix('/')) else {
-            report.problem(&place, format!("outside the package's single top folder {top}/"));
+            report.problem(
+                &place,
+                format!("outside the package's single top folder {top}/"),
+            );
             continue;
         };
         let (size, compressed) = (entry.size(), entry.compressed_size());
@@ -147,17 +177,23 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
             report.problem(&place, format!("claims {size} bytes from {compressed}: over the ratio limit {MAX_RATIO}, not read"));
             continue;
         }
-        entries.push(EntryInfo { index, bag_path: bag_path.to_owned(), size });
+        entries.push(EntryInfo {
+            index,
+            bag_path: bag_path.to_owned(),
+            size,
+        });
     }
     entries
 }
 
 /// Reads and hashes every entry, spread over the machine's cores by size.
 fn read_entries(path: &Path, entries: &[EntryInfo]) -> Vec<EntryResult> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(entries.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(entries.len().max(1));
     let mut shards: Vec<(u64, Vec<EntryInfo>)> = vec![(0, Vec::new()); workers];
     let mut by_size: Vec<&EntryInfo> = entries.iter().collect();
-    by_size.sort_by(|a, b| b.size.cmp(&a.size));
+    by_size.sort_by_key(|e| std::cmp::Reverse(e.size));
     for entry in by_size {
         if let Some(lightest) = shards.iter_mut().min_by_key(|s| s.0) {
             lightest.0 += entry.size;
@@ -169,12 +205,17 @@ fn read_entries(path: &Path, entries: &[EntryInfo]) -> Vec<EntryResult> {
             .into_iter()
             .map(|(_, shard)| scope.spawn(move || read_shard(path, &shard)))
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
     })
 }
 
 fn read_shard(path: &Path, shard: &[EntryInfo]) -> Vec<EntryResult> {
-    let archive = File::open(path).map_err(|e| e.to_string()).and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()));
+    let archive = File::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()));
     let mut archive = match archive {
         Ok(a) => a,
         Err(e) => {
@@ -189,11 +230,18 @@ fn read_shard(path: &Path, shard: &[EntryInfo]) -> Vec<EntryResult> {
                 .collect()
         }
     };
-    shard.iter().map(|info| read_entry(&mut archive, info)).collect()
+    shard
+        .iter()
+        .map(|info| read_entry(&mut archive, info))
+        .collect()
 }
 
 fn read_entry(archive: &mut ZipArchive<File>, info: &EntryInfo) -> EntryResult {
-    let mut result = EntryResult { index: info.index, bag_path: info.bag_path.clone(), ..EntryResult::default() };
+    let mut result = EntryResult {
+        index: info.index,
+        bag_path: info.bag_path.clone(),
+        ..EntryResult::default()
+    };
     let entry = match archive.by_index(info.index) {
         Ok(e) => e,
         Err(e) => {
@@ -203,11 +251,18 @@ fn read_entry(archive: &mut ZipArchive<File>, info: &EntryInfo) -> EntryResult {
     };
     let mut reader = HashingReader::new(entry);
     let outcome = match info.bag_path.as_str() {
-        "data/records.jsonl" => read_lines(&mut reader, check_record_line).map(|l| result.lines = Some(l)),
-        "data/quarantine.jsonl" => read_lines(&mut reader, check_quarantine_line).map(|l| result.lines = Some(l)),
+        "data/records.jsonl" => {
+            read_lines(&mut reader, check_record_line).map(|l| result.lines = Some(l))
+        }
+        "data/quarantine.jsonl" => {
+            read_lines(&mut reader, check_quarantine_line).map(|l| result.lines = Some(l))
+        }
         p if !p.starts_with("data/") || p == "data/package.json" => {
             let mut content = Vec::new();
-            let r = (&mut reader).take(MAX_TAG_FILE).read_to_end(&mut content).and_then(|_| io::copy(&mut reader, &mut io::sink()));
+            let r = (&mut reader)
+                .take(MAX_TAG_FILE)
+                .read_to_end(&mut content)
+                .and_then(|_| io::copy(&mut reader, &mut io::sink()));
             result.content = Some(content);
             r.map(|_| ())
         }
@@ -220,7 +275,11 @@ fn read_entry(archive: &mut ZipArchive<File>, info: &EntryInfo) -> EntryResult {
             result.sha256 = Some(digest);
             result.size = len;
         }
-        Err(e) => result.error = Some(format!("cannot be read (damaged data or CRC mismatch): {e}")),
+        Err(e) => {
+            result.error = Some(format!(
+                "cannot be read (damaged data or CRC mismatch): {e}"
+            ))
+        }
     }
     result
 }
@@ -232,14 +291,18 @@ fn read_lines(reader: &mut dyn Read, check: fn(&[u8], u64, &mut Lines)) -> io::R
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = (&mut buffered).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut line)?;
+        let n = (&mut buffered)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)?;
         if n == 0 {
             break;
         }
         lines.count += 1;
         let number = lines.count;
         if line.len() > MAX_LINE {
-            lines.problems.push((number, format!("longer than {MAX_LINE} bytes; not checked")));
+            lines
+                .problems
+                .push((number, format!("longer than {MAX_LINE} bytes; not checked")));
             let mut rest = Vec::new();
             buffered.read_until(b'\n', &mut rest)?;
             continue;
@@ -247,7 +310,9 @@ fn read_lines(reader: &mut dyn Read, check: fn(&[u8], u64, &mut Lines)) -> io::R
         match line.strip_suffix(b"\n") {
             Some(body) => check(body, number, &mut lines),
             None => {
-                lines.problems.push((number, "last line does not end with LF".to_owned()));
+                lines
+                    .problems
+                    .push((number, "last line does not end with LF".to_owned()));
                 check(&line, number, &mut lines);
             }
         }
@@ -258,25 +323,34 @@ fn read_lines(reader: &mut dyn Read, check: fn(&[u8], u64, &mut Lines)) -> io::R
 fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
     let hash = Sha256::of(line).to_hex();
     if !jcs::is_canonical(line) {
-        lines.problems.push((number, "not in RFC 8785 canonical form".to_owned()));
+        lines
+            .problems
+            .push((number, "not in RFC 8785 canonical form".to_owned()));
     }
     let record: Record = match serde_json::from_slice(line) {
         Ok(r) => r,
         Err(e) => {
-            lines.problems.push((number, format!("not a {RECORD_SCHEMA} record: {e}")));
+            lines
+                .problems
+                .push((number, format!("not a {RECORD_SCHEMA} record: {e}")));
             lines.records.push((String::new(), hash));
             return;
         }
     };
     if record.schema != RECORD_SCHEMA {
-        lines.problems.push((number, format!("schema {:?} is not {RECORD_SCHEMA:?}", record.schema)));
+        lines.problems.push((
+            number,
+            format!("schema {:?} is not {RECORD_SCHEMA:?}", record.schema),
+        ));
     }
     for blob in record.bodies.iter().chain(&record.attachments) {
         if let (Some(digest), false) = (blob.sha256, blob.missing) {
             lines.blobs.entry(digest.to_hex()).or_insert(number);
         }
     }
-    lines.export_hashes.insert(record.source.export_sha256.to_hex());
+    lines
+        .export_hashes
+        .insert(record.source.export_sha256.to_hex());
     // Records keep source order: within one file, byte offsets only grow.
     if let Some([start, _]) = record.source.locator.bytes {
         let path = record.source.locator.path.clone();
@@ -295,12 +369,16 @@ fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
 
 fn check_quarantine_line(line: &[u8], number: u64, lines: &mut Lines) {
     if !jcs::is_canonical(line) {
-        lines.problems.push((number, "not in RFC 8785 canonical form".to_owned()));
+        lines
+            .problems
+            .push((number, "not in RFC 8785 canonical form".to_owned()));
     }
     match serde_json::from_slice::<Value>(line) {
         Ok(value) => {
             if value.get("reason").and_then(Value::as_str).is_none() {
-                lines.problems.push((number, "quarantine entry without a reason".to_owned()));
+                lines
+                    .problems
+                    .push((number, "quarantine entry without a reason".to_owned()));
             }
             if let Some(digest) = value.get("raw_sha256").and_then(Value::as_str) {
                 lines.blobs.entry(digest.to_owned()).or_insert(number);
@@ -312,8 +390,12 @@ fn check_quarantine_line(line: &[u8], number: u64, lines: &mut Lines) {
 
 /// Cross-checks of the bag as a whole, once every entry has been read.
 fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> PackageFacts {
-    let mut facts = PackageFacts { package_id: top.to_owned(), ..PackageFacts::default() };
-    let by_path: BTreeMap<&str, &EntryResult> = results.iter().map(|r| (r.bag_path.as_str(), r)).collect();
+    let mut facts = PackageFacts {
+        package_id: top.to_owned(),
+        ..PackageFacts::default()
+    };
+    let by_path: BTreeMap<&str, &EntryResult> =
+        results.iter().map(|r| (r.bag_path.as_str(), r)).collect();
     for r in results {
         report.bytes += r.size;
         if let Some(e) = &r.error {
@@ -321,22 +403,39 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
         }
     }
     let text = |name: &str| -> Option<String> {
-        by_path.get(name).and_then(|r| r.content.as_ref()).map(|c| String::from_utf8_lossy(c).into_owned())
+        by_path
+            .get(name)
+            .and_then(|r| r.content.as_ref())
+            .map(|c| String::from_utf8_lossy(c).into_owned())
     };
-    for required in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt", "data/package.json", "data/records.jsonl", "data/quarantine.jsonl"] {
+    for required in [
+        "bagit.txt",
+        "bag-info.txt",
+        "manifest-sha256.txt",
+        "tagmanifest-sha256.txt",
+        "data/package.json",
+        "data/records.jsonl",
+        "data/quarantine.jsonl",
+    ] {
         if !by_path.contains_key(required) {
             report.problem(required, "missing from the package");
         }
     }
     if let Some(bagit) = text("bagit.txt") {
         if bagit != BAGIT_TXT {
-            report.problem("bagit.txt", "is not the BagIt 1.0 declaration with UTF-8 tag files");
+            report.problem(
+                "bagit.txt",
+                "is not the BagIt 1.0 declaration with UTF-8 tag files",
+            );
         }
     }
 
     // Payload manifest: every payload file listed, every listed file there,
     // every digest right.
-    let payload: Vec<&EntryResult> = results.iter().filter(|r| r.bag_path.starts_with("data/")).collect();
+    let payload: Vec<&EntryResult> = results
+        .iter()
+        .filter(|r| r.bag_path.starts_with("data/"))
+        .collect();
     if let Some(manifest) = text("manifest-sha256.txt") {
         let (listed, problems) = parse_manifest(&manifest);
         for p in problems {
@@ -354,7 +453,10 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
         }
         for path in listed.keys() {
             if !by_path.contains_key(path.as_str()) {
-                report.problem(path, "listed in manifest-sha256.txt but missing from the package");
+                report.problem(
+                    path,
+                    "listed in manifest-sha256.txt but missing from the package",
+                );
             }
         }
     }
@@ -373,7 +475,10 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
                 Some(_) => {}
             }
         }
-        for r in results.iter().filter(|r| !r.bag_path.starts_with("data/") && r.bag_path != "tagmanifest-sha256.txt") {
+        for r in results
+            .iter()
+            .filter(|r| !r.bag_path.starts_with("data/") && r.bag_path != "tagmanifest-sha256.txt")
+        {
             if !listed.contains_key(&r.bag_path) {
                 report.problem(&r.bag_path, "tag file not listed in tagmanifest-sha256.txt");
             }
@@ -385,7 +490,10 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
         let actual = format!("{octets}.{}", payload.len());
         match info.get("Payload-Oxum").map(Vec::as_slice) {
             Some([oxum]) if *oxum == actual => {}
-            Some([oxum]) => report.problem("bag-info.txt", format!("Payload-Oxum {oxum} but the payload is {actual} (octets.files)")),
+            Some([oxum]) => report.problem(
+                "bag-info.txt",
+                format!("Payload-Oxum {oxum} but the payload is {actual} (octets.files)"),
+            ),
             _ => report.problem("bag-info.txt", "no single Payload-Oxum"),
         }
     }
@@ -395,13 +503,23 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
     let mut record_lines = 0u64;
     let mut quarantine_lines = 0u64;
     let mut export_hashes = BTreeSet::new();
-    for (name, r) in [("data/records.jsonl", by_path.get("data/records.jsonl")), ("data/quarantine.jsonl", by_path.get("data/quarantine.jsonl"))] {
-        let Some(lines) = r.and_then(|r| r.lines.as_ref()) else { continue };
+    for (name, r) in [
+        ("data/records.jsonl", by_path.get("data/records.jsonl")),
+        (
+            "data/quarantine.jsonl",
+            by_path.get("data/quarantine.jsonl"),
+        ),
+    ] {
+        let Some(lines) = r.and_then(|r| r.lines.as_ref()) else {
+            continue;
+        };
         for (number, problem) in &lines.problems {
             report.problem(format!("{name} line {number}"), problem.clone());
         }
         for (digest, line) in &lines.blobs {
-            referenced.entry(digest.clone()).or_insert((name.to_owned(), *line));
+            referenced
+                .entry(digest.clone())
+                .or_insert((name.to_owned(), *line));
         }
         if name == "data/records.jsonl" {
             record_lines = lines.count;
@@ -409,7 +527,10 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
             let mut ids = HashSet::new();
             for (i, (id, _)) in lines.records.iter().enumerate() {
                 if !id.is_empty() && !ids.insert(id.as_str()) {
-                    report.problem(format!("{name} line {}", i + 1), format!("record id {id} appears twice"));
+                    report.problem(
+                        format!("{name} line {}", i + 1),
+                        format!("record id {id} appears twice"),
+                    );
                 }
             }
             facts.records = lines.records.clone();
@@ -421,32 +542,49 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
 
     // Blobs: named by their own hash, each referenced, each reference there.
     let mut present = HashSet::new();
-    for r in results.iter().filter(|r| r.bag_path.starts_with("data/blobs/")) {
+    for r in results
+        .iter()
+        .filter(|r| r.bag_path.starts_with("data/blobs/"))
+    {
         report.blobs += 1;
         let name = r.bag_path.rsplit('/').next().unwrap_or("");
         let expected = format!("data/blobs/sha256/{}/{name}", name.get(..2).unwrap_or(""));
         if r.bag_path != expected || Sha256::from_hex(name).is_err() {
-            report.problem(&r.bag_path, "blob path is not data/blobs/sha256/<2 hex>/<64 hex>");
+            report.problem(
+                &r.bag_path,
+                "blob path is not data/blobs/sha256/<2 hex>/<64 hex>",
+            );
             continue;
         }
         if let Some(got) = r.sha256 {
             if got.to_hex() != name {
-                report.problem(&r.bag_path, format!("blob content hashes to {got}, not to its name"));
+                report.problem(
+                    &r.bag_path,
+                    format!("blob content hashes to {got}, not to its name"),
+                );
             }
         }
         present.insert(name.to_owned());
         if !referenced.contains_key(name) {
-            report.problem(&r.bag_path, "blob referenced by no record or quarantine entry");
+            report.problem(
+                &r.bag_path,
+                "blob referenced by no record or quarantine entry",
+            );
         }
     }
     for (digest, (file, line)) in &referenced {
         if !present.contains(digest) {
-            report.problem(format!("{file} line {line}"), format!("references blob {digest}, which is not in the package"));
+            report.problem(
+                format!("{file} line {line}"),
+                format!("references blob {digest}, which is not in the package"),
+            );
         }
     }
 
     // package.json and the original.
-    let Some(package_json) = text("data/package.json") else { return facts };
+    let Some(package_json) = text("data/package.json") else {
+        return facts;
+    };
     let package: Value = match serde_json::from_str(&package_json) {
         Ok(v) => v,
         Err(e) => {
@@ -458,23 +596,57 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
         report.problem("data/package.json", "not in RFC 8785 canonical form");
     }
     if package.get("package_id").and_then(Value::as_str) != Some(top) {
-        report.problem("data/package.json", format!("package_id is not {top:?}, the package's folder name"));
+        report.problem(
+            "data/package.json",
+            format!("package_id is not {top:?}, the package's folder name"),
+        );
     }
-    let count = |k: &str| package.pointer(&format!("/counts/{k}")).and_then(Value::as_u64);
+    let count = |k: &str| {
+        package
+            .pointer(&format!("/counts/{k}"))
+            .and_then(Value::as_u64)
+    };
     if count("records") != Some(record_lines) {
-        report.problem("data/package.json", format!("counts.records is {:?} but records.jsonl has {record_lines} lines", count("records")));
+        report.problem(
+            "data/package.json",
+            format!(
+                "counts.records is {:?} but records.jsonl has {record_lines} lines",
+                count("records")
+            ),
+        );
     }
     if count("quarantined") != Some(quarantine_lines) {
-        report.problem("data/package.json", format!("counts.quarantined is {:?} but quarantine.jsonl has {quarantine_lines} lines", count("quarantined")));
+        report.problem(
+            "data/package.json",
+            format!(
+                "counts.quarantined is {:?} but quarantine.jsonl has {quarantine_lines} lines",
+                count("quarantined")
+            ),
+        );
     }
-    let export_sha256 = package.pointer("/export/sha256").and_then(Value::as_str).map(str::to_owned);
+    let export_sha256 = package
+        .pointer("/export/sha256")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     facts.export_sha256 = export_sha256.clone();
     facts.export_size = package.pointer("/export/size").and_then(Value::as_u64);
-    for other in export_hashes.iter().filter(|h| Some(*h) != export_sha256.as_ref()) {
-        report.problem("data/records.jsonl", format!("records name export {other}, not this package's export"));
+    for other in export_hashes
+        .iter()
+        .filter(|h| Some(*h) != export_sha256.as_ref())
+    {
+        report.problem(
+            "data/records.jsonl",
+            format!("records name export {other}, not this package's export"),
+        );
     }
-    let original = package.pointer("/export/original").and_then(Value::as_str).unwrap_or("");
-    let kind = package.pointer("/export/kind").and_then(Value::as_str).unwrap_or("");
+    let original = package
+        .pointer("/export/original")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let kind = package
+        .pointer("/export/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let original_hash = match kind {
         "file" => by_path.get(original).and_then(|r| r.sha256),
         "folder" => {
@@ -491,8 +663,14 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
     };
     match (original_hash, &export_sha256) {
         (Some(got), Some(want)) if got.to_hex() == *want => {}
-        (Some(got), Some(want)) => report.problem(original, format!("original hashes to {got}, but the export's SHA-256 is {want}")),
-        _ => report.problem("data/package.json", format!("export original {original:?} ({kind}) not found or no export sha256")),
+        (Some(got), Some(want)) => report.problem(
+            original,
+            format!("original hashes to {got}, but the export's SHA-256 is {want}"),
+        ),
+        _ => report.problem(
+            "data/package.json",
+            format!("export original {original:?} ({kind}) not found or no export sha256"),
+        ),
     }
     facts
 }

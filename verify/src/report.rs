@@ -46,7 +46,10 @@ impl Report {
     }
 
     pub(crate) fn problem(&mut self, place: impl Into<String>, problem: impl Into<String>) {
-        self.findings.push(Finding { place: place.into(), problem: problem.into() });
+        self.findings.push(Finding {
+            place: place.into(),
+            problem: problem.into(),
+        });
     }
 
     pub(crate) fn absorb(&mut self, prefix: &str, other: Report) {
@@ -56,7 +59,10 @@ impl Report {
         self.receipts += other.receipts;
         self.bytes += other.bytes;
         for f in other.findings {
-            self.findings.push(Finding { place: format!("{prefix}: {}", f.place), problem: f.problem });
+            self.findings.push(Finding {
+                place: format!("{prefix}: {}", f.place),
+                problem: f.problem,
+            });
         }
         self.notes.extend(other.notes);
     }

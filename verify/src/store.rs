@@ -18,12 +18,19 @@ use crate::Error;
 /// [`Error::CannotRead`] when `root` is not a readable spoor store.
 pub fn verify_store(root: &Path) -> Result<Report, Error> {
     let config = root.join("spoor.toml");
-    let text = fs::read_to_string(&config)
-        .map_err(|e| Error::CannotRead { path: config.clone(), reason: format!("not a spoor store: {e}") })?;
-    let settings: toml::Value =
-        toml::from_str(&text).map_err(|e| Error::CannotRead { path: config.clone(), reason: e.to_string() })?;
+    let text = fs::read_to_string(&config).map_err(|e| Error::CannotRead {
+        path: config.clone(),
+        reason: format!("not a spoor store: {e}"),
+    })?;
+    let settings: toml::Value = toml::from_str(&text).map_err(|e| Error::CannotRead {
+        path: config.clone(),
+        reason: e.to_string(),
+    })?;
     if settings.get("format").and_then(toml::Value::as_str) != Some("spoor-store/1") {
-        return Err(Error::CannotRead { path: config, reason: "not a spoor-store/1 store".to_owned() });
+        return Err(Error::CannotRead {
+            path: config,
+            reason: "not a spoor-store/1 store".to_owned(),
+        });
     }
     let mut report = Report::default();
     let mut packages: BTreeMap<String, (String, PackageFacts)> = BTreeMap::new();
@@ -40,12 +47,19 @@ pub fn verify_store(root: &Path) -> Result<Report, Error> {
     Ok(report)
 }
 
-fn check_receipts(root: &Path, packages: &BTreeMap<String, (String, PackageFacts)>, report: &mut Report) -> Result<(), Error> {
+fn check_receipts(
+    root: &Path,
+    packages: &BTreeMap<String, (String, PackageFacts)>,
+    report: &mut Report,
+) -> Result<(), Error> {
     let mut receipted: HashMap<&str, usize> = HashMap::new();
     for path in files_under(&root.join("intake"), "json")? {
         let place = relative(root, &path);
         report.receipts += 1;
-        let receipt: Value = match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+        let receipt: Value = match fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
             Ok(v) => v,
             Err(e) => {
                 report.problem(&place, format!("intake receipt not readable: {e}"));
@@ -57,7 +71,10 @@ fn check_receipts(root: &Path, packages: &BTreeMap<String, (String, PackageFacts
             continue;
         };
         let Some((package_place, facts)) = packages.get(package_id) else {
-            report.problem(&place, format!("package {package_id} named by this receipt is not in the store"));
+            report.problem(
+                &place,
+                format!("package {package_id} named by this receipt is not in the store"),
+            );
             continue;
         };
         *receipted.entry(facts.package_id.as_str()).or_default() += 1;
@@ -67,7 +84,13 @@ fn check_receipts(root: &Path, packages: &BTreeMap<String, (String, PackageFacts
         }
         let size = receipt.get("size").and_then(Value::as_u64);
         if size != facts.export_size {
-            report.problem(&place, format!("receipt size {size:?} differs from the original in {package_place} ({:?})", facts.export_size));
+            report.problem(
+                &place,
+                format!(
+                    "receipt size {size:?} differs from the original in {package_place} ({:?})",
+                    facts.export_size
+                ),
+            );
         }
     }
     for (id, (place, _)) in packages {
@@ -80,10 +103,16 @@ fn check_receipts(root: &Path, packages: &BTreeMap<String, (String, PackageFacts
 
 /// The catalogue is an index, never the truth: any disagreement with the
 /// packages is a finding, to be repaired with `spoor reindex`.
-fn check_catalogue(root: &Path, packages: &BTreeMap<String, (String, PackageFacts)>, report: &mut Report) {
+fn check_catalogue(
+    root: &Path,
+    packages: &BTreeMap<String, (String, PackageFacts)>,
+    report: &mut Report,
+) {
     let path = root.join("catalog.sqlite");
     if !path.exists() {
-        report.notes.push("no catalogue to compare (catalog.sqlite absent)".to_owned());
+        report
+            .notes
+            .push("no catalogue to compare (catalog.sqlite absent)".to_owned());
         return;
     }
     let place = "catalog.sqlite";
@@ -94,10 +123,18 @@ fn check_catalogue(root: &Path, packages: &BTreeMap<String, (String, PackageFact
             return;
         }
     };
-    let rows = conn.prepare("SELECT id, hash, package_id FROM records").and_then(|mut s| {
-        s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+    let rows = conn
+        .prepare("SELECT id, hash, package_id FROM records")
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
             .collect::<Result<Vec<_>, _>>()
-    });
+        });
     let rows = match rows {
         Ok(r) => r,
         Err(e) => {
@@ -105,7 +142,10 @@ fn check_catalogue(root: &Path, packages: &BTreeMap<String, (String, PackageFact
             return;
         }
     };
-    let mut catalogued: HashMap<String, (String, String)> = rows.into_iter().map(|(id, hash, pkg)| (id, (hash, pkg))).collect();
+    let mut catalogued: HashMap<String, (String, String)> = rows
+        .into_iter()
+        .map(|(id, hash, pkg)| (id, (hash, pkg)))
+        .collect();
     for (package_id, (package_place, facts)) in packages {
         for (line, (id, hash)) in facts.records.iter().enumerate() {
             match catalogued.remove(id) {
@@ -122,12 +162,18 @@ fn check_catalogue(root: &Path, packages: &BTreeMap<String, (String, PackageFact
         }
     }
     for (id, (_, pkg)) in catalogued {
-        report.problem(place, format!("catalogue lists record {id} in {pkg}, but no package holds it"));
+        report.problem(
+            place,
+            format!("catalogue lists record {id} in {pkg}, but no package holds it"),
+        );
     }
 }
 
 fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn files_under(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, Error> {
@@ -137,10 +183,20 @@ fn files_under(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, Error> {
         let entries = match fs::read_dir(&current) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::CannotRead { path: current, reason: e.to_string() }),
+            Err(e) => {
+                return Err(Error::CannotRead {
+                    path: current,
+                    reason: e.to_string(),
+                })
+            }
         };
         for entry in entries {
-            let path = entry.map_err(|e| Error::CannotRead { path: current.clone(), reason: e.to_string() })?.path();
+            let path = entry
+                .map_err(|e| Error::CannotRead {
+                    path: current.clone(),
+                    reason: e.to_string(),
+                })?
+                .path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == extension) {
