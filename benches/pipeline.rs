@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench pipeline` runs 100 MB; set `SPOOR_BENCH_MB=100,1000`
 //! for more sizes and `SPOOR_BENCH_DIR` for where the data goes (default
-//! `target/spoor-bench`; it is removed afterwards). Peak RSS is the child's
+//! `target/spoor-bench`; it is removed afterwards unless `SPOOR_BENCH_KEEP` is set). Peak RSS is the child's
 //! VmHWM from /proc, sampled every 5 ms until it exits.
 
 mod mbox_gen;
@@ -53,7 +53,9 @@ fn main() {
                 verify_rss as f64 / 1024.0,
                 100.0 * verify_mbs / sha
             );
-            let _ = fs::remove_dir_all(&dir);
+            if std::env::var_os("SPOOR_BENCH_KEEP").is_none() {
+                let _ = fs::remove_dir_all(&dir);
+            }
         }
     }
 }
