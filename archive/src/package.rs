@@ -3,7 +3,7 @@
 //! fields), so the same inputs give the same bytes.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use spoor_normalize::{HashingWriter, Sha256};
@@ -70,20 +70,14 @@ pub(crate) fn seal(
         ("bag-info.txt", bag_info.as_str()),
         ("bagit.txt", bagit::BAGIT_TXT),
     ] {
-        write_entry(
-            &mut zip,
-            &name(tag),
-            &mut text.as_bytes(),
-            text.len() as u64,
-        )
-        .map_err(zip_err)?;
+        write_bytes(&mut zip, &name(tag), text.as_bytes()).map_err(zip_err)?;
         tags.push((tag.to_owned(), Sha256::of(text.as_bytes())));
     }
     let mut manifest_entries = Vec::with_capacity(payload.len());
     for file in &payload {
-        let mut source = File::open(&file.source).map_err(with_path(&file.source))?;
-        let (digest, len) = write_entry(&mut zip, &name(&file.bag_path), &mut source, file.size)
-            .map_err(zip_err)?;
+        let source = File::open(&file.source).map_err(with_path(&file.source))?;
+        let (digest, len) =
+            write_file(&mut zip, &name(&file.bag_path), source, file.size).map_err(zip_err)?;
         if len != file.size || file.expected.is_some_and(|e| e != digest) {
             return Err(Error::Input {
                 path: file.source.clone(),
@@ -94,25 +88,14 @@ pub(crate) fn seal(
         manifest_entries.push((file.bag_path.clone(), digest));
     }
     let manifest = bagit::manifest(&manifest_entries);
-    write_entry(
-        &mut zip,
-        &name("manifest-sha256.txt"),
-        &mut manifest.as_bytes(),
-        manifest.len() as u64,
-    )
-    .map_err(zip_err)?;
+    write_bytes(&mut zip, &name("manifest-sha256.txt"), manifest.as_bytes()).map_err(zip_err)?;
     tags.push((
         "manifest-sha256.txt".to_owned(),
         Sha256::of(manifest.as_bytes()),
     ));
     let tagmanifest = bagit::manifest(&tags);
-    write_entry(
-        &mut zip,
-        &name("tagmanifest-sha256.txt"),
-        &mut tagmanifest.as_bytes(),
-        tagmanifest.len() as u64,
-    )
-    .map_err(zip_err)?;
+    write_bytes(&mut zip, &name("tagmanifest-sha256.txt"), tagmanifest.as_bytes())
+        .map_err(zip_err)?;
     let file = zip.finish().map_err(zip_err)?;
     file.sync_all().map_err(with_path(target))?;
     Ok(Sealed {
@@ -144,35 +127,58 @@ fn collect_staged(dir: &Path, bag_dir: &str, out: &mut Vec<PayloadFile>) -> io::
 /// Deflate level used for every deflated entry: the fastest, since the
 /// packages' bulk is mail text and media, where higher levels gain little.
 const DEFLATE_LEVEL: u32 = 1;
-/// Bytes of an entry sampled to decide whether deflating is worth it.
-const SAMPLE: u64 = 64 << 10;
+/// Bytes taken at each of three places of an entry to decide whether
+/// deflating it is worth it.
+const SAMPLE: u64 = 32 << 10;
 
-/// Adds one entry, deflated when that pays (see [`worth_deflating`]);
-/// returns the SHA-256 and length of the bytes stored.
-fn write_entry<W: Write + io::Seek>(
+/// Adds a file as one entry, deflated when samples from its start, middle
+/// and end say that pays; returns the SHA-256 and length of what was stored.
+fn write_file<W: Write + io::Seek>(
     zip: &mut ZipWriter<W>,
     name: &str,
-    source: &mut dyn Read,
-    size_hint: u64,
+    mut source: File,
+    size: u64,
 ) -> Result<(Sha256, u64), zip::result::ZipError> {
-    let mut head = Vec::with_capacity(SAMPLE.min(size_hint) as usize);
-    source.take(SAMPLE).read_to_end(&mut head)?;
-    let method = if worth_deflating(&head) { CompressionMethod::Deflated } else { CompressionMethod::Stored };
-    let options = SimpleFileOptions::default()
-        .compression_method(method)
-        .compression_level((method == CompressionMethod::Deflated).then_some(i64::from(DEFLATE_LEVEL)))
-        .last_modified_time(DateTime::default())
-        .unix_permissions(0o644)
-        .large_file(size_hint >= u64::from(u32::MAX));
-    zip.start_file(name, options)?;
+    use std::os::unix::fs::FileExt;
+    // Every sample must pay: an mbox whose head is text but whose bulk is
+    // base64 gains nothing from deflate at this level.
+    let mut deflate = true;
+    for at in [0, size / 2, size.saturating_sub(SAMPLE)] {
+        let mut sample = vec![0u8; SAMPLE.min(size) as usize];
+        let n = source.read_at(&mut sample, at)?;
+        deflate &= worth_deflating(sample.get(..n).unwrap_or(&[]));
+    }
+    start_entry(zip, name, deflate, size)?;
     let mut writer = HashingWriter::new(&mut *zip);
-    writer.write_all(&head)?;
-    io::copy(source, &mut writer)?;
+    io::copy(&mut source, &mut writer)?;
     let (_, digest, len) = writer.finish();
     Ok((digest, len))
 }
 
-/// Decides from an entry's first bytes whether to deflate it: not for known
+/// Adds bytes held in memory as one entry.
+fn write_bytes<W: Write + io::Seek>(zip: &mut ZipWriter<W>, name: &str, bytes: &[u8]) -> Result<(), zip::result::ZipError> {
+    start_entry(zip, name, worth_deflating(bytes), bytes.len() as u64)?;
+    zip.write_all(bytes)?;
+    Ok(())
+}
+
+fn start_entry<W: Write + io::Seek>(
+    zip: &mut ZipWriter<W>,
+    name: &str,
+    deflate: bool,
+    size: u64,
+) -> Result<(), zip::result::ZipError> {
+    let method = if deflate { CompressionMethod::Deflated } else { CompressionMethod::Stored };
+    let options = SimpleFileOptions::default()
+        .compression_method(method)
+        .compression_level(deflate.then_some(i64::from(DEFLATE_LEVEL)))
+        .last_modified_time(DateTime::default())
+        .unix_permissions(0o644)
+        .large_file(size >= u64::from(u32::MAX));
+    zip.start_file(name, options)
+}
+
+/// Decides from a sample of an entry whether to deflate it: not for known
 /// compressed formats (by magic number), and not when deflating a sample
 /// saves less than a tenth (base64 and random data, which cost the most
 /// time to deflate and gain nothing). The decision depends only on the

@@ -6,13 +6,14 @@
 //! other part into a blob, and records every fallback as a warning.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use mailparse::{DispositionType, MailAddr, MailHeader, ParsedMail};
 use serde_json::Value;
 use spoor_normalize::text::{html_to_text, normalize_text};
 use spoor_normalize::{
-    BlobRef, Conversation, Links, Locator, Party, Recipient, Record, RecordId, RecordKind,
-    RecordTime, Sha256, Source, RECORD_SCHEMA,
+    BlobRef, Conversation, HashingWriter, Links, Locator, Party, Recipient, Record, RecordId,
+    RecordKind, RecordTime, Sha256, Source, RECORD_SCHEMA,
 };
 
 use crate::export::{Blob, Limits, PARSER};
@@ -157,7 +158,7 @@ pub fn parse_message(
         .cloned();
 
     let item_sha256 = Sha256::of(bytes);
-    let identity = Sha256::of(&identity_bytes(bytes));
+    let identity = identity_digest(bytes);
     let id = RecordId::derive(
         "email",
         &[message_id.as_deref().unwrap_or(""), &identity.to_hex()],
@@ -249,22 +250,22 @@ fn parse_date(text: &str) -> Result<(i64, Option<String>), String> {
         .map_err(|e| e.to_string())
 }
 
-/// The bytes a message's identity is hashed over: line ends unified to LF and
-/// trailing line ends dropped, so the same message saved as CRLF `.eml` or
-/// cut from an LF mbox gets the same id.
-fn identity_bytes(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut iter = bytes.iter().peekable();
-    while let Some(&b) = iter.next() {
-        if b == b'\r' && iter.peek() == Some(&&b'\n') {
-            continue;
-        }
-        out.push(b);
+/// The hash a message's identity is built from: its bytes with CRLF read
+/// as LF and trailing line ends dropped, so the same message saved as a CRLF
+/// `.eml` or cut from an LF mbox gets the same id. Hashed in place, without
+/// a copy.
+fn identity_digest(bytes: &[u8]) -> Sha256 {
+    let end = bytes.len() - bytes.iter().rev().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+    let body = &bytes[..end];
+    let mut hasher = HashingWriter::new(std::io::sink());
+    let mut start = 0;
+    for crlf in memchr::memmem::find_iter(body, b"\r\n") {
+        // Writing to a sink cannot fail.
+        let _ = hasher.write_all(&body[start..crlf]);
+        start = crlf + 1;
     }
-    while out.last() == Some(&b'\n') {
-        out.pop();
-    }
-    out
+    let _ = hasher.write_all(&body[start..]);
+    hasher.finish().1
 }
 
 /// Cheap checks before handing bytes to the parser, whose cost and stack
@@ -682,7 +683,9 @@ mod tests {
 
     #[test]
     fn identity_ignores_line_ends() {
-        assert_eq!(identity_bytes(b"a\r\nb\r\n\r\n"), identity_bytes(b"a\nb\n"));
-        assert_ne!(identity_bytes(b"a\nb"), identity_bytes(b"a\nc"));
+        assert_eq!(identity_digest(b"a\r\nb\r\n\r\n"), identity_digest(b"a\nb\n"));
+        assert_eq!(identity_digest(b"a\r\nb"), Sha256::of(b"a\nb"));
+        assert_ne!(identity_digest(b"a\nb"), identity_digest(b"a\nc"));
+        assert_ne!(identity_digest(b"a\rb"), identity_digest(b"a\nb"));
     }
 }
