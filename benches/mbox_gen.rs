@@ -6,21 +6,21 @@
 use std::io::{self, Write};
 
 /// xorshift64*: small, fast, and the same everywhere.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 
@@ -28,7 +28,7 @@ impl Rng {
         items[self.below(items.len() as u64) as usize]
     }
 
-    pub fn fill(&mut self, buf: &mut [u8]) {
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             let v = self.next().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
@@ -37,24 +37,77 @@ impl Rng {
 }
 
 const NAMES: &[&str] = &[
-    "Jan de Vries", "Anna Bakker", "Pieter Smit", "Fatima el Amrani", "Joost van Dijk", "Sanne Visser",
-    "Mohammed Yilmaz", "Eva Jansen", "Daan Mulder", "Lotte de Boer", "Zoë Meijer", "Bram Hendriks",
+    "Jan de Vries",
+    "Anna Bakker",
+    "Pieter Smit",
+    "Fatima el Amrani",
+    "Joost van Dijk",
+    "Sanne Visser",
+    "Mohammed Yilmaz",
+    "Eva Jansen",
+    "Daan Mulder",
+    "Lotte de Boer",
+    "Zoë Meijer",
+    "Bram Hendriks",
 ];
-const DOMAINS: &[&str] = &["ministerie.example", "gemeente.example", "provincie.example", "rijksoverheid.example"];
+const DOMAINS: &[&str] = &[
+    "ministerie.example",
+    "gemeente.example",
+    "provincie.example",
+    "rijksoverheid.example",
+];
 const SUBJECTS: &[&str] = &[
-    "Besluit over de subsidieaanvraag", "Verslag overleg", "Concept kamerbrief", "Planning begroting",
-    "Afstemming Woo-verzoek", "Agenda stuurgroep", "Reactie op advies", "Stand van zaken project",
+    "Besluit over de subsidieaanvraag",
+    "Verslag overleg",
+    "Concept kamerbrief",
+    "Planning begroting",
+    "Afstemming Woo-verzoek",
+    "Agenda stuurgroep",
+    "Reactie op advies",
+    "Stand van zaken project",
 ];
 const WORDS: &[&str] = &[
-    "het", "de", "een", "besluit", "wij", "gaan", "akkoord", "met", "voorstel", "begroting", "overleg",
-    "minister", "gemeente", "termijn", "advies", "uitvoering", "coördinatie", "financiën", "€", "12.500",
-    "vergadering", "verslag", "afspraak", "collega's", "beleid", "onderzoek", "burgers", "zorgvuldig",
+    "het",
+    "de",
+    "een",
+    "besluit",
+    "wij",
+    "gaan",
+    "akkoord",
+    "met",
+    "voorstel",
+    "begroting",
+    "overleg",
+    "minister",
+    "gemeente",
+    "termijn",
+    "advies",
+    "uitvoering",
+    "coördinatie",
+    "financiën",
+    "€",
+    "12.500",
+    "vergadering",
+    "verslag",
+    "afspraak",
+    "collega's",
+    "beleid",
+    "onderzoek",
+    "burgers",
+    "zorgvuldig",
 ];
 
 fn address(rng: &mut Rng) -> (String, String) {
     let name = rng.pick(NAMES).to_owned();
-    let local: String = name.to_lowercase().split_whitespace().collect::<Vec<_>>().join(".");
-    let local: String = local.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
+    let local: String = name
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(".");
+    let local: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect();
     (name, format!("{local}@{}", rng.pick(DOMAINS)))
 }
 
@@ -74,7 +127,11 @@ fn base64_lines(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 4 / 3 + bytes.len() / 57 + 4);
     for line in bytes.chunks(57) {
         for chunk in line.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
             for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
                 if i <= chunk.len() {
@@ -91,7 +148,12 @@ fn base64_lines(bytes: &[u8]) -> String {
 
 /// Writes about `target` bytes of mbox. `attachment_share` (0–100) is the
 /// percentage of messages carrying a random (incompressible) attachment.
-pub fn write_mbox(out: &mut impl Write, target: u64, seed: u64, attachment_share: u64) -> io::Result<u64> {
+pub(crate) fn write_mbox(
+    out: &mut impl Write,
+    target: u64,
+    seed: u64,
+    attachment_share: u64,
+) -> io::Result<u64> {
     let mut rng = Rng::new(seed);
     let mut written = 0u64;
     let mut n = 0u64;
@@ -106,13 +168,30 @@ pub fn write_mbox(out: &mut impl Write, target: u64, seed: u64, attachment_share
         let days = epoch / 86_400;
         let (y, m, d) = civil(days);
         let secs = epoch % 86_400;
-        let date = format!("{d:02} {} {y} {:02}:{:02}:{:02} +0100", MONTHS[(m - 1) as usize], secs / 3600, secs / 60 % 60, secs % 60);
+        let date = format!(
+            "{d:02} {} {y} {:02}:{:02}:{:02} +0100",
+            MONTHS[(m - 1) as usize],
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        );
         let mut msg = String::new();
         msg.push_str(&format!("From {from} Mon Jan  1 00:00:00 2024\n"));
-        msg.push_str(&format!("Return-Path: <{from}>\nReceived: from mail.{} by mx.example; {date}\n", DOMAINS[0]));
-        msg.push_str(&format!("Message-ID: <{n}.{seed}@{}>\nDate: Mon, {date}\n", rng.pick(DOMAINS)));
-        msg.push_str(&format!("From: {from_name} <{from}>\nTo: {to_name} <{to}>\nCc: {cc_name} <{cc}>\n"));
-        msg.push_str(&format!("Subject: {}{subject} {n}\nMIME-Version: 1.0\n", if n % 3 == 0 { "Re: " } else { "" }));
+        msg.push_str(&format!(
+            "Return-Path: <{from}>\nReceived: from mail.{} by mx.example; {date}\n",
+            DOMAINS[0]
+        ));
+        msg.push_str(&format!(
+            "Message-ID: <{n}.{seed}@{}>\nDate: Mon, {date}\n",
+            rng.pick(DOMAINS)
+        ));
+        msg.push_str(&format!(
+            "From: {from_name} <{from}>\nTo: {to_name} <{to}>\nCc: {cc_name} <{cc}>\n"
+        ));
+        msg.push_str(&format!(
+            "Subject: {}{subject} {n}\nMIME-Version: 1.0\n",
+            if n % 3 == 0 { "Re: " } else { "" }
+        ));
         if n > 1 && n % 3 == 0 {
             msg.push_str(&format!("In-Reply-To: <{}.{seed}@{}>\n", n - 1, DOMAINS[1]));
         }
@@ -121,7 +200,9 @@ pub fn write_mbox(out: &mut impl Write, target: u64, seed: u64, attachment_share
         let with_attachment = rng.below(100) < attachment_share;
         if with_attachment || n % 4 == 0 {
             msg.push_str("Content-Type: multipart/mixed; boundary=\"grens\"\n\n--grens\n");
-            msg.push_str("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n");
+            msg.push_str(
+                "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n",
+            );
             msg.push_str(&body);
             msg.push_str("\n>From the minutes: akkoord.\n");
             if n % 4 == 0 {
@@ -151,7 +232,9 @@ pub fn write_mbox(out: &mut impl Write, target: u64, seed: u64, attachment_share
     Ok(written)
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 fn civil(days: u64) -> (u64, u64, u64) {

@@ -24,8 +24,14 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/spoor-bench"));
     let sha = sha256_speed();
-    println!("sha256 (sha2, one core, 256 MiB in memory): {:.0} MB/s", sha);
-    println!("{:>8} {:>10} {:>10} {:>12} {:>10} {:>12} {:>10}", "input", "workload", "run MB/s", "run RSS MB", "verify MB/s", "verify RSS MB", "of sha256");
+    println!(
+        "sha256 (sha2, one core, 256 MiB in memory): {:.0} MB/s",
+        sha
+    );
+    println!(
+        "{:>8} {:>10} {:>10} {:>12} {:>10} {:>12} {:>10}",
+        "input", "workload", "run MB/s", "run RSS MB", "verify MB/s", "verify RSS MB", "of sha256"
+    );
     for mb in sizes {
         for (workload, share) in [("mail", 10u64), ("attach", 100u64)] {
             let dir = base.join(format!("{mb}mb-{workload}"));
@@ -33,7 +39,8 @@ fn main() {
             fs::create_dir_all(&dir).expect("bench folder");
             let mbox = dir.join("bench.mbox");
             let mut out = BufWriter::new(fs::File::create(&mbox).expect("create mbox"));
-            let bytes = mbox_gen::write_mbox(&mut out, mb * 1_000_000, 42, share).expect("generate");
+            let bytes =
+                mbox_gen::write_mbox(&mut out, mb * 1_000_000, 42, share).expect("generate");
             out.flush().expect("flush");
             drop(out);
             let store = dir.join("store");

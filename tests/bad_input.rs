@@ -3,14 +3,14 @@
 
 use std::fs;
 
-use crate::util::{read_zip, text, TestStore};
+use crate::util::{read_zip, text, Entries, TestStore};
 
 /// Runs one input and returns (exit code, output, package entries).
 fn archive(
     t: &TestStore,
     name: &str,
     bytes: &[u8],
-) -> (Option<i32>, String, Vec<(String, Vec<u8>)>) {
+) -> (Option<i32>, String, Entries) {
     let input = t.path(name);
     fs::write(&input, bytes).expect("write input");
     let out = t.run(&[&input]);

@@ -8,13 +8,13 @@ use std::process::{Command, Output};
 use zip::write::SimpleFileOptions;
 
 /// A test's own folder with a store in it, removed when dropped.
-pub struct TestStore {
-    pub dir: tempfile::TempDir,
-    pub store: PathBuf,
+pub(crate) struct TestStore {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) store: PathBuf,
 }
 
 impl TestStore {
-    pub fn new() -> TestStore {
+    pub(crate) fn new() -> TestStore {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = dir.path().join("store");
         let out = spoor(&["init", store.to_str().expect("utf-8 path")]);
@@ -23,7 +23,7 @@ impl TestStore {
     }
 
     /// Runs `spoor run` on `inputs`, returning the output.
-    pub fn run(&self, inputs: &[&Path]) -> Output {
+    pub(crate) fn run(&self, inputs: &[&Path]) -> Output {
         let mut args = vec![
             "run".to_owned(),
             "--store".to_owned(),
@@ -34,12 +34,12 @@ impl TestStore {
     }
 
     /// Runs `spoor verify --store`.
-    pub fn verify(&self) -> Output {
+    pub(crate) fn verify(&self) -> Output {
         spoor(&["verify", "--store", self.store.to_str().expect("utf-8")])
     }
 
     /// All package zips, sorted.
-    pub fn packages(&self) -> Vec<PathBuf> {
+    pub(crate) fn packages(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         walk(&self.store.join("packages"), &mut out);
         out.retain(|p| p.extension().is_some_and(|e| e == "zip"));
@@ -48,7 +48,7 @@ impl TestStore {
     }
 
     /// A path inside the test's folder.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 }
@@ -64,13 +64,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-pub fn fixture(rel: &str) -> PathBuf {
+pub(crate) fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(rel)
 }
 
-pub fn spoor(args: &[&str]) -> Output {
+pub(crate) fn spoor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spoor"))
         .args(args)
         .output()
@@ -78,7 +78,7 @@ pub fn spoor(args: &[&str]) -> Output {
 }
 
 /// Stdout and stderr together, for assertions and failure messages.
-pub fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -86,8 +86,11 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// A zip's entries as (name, bytes), in order.
+pub(crate) type Entries = Vec<(String, Vec<u8>)>;
+
 /// Reads every entry of a zip as (name, bytes), in order.
-pub fn read_zip(path: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn read_zip(path: &Path) -> Entries {
     let mut archive = zip::ZipArchive::new(fs::File::open(path).expect("open zip")).expect("zip");
     (0..archive.len())
         .map(|i| {
@@ -100,7 +103,7 @@ pub fn read_zip(path: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Writes entries as a fresh zip at `path` (as a tamperer with zip tools would).
-pub fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
+pub(crate) fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
     let mut zip = zip::ZipWriter::new(fs::File::create(path).expect("create zip"));
     for (name, bytes) in entries {
         zip.start_file(name.as_str(), SimpleFileOptions::default())
@@ -110,6 +113,6 @@ pub fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
     zip.finish().expect("finish zip");
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     spoor_normalize::Sha256::of(bytes).to_hex()
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
-use spoor_normalize::{hash_reader, Record, RecordId, Sha256};
+use spoor_normalize::{Record, RecordId, Sha256};
 
 use crate::fsutil::with_path;
 use crate::stage::KnownRecords;
@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS sources(
     sha256 TEXT NOT NULL, receipt TEXT PRIMARY KEY, name TEXT, size INTEGER,
     kind TEXT, received_at TEXT, package_id TEXT);
 CREATE TABLE IF NOT EXISTS packages(
-    id TEXT PRIMARY KEY, path TEXT NOT NULL, zip_sha256 TEXT NOT NULL, export_sha256 TEXT NOT NULL,
+    id TEXT PRIMARY KEY, path TEXT NOT NULL, export_sha256 TEXT NOT NULL,
     format TEXT, records INTEGER, quarantined INTEGER, known INTEGER);
 CREATE TABLE IF NOT EXISTS records(
     id TEXT PRIMARY KEY, hash TEXT NOT NULL, package_id TEXT NOT NULL, line INTEGER NOT NULL,
@@ -116,10 +116,6 @@ impl Catalog {
     /// Indexes one sealed package by reading it back from its zip, so a run
     /// and a rebuild fill the catalogue the same way.
     pub(crate) fn index_package(&mut self, zip_path: &Path, relative: &str) -> Result<u64, Error> {
-        let zip_sha256 = File::open(zip_path)
-            .and_then(hash_reader)
-            .map_err(with_path(zip_path))?
-            .0;
         let bad = |reason: String| Error::Package {
             path: zip_path.to_owned(),
             reason,
@@ -155,12 +151,11 @@ impl Catalog {
         tx.execute("DELETE FROM records WHERE package_id = ?1", [&package_id])
             .map_err(db_err(zip_path))?;
         tx.execute(
-            "INSERT OR REPLACE INTO packages(id, path, zip_sha256, export_sha256, format, records, quarantined, known)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT OR REPLACE INTO packages(id, path, export_sha256, format, records, quarantined, known)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 package_id,
                 relative,
-                zip_sha256.to_hex(),
                 package_json.pointer("/export/sha256").and_then(Value::as_str),
                 package_json.get("source_format").and_then(Value::as_str),
                 count("records"),

@@ -94,8 +94,12 @@ pub(crate) fn seal(
         Sha256::of(manifest.as_bytes()),
     ));
     let tagmanifest = bagit::manifest(&tags);
-    write_bytes(&mut zip, &name("tagmanifest-sha256.txt"), tagmanifest.as_bytes())
-        .map_err(zip_err)?;
+    write_bytes(
+        &mut zip,
+        &name("tagmanifest-sha256.txt"),
+        tagmanifest.as_bytes(),
+    )
+    .map_err(zip_err)?;
     let file = zip.finish().map_err(zip_err)?;
     file.sync_all().map_err(with_path(target))?;
     Ok(Sealed {
@@ -156,7 +160,11 @@ fn write_file<W: Write + io::Seek>(
 }
 
 /// Adds bytes held in memory as one entry.
-fn write_bytes<W: Write + io::Seek>(zip: &mut ZipWriter<W>, name: &str, bytes: &[u8]) -> Result<(), zip::result::ZipError> {
+fn write_bytes<W: Write + io::Seek>(
+    zip: &mut ZipWriter<W>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), zip::result::ZipError> {
     start_entry(zip, name, worth_deflating(bytes), bytes.len() as u64)?;
     zip.write_all(bytes)?;
     Ok(())
@@ -168,7 +176,11 @@ fn start_entry<W: Write + io::Seek>(
     deflate: bool,
     size: u64,
 ) -> Result<(), zip::result::ZipError> {
-    let method = if deflate { CompressionMethod::Deflated } else { CompressionMethod::Stored };
+    let method = if deflate {
+        CompressionMethod::Deflated
+    } else {
+        CompressionMethod::Stored
+    };
     let options = SimpleFileOptions::default()
         .compression_method(method)
         .compression_level(deflate.then_some(i64::from(DEFLATE_LEVEL)))
@@ -185,8 +197,18 @@ fn start_entry<W: Write + io::Seek>(
 /// bytes, so packages stay reproducible.
 fn worth_deflating(head: &[u8]) -> bool {
     const MAGIC: &[&[u8]] = &[
-        b"PK\x03\x04", b"\x1f\x8b", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf",
-        b"\x28\xb5\x2f\xfd", b"OggS", b"ID3", b"fLaC",
+        b"PK\x03\x04",
+        b"\x1f\x8b",
+        b"\x89PNG",
+        b"\xff\xd8\xff",
+        b"GIF8",
+        b"BZh",
+        b"\xfd7zXZ",
+        b"7z\xbc\xaf",
+        b"\x28\xb5\x2f\xfd",
+        b"OggS",
+        b"ID3",
+        b"fLaC",
     ];
     if MAGIC.iter().any(|m| head.starts_with(m)) || head.get(4..8) == Some(b"ftyp") {
         return false;
@@ -194,8 +216,14 @@ fn worth_deflating(head: &[u8]) -> bool {
     if head.len() < 4096 {
         return true;
     }
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::with_capacity(head.len()), flate2::Compression::new(DEFLATE_LEVEL));
-    let compressed = encoder.write_all(head).and_then(|_| encoder.finish()).map_or(head.len(), |c| c.len());
+    let mut encoder = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(head.len()),
+        flate2::Compression::new(DEFLATE_LEVEL),
+    );
+    let compressed = encoder
+        .write_all(head)
+        .and_then(|_| encoder.finish())
+        .map_or(head.len(), |c| c.len());
     compressed * 10 < head.len() * 9
 }
 
@@ -205,17 +233,31 @@ mod tests {
 
     #[test]
     fn compressibility_guess() {
-        assert!(looks_compressed(b"\x89PNG\r\n\x1a\n"));
-        assert!(!looks_compressed(&b"From a@b\nSubject: x\n\n".repeat(400)));
+        assert!(!worth_deflating(b"\x89PNG\r\n\x1a\n"));
+        assert!(worth_deflating(b"short text"));
+        assert!(worth_deflating(&b"From a@b\nSubject: x\n\n".repeat(400)));
         let mut x: u32 = 1;
-        let noise: Vec<u8> = (0..65536)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let noise: Vec<u8> = (0..65536).map(|_| next() as u8).collect();
+        assert!(!worth_deflating(&noise));
+        const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let base64: Vec<u8> = (0..65536)
+            .map(|i| {
+                if i % 77 == 76 {
+                    b'\n'
+                } else {
+                    B64[(next() % 64) as usize]
+                }
             })
             .collect();
-        assert!(looks_compressed(&noise));
+        assert!(
+            !worth_deflating(&base64),
+            "base64 gains too little at level 1"
+        );
     }
 }

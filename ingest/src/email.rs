@@ -6,14 +6,13 @@
 //! other part into a blob, and records every fallback as a warning.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use mailparse::{DispositionType, MailAddr, MailHeader, ParsedMail};
 use serde_json::Value;
 use spoor_normalize::text::{html_to_text, normalize_text};
 use spoor_normalize::{
-    BlobRef, Conversation, HashingWriter, Links, Locator, Party, Recipient, Record, RecordId,
-    RecordKind, RecordTime, Sha256, Source, RECORD_SCHEMA,
+    BlobRef, Conversation, Links, Locator, Party, Recipient, Record, RecordId, RecordKind,
+    RecordTime, Sha256, Source, RECORD_SCHEMA,
 };
 
 use crate::export::{Blob, Limits, PARSER};
@@ -158,13 +157,12 @@ pub fn parse_message(
         .cloned();
 
     let item_sha256 = Sha256::of(bytes);
-    let identity = identity_digest(bytes);
+
     let id = RecordId::derive(
         "email",
-        &[message_id.as_deref().unwrap_or(""), &identity.to_hex()],
+        &[message_id.as_deref().unwrap_or(""), &item_sha256.to_hex()],
     );
-    let mut extra = context.extra;
-    extra.insert("identity_sha256".to_owned(), Value::from(identity.to_hex()));
+    let extra = context.extra;
 
     let record = Record {
         schema: RECORD_SCHEMA.to_owned(),
@@ -248,24 +246,6 @@ fn parse_date(text: &str) -> Result<(i64, Option<String>), String> {
         .parse_timestamp(&cleaned)
         .map(|ts| (ts.as_second(), None))
         .map_err(|e| e.to_string())
-}
-
-/// The hash a message's identity is built from: its bytes with CRLF read
-/// as LF and trailing line ends dropped, so the same message saved as a CRLF
-/// `.eml` or cut from an LF mbox gets the same id. Hashed in place, without
-/// a copy.
-fn identity_digest(bytes: &[u8]) -> Sha256 {
-    let end = bytes.len() - bytes.iter().rev().take_while(|b| matches!(b, b'\r' | b'\n')).count();
-    let body = &bytes[..end];
-    let mut hasher = HashingWriter::new(std::io::sink());
-    let mut start = 0;
-    for crlf in memchr::memmem::find_iter(body, b"\r\n") {
-        // Writing to a sink cannot fail.
-        let _ = hasher.write_all(&body[start..crlf]);
-        start = crlf + 1;
-    }
-    let _ = hasher.write_all(&body[start..]);
-    hasher.finish().1
 }
 
 /// Cheap checks before handing bytes to the parser, whose cost and stack
@@ -679,13 +659,5 @@ mod tests {
         assert!(parse_date("Tue, 12 Mar 2024 10:30:00 MET DST").is_ok());
         assert!(parse_date("gisteren rond de middag").is_err());
         assert!(parse_date("").is_err());
-    }
-
-    #[test]
-    fn identity_ignores_line_ends() {
-        assert_eq!(identity_digest(b"a\r\nb\r\n\r\n"), identity_digest(b"a\nb\n"));
-        assert_eq!(identity_digest(b"a\r\nb"), Sha256::of(b"a\nb"));
-        assert_ne!(identity_digest(b"a\nb"), identity_digest(b"a\nc"));
-        assert_ne!(identity_digest(b"a\rb"), identity_digest(b"a\nb"));
     }
 }

@@ -12,8 +12,9 @@ use spoor_normalize::text::path_component;
 use spoor_normalize::{Locator, Record, Sha256};
 
 use crate::detect::{detect, is_maildir, sniff, ExportKind};
-use crate::email::{parse_message, MessageContext};
+use crate::email::MessageContext;
 use crate::mbox::{detect_variant, split_mbox, SplitError};
+use crate::pool::{process, Job, Outcome, Pool};
 use crate::{maildir, Error};
 
 /// Name and version of this parser, written into every record.
@@ -198,31 +199,27 @@ impl ExportReader<'_> {
         self.summary.unreadable.push(format!("{rel}: {what}"));
     }
 
-    /// Reads one message's bytes into a record, or quarantines it.
-    fn message(&mut self, bytes: &[u8], context: MessageContext<'_>) -> Result<(), Error> {
-        let locator = context.locator.clone();
-        match parse_message(bytes, context, self.limits()) {
-            Ok(parsed) => {
+    /// Parses one message on this thread and writes the outcome.
+    fn message(&mut self, bytes: Vec<u8>, context: MessageContext<'static>) -> Result<(), Error> {
+        let outcome = process(Job::Parse { bytes, context }, &self.options.limits);
+        self.emit(outcome)
+    }
+
+    /// Writes a parsed message to the sink, or quarantines what was not one.
+    fn emit(&mut self, outcome: Outcome) -> Result<(), Error> {
+        match outcome {
+            Outcome::Parsed(parsed) => {
                 self.summary.records += 1;
                 self.sink
                     .record(parsed.record, parsed.blobs)
                     .map_err(|e| self.sink_error(e))
             }
-            Err(reason) => self.quarantine(locator, reason, bytes, bytes.len() as u64),
-        }
-    }
-
-    fn context(&self, format: &str, locator: Locator) -> MessageContext<'static> {
-        MessageContext {
-            format: match format {
-                "email/eml" => "email/eml",
-                "email/mbox" => "email/mbox",
-                _ => "email/maildir",
-            },
-            export_sha256: self.options.export_sha256,
-            locator,
-            flags: Vec::new(),
-            extra: BTreeMap::new(),
+            Outcome::Quarantine {
+                locator,
+                reason,
+                raw,
+                size,
+            } => self.quarantine(locator, reason, &raw, size),
         }
     }
 
@@ -270,8 +267,8 @@ impl ExportReader<'_> {
                     }
                     Err(e) => return Err(Error::io(path, e)),
                 };
-                let context = self.context("email/eml", whole);
-                self.message(&bytes, context)
+                let context = message_context("email/eml", self.options.export_sha256, whole);
+                self.message(bytes, context)
             }
             ExportKind::Empty => self.quarantine(whole, "empty file".to_owned(), &head, size),
             _ => {
@@ -299,27 +296,40 @@ impl ExportReader<'_> {
         use std::io::Seek;
         file.rewind().map_err(|e| Error::io(path, e))?;
         let max = self.limits().max_message_bytes;
-        split_mbox(file, detection.variant, max, |message| -> Result<(), Error> {
-            let locator = Locator {
-                path: rel.map(str::to_owned),
-                bytes: Some(message.range),
-                lines: Some(message.lines),
-                ..Locator::default()
-            };
-            if message.oversize {
-                let size = message.range[1] - message.range[0];
-                let reason = format!("message of {size} bytes exceeds the limit of {max} bytes; kept only in the original");
-                return self.quarantine(locator, reason, &[], size);
-            }
-            let mut context = self.context("email/mbox", locator);
-            let from_line = String::from_utf8_lossy(&message.from_line).into_owned();
-            context.extra.insert("mbox_from_line".to_owned(), Value::from(from_line));
-            context.extra.insert("mbox_variant".to_owned(), Value::from(detection.variant.name()));
-            self.message(&message.bytes, context)
-        })
-        .map_err(|e| match e {
-            SplitError::Read(source) => Error::io(path, source),
-            SplitError::Stopped(e) => e,
+        let options_digest = self.options.export_sha256;
+        let limits = self.options.limits.clone();
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let variant = detection.variant;
+        std::thread::scope(|scope| {
+            let mut pool = Pool::start(scope, &limits, workers);
+            let mut emit = |outcome| self.emit(outcome);
+            split_mbox(file, variant, max, |message| -> Result<(), Error> {
+                let locator = Locator {
+                    path: rel.map(str::to_owned),
+                    bytes: Some(message.range),
+                    lines: Some(message.lines),
+                    ..Locator::default()
+                };
+                let job = if message.oversize {
+                    let size = message.range[1] - message.range[0];
+                    let reason = format!(
+                        "message of {size} bytes exceeds the limit of {max} bytes; kept only in the original"
+                    );
+                    Job::Quarantine { locator, reason, raw: Vec::new(), size }
+                } else {
+                    let mut context = message_context("email/mbox", options_digest, locator);
+                    let from_line = String::from_utf8_lossy(&message.from_line).into_owned();
+                    context.extra.insert("mbox_from_line".to_owned(), Value::from(from_line));
+                    context.extra.insert("mbox_variant".to_owned(), Value::from(variant.name()));
+                    Job::Parse { bytes: message.bytes, context }
+                };
+                pool.submit(job, &mut emit)
+            })
+            .map_err(|e| match e {
+                SplitError::Read(source) => Error::io(path, source),
+                SplitError::Stopped(e) => e,
+            })?;
+            pool.finish(&mut emit)
         })
     }
 
@@ -439,7 +449,8 @@ impl ExportReader<'_> {
                     self.quarantine(locator, reason, &[], size)?;
                     continue;
                 }
-                let mut context = self.context("email/maildir", locator);
+                let mut context =
+                    message_context("email/maildir", self.options.export_sha256, locator);
                 let info = maildir::Info::from_file_name(&name, sub == "new");
                 context.flags = info.flags;
                 if let Some(raw) = info.raw {
@@ -452,7 +463,7 @@ impl ExportReader<'_> {
                         .extra
                         .insert("maildir_folder".to_owned(), Value::from(rel.to_owned()));
                 }
-                self.message(&bytes, context)?;
+                self.message(bytes, context)?;
             }
         }
         if let Ok(pending) = sorted_entries(&dir.join("tmp")) {
@@ -487,4 +498,18 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
         entries.push((path_component(entry.file_name().as_bytes()), entry.path()));
     }
     Ok(entries)
+}
+
+fn message_context(
+    format: &'static str,
+    export_sha256: Sha256,
+    locator: Locator,
+) -> MessageContext<'static> {
+    MessageContext {
+        format,
+        export_sha256,
+        locator,
+        flags: Vec::new(),
+        extra: BTreeMap::new(),
+    }
 }

@@ -45,6 +45,7 @@ mod export;
 mod lines;
 mod maildir;
 mod mbox;
+mod pool;
 
 pub use detect::{detect, ExportKind};
 pub use error::Error;
