@@ -209,3 +209,38 @@ mod tests {
         assert_eq!(canon(r#""\u001F\u007f""#), "\"\\u001f\u{7f}\"");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                proptest::collection::btree_map(any::<String>(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Canonicalising is idempotent: parse and canonicalise again gives
+        /// the same bytes, and the result is recognised as canonical.
+        #[test]
+        fn idempotent(value in json()) {
+            let once = to_canonical(&value);
+            let reparsed: Value = serde_json::from_slice(&once).expect("canonical JSON parses");
+            prop_assert_eq!(to_canonical(&reparsed), once.clone());
+            prop_assert!(is_canonical(&once));
+        }
+    }
+}
