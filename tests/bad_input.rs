@@ -6,11 +6,7 @@ use std::fs;
 use crate::util::{read_zip, text, Entries, TestStore};
 
 /// Runs one input and returns (exit code, output, package entries).
-fn archive(
-    t: &TestStore,
-    name: &str,
-    bytes: &[u8],
-) -> (Option<i32>, String, Entries) {
+fn archive(t: &TestStore, name: &str, bytes: &[u8]) -> (Option<i32>, String, Entries) {
     let input = t.path(name);
     fs::write(&input, bytes).expect("write input");
     let out = t.run(&[&input]);

@@ -4,6 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use spoor_normalize::{HashingWriter, Sha256};
@@ -13,6 +14,7 @@ use zip::{CompressionMethod, DateTime, ZipWriter};
 use crate::bagit;
 use crate::fsutil::with_path;
 use crate::intake::Export;
+use crate::stage::{Staged, BLOB_PACK};
 use crate::Error;
 
 /// What sealing produced.
@@ -22,12 +24,15 @@ pub(crate) struct Sealed {
     pub(crate) payload_oxum: String,
 }
 
-/// One payload file: its path in the bag and where its bytes are now.
+/// One payload file: its path in the bag and where its bytes are now
+/// (`size` bytes from `offset` in `source`).
 struct PayloadFile {
     bag_path: String,
     source: PathBuf,
+    offset: u64,
     size: u64,
-    /// For originals: the hash taken at intake, checked again while copying.
+    /// The digest the bytes must have (taken at intake for originals, the
+    /// name for blobs), checked again while copying.
     expected: Option<Sha256>,
 }
 
@@ -35,7 +40,7 @@ struct PayloadFile {
 pub(crate) fn seal(
     target: &Path,
     package_id: &str,
-    staging: &Path,
+    staged: &Staged,
     export: &Export,
     bag_info_fields: &[(&str, String)],
 ) -> Result<Sealed, Error> {
@@ -44,11 +49,33 @@ pub(crate) fn seal(
         payload.push(PayloadFile {
             bag_path: export.bag_path(file),
             source: file.source.clone(),
+            offset: 0,
             size: file.size,
             expected: Some(file.sha256),
         });
     }
-    collect_staged(&staging.join("data"), "data", &mut payload).map_err(with_path(staging))?;
+    for name in ["records.jsonl", "quarantine.jsonl", "package.json"] {
+        let source = staged.dir.join("data").join(name);
+        let size = fs::metadata(&source).map_err(with_path(&source))?.len();
+        payload.push(PayloadFile {
+            bag_path: format!("data/{name}"),
+            source,
+            offset: 0,
+            size,
+            expected: None,
+        });
+    }
+    let pack = staged.dir.join(BLOB_PACK);
+    for (digest, span) in &staged.blobs {
+        let hex = digest.to_hex();
+        payload.push(PayloadFile {
+            bag_path: format!("data/blobs/sha256/{}/{hex}", &hex[..2]),
+            source: pack.clone(),
+            offset: span.offset,
+            size: span.len,
+            expected: Some(*digest),
+        });
+    }
     payload.sort_by(|a, b| a.bag_path.cmp(&b.bag_path));
 
     let octets: u64 = payload.iter().map(|f| f.size).sum();
@@ -58,7 +85,9 @@ pub(crate) fn seal(
     let bag_info = bagit::bag_info(&fields);
 
     let file = File::create(target).map_err(with_path(target))?;
-    let mut zip = ZipWriter::new(file);
+    // Large buffered writes: the kernel's cost per write call, not per
+    // byte, dominated with the zip crate's 8 KiB pieces.
+    let mut zip = ZipWriter::new(io::BufWriter::with_capacity(COPY_BUFFER, file));
     let name = |bag_path: &str| format!("{package_id}/{bag_path}");
     let zip_err = |e: zip::result::ZipError| Error::Io {
         path: target.to_owned(),
@@ -76,8 +105,14 @@ pub(crate) fn seal(
     let mut manifest_entries = Vec::with_capacity(payload.len());
     for file in &payload {
         let source = File::open(&file.source).map_err(with_path(&file.source))?;
-        let (digest, len) =
-            write_file(&mut zip, &name(&file.bag_path), source, file.size).map_err(zip_err)?;
+        let (digest, len) = write_file(
+            &mut zip,
+            &name(&file.bag_path),
+            &source,
+            file.offset,
+            file.size,
+        )
+        .map_err(zip_err)?;
         if len != file.size || file.expected.is_some_and(|e| e != digest) {
             return Err(Error::Input {
                 path: file.source.clone(),
@@ -100,7 +135,14 @@ pub(crate) fn seal(
         tagmanifest.as_bytes(),
     )
     .map_err(zip_err)?;
-    let file = zip.finish().map_err(zip_err)?;
+    let file = zip
+        .finish()
+        .map_err(zip_err)?
+        .into_inner()
+        .map_err(|e| Error::Io {
+            path: target.to_owned(),
+            source: e.into_error(),
+        })?;
     file.sync_all().map_err(with_path(target))?;
     Ok(Sealed {
         tagmanifest_sha256: Sha256::of(tagmanifest.as_bytes()),
@@ -108,53 +150,50 @@ pub(crate) fn seal(
     })
 }
 
-fn collect_staged(dir: &Path, bag_dir: &str, out: &mut Vec<PayloadFile>) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let bag_path = format!("{bag_dir}/{name}");
-        let meta = entry.metadata()?;
-        if meta.is_dir() {
-            collect_staged(&entry.path(), &bag_path, out)?;
-        } else {
-            out.push(PayloadFile {
-                bag_path,
-                source: entry.path(),
-                size: meta.len(),
-                expected: None,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Deflate level used for every deflated entry: the fastest, since the
 /// packages' bulk is mail text and media, where higher levels gain little.
 const DEFLATE_LEVEL: u32 = 1;
+/// Size of each read and write when copying into the zip.
+const COPY_BUFFER: usize = 1 << 20;
 /// Bytes taken at each of three places of an entry to decide whether
 /// deflating it is worth it.
 const SAMPLE: u64 = 32 << 10;
 
-/// Adds a file as one entry, deflated when samples from its start, middle
-/// and end say that pays; returns the SHA-256 and length of what was stored.
+/// Adds `size` bytes at `offset` of a file as one entry, deflated when
+/// samples from their start, middle and end say that pays; returns the
+/// SHA-256 and length of what was stored.
 fn write_file<W: Write + io::Seek>(
     zip: &mut ZipWriter<W>,
     name: &str,
-    mut source: File,
+    source: &File,
+    offset: u64,
     size: u64,
 ) -> Result<(Sha256, u64), zip::result::ZipError> {
-    use std::os::unix::fs::FileExt;
     // Every sample must pay: an mbox whose head is text but whose bulk is
     // base64 gains nothing from deflate at this level.
     let mut deflate = true;
     for at in [0, size / 2, size.saturating_sub(SAMPLE)] {
         let mut sample = vec![0u8; SAMPLE.min(size) as usize];
-        let n = source.read_at(&mut sample, at)?;
+        let n = source.read_at(&mut sample, offset + at)?;
         deflate &= worth_deflating(sample.get(..n).unwrap_or(&[]));
     }
     start_entry(zip, name, deflate, size)?;
     let mut writer = HashingWriter::new(&mut *zip);
-    io::copy(&mut source, &mut writer)?;
+    let mut buffer = vec![0u8; COPY_BUFFER];
+    let mut done = 0u64;
+    // Reads stop at `size`, so a file that grew since intake is caught by
+    // the length and digest check rather than copied past its end.
+    while done < size {
+        let want = (size - done).min(COPY_BUFFER as u64) as usize;
+        let n = match source.read_at(&mut buffer[..want], offset + done) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        writer.write_all(&buffer[..n])?;
+        done += n as u64;
+    }
     let (_, digest, len) = writer.finish();
     Ok((digest, len))
 }

@@ -246,7 +246,8 @@ impl Store {
                 Some(e.to_string()),
             ),
         };
-        let (staging, known, counts) = stager.finish().map_err(with_path(staging))?;
+        let staged = stager.finish().map_err(with_path(staging))?;
+        let counts = staged.counts.clone();
         let mut unreadable = summary.unreadable.clone();
         unreadable.extend(
             export
@@ -280,13 +281,13 @@ impl Store {
                 "quarantined": counts.quarantined,
                 "blobs": counts.blobs,
             },
-            "known_records": known,
+            "known_records": staged.known,
             "unreadable": unreadable,
             "read_error": read_error,
         });
         let mut package_bytes = jcs::to_canonical(&package_json);
         package_bytes.push(b'\n');
-        let package_json_path = staging.join("data/package.json");
+        let package_json_path = staged.dir.join("data/package.json");
         fs::write(&package_json_path, &package_bytes).map_err(with_path(&package_json_path))?;
 
         let mut bag_info = vec![
@@ -307,7 +308,7 @@ impl Store {
             .root
             .join("tmp")
             .join(format!("{package_id}.zip.partial"));
-        let sealed = match seal(&partial, package_id, &staging, export, &bag_info) {
+        let sealed = match seal(&partial, package_id, &staged, export, &bag_info) {
             Ok(sealed) => sealed,
             Err(e) => {
                 let _ = fs::remove_file(&partial);

@@ -1,8 +1,8 @@
 //! Staging: what a reader produces is written to a private folder under
-//! `STORE/tmp/` first (records in source order, content-addressed blobs,
+//! `STORE/tmp/` first (records in source order, blobs in one pack file,
 //! quarantine), so the package can then be sealed in one sorted pass.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -14,6 +14,26 @@ use spoor_normalize::{jcs, Record, RecordId, Sha256};
 /// Answers whether a record id is already in the store.
 pub(crate) trait KnownRecords {
     fn contains(&mut self, id: &RecordId) -> io::Result<bool>;
+}
+
+/// The pack file holding every staged blob, in the staging folder.
+pub(crate) const BLOB_PACK: &str = "blobs.pack";
+
+/// Where a blob's bytes are in the pack file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlobSpan {
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+}
+
+/// What staging produced: the folder with `data/records.jsonl`,
+/// `data/quarantine.jsonl` and the blob pack, and what went in.
+pub(crate) struct Staged {
+    pub(crate) dir: PathBuf,
+    pub(crate) known: Vec<Value>,
+    pub(crate) counts: StageCounts,
+    /// Every blob, by digest (so in the order of their bag paths).
+    pub(crate) blobs: BTreeMap<Sha256, BlobSpan>,
 }
 
 /// Counts of what was staged.
@@ -30,7 +50,11 @@ pub(crate) struct Stager<'a> {
     dir: PathBuf,
     records: BufWriter<File>,
     quarantine: BufWriter<File>,
-    blobs_seen: HashSet<Sha256>,
+    /// Blobs are appended to one pack file: thousands of small files would
+    /// cost more in file creation than in bytes.
+    blob_pack: BufWriter<File>,
+    blob_pack_len: u64,
+    blobs: BTreeMap<Sha256, BlobSpan>,
     ids_seen: HashSet<Sha256>,
     store: &'a mut dyn KnownRecords,
     /// Records not written because the store or this export already has them.
@@ -43,7 +67,7 @@ impl<'a> Stager<'a> {
         if dir.exists() {
             fs::remove_dir_all(dir)?;
         }
-        fs::create_dir_all(dir.join("data/blobs/sha256"))?;
+        fs::create_dir_all(dir.join("data"))?;
         let open = |name: &str| {
             File::create(dir.join("data").join(name)).map(|f| BufWriter::with_capacity(1 << 16, f))
         };
@@ -51,7 +75,9 @@ impl<'a> Stager<'a> {
             dir: dir.to_owned(),
             records: open("records.jsonl")?,
             quarantine: open("quarantine.jsonl")?,
-            blobs_seen: HashSet::new(),
+            blob_pack: BufWriter::with_capacity(1 << 20, File::create(dir.join(BLOB_PACK))?),
+            blob_pack_len: 0,
+            blobs: BTreeMap::new(),
             ids_seen: HashSet::new(),
             store,
             known: Vec::new(),
@@ -59,21 +85,30 @@ impl<'a> Stager<'a> {
         })
     }
 
-    /// Flushes the staged files; returns the staging folder.
-    pub(crate) fn finish(mut self) -> io::Result<(PathBuf, Vec<Value>, StageCounts)> {
+    /// Flushes the staged files.
+    pub(crate) fn finish(mut self) -> io::Result<Staged> {
         self.records.flush()?;
         self.quarantine.flush()?;
-        Ok((self.dir, self.known, self.counts))
+        self.blob_pack.flush()?;
+        Ok(Staged {
+            dir: self.dir,
+            known: self.known,
+            counts: self.counts,
+            blobs: self.blobs,
+        })
     }
 
     fn put_blob(&mut self, sha256: Sha256, bytes: &[u8]) -> io::Result<()> {
-        if !self.blobs_seen.insert(sha256) {
+        if self.blobs.contains_key(&sha256) {
             return Ok(());
         }
-        let hex = sha256.to_hex();
-        let dir = self.dir.join("data/blobs/sha256").join(&hex[..2]);
-        fs::create_dir_all(&dir)?;
-        fs::write(dir.join(&hex), bytes)?;
+        self.blob_pack.write_all(bytes)?;
+        let span = BlobSpan {
+            offset: self.blob_pack_len,
+            len: bytes.len() as u64,
+        };
+        self.blob_pack_len += span.len;
+        self.blobs.insert(sha256, span);
         self.counts.blobs += 1;
         Ok(())
     }

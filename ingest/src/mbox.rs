@@ -19,6 +19,10 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use crate::lines::LineReader;
 
+/// Size of the reads from an mbox: large, since the system's cost is per
+/// call.
+const READ_BUFFER: usize = 1 << 20;
+
 /// The mbox variant decided for a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MboxVariant {
@@ -104,7 +108,7 @@ fn content_length(line: &[u8]) -> Option<u64> {
 /// Decides the variant of the mbox in `file` (two reads; nothing held).
 pub(crate) fn detect_variant<F: Read + Seek>(file: &mut F) -> io::Result<Detection> {
     file.seek(SeekFrom::Start(0))?;
-    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, &mut *file), 1 << 12);
+    let mut reader = LineReader::new(BufReader::with_capacity(READ_BUFFER, &mut *file), 1 << 12);
     let (mut messages, mut with_length, mut quoted, mut deep_quoted) = (0u64, 0u64, 0u64, 0u64);
     let mut previous_blank = true;
     let mut in_headers = false;
@@ -229,7 +233,7 @@ pub fn split_mbox<R: Read, E>(
     mut each: impl FnMut(MboxMessage) -> Result<(), E>,
 ) -> Result<(), SplitError<E>> {
     let mut reader = LineReader::new(
-        BufReader::with_capacity(1 << 16, file),
+        BufReader::with_capacity(READ_BUFFER, file),
         max_message.saturating_add(1),
     );
     let mut current: Option<MboxMessage> = None;
