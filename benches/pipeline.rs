@@ -71,8 +71,11 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("bench paths are UTF-8")
 }
 
-/// Runs spoor, returning wall time and peak RSS in KiB.
+/// Runs spoor, returning wall time and peak RSS in KiB. Dirty pages of
+/// earlier steps are written out first (`sync`), so one step's write-back
+/// does not slow the next.
 fn measure(args: &[&str]) -> (Duration, u64) {
+    let _ = Command::new("sync").status();
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_spoor"))
         .args(args)

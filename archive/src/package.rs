@@ -6,6 +6,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use spoor_normalize::{HashingWriter, Sha256};
 use zip::write::SimpleFileOptions;
@@ -155,6 +156,8 @@ pub(crate) fn seal(
 const DEFLATE_LEVEL: u32 = 1;
 /// Size of each read and write when copying into the zip.
 const COPY_BUFFER: usize = 1 << 20;
+/// Buffers shared by the copying and the hashing thread.
+const BUFFERS: usize = 3;
 /// Bytes taken at each of three places of an entry to decide whether
 /// deflating it is worth it.
 const SAMPLE: u64 = 32 << 10;
@@ -178,24 +181,55 @@ fn write_file<W: Write + io::Seek>(
         deflate &= worth_deflating(sample.get(..n).unwrap_or(&[]));
     }
     start_entry(zip, name, deflate, size)?;
-    let mut writer = HashingWriter::new(&mut *zip);
-    let mut buffer = vec![0u8; COPY_BUFFER];
-    let mut done = 0u64;
-    // Reads stop at `size`, so a file that grew since intake is caught by
-    // the length and digest check rather than copied past its end.
-    while done < size {
-        let want = (size - done).min(COPY_BUFFER as u64) as usize;
-        let n = match source.read_at(&mut buffer[..want], offset + done) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        writer.write_all(&buffer[..n])?;
-        done += n as u64;
-    }
-    let (_, digest, len) = writer.finish();
-    Ok((digest, len))
+    // Hashing runs on a second thread, so copying and hashing overlap; the
+    // buffers go back and forth, three at a time.
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+        let (empty_tx, empty_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        for _ in 0..BUFFERS {
+            // The channel has room for every buffer.
+            let _ = empty_tx.send(vec![0u8; COPY_BUFFER]);
+        }
+        let hasher = scope.spawn(move || {
+            let mut hashing = HashingWriter::new(io::sink());
+            for (buffer, n) in full_rx {
+                // Writing to a sink cannot fail.
+                let _ = hashing.write_all(&buffer[..n]);
+                if empty_tx.send(buffer).is_err() {
+                    break;
+                }
+            }
+            let (_, digest, len) = hashing.finish();
+            (digest, len)
+        });
+        let mut done = 0u64;
+        // Reads stop at `size`, so a file that grew since intake is caught
+        // by the length and digest check rather than copied past its end.
+        while done < size {
+            let Ok(mut buffer) = empty_rx.recv() else {
+                break;
+            };
+            let want = (size - done).min(COPY_BUFFER as u64) as usize;
+            let n = loop {
+                match source.read_at(&mut buffer[..want], offset + done) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other?,
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            zip.write_all(&buffer[..n])?;
+            done += n as u64;
+            if full_tx.send((buffer, n)).is_err() {
+                break;
+            }
+        }
+        drop(full_tx);
+        hasher
+            .join()
+            .map_err(|_| zip::result::ZipError::Io(io::Error::other("hashing thread failed")))
+    })
 }
 
 /// Adds bytes held in memory as one entry.
@@ -255,6 +289,11 @@ fn worth_deflating(head: &[u8]) -> bool {
     if head.len() < 4096 {
         return true;
     }
+    // Near 8 bits of entropy per byte nothing will shrink; this check is
+    // much cheaper than the trial below.
+    if byte_entropy(head) > 7.9 {
+        return false;
+    }
     let mut encoder = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(head.len()),
         flate2::Compression::new(DEFLATE_LEVEL),
@@ -264,6 +303,23 @@ fn worth_deflating(head: &[u8]) -> bool {
         .and_then(|_| encoder.finish())
         .map_or(head.len(), |c| c.len());
     compressed * 10 < head.len() * 9
+}
+
+/// Shannon entropy of the bytes, in bits per byte.
+fn byte_entropy(bytes: &[u8]) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in bytes {
+        counts[usize::from(*b)] += 1;
+    }
+    let n = bytes.len() as f64;
+    counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = f64::from(*c) / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 #[cfg(test)]
