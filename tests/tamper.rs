@@ -252,3 +252,22 @@ fn intake_receipt_must_match_the_original() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("receipt SHA-256"), "{}", text(&out));
 }
+
+#[test]
+fn stray_files_in_the_store_layout_are_reported() {
+    let (t, package, _id) = sealed();
+    let month = package.parent().expect("month folder");
+    fs::write(month.join("leftover.zip.partial"), b"half a package").expect("write");
+    fs::write(t.store.join("packages/notes.txt"), b"x").expect("write");
+    let out = t.verify();
+    assert_eq!(out.status.code(), Some(1));
+    let output = text(&out);
+    assert!(
+        output.contains("leftover.zip.partial: unexpected entry in packages/ (expected *.zip)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("packages/notes.txt: unexpected entry in packages/ (expected YYYY/MM/)"),
+        "{output}"
+    );
+}

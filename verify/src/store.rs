@@ -34,7 +34,7 @@ pub fn verify_store(root: &Path) -> Result<Report, Error> {
     }
     let mut report = Report::default();
     let mut packages: BTreeMap<String, (String, PackageFacts)> = BTreeMap::new();
-    for zip in files_under(&root.join("packages"), "zip")? {
+    for zip in dated_files(root, "packages", "zip", &mut report)? {
         let place = relative(root, &zip);
         let (package_report, facts) = check_package(&zip)?;
         report.absorb(&place, package_report);
@@ -53,7 +53,7 @@ fn check_receipts(
     report: &mut Report,
 ) -> Result<(), Error> {
     let mut receipted: HashMap<&str, usize> = HashMap::new();
-    for path in files_under(&root.join("intake"), "json")? {
+    for path in dated_files(root, "intake", "json", report)? {
         let place = relative(root, &path);
         report.receipts += 1;
         let receipt: Value = match fs::read(&path)
@@ -176,34 +176,69 @@ fn relative(root: &Path, path: &Path) -> String {
         .into_owned()
 }
 
-fn files_under(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, Error> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(current) = stack.pop() {
-        let entries = match fs::read_dir(&current) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+/// The files of a `<dir>/YYYY/MM/<name>.<extension>` tree, sorted. Anything
+/// else found there (a stray file, an unfinished `.partial`, a folder that is
+/// not a year or month) is reported, since the layout is part of the format.
+fn dated_files(
+    root: &Path,
+    dir: &str,
+    extension: &str,
+    report: &mut Report,
+) -> Result<Vec<PathBuf>, Error> {
+    let list = |path: &Path| -> Result<Vec<(String, PathBuf)>, Error> {
+        let mut entries = Vec::new();
+        let read = match fs::read_dir(path) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(entries),
             Err(e) => {
                 return Err(Error::CannotRead {
-                    path: current,
+                    path: path.to_owned(),
                     reason: e.to_string(),
                 })
             }
         };
-        for entry in entries {
-            let path = entry
-                .map_err(|e| Error::CannotRead {
-                    path: current.clone(),
-                    reason: e.to_string(),
-                })?
-                .path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == extension) {
-                out.push(path);
+        for entry in read {
+            let entry = entry.map_err(|e| Error::CannotRead {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+            entries.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                entry.path(),
+            ));
+        }
+        entries.sort();
+        Ok(entries)
+    };
+    let digits = |name: &str, n: usize| name.len() == n && name.bytes().all(|b| b.is_ascii_digit());
+    let mut out = Vec::new();
+    for (year, year_path) in list(&root.join(dir))? {
+        if !(digits(&year, 4) && year_path.is_dir()) {
+            report.problem(
+                relative(root, &year_path),
+                format!("unexpected entry in {dir}/ (expected YYYY/MM/)"),
+            );
+            continue;
+        }
+        for (month, month_path) in list(&year_path)? {
+            if !(digits(&month, 2) && month_path.is_dir()) {
+                report.problem(
+                    relative(root, &month_path),
+                    format!("unexpected entry in {dir}/ (expected YYYY/MM/)"),
+                );
+                continue;
+            }
+            for (name, path) in list(&month_path)? {
+                if path.is_file() && name.ends_with(&format!(".{extension}")) {
+                    out.push(path);
+                } else {
+                    report.problem(
+                        relative(root, &path),
+                        format!("unexpected entry in {dir}/ (expected *.{extension})"),
+                    );
+                }
             }
         }
     }
-    out.sort();
     Ok(out)
 }
