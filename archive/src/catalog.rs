@@ -44,6 +44,14 @@ pub struct SearchHit {
     pub subject: Option<String>,
 }
 
+/// Where a package is and the bytes of its `package.json`.
+pub(crate) struct PackageContents<'a> {
+    pub(crate) package_id: &'a str,
+    /// The package file, relative to the store.
+    pub(crate) relative: &'a str,
+    pub(crate) package_json: &'a [u8],
+}
+
 pub(crate) struct Catalog {
     conn: Connection,
 }
@@ -113,8 +121,8 @@ impl Catalog {
         Ok(())
     }
 
-    /// Indexes one sealed package by reading it back from its zip, so a run
-    /// and a rebuild fill the catalogue the same way.
+    /// Indexes one sealed package by reading its `package.json` and
+    /// `records.jsonl` back from the zip (for a rebuild).
     pub(crate) fn index_package(&mut self, zip_path: &Path, relative: &str) -> Result<u64, Error> {
         let bad = |reason: String| Error::Package {
             path: zip_path.to_owned(),
@@ -127,35 +135,62 @@ impl Catalog {
             .and_then(|s| s.to_str())
             .ok_or_else(|| bad("package file name is not UTF-8".to_owned()))?
             .to_owned();
-        let package_json: Value = {
-            let mut entry = archive
-                .by_name(&format!("{package_id}/data/package.json"))
-                .map_err(|e| bad(format!("data/package.json: {e}")))?;
-            let mut text = Vec::new();
-            entry
-                .read_to_end(&mut text)
-                .map_err(|e| bad(format!("data/package.json: {e}")))?;
-            serde_json::from_slice(&text).map_err(|e| bad(format!("data/package.json: {e}")))?
+        let mut package_json = Vec::new();
+        archive
+            .by_name(&format!("{package_id}/data/package.json"))
+            .map_err(|e| bad(format!("data/package.json: {e}")))?
+            .read_to_end(&mut package_json)
+            .map_err(|e| bad(format!("data/package.json: {e}")))?;
+        let contents = PackageContents {
+            package_id: &package_id,
+            relative,
+            package_json: &package_json,
         };
+        let records = archive
+            .by_name(&format!("{package_id}/data/records.jsonl"))
+            .map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
+        let mut records = BufReader::new(records);
+        let indexed = self.index_contents(zip_path, &contents, &mut records, || true)?;
+        Ok(indexed)
+    }
+
+    /// Indexes a package from its `package.json` bytes and its
+    /// `records.jsonl`, in one transaction that is committed only when
+    /// `commit` says so (a run indexes while it seals, and commits once the
+    /// package is in place). Returns the records indexed.
+    pub(crate) fn index_contents(
+        &mut self,
+        place: &Path,
+        contents: &PackageContents<'_>,
+        records: &mut dyn BufRead,
+        commit: impl FnOnce() -> bool,
+    ) -> Result<u64, Error> {
+        let bad = |reason: String| Error::Package {
+            path: place.to_owned(),
+            reason,
+        };
+        let package_id = contents.package_id;
+        let package_json: Value = serde_json::from_slice(contents.package_json)
+            .map_err(|e| bad(format!("data/package.json: {e}")))?;
         let count = |k: &str| {
             package_json
                 .pointer(&format!("/counts/{k}"))
                 .and_then(Value::as_i64)
         };
-        let tx = self.conn.transaction().map_err(db_err(zip_path))?;
+        let tx = self.conn.transaction().map_err(db_err(place))?;
         tx.execute(
             "DELETE FROM records_fts WHERE id IN (SELECT id FROM records WHERE package_id = ?1)",
-            [&package_id],
+            [package_id],
         )
-        .map_err(db_err(zip_path))?;
-        tx.execute("DELETE FROM records WHERE package_id = ?1", [&package_id])
-            .map_err(db_err(zip_path))?;
+        .map_err(db_err(place))?;
+        tx.execute("DELETE FROM records WHERE package_id = ?1", [package_id])
+            .map_err(db_err(place))?;
         tx.execute(
             "INSERT OR REPLACE INTO packages(id, path, export_sha256, format, records, quarantined, known)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 package_id,
-                relative,
+                contents.relative,
                 package_json.pointer("/export/sha256").and_then(Value::as_str),
                 package_json.get("source_format").and_then(Value::as_str),
                 count("records"),
@@ -163,24 +198,21 @@ impl Catalog {
                 count("known"),
             ],
         )
-        .map_err(db_err(zip_path))?;
+        .map_err(db_err(place))?;
         let mut indexed = 0u64;
         {
-            let entry = archive
-                .by_name(&format!("{package_id}/data/records.jsonl"))
-                .map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
             let mut insert = tx
                 .prepare(
                     "INSERT OR REPLACE INTO records(id, hash, package_id, line, kind, sender, recipients, time_utc, conversation, subject)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
-                .map_err(db_err(zip_path))?;
+                .map_err(db_err(place))?;
             let mut fts = tx
                 .prepare(
                     "INSERT INTO records_fts(id, subject, text, people) VALUES (?1, ?2, ?3, ?4)",
                 )
-                .map_err(db_err(zip_path))?;
-            for (index, line) in BufReader::new(entry).split(b'\n').enumerate() {
+                .map_err(db_err(place))?;
+            for (index, line) in records.split(b'\n').enumerate() {
                 let line = line.map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
                 let record: Record = serde_json::from_slice(&line)
                     .map_err(|e| bad(format!("data/records.jsonl line {}: {e}", index + 1)))?;
@@ -207,7 +239,7 @@ impl Catalog {
                         record.conversation.id,
                         record.subject,
                     ])
-                    .map_err(db_err(zip_path))?;
+                    .map_err(db_err(place))?;
                 let people = format!("{} {}", sender.clone().unwrap_or_default(), recipients);
                 fts.execute(params![
                     record.id.as_str(),
@@ -215,11 +247,13 @@ impl Catalog {
                     record.text,
                     people
                 ])
-                .map_err(db_err(zip_path))?;
+                .map_err(db_err(place))?;
                 indexed += 1;
             }
         }
-        tx.commit().map_err(db_err(zip_path))?;
+        if commit() {
+            tx.commit().map_err(db_err(place))?;
+        }
         Ok(indexed)
     }
 

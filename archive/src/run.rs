@@ -1,15 +1,17 @@
 //! A run: every input is taken in, read, staged and sealed as one package;
 //! a failure on one input never stops the others.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 use spoor_ingest::{read_export, ReadOptions, PARSER};
 use spoor_normalize::{jcs, Sha256};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, PackageContents};
 use crate::fsutil::{rename_durably, with_path, write_atomic};
 use crate::intake::Export;
 use crate::package::seal;
@@ -308,17 +310,47 @@ impl Store {
             .root
             .join("tmp")
             .join(format!("{package_id}.zip.partial"));
-        let sealed = match seal(&partial, package_id, &staged, export, &bag_info) {
+        let relative = format!("packages/{month}/{package_id}.zip");
+        let target = self.root.join(&relative);
+        let records_path = staged.dir.join("data/records.jsonl");
+        // The catalogue is filled while the package is sealed, in a
+        // transaction committed only once the package is in place.
+        let (placed, indexed) = std::thread::scope(|scope| {
+            let (go, wait) = mpsc::channel::<bool>();
+            let contents = PackageContents {
+                package_id,
+                relative: &relative,
+                package_json: &package_bytes,
+            };
+            let target = &target;
+            let indexer = scope.spawn(move || {
+                let records = File::open(&records_path).map_err(with_path(&records_path))?;
+                catalog.index_contents(target, &contents, &mut BufReader::new(records), || {
+                    wait.recv().unwrap_or(false)
+                })
+            });
+            let placed =
+                seal(&partial, package_id, &staged, export, &bag_info).and_then(|sealed| {
+                    rename_durably(&partial, target)
+                        .map(|()| sealed)
+                        .map_err(with_path(target))
+                });
+            let _ = go.send(placed.is_ok());
+            let indexed = indexer.join().unwrap_or_else(|_| {
+                Err(Error::Usage(
+                    "the catalogue indexing thread failed".to_owned(),
+                ))
+            });
+            (placed, indexed)
+        });
+        let sealed = match placed {
             Ok(sealed) => sealed,
             Err(e) => {
                 let _ = fs::remove_file(&partial);
                 return Err(e);
             }
         };
-        let relative = format!("packages/{month}/{package_id}.zip");
-        let target = self.root.join(&relative);
-        rename_durably(&partial, &target).map_err(with_path(&target))?;
-        catalog.index_package(&target, &relative)?;
+        indexed?;
 
         report.package_path = Some(relative);
         report.tagmanifest_sha256 = Some(sealed.tagmanifest_sha256.to_hex());
