@@ -1,19 +1,21 @@
 //! Text normalisation: Unicode NFC, bidi controls removed, and plain text
 //! derived from HTML by one documented rule (docs/FORMAT.md, "Text").
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization};
 
 /// Normalises text for a record: Unicode NFC, and the invisible bidi
 /// control characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069)
 /// removed, since they change how text displays but not what it says.
 /// CRLF and lone CR become LF.
 pub fn normalize_text(text: &str) -> String {
+    // Fast path: most text is already NFC, without CR or bidi controls, and
+    // the full pass costs more than the rest of reading a message.
+    let clean = !text.contains('\r') && !text.chars().any(is_bidi_control);
+    if clean && unicode_normalization::is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        return text.to_owned();
+    }
     let unified = text.replace("\r\n", "\n").replace('\r', "\n");
-    unified
-        .chars()
-        .filter(|c| !is_bidi_control(*c))
-        .nfc()
-        .collect()
+    unified.chars().filter(|c| !is_bidi_control(*c)).nfc().collect()
 }
 
 fn is_bidi_control(c: char) -> bool {
