@@ -35,6 +35,10 @@ enum Command {
         /// Organisation named in every package's bag-info.txt.
         #[arg(long)]
         organization: Option<String>,
+        /// Where to write the log's private signing key (mode 0600, outside
+        /// the store). Default: ~/.config/spoor/keys/<store id>.key.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
     /// Archive exports (files or folders) into the store.
     Run {
@@ -44,6 +48,10 @@ enum Command {
         /// Print the run report as JSON instead of a summary.
         #[arg(long)]
         json: bool,
+        /// The log's private signing key file. Default: the environment
+        /// variable SPOOR_SIGNING_KEY_FILE, else the file named at init.
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
         /// Exports to archive.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -56,6 +64,11 @@ enum Command {
         /// Print findings as JSON.
         #[arg(long)]
         json: bool,
+        /// The log's public key (signed-note verifier key), obtained out of
+        /// band. Without it the store's own key is used, which proves
+        /// nothing against an insider.
+        #[arg(long, requires = "store")]
+        pubkey: Option<PathBuf>,
         /// A package zip to verify on its own.
         #[arg(required_unless_present = "store")]
         package: Option<PathBuf>,
@@ -106,28 +119,25 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 fn execute(command: Command) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Init {
-            store,
-            zone,
-            organization,
-        } => {
-            Store::init(
-                &store,
-                &InitOptions {
-                    default_zone: zone,
-                    organization,
-                },
-            )?;
+        Command::Init { store, zone, organization, key_file } => {
+            let options = InitOptions { default_zone: zone, organization, key_file };
+            let created = Store::init(&store, &options)?;
+            let config = created.config();
             writeln!(out, "created store {}", store.display())?;
+            if let Some(key) = &config.signing_key_file {
+                writeln!(out, "private signing key: {} (keep it safe; it never goes in the store)", key.display())?;
+            }
+            writeln!(out, "log public key (give it to auditors): {}", config.log_public_key)?;
             Ok(0)
         }
-        Command::Run {
-            store,
-            json,
-            inputs,
-        } => {
+        Command::Run { store, json, signing_key, inputs } => {
             let store = Store::open(&store)?;
-            let report = store.run(&inputs)?;
+            let key_file = signing_key
+                .or_else(|| std::env::var_os("SPOOR_SIGNING_KEY_FILE").map(PathBuf::from))
+                .or_else(|| store.config().signing_key_file.clone())
+                .context("no signing key: give --signing-key FILE or set SPOOR_SIGNING_KEY_FILE")?;
+            let key = store.signer(&key_file)?;
+            let report = store.run(&inputs, &key)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
@@ -135,13 +145,16 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             }
             Ok(report.exit_code())
         }
-        Command::Verify {
-            store,
-            json,
-            package,
-        } => {
+        Command::Verify { store, json, pubkey, package } => {
+            let pubkey = match &pubkey {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("{}: cannot read the public key", path.display()))?,
+                ),
+                None => None,
+            };
             let report = match (&store, &package) {
-                (Some(store), _) => spoor_verify::verify_store(store)?,
+                (Some(store), _) => spoor_verify::verify_store(store, pubkey.as_deref())?,
                 (None, Some(package)) => spoor_verify::verify_package(package)?,
                 (None, None) => anyhow::bail!("give --store STORE or a PACKAGE.zip"),
             };

@@ -17,7 +17,13 @@ impl TestStore {
     pub(crate) fn new() -> TestStore {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = dir.path().join("store");
-        let out = spoor(&["init", store.to_str().expect("utf-8 path")]);
+        let key = dir.path().join("log.key");
+        let out = spoor(&[
+            "init",
+            "--key-file",
+            key.to_str().expect("utf-8 path"),
+            store.to_str().expect("utf-8 path"),
+        ]);
         assert_eq!(out.status.code(), Some(0), "init failed: {}", text(&out));
         TestStore { dir, store }
     }

@@ -24,6 +24,14 @@ pub struct StoreConfig {
     /// Written into each bag's `Source-Organization`, when set.
     #[serde(default)]
     pub organization: Option<String>,
+    /// The log's origin line (C2SP tlog-checkpoint), also the key name.
+    pub origin: String,
+    /// The log's public verifier key (C2SP signed-note key string).
+    pub log_public_key: String,
+    /// Where the private signing key was written at `spoor init` (outside
+    /// the store); used when no key file is given to `spoor run`.
+    #[serde(default)]
+    pub signing_key_file: Option<std::path::PathBuf>,
     /// Bounds on reading inputs.
     #[serde(default)]
     pub limits: Limits,

@@ -6,10 +6,13 @@
 //! use spoor_archive::{InitOptions, Store};
 //!
 //! let dir = tempfile::tempdir()?;
-//! let store = Store::init(&dir.path().join("store"), &InitOptions::default())?;
+//! let key_file = dir.path().join("log.key");
+//! let options = InitOptions { key_file: Some(key_file.clone()), ..InitOptions::default() };
+//! let store = Store::init(&dir.path().join("store"), &options)?;
 //! let mail = dir.path().join("note.eml");
 //! std::fs::write(&mail, "Message-ID: <1@example.org>\nSubject: Hoi\n\nDag!\n")?;
-//! let report = store.run(&[mail])?;
+//! let report = store.run(&[mail], &store.signer(&key_file)?)?;
+//! assert_eq!(report.log_size, 4); // intake, record, package, run seal
 //! assert_eq!(report.inputs[0].records, 1);
 //! assert_eq!(report.exit_code(), 0);
 //! assert_eq!(store.search("Dag", 10)?.len(), 1);
@@ -22,6 +25,7 @@ mod catalog;
 mod config;
 mod fsutil;
 mod intake;
+mod log;
 mod package;
 mod run;
 mod stage;
@@ -30,7 +34,7 @@ mod store;
 pub use catalog::SearchHit;
 pub use config::{StoreConfig, STORE_FORMAT};
 pub use run::{InputReport, InputStatus, RunReport};
-pub use store::{InitOptions, Store, PACKAGE_FORMAT};
+pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 
 use std::path::PathBuf;
 

@@ -9,14 +9,15 @@ use std::sync::mpsc;
 use serde::Serialize;
 use serde_json::{json, Value};
 use spoor_ingest::{read_export, ReadOptions, PARSER};
-use spoor_normalize::{jcs, Sha256};
+use spoor_normalize::{hash_reader, jcs, Sha256};
 
 use crate::catalog::{Catalog, PackageContents};
+use crate::log::Log;
 use crate::fsutil::{rename_durably, with_path, write_atomic};
 use crate::intake::Export;
 use crate::package::seal;
 use crate::stage::Stager;
-use crate::store::{files_under, Store, PACKAGE_FORMAT};
+use crate::store::{files_under, SigningKey, Store, PACKAGE_FORMAT};
 use crate::Error;
 
 /// What happened to one input.
@@ -80,6 +81,10 @@ pub struct RunReport {
     pub tool_version: String,
     /// One entry per input, in the order given.
     pub inputs: Vec<InputReport>,
+    /// Size of the log after this run (the new checkpoint's size).
+    pub log_size: u64,
+    /// Root hash of the log after this run, in hex.
+    pub log_root: String,
 }
 
 impl RunReport {
@@ -102,7 +107,7 @@ impl Store {
     /// # Errors
     /// Only when the run cannot happen at all (catalogue unusable, report not
     /// writable); a failing input is reported in its [`InputReport`].
-    pub fn run(&self, inputs: &[PathBuf]) -> Result<RunReport, Error> {
+    pub fn run(&self, inputs: &[PathBuf], key: &SigningKey) -> Result<RunReport, Error> {
         let started = jiff::Timestamp::now();
         let run_id = format!(
             "r-{}-{}",
@@ -110,6 +115,9 @@ impl Store {
             std::process::id()
         );
         let mut catalog = self.catalog()?;
+        let log_dir = self.root.join("log");
+        let previous = Log::head(&log_dir)?;
+        let mut log = Log::open(&log_dir, &self.config.origin)?;
         let mut reports = Vec::new();
         for input in inputs {
             let mut report = InputReport {
@@ -128,18 +136,39 @@ impl Store {
                 payload_oxum: None,
                 error: None,
             };
-            if let Err(e) = self.archive_one(input, &mut catalog, &mut report) {
+            if let Err(e) = self.archive_one(input, &mut catalog, &mut log, &mut report) {
                 report.status = InputStatus::Failed;
                 report.error = Some(e.to_string());
             }
             reports.push(report);
         }
+        let count = |status: InputStatus| reports.iter().filter(|r| r.status == status).count();
+        let seal = json!({
+            "type": "run",
+            "run_id": run_id,
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "settings_sha256": self.package_settings().1,
+            "counts": {
+                "inputs": reports.len(),
+                "archived": count(InputStatus::Archived),
+                "partial": count(InputStatus::Partial),
+                "known": count(InputStatus::Known),
+                "failed": count(InputStatus::Failed),
+                "records": reports.iter().map(|r| r.records).sum::<u64>(),
+                "quarantined": reports.iter().map(|r| r.quarantined).sum::<u64>(),
+            },
+            "previous_checkpoint": previous.map(|h| json!({ "size": h.size, "root": hex(&h.root) })),
+        });
+        log.append(jcs::to_canonical(&seal))?;
+        let head = log.publish(&key.0)?;
         let report = RunReport {
             run_id: run_id.clone(),
             started_at: started.to_string(),
             finished_at: jiff::Timestamp::now().to_string(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             inputs: reports,
+            log_size: head.size,
+            log_root: hex(&head.root),
         };
         let path = self.root.join("runs").join(format!("{run_id}.json"));
         let value = serde_json::to_value(&report).map_err(|e| Error::Usage(e.to_string()))?;
@@ -153,6 +182,7 @@ impl Store {
         &self,
         input: &Path,
         catalog: &mut Catalog,
+        log: &mut Log,
         report: &mut InputReport,
     ) -> Result<(), Error> {
         let export = Export::survey(input)?;
@@ -195,6 +225,16 @@ impl Store {
         receipt_bytes.push(b'\n');
         write_atomic(&receipt_path, &receipt_bytes).map_err(with_path(&receipt_path))?;
         catalog.index_receipt(&self.relative(&receipt_path), &receipt)?;
+        // Logged before anything is derived from the export.
+        log.append(jcs::to_canonical(&json!({
+            "type": "intake",
+            "receipt": self.relative(&receipt_path),
+            "name": receipt["name"],
+            "size": export.size,
+            "sha256": export.sha256,
+            "received_at": receipt["received_at"],
+            "package_id": package_id,
+        })))?;
 
         let staging = self
             .root
@@ -207,6 +247,7 @@ impl Store {
             &month,
             &staging,
             catalog,
+            log,
             report,
         );
         let _ = fs::remove_dir_all(&staging);
@@ -222,6 +263,7 @@ impl Store {
         month: &str,
         staging: &Path,
         catalog: &mut Catalog,
+        log: &mut Log,
         report: &mut InputReport,
     ) -> Result<(), Error> {
         let mut stager = Stager::create(staging, catalog).map_err(with_path(staging))?;
@@ -351,6 +393,23 @@ impl Store {
             }
         };
         indexed?;
+        for (id, hash) in &staged.records {
+            log.append(jcs::to_canonical(&json!({
+                "type": "record",
+                "id": id,
+                "hash": hash,
+                "package_id": package_id,
+            })))?;
+        }
+        let zip_sha256 = File::open(&target).and_then(hash_reader).map_err(with_path(&target))?.0;
+        log.append(jcs::to_canonical(&json!({
+            "type": "package",
+            "package_id": package_id,
+            "path": relative,
+            "zip_sha256": zip_sha256,
+            "tagmanifest_sha256": sealed.tagmanifest_sha256,
+            "payload_oxum": sealed.payload_oxum,
+        })))?;
 
         report.package_path = Some(relative);
         report.tagmanifest_sha256 = Some(sealed.tagmanifest_sha256.to_hex());
@@ -386,4 +445,8 @@ impl Store {
             .find(|p| p.file_name().is_some_and(|n| n == name.as_str()))
             .map(|p| self.relative(&p)))
     }
+}
+
+fn hex(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -34,6 +34,8 @@ pub(crate) struct Staged {
     pub(crate) counts: StageCounts,
     /// Every blob, by digest (so in the order of their bag paths).
     pub(crate) blobs: BTreeMap<Sha256, BlobSpan>,
+    /// Id and record hash of every record line, in order.
+    pub(crate) records: Vec<(RecordId, Sha256)>,
 }
 
 /// Counts of what was staged.
@@ -59,6 +61,8 @@ pub(crate) struct Stager<'a> {
     store: &'a mut dyn KnownRecords,
     /// Records not written because the store or this export already has them.
     pub(crate) known: Vec<Value>,
+    /// Id and record hash of every record written, in order.
+    records_written: Vec<(RecordId, Sha256)>,
     pub(crate) counts: StageCounts,
 }
 
@@ -81,6 +85,7 @@ impl<'a> Stager<'a> {
             ids_seen: HashSet::new(),
             store,
             known: Vec::new(),
+            records_written: Vec::new(),
             counts: StageCounts::default(),
         })
     }
@@ -95,6 +100,7 @@ impl<'a> Stager<'a> {
             known: self.known,
             counts: self.counts,
             blobs: self.blobs,
+            records: self.records_written,
         })
     }
 
@@ -138,6 +144,7 @@ impl Sink for Stager<'_> {
         let line = record.to_canonical_line().map_err(io::Error::other)?;
         self.records.write_all(&line)?;
         self.records.write_all(b"\n")?;
+        self.records_written.push((record.id, Sha256::of(&line)));
         self.counts.records += 1;
         Ok(())
     }

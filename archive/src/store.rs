@@ -14,6 +14,16 @@ use crate::Error;
 /// The package format this version writes.
 pub const PACKAGE_FORMAT: &str = "spoor-package/1";
 
+/// The log's private key, loaded for a run.
+pub struct SigningKey(pub(crate) signed_note::StandardSigner);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.write_str("SigningKey(..)")
+    }
+}
+
 /// Choices made at `spoor init`.
 #[derive(Clone, Debug)]
 pub struct InitOptions {
@@ -21,6 +31,9 @@ pub struct InitOptions {
     pub default_zone: String,
     /// Organisation named in every bag.
     pub organization: Option<String>,
+    /// Where to write the log's private signing key. It must lie outside the
+    /// store; the default is `$HOME/.config/spoor/keys/<store id>.key`.
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for InitOptions {
@@ -28,6 +41,7 @@ impl Default for InitOptions {
         InitOptions {
             default_zone: "Europe/Amsterdam".to_owned(),
             organization: None,
+            key_file: None,
         }
     }
 }
@@ -72,13 +86,36 @@ impl Store {
             jiff::Timestamp::now(),
             std::process::id()
         );
+        let store_id = Sha256::of(nonce.as_bytes()).to_hex()[..32].to_owned();
+        let origin = format!("spoor/{store_id}");
+        let key_file = match &options.key_file {
+            Some(path) => path.clone(),
+            None => default_key_file(&store_id)?,
+        };
+        let absolute_root = fs::canonicalize(root).map_err(with_path(root))?;
+        let key_parent = key_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(key_parent).map_err(with_path(key_parent))?;
+        if fs::canonicalize(key_parent).map_err(with_path(key_parent))?.starts_with(&absolute_root) {
+            return Err(Error::Usage(format!(
+                "{}: the private key must be kept outside the store",
+                key_file.display()
+            )));
+        }
+        let (private_key, public_key) = signed_note::generate_key(&mut rand_core::OsRng, &origin);
+        write_private_key(&key_file, &private_key)?;
         let config = StoreConfig {
             format: STORE_FORMAT.to_owned(),
-            store_id: Sha256::of(nonce.as_bytes()).to_hex()[..32].to_owned(),
+            store_id,
             default_zone: options.default_zone.clone(),
             organization: options.organization.clone(),
+            origin,
+            log_public_key: public_key.clone(),
+            signing_key_file: Some(fs::canonicalize(&key_file).map_err(with_path(&key_file))?),
             limits: Limits::default(),
         };
+        fs::create_dir_all(root.join("log")).map_err(with_path(root))?;
+        let key_path = root.join("log/public-key");
+        write_atomic(&key_path, format!("{public_key}\n").as_bytes()).map_err(with_path(&key_path))?;
         let path = root.join("spoor.toml");
         write_atomic(&path, config.to_toml()?.as_bytes()).map_err(with_path(&path))?;
         let store = Store {
@@ -116,6 +153,33 @@ impl Store {
     /// The store's settings.
     pub fn config(&self) -> &StoreConfig {
         &self.config
+    }
+
+    /// Reads the log's private signing key from `path`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when the file cannot be read or holds no key for
+    /// this store's log. Without the key the archive stays readable and
+    /// verifiable; it only cannot be extended.
+    pub fn signer(&self, path: &Path) -> Result<SigningKey, Error> {
+        let text = fs::read_to_string(path).map_err(|e| {
+            Error::Usage(format!(
+                "{}: cannot read the signing key ({e}); the archive stays readable, but cannot be extended without it",
+                path.display()
+            ))
+        })?;
+        let signer = signed_note::StandardSigner::new(text.trim())
+            .map_err(|e| Error::Usage(format!("{}: not a signing key: {e}", path.display())))?;
+        use signed_note::Signer;
+        if signer.name() != self.config.origin {
+            return Err(Error::Usage(format!(
+                "{}: the key is for {:?}, not for this store's log {:?}",
+                path.display(),
+                signer.name(),
+                self.config.origin
+            )));
+        }
+        Ok(SigningKey(signer))
     }
 
     pub(crate) fn catalog(&self) -> Result<Catalog, Error> {
@@ -173,6 +237,29 @@ impl Store {
             .to_string_lossy()
             .into_owned()
     }
+}
+
+/// `$HOME/.config/spoor/keys/<store id>.key`.
+fn default_key_file(store_id: &str) -> Result<PathBuf, Error> {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).ok_or_else(|| {
+        Error::Usage("no HOME to keep the private key under; give a key file".to_owned())
+    })?;
+    Ok(PathBuf::from(home).join(".config/spoor/keys").join(format!("{store_id}.key")))
+}
+
+/// Writes a private key readable by its owner only (mode 0600), refusing to
+/// overwrite an existing file.
+fn write_private_key(path: &Path, key: &str) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(with_path(path))?;
+    file.write_all(format!("{key}\n").as_bytes()).map_err(with_path(path))?;
+    file.sync_all().map_err(with_path(path))
 }
 
 /// Files with the given extension anywhere under `dir`, sorted.

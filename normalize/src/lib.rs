@@ -18,6 +18,7 @@ mod hash;
 pub mod jcs;
 mod record;
 pub mod text;
+pub mod tiles;
 mod time;
 
 pub use hash::{hash_reader, HashingReader, HashingWriter, Sha256};

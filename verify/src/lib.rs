@@ -8,7 +8,7 @@
 //! Every problem is collected (not only the first) into a [`Report`].
 //!
 //! ```no_run
-//! let report = spoor_verify::verify_store(std::path::Path::new("/srv/spoor"))?;
+//! let report = spoor_verify::verify_store(std::path::Path::new("/srv/spoor"), None)?;
 //! for finding in &report.findings {
 //!     eprintln!("{finding}");
 //! }
@@ -21,6 +21,7 @@ mod bag;
 mod package;
 mod report;
 mod store;
+mod trail;
 
 pub use package::verify_package;
 pub use report::{Finding, Report};

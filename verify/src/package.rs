@@ -7,7 +7,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde_json::Value;
-use spoor_normalize::{jcs, HashingReader, Record, Sha256, RECORD_SCHEMA};
+use spoor_normalize::{hash_reader, jcs, HashingReader, Record, Sha256, RECORD_SCHEMA};
 use zip::ZipArchive;
 
 use crate::bag::{parse_bag_info, parse_manifest};
@@ -35,6 +35,12 @@ pub(crate) struct PackageFacts {
     pub(crate) export_size: Option<u64>,
     /// (record id, record hash) per line, in order.
     pub(crate) records: Vec<(String, String)>,
+    /// SHA-256 of the whole zip file.
+    pub(crate) zip_sha256: Option<String>,
+    /// SHA-256 of `tagmanifest-sha256.txt`.
+    pub(crate) tagmanifest_sha256: Option<String>,
+    /// The Payload-Oxum of the payload as found.
+    pub(crate) payload_oxum: String,
 }
 
 /// Verifies one package zip on its own.
@@ -101,9 +107,27 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
         .to_owned();
     let entries = hygiene(&mut archive, &expected_top, &mut report);
     drop(archive);
-    let mut results = read_entries(path, &entries);
+    // The whole file's hash (named in the log) is taken beside the entries.
+    let (mut results, zip_sha256) = std::thread::scope(|scope| {
+        let whole = scope.spawn(|| File::open(path).and_then(hash_reader));
+        let results = read_entries(path, &entries);
+        (results, whole.join())
+    });
     results.sort_by_key(|r| r.index);
-    let facts = check_bag(&expected_top, &results, &mut report);
+    let mut facts = check_bag(&expected_top, &results, &mut report);
+    match zip_sha256 {
+        Ok(Ok((digest, len))) => {
+            facts.zip_sha256 = Some(digest.to_hex());
+            report.bytes += len;
+        }
+        Ok(Err(e)) => report.problem("zip", format!("cannot be read whole: {e}")),
+        Err(_) => report.problem("zip", "hashing the whole file failed"),
+    }
+    facts.tagmanifest_sha256 = results
+        .iter()
+        .find(|r| r.bag_path == "tagmanifest-sha256.txt")
+        .and_then(|r| r.sha256)
+        .map(|d| d.to_hex());
     Ok((report, Some(facts)))
 }
 
@@ -488,6 +512,7 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
         let info = parse_bag_info(&info);
         let octets: u64 = payload.iter().map(|r| r.size).sum();
         let actual = format!("{octets}.{}", payload.len());
+        facts.payload_oxum = actual.clone();
         match info.get("Payload-Oxum").map(Vec::as_slice) {
             Some([oxum]) if *oxum == actual => {}
             Some([oxum]) => report.problem(

@@ -9,14 +9,17 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
 use crate::package::{check_package, PackageFacts};
+use crate::trail::{check_trail, TrustedKey};
 use crate::report::Report;
 use crate::Error;
 
-/// Verifies the store at `root`.
+/// Verifies the store at `root`. Checkpoint signatures are checked against
+/// `pubkey` (a signed-note verifier key string obtained out of band); without
+/// it, against the store's own key, which the report notes loudly.
 ///
 /// # Errors
 /// [`Error::CannotRead`] when `root` is not a readable spoor store.
-pub fn verify_store(root: &Path) -> Result<Report, Error> {
+pub fn verify_store(root: &Path, pubkey: Option<&str>) -> Result<Report, Error> {
     let config = root.join("spoor.toml");
     let text = fs::read_to_string(&config).map_err(|e| Error::CannotRead {
         path: config.clone(),
@@ -43,6 +46,8 @@ pub fn verify_store(root: &Path) -> Result<Report, Error> {
         }
     }
     check_receipts(root, &packages, &mut report)?;
+    let key = pubkey.map_or(TrustedKey::StoresOwn, TrustedKey::Given);
+    check_trail(root, key, &packages, &mut report);
     check_catalogue(root, &packages, &mut report);
     Ok(report)
 }

@@ -1,0 +1,186 @@
+//! The store's audit trail: one append-only Merkle log (RFC 6962 hashing)
+//! stored as C2SP tlog-tiles under `STORE/log/` (hash tiles and entry
+//! bundles), with a C2SP tlog-checkpoint after every run, signed as a C2SP
+//! signed note with Ed25519. The Merkle math is `tlog_tiles`'; the note
+//! format is `signed_note`'s.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use signed_note::{Note, StandardSigner};
+use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
+use tlog_tiles::checkpoint::Checkpoint;
+use tlog_tiles::tile::Tile;
+use tlog_tiles::tlog::{record_hash, stored_hashes_for_record_hash, tree_hash, Hash, HashReader};
+
+use crate::fsutil::{with_path, write_atomic};
+use crate::Error;
+
+/// Tile height of C2SP tlog-tiles: 2^8 = 256 hashes per tile.
+const TILE_HEIGHT: u8 = 8;
+/// Largest entry: entry bundles prefix each entry with a 16-bit length.
+const MAX_ENTRY: usize = u16::MAX as usize;
+
+/// Every stored hash of the tree, in `tlog_tiles`' stored-hash order.
+struct StoredHashes(Vec<Hash>);
+
+impl HashReader for StoredHashes {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::tlog::Error> {
+        indexes
+            .iter()
+            .map(|i| usize::try_from(*i).ok().and_then(|i| self.0.get(i)).copied())
+            .collect::<Option<Vec<_>>>()
+            .ok_or(tlog_tiles::tlog::Error::IndexesNotInTree)
+    }
+}
+
+/// The latest signed checkpoint: tree size and root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TreeHead {
+    pub(crate) size: u64,
+    pub(crate) root: [u8; 32],
+}
+
+/// An open log, ready to take entries.
+pub(crate) struct Log {
+    dir: PathBuf,
+    origin: String,
+    size: u64,
+    stored: StoredHashes,
+    /// Entries appended since opening, not yet written out.
+    pending: Vec<Vec<u8>>,
+    /// The bytes of the partial entry bundle at the end, if any.
+    tail_bundle: Vec<u8>,
+}
+
+fn damaged(dir: &Path, reason: String) -> Error {
+    Error::Package { path: dir.to_owned(), reason: format!("log: {reason}") }
+}
+
+impl Log {
+    /// Opens the log in `dir` (`STORE/log`), rebuilding the stored hashes
+    /// from the level-0 tiles and checking them against the latest checkpoint.
+    pub(crate) fn open(dir: &Path, origin: &str) -> Result<Log, Error> {
+        let head = Log::head(dir)?;
+        let size = head.map_or(0, |h| h.size);
+        let mut log = Log {
+            dir: dir.to_owned(),
+            origin: origin.to_owned(),
+            size: 0,
+            stored: StoredHashes(Vec::new()),
+            pending: Vec::new(),
+            tail_bundle: Vec::new(),
+        };
+        let full_tiles = size / TILE_WIDTH;
+        for index in 0..=full_tiles {
+            let width = if index < full_tiles { TILE_WIDTH } else { size % TILE_WIDTH };
+            if width == 0 {
+                continue;
+            }
+            let path = dir.join(tile_path(0, index, width));
+            let data = fs::read(&path).map_err(with_path(&path))?;
+            if data.len() as u64 != width * 32 {
+                return Err(damaged(dir, format!("{} has {} bytes, not {}", path.display(), data.len(), width * 32)));
+            }
+            for chunk in data.chunks_exact(32) {
+                let mut leaf = [0u8; 32];
+                leaf.copy_from_slice(chunk);
+                log.push_leaf_hash(Hash(leaf))?;
+            }
+        }
+        if let Some(head) = head {
+            let root = tree_hash(log.size, &log.stored).map_err(|e| damaged(dir, e.to_string()))?;
+            if root.0 != head.root {
+                return Err(damaged(dir, "the tiles do not add up to the latest checkpoint; not extending a damaged log".to_owned()));
+            }
+            let tail = size % TILE_WIDTH;
+            if tail > 0 {
+                let path = dir.join(entries_path(size / TILE_WIDTH, tail));
+                log.tail_bundle = fs::read(&path).map_err(with_path(&path))?;
+            }
+        }
+        Ok(log)
+    }
+
+    /// The latest checkpoint's size and root, if there is one. The signature
+    /// is not checked here (that is `spoor verify`'s work).
+    pub(crate) fn head(dir: &Path) -> Result<Option<TreeHead>, Error> {
+        let path = dir.join("checkpoint");
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::Io { path, source: e }),
+        };
+        let note = Note::from_bytes(&bytes).map_err(|e| damaged(dir, format!("checkpoint: {e}")))?;
+        let checkpoint =
+            Checkpoint::from_bytes(note.text()).map_err(|e| damaged(dir, format!("checkpoint: {e}")))?;
+        Ok(Some(TreeHead { size: checkpoint.size(), root: checkpoint.hash().0 }))
+    }
+
+    fn push_leaf_hash(&mut self, leaf: Hash) -> Result<(), Error> {
+        let hashes = stored_hashes_for_record_hash(self.size, leaf, &self.stored)
+            .map_err(|e| damaged(&self.dir, e.to_string()))?;
+        self.stored.0.extend(hashes);
+        self.size += 1;
+        Ok(())
+    }
+
+    /// Appends one entry (canonical JSON, at most 64 KiB); returns its index.
+    pub(crate) fn append(&mut self, entry: Vec<u8>) -> Result<u64, Error> {
+        if entry.len() > MAX_ENTRY {
+            return Err(damaged(&self.dir, format!("entry of {} bytes is over the 65535-byte limit", entry.len())));
+        }
+        let index = self.size;
+        self.push_leaf_hash(record_hash(&entry))?;
+        self.pending.push(entry);
+        Ok(index)
+    }
+
+    /// Writes the entry bundles and tiles for everything appended, then signs
+    /// and writes a checkpoint; returns the new tree head.
+    pub(crate) fn publish(&mut self, signer: &StandardSigner) -> Result<TreeHead, Error> {
+        let old_size = self.size - self.pending.len() as u64;
+        let mut bundle_index = old_size / TILE_WIDTH;
+        let mut bundle = std::mem::take(&mut self.tail_bundle);
+        let mut in_bundle = old_size % TILE_WIDTH;
+        for entry in std::mem::take(&mut self.pending) {
+            let len = u16::try_from(entry.len()).map_err(|_| damaged(&self.dir, "entry too long".to_owned()))?;
+            bundle.extend_from_slice(&len.to_be_bytes());
+            bundle.extend_from_slice(&entry);
+            in_bundle += 1;
+            if in_bundle == TILE_WIDTH {
+                self.write(&entries_path(bundle_index, TILE_WIDTH), &bundle)?;
+                bundle.clear();
+                bundle_index += 1;
+                in_bundle = 0;
+            }
+        }
+        if in_bundle > 0 {
+            self.write(&entries_path(bundle_index, in_bundle), &bundle)?;
+        }
+        self.tail_bundle = bundle;
+        for tile in Tile::new_tiles(TILE_HEIGHT, old_size, self.size) {
+            let data = tile.read_data(&self.stored).map_err(|e| damaged(&self.dir, e.to_string()))?;
+            self.write(&tile_path(tile.level(), tile.level_index(), u64::from(tile.width())), &data)?;
+        }
+        let root = tree_hash(self.size, &self.stored).map_err(|e| damaged(&self.dir, e.to_string()))?;
+        let checkpoint = Checkpoint::new(&self.origin, self.size, root, "")
+            .map_err(|e| damaged(&self.dir, format!("checkpoint: {e}")))?;
+        let mut note =
+            Note::new(&checkpoint.to_bytes(), &[]).map_err(|e| damaged(&self.dir, format!("checkpoint note: {e}")))?;
+        note.add_sigs(&[signer]).map_err(|e| damaged(&self.dir, format!("signing the checkpoint: {e}")))?;
+        let signed = note.to_bytes();
+        let kept = format!("checkpoints/{}", self.size);
+        if self.dir.join(&kept).exists() {
+            return Err(damaged(&self.dir, format!("{kept} exists already; a log never signs two checkpoints of one size")));
+        }
+        self.write(&kept, &signed)?;
+        self.write("checkpoint", &signed)?;
+        Ok(TreeHead { size: self.size, root: root.0 })
+    }
+
+    fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), Error> {
+        let path = self.dir.join(relative);
+        write_atomic(&path, bytes).map_err(with_path(&path))
+    }
+}
