@@ -119,18 +119,40 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 fn execute(command: Command) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Init { store, zone, organization, key_file } => {
-            let options = InitOptions { default_zone: zone, organization, key_file };
+        Command::Init {
+            store,
+            zone,
+            organization,
+            key_file,
+        } => {
+            let options = InitOptions {
+                default_zone: zone,
+                organization,
+                key_file,
+            };
             let created = Store::init(&store, &options)?;
             let config = created.config();
             writeln!(out, "created store {}", store.display())?;
             if let Some(key) = &config.signing_key_file {
-                writeln!(out, "private signing key: {} (keep it safe; it never goes in the store)", key.display())?;
+                writeln!(
+                    out,
+                    "private signing key: {} (keep it safe; it never goes in the store)",
+                    key.display()
+                )?;
             }
-            writeln!(out, "log public key (give it to auditors): {}", config.log_public_key)?;
+            writeln!(
+                out,
+                "log public key (give it to auditors): {}",
+                config.log_public_key
+            )?;
             Ok(0)
         }
-        Command::Run { store, json, signing_key, inputs } => {
+        Command::Run {
+            store,
+            json,
+            signing_key,
+            inputs,
+        } => {
             let store = Store::open(&store)?;
             let key_file = signing_key
                 .or_else(|| std::env::var_os("SPOOR_SIGNING_KEY_FILE").map(PathBuf::from))
@@ -145,14 +167,19 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             }
             Ok(report.exit_code())
         }
-        Command::Verify { store, json, pubkey, package } => {
-            let pubkey = match &pubkey {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .with_context(|| format!("{}: cannot read the public key", path.display()))?,
-                ),
-                None => None,
-            };
+        Command::Verify {
+            store,
+            json,
+            pubkey,
+            package,
+        } => {
+            let pubkey =
+                match &pubkey {
+                    Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                        format!("{}: cannot read the public key", path.display())
+                    })?),
+                    None => None,
+                };
             let report = match (&store, &package) {
                 (Some(store), _) => spoor_verify::verify_store(store, pubkey.as_deref())?,
                 (None, Some(package)) => spoor_verify::verify_package(package)?,
@@ -258,7 +285,7 @@ fn print_run(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "run {} done (report runs/{}.json)",
-        report.run_id, report.run_id
+        "run {} done: log size {}, root {} (report runs/{}.json)",
+        report.run_id, report.log_size, report.log_root, report.run_id
     )
 }

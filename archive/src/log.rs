@@ -28,7 +28,12 @@ impl HashReader for StoredHashes {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::tlog::Error> {
         indexes
             .iter()
-            .map(|i| usize::try_from(*i).ok().and_then(|i| self.0.get(i)).copied())
+            .map(|i| {
+                usize::try_from(*i)
+                    .ok()
+                    .and_then(|i| self.0.get(i))
+                    .copied()
+            })
             .collect::<Option<Vec<_>>>()
             .ok_or(tlog_tiles::tlog::Error::IndexesNotInTree)
     }
@@ -54,7 +59,10 @@ pub(crate) struct Log {
 }
 
 fn damaged(dir: &Path, reason: String) -> Error {
-    Error::Package { path: dir.to_owned(), reason: format!("log: {reason}") }
+    Error::Package {
+        path: dir.to_owned(),
+        reason: format!("log: {reason}"),
+    }
 }
 
 impl Log {
@@ -73,14 +81,26 @@ impl Log {
         };
         let full_tiles = size / TILE_WIDTH;
         for index in 0..=full_tiles {
-            let width = if index < full_tiles { TILE_WIDTH } else { size % TILE_WIDTH };
+            let width = if index < full_tiles {
+                TILE_WIDTH
+            } else {
+                size % TILE_WIDTH
+            };
             if width == 0 {
                 continue;
             }
             let path = dir.join(tile_path(0, index, width));
             let data = fs::read(&path).map_err(with_path(&path))?;
             if data.len() as u64 != width * 32 {
-                return Err(damaged(dir, format!("{} has {} bytes, not {}", path.display(), data.len(), width * 32)));
+                return Err(damaged(
+                    dir,
+                    format!(
+                        "{} has {} bytes, not {}",
+                        path.display(),
+                        data.len(),
+                        width * 32
+                    ),
+                ));
             }
             for chunk in data.chunks_exact(32) {
                 let mut leaf = [0u8; 32];
@@ -91,7 +111,11 @@ impl Log {
         if let Some(head) = head {
             let root = tree_hash(log.size, &log.stored).map_err(|e| damaged(dir, e.to_string()))?;
             if root.0 != head.root {
-                return Err(damaged(dir, "the tiles do not add up to the latest checkpoint; not extending a damaged log".to_owned()));
+                return Err(damaged(
+                    dir,
+                    "the tiles do not add up to the latest checkpoint; not extending a damaged log"
+                        .to_owned(),
+                ));
             }
             let tail = size % TILE_WIDTH;
             if tail > 0 {
@@ -111,10 +135,14 @@ impl Log {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::Io { path, source: e }),
         };
-        let note = Note::from_bytes(&bytes).map_err(|e| damaged(dir, format!("checkpoint: {e}")))?;
-        let checkpoint =
-            Checkpoint::from_bytes(note.text()).map_err(|e| damaged(dir, format!("checkpoint: {e}")))?;
-        Ok(Some(TreeHead { size: checkpoint.size(), root: checkpoint.hash().0 }))
+        let note =
+            Note::from_bytes(&bytes).map_err(|e| damaged(dir, format!("checkpoint: {e}")))?;
+        let checkpoint = Checkpoint::from_bytes(note.text())
+            .map_err(|e| damaged(dir, format!("checkpoint: {e}")))?;
+        Ok(Some(TreeHead {
+            size: checkpoint.size(),
+            root: checkpoint.hash().0,
+        }))
     }
 
     fn push_leaf_hash(&mut self, leaf: Hash) -> Result<(), Error> {
@@ -128,7 +156,13 @@ impl Log {
     /// Appends one entry (canonical JSON, at most 64 KiB); returns its index.
     pub(crate) fn append(&mut self, entry: Vec<u8>) -> Result<u64, Error> {
         if entry.len() > MAX_ENTRY {
-            return Err(damaged(&self.dir, format!("entry of {} bytes is over the 65535-byte limit", entry.len())));
+            return Err(damaged(
+                &self.dir,
+                format!(
+                    "entry of {} bytes is over the 65535-byte limit",
+                    entry.len()
+                ),
+            ));
         }
         let index = self.size;
         self.push_leaf_hash(record_hash(&entry))?;
@@ -144,7 +178,8 @@ impl Log {
         let mut bundle = std::mem::take(&mut self.tail_bundle);
         let mut in_bundle = old_size % TILE_WIDTH;
         for entry in std::mem::take(&mut self.pending) {
-            let len = u16::try_from(entry.len()).map_err(|_| damaged(&self.dir, "entry too long".to_owned()))?;
+            let len = u16::try_from(entry.len())
+                .map_err(|_| damaged(&self.dir, "entry too long".to_owned()))?;
             bundle.extend_from_slice(&len.to_be_bytes());
             bundle.extend_from_slice(&entry);
             in_bundle += 1;
@@ -160,23 +195,36 @@ impl Log {
         }
         self.tail_bundle = bundle;
         for tile in Tile::new_tiles(TILE_HEIGHT, old_size, self.size) {
-            let data = tile.read_data(&self.stored).map_err(|e| damaged(&self.dir, e.to_string()))?;
-            self.write(&tile_path(tile.level(), tile.level_index(), u64::from(tile.width())), &data)?;
+            let data = tile
+                .read_data(&self.stored)
+                .map_err(|e| damaged(&self.dir, e.to_string()))?;
+            self.write(
+                &tile_path(tile.level(), tile.level_index(), u64::from(tile.width())),
+                &data,
+            )?;
         }
-        let root = tree_hash(self.size, &self.stored).map_err(|e| damaged(&self.dir, e.to_string()))?;
+        let root =
+            tree_hash(self.size, &self.stored).map_err(|e| damaged(&self.dir, e.to_string()))?;
         let checkpoint = Checkpoint::new(&self.origin, self.size, root, "")
             .map_err(|e| damaged(&self.dir, format!("checkpoint: {e}")))?;
-        let mut note =
-            Note::new(&checkpoint.to_bytes(), &[]).map_err(|e| damaged(&self.dir, format!("checkpoint note: {e}")))?;
-        note.add_sigs(&[signer]).map_err(|e| damaged(&self.dir, format!("signing the checkpoint: {e}")))?;
+        let mut note = Note::new(&checkpoint.to_bytes(), &[])
+            .map_err(|e| damaged(&self.dir, format!("checkpoint note: {e}")))?;
+        note.add_sigs(&[signer])
+            .map_err(|e| damaged(&self.dir, format!("signing the checkpoint: {e}")))?;
         let signed = note.to_bytes();
         let kept = format!("checkpoints/{}", self.size);
         if self.dir.join(&kept).exists() {
-            return Err(damaged(&self.dir, format!("{kept} exists already; a log never signs two checkpoints of one size")));
+            return Err(damaged(
+                &self.dir,
+                format!("{kept} exists already; a log never signs two checkpoints of one size"),
+            ));
         }
         self.write(&kept, &signed)?;
         self.write("checkpoint", &signed)?;
-        Ok(TreeHead { size: self.size, root: root.0 })
+        Ok(TreeHead {
+            size: self.size,
+            root: root.0,
+        })
     }
 
     fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), Error> {

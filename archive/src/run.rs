@@ -12,9 +12,9 @@ use spoor_ingest::{read_export, ReadOptions, PARSER};
 use spoor_normalize::{hash_reader, jcs, Sha256};
 
 use crate::catalog::{Catalog, PackageContents};
-use crate::log::Log;
 use crate::fsutil::{rename_durably, with_path, write_atomic};
 use crate::intake::Export;
+use crate::log::Log;
 use crate::package::seal;
 use crate::stage::Stager;
 use crate::store::{files_under, SigningKey, Store, PACKAGE_FORMAT};
@@ -401,7 +401,10 @@ impl Store {
                 "package_id": package_id,
             })))?;
         }
-        let zip_sha256 = File::open(&target).and_then(hash_reader).map_err(with_path(&target))?.0;
+        let zip_sha256 = File::open(&target)
+            .and_then(hash_reader)
+            .map_err(with_path(&target))?
+            .0;
         log.append(jcs::to_canonical(&json!({
             "type": "package",
             "package_id": package_id,

@@ -93,9 +93,15 @@ impl Store {
             None => default_key_file(&store_id)?,
         };
         let absolute_root = fs::canonicalize(root).map_err(with_path(root))?;
-        let key_parent = key_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let key_parent = key_file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         fs::create_dir_all(key_parent).map_err(with_path(key_parent))?;
-        if fs::canonicalize(key_parent).map_err(with_path(key_parent))?.starts_with(&absolute_root) {
+        if fs::canonicalize(key_parent)
+            .map_err(with_path(key_parent))?
+            .starts_with(&absolute_root)
+        {
             return Err(Error::Usage(format!(
                 "{}: the private key must be kept outside the store",
                 key_file.display()
@@ -115,7 +121,8 @@ impl Store {
         };
         fs::create_dir_all(root.join("log")).map_err(with_path(root))?;
         let key_path = root.join("log/public-key");
-        write_atomic(&key_path, format!("{public_key}\n").as_bytes()).map_err(with_path(&key_path))?;
+        write_atomic(&key_path, format!("{public_key}\n").as_bytes())
+            .map_err(with_path(&key_path))?;
         let path = root.join("spoor.toml");
         write_atomic(&path, config.to_toml()?.as_bytes()).map_err(with_path(&path))?;
         let store = Store {
@@ -241,10 +248,14 @@ impl Store {
 
 /// `$HOME/.config/spoor/keys/<store id>.key`.
 fn default_key_file(store_id: &str) -> Result<PathBuf, Error> {
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).ok_or_else(|| {
-        Error::Usage("no HOME to keep the private key under; give a key file".to_owned())
-    })?;
-    Ok(PathBuf::from(home).join(".config/spoor/keys").join(format!("{store_id}.key")))
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            Error::Usage("no HOME to keep the private key under; give a key file".to_owned())
+        })?;
+    Ok(PathBuf::from(home)
+        .join(".config/spoor/keys")
+        .join(format!("{store_id}.key")))
 }
 
 /// Writes a private key readable by its owner only (mode 0600), refusing to
@@ -258,7 +269,8 @@ fn write_private_key(path: &Path, key: &str) -> Result<(), Error> {
         .mode(0o600)
         .open(path)
         .map_err(with_path(path))?;
-    file.write_all(format!("{key}\n").as_bytes()).map_err(with_path(path))?;
+    file.write_all(format!("{key}\n").as_bytes())
+        .map_err(with_path(path))?;
     file.sync_all().map_err(with_path(path))
 }
 

@@ -15,7 +15,11 @@ pub fn normalize_text(text: &str) -> String {
         return text.to_owned();
     }
     let unified = text.replace("\r\n", "\n").replace('\r', "\n");
-    unified.chars().filter(|c| !is_bidi_control(*c)).nfc().collect()
+    unified
+        .chars()
+        .filter(|c| !is_bidi_control(*c))
+        .nfc()
+        .collect()
 }
 
 fn is_bidi_control(c: char) -> bool {

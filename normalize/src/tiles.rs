@@ -45,7 +45,10 @@ mod tests {
         assert_eq!(tile_path(1, 0, 3), "tile/1/000.p/3");
         assert_eq!(tile_path(2, 999, 256), "tile/2/999");
         assert_eq!(tile_path(2, 1000, 256), "tile/2/x001/000");
-        assert_eq!(entries_path(1_234_067, 128), "tile/entries/x001/x234/067.p/128");
+        assert_eq!(
+            entries_path(1_234_067, 128),
+            "tile/entries/x001/x234/067.p/128"
+        );
         assert_eq!(entries_path(0, 256), "tile/entries/000");
     }
 }

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
 use crate::package::{check_package, PackageFacts};
-use crate::trail::{check_trail, TrustedKey};
 use crate::report::Report;
+use crate::trail::{check_trail, TrustedKey};
 use crate::Error;
 
 /// Verifies the store at `root`. Checkpoint signatures are checked against

@@ -25,7 +25,12 @@ impl HashReader for StoredHashes {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::tlog::Error> {
         indexes
             .iter()
-            .map(|i| usize::try_from(*i).ok().and_then(|i| self.0.get(i)).copied())
+            .map(|i| {
+                usize::try_from(*i)
+                    .ok()
+                    .and_then(|i| self.0.get(i))
+                    .copied()
+            })
             .collect::<Option<Vec<_>>>()
             .ok_or(tlog_tiles::tlog::Error::IndexesNotInTree)
     }
@@ -89,17 +94,30 @@ pub(crate) fn check_trail(
         }
     };
     for path in kept {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let place = format!("log/checkpoints/{name}");
-        let Some(head) = read_checkpoint(&path, &place, &origin, &verifiers, report) else { continue };
+        let Some(head) = read_checkpoint(&path, &place, &origin, &verifiers, report) else {
+            continue;
+        };
         if name != head.size.to_string() {
-            report.problem(&place, format!("holds a checkpoint of size {}, not {name}", head.size));
+            report.problem(
+                &place,
+                format!("holds a checkpoint of size {}, not {name}", head.size),
+            );
             continue;
         }
         heads.insert(head.size, head);
     }
-    let Some(latest) = read_checkpoint(&log.join("checkpoint"), "log/checkpoint", &origin, &verifiers, report)
-    else {
+    let Some(latest) = read_checkpoint(
+        &log.join("checkpoint"),
+        "log/checkpoint",
+        &origin,
+        &verifiers,
+        report,
+    ) else {
         return;
     };
     match heads.keys().next_back() {
@@ -109,16 +127,24 @@ pub(crate) fn check_trail(
             format!("is of size {}, but the largest kept checkpoint is {other:?} (rolled back or not kept)", latest.size),
         ),
     }
-    heads.entry(latest.size).or_insert(Head { size: latest.size, root: latest.root });
+    heads.entry(latest.size).or_insert(Head {
+        size: latest.size,
+        root: latest.root,
+    });
 
     // The entries, and the tree recomputed from them.
-    let Some(entries) = read_entries(&log, latest.size, report) else { return };
+    let Some(entries) = read_entries(&log, latest.size, report) else {
+        return;
+    };
     let mut stored = StoredHashes(Vec::new());
     for (n, entry) in entries.iter().enumerate() {
         match stored_hashes_for_record_hash(n as u64, record_hash(entry), &stored) {
             Ok(hashes) => stored.0.extend(hashes),
             Err(e) => {
-                report.problem("log", format!("cannot recompute the tree at entry {n}: {e}"));
+                report.problem(
+                    "log",
+                    format!("cannot recompute the tree at entry {n}: {e}"),
+                );
                 return;
             }
         }
@@ -144,14 +170,23 @@ pub(crate) fn check_trail(
         };
         match fs::read(log.join(&relative)) {
             Ok(found) if found == expected => {}
-            Ok(_) => report.problem(format!("log/{relative}"), "hash tile differs from the hashes of the log entries"),
+            Ok(_) => report.problem(
+                format!("log/{relative}"),
+                "hash tile differs from the hashes of the log entries",
+            ),
             Err(e) => report.problem(format!("log/{relative}"), format!("hash tile missing: {e}")),
         }
     }
     check_entries(root, &entries, &heads, &stored, packages, report);
 }
 
-fn read_checkpoint(path: &Path, place: &str, origin: &str, verifiers: &VerifierList, report: &mut Report) -> Option<Head> {
+fn read_checkpoint(
+    path: &Path,
+    place: &str,
+    origin: &str,
+    verifiers: &VerifierList,
+    report: &mut Report,
+) -> Option<Head> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -167,7 +202,10 @@ fn read_checkpoint(path: &Path, place: &str, origin: &str, verifiers: &VerifierL
         }
     };
     if let Err(e) = note.verify(verifiers) {
-        report.problem(place, format!("signature does not verify against the trusted key: {e}"));
+        report.problem(
+            place,
+            format!("signature does not verify against the trusted key: {e}"),
+        );
         return None;
     }
     let checkpoint = match Checkpoint::from_bytes(note.text()) {
@@ -178,9 +216,18 @@ fn read_checkpoint(path: &Path, place: &str, origin: &str, verifiers: &VerifierL
         }
     };
     if checkpoint.origin() != origin {
-        report.problem(place, format!("origin {:?} is not the key's log {origin:?}", checkpoint.origin()));
+        report.problem(
+            place,
+            format!(
+                "origin {:?} is not the key's log {origin:?}",
+                checkpoint.origin()
+            ),
+        );
     }
-    Some(Head { size: checkpoint.size(), root: *checkpoint.hash() })
+    Some(Head {
+        size: checkpoint.size(),
+        root: *checkpoint.hash(),
+    })
 }
 
 /// Reads entries 0..size from the entry bundles.
@@ -194,7 +241,10 @@ fn read_entries(log: &Path, size: u64, report: &mut Report) -> Option<Vec<Vec<u8
         let bytes = match fs::read(log.join(&relative)) {
             Ok(b) => b,
             Err(e) => {
-                report.problem(&place, format!("entry bundle missing (log truncated?): {e}"));
+                report.problem(
+                    &place,
+                    format!("entry bundle missing (log truncated?): {e}"),
+                );
                 return None;
             }
         };
@@ -211,7 +261,13 @@ fn read_entries(log: &Path, size: u64, report: &mut Report) -> Option<Vec<Vec<u8
             count += 1;
         }
         if !rest.is_empty() || count != width {
-            report.problem(&place, format!("holds {count} entries and {} stray bytes, not {width} entries", rest.len()));
+            report.problem(
+                &place,
+                format!(
+                    "holds {count} entries and {} stray bytes, not {width} entries",
+                    rest.len()
+                ),
+            );
             return None;
         }
     }
@@ -240,11 +296,20 @@ fn check_entries(
             report.problem(&place, "not JSON");
             continue;
         };
-        let text = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let text = |k: &str| {
+            value
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         match value.get("type").and_then(Value::as_str) {
             Some("record") => {
                 let id = text("id");
-                if logged_records.insert(id.clone(), (text("hash"), text("package_id"), index)).is_some() {
+                if logged_records
+                    .insert(id.clone(), (text("hash"), text("package_id"), index))
+                    .is_some()
+                {
                     report.problem(&place, format!("record {id} logged twice"));
                 }
             }
@@ -252,7 +317,10 @@ fn check_entries(
                 let id = text("package_id");
                 logged_packages.insert(id.clone());
                 let Some((package_place, facts)) = packages.get(&id) else {
-                    report.problem(&place, format!("package {id} is not in the store (deleted?)"));
+                    report.problem(
+                        &place,
+                        format!("package {id} is not in the store (deleted?)"),
+                    );
                     continue;
                 };
                 for (field, found) in [
@@ -261,22 +329,44 @@ fn check_entries(
                     ("payload_oxum", Some(facts.payload_oxum.clone())),
                 ] {
                     if Some(text(field)) != found {
-                        report.problem(package_place, format!("{field} is {found:?}, but log entry {index} says {:?}", text(field)));
+                        report.problem(
+                            package_place,
+                            format!(
+                                "{field} is {found:?}, but log entry {index} says {:?}",
+                                text(field)
+                            ),
+                        );
                     }
                 }
             }
             Some("intake") => {
                 let receipt = text("receipt");
-                match fs::read(root.join(&receipt)).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()) {
-                    Some(r) if r.get("sha256").and_then(Value::as_str) == Some(text("sha256").as_str()) => {}
-                    Some(_) => report.problem(&place, format!("intake receipt {receipt} differs from the logged SHA-256")),
-                    None => report.problem(&place, format!("intake receipt {receipt} is missing or unreadable")),
+                match fs::read(root.join(&receipt))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                {
+                    Some(r)
+                        if r.get("sha256").and_then(Value::as_str)
+                            == Some(text("sha256").as_str()) => {}
+                    Some(_) => report.problem(
+                        &place,
+                        format!("intake receipt {receipt} differs from the logged SHA-256"),
+                    ),
+                    None => report.problem(
+                        &place,
+                        format!("intake receipt {receipt} is missing or unreadable"),
+                    ),
                 }
             }
             Some("run") => {
                 let end = index as u64 + 1;
                 if !heads.contains_key(&end) {
-                    report.problem(&place, format!("run seal without a checkpoint of size {end} (the run chain has a gap)"));
+                    report.problem(
+                        &place,
+                        format!(
+                            "run seal without a checkpoint of size {end} (the run chain has a gap)"
+                        ),
+                    );
                 }
                 let previous = value.get("previous_checkpoint");
                 match (previous_run_end, previous.filter(|p| !p.is_null())) {
@@ -299,7 +389,10 @@ fn check_entries(
     }
     for size in heads.keys().filter(|s| **s > 0) {
         if !run_ends_at(entries, *size) {
-            report.problem(format!("log/checkpoints/{size}"), "does not end at a run seal");
+            report.problem(
+                format!("log/checkpoints/{size}"),
+                "does not end at a run seal",
+            );
         }
     }
     for (id, (package_place, facts)) in packages {
@@ -318,7 +411,10 @@ fn check_entries(
         }
     }
     for (id, (_, package, index)) in logged_records {
-        report.problem(format!("log entry {index}"), format!("record {id} of package {package} is in no package (removed?)"));
+        report.problem(
+            format!("log entry {index}"),
+            format!("record {id} of package {package} is in no package (removed?)"),
+        );
     }
 }
 
