@@ -69,9 +69,33 @@ enum Command {
         /// nothing against an insider.
         #[arg(long, requires = "store")]
         pubkey: Option<PathBuf>,
+        /// A checkpoint kept from an earlier check (log/checkpoints/<size>):
+        /// the log must have grown from it, not been rewritten or rolled back.
+        #[arg(long, requires = "store")]
+        since: Option<PathBuf>,
         /// A package zip to verify on its own.
         #[arg(required_unless_present = "store")]
         package: Option<PathBuf>,
+    },
+    /// Print the evidence bundle of one record: its line, blobs' hashes, log
+    /// entry, inclusion proof and the signed checkpoint.
+    Prove {
+        /// The store folder.
+        #[arg(long)]
+        store: PathBuf,
+        /// The record id.
+        record_id: String,
+    },
+    /// Check an evidence bundle offline against the log's public key.
+    VerifyProof {
+        /// The bundle (as printed by `spoor prove`).
+        bundle: PathBuf,
+        /// The log's public key, obtained out of band.
+        #[arg(long)]
+        pubkey: PathBuf,
+        /// Print findings as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Rebuild the catalogue from the packages and intake receipts.
     Reindex {
@@ -171,17 +195,22 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             store,
             json,
             pubkey,
+            since,
             package,
         } => {
-            let pubkey =
-                match &pubkey {
-                    Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
-                        format!("{}: cannot read the public key", path.display())
+            let since =
+                match &since {
+                    Some(path) => Some(std::fs::read(path).with_context(|| {
+                        format!("{}: cannot read the checkpoint", path.display())
                     })?),
                     None => None,
                 };
+            let trust = spoor_verify::Trust {
+                pubkey: pubkey.as_deref().map(read_public_key).transpose()?,
+                since,
+            };
             let report = match (&store, &package) {
-                (Some(store), _) => spoor_verify::verify_store(store, pubkey.as_deref())?,
+                (Some(store), _) => spoor_verify::verify_store(store, &trust)?,
                 (None, Some(package)) => spoor_verify::verify_package(package)?,
                 (None, None) => anyhow::bail!("give --store STORE or a PACKAGE.zip"),
             };
@@ -212,6 +241,39 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                     report.blobs,
                     report.receipts,
                     report.bytes,
+                    report.findings.len()
+                )?;
+            }
+            Ok(if report.is_intact() { 0 } else { 1 })
+        }
+        Command::Prove { store, record_id } => {
+            let store = Store::open(&store)?;
+            out.write_all(&store.prove(&record_id)?)?;
+            Ok(0)
+        }
+        Command::VerifyProof {
+            bundle,
+            pubkey,
+            json,
+        } => {
+            let bytes = std::fs::read(&bundle)
+                .with_context(|| format!("{}: cannot read the bundle", bundle.display()))?;
+            let report = spoor_verify::verify_evidence(&bytes, &read_public_key(&pubkey)?);
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                for finding in &report.findings {
+                    writeln!(out, "{finding}")?;
+                }
+                let verdict = if report.is_intact() {
+                    "proven"
+                } else {
+                    "NOT PROVEN"
+                };
+                writeln!(
+                    out,
+                    "{}: {verdict}: {} problems",
+                    bundle.display(),
                     report.findings.len()
                 )?;
             }
@@ -251,6 +313,11 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+fn read_public_key(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the public key", path.display()))
 }
 
 fn print_run(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> {

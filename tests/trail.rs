@@ -269,3 +269,169 @@ fn rebag(entries: &mut [(String, Vec<u8>)], id: &str) {
     );
     set(entries, "tagmanifest-sha256.txt", tags.into_bytes());
 }
+
+/// Signs `text` with the test store's private key, as an insider could.
+fn sign_with_store_key(t: &TestStore, text: &str) -> Vec<u8> {
+    let key = fs::read_to_string(t.path("log.key")).expect("private key");
+    let signer = signed_note::StandardSigner::new(key.trim()).expect("signer");
+    let mut note = signed_note::Note::new(text.as_bytes(), &[]).expect("note");
+    note.add_sigs(&[&signer]).expect("sign");
+    note.to_bytes()
+}
+
+#[test]
+fn validly_signed_checkpoint_with_a_wrong_root() {
+    let t = two_runs();
+    let latest = fs::read_to_string(t.store.join("log/checkpoint")).expect("checkpoint");
+    let mut lines = latest.lines();
+    let (origin, size) = (lines.next().expect("origin"), lines.next().expect("size"));
+    let forged = format!("{origin}\n{size}\n{}\n", "A".repeat(43) + "=");
+    let signed = sign_with_store_key(&t, &forged);
+    fs::write(t.store.join("log/checkpoint"), &signed).expect("write");
+    fs::write(t.store.join(format!("log/checkpoints/{size}")), &signed).expect("write");
+    assert_caught(
+        &t,
+        &["root does not match the tree recomputed from the log entries"],
+    );
+}
+
+#[test]
+fn rollback_to_an_old_checkpoint_is_caught_with_since() {
+    let t = two_runs();
+    let kept = t.path("kept-checkpoint");
+    fs::copy(t.store.join("log/checkpoint"), &kept).expect("auditor keeps the checkpoint");
+    let latest: u64 = fs::read_to_string(&kept)
+        .expect("read")
+        .lines()
+        .nth(1)
+        .expect("size")
+        .parse()
+        .expect("number");
+    // Put the store back to the state after the first run.
+    let mut sizes: Vec<u64> = fs::read_dir(t.store.join("log/checkpoints"))
+        .expect("checkpoints")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    sizes.sort_unstable();
+    let first = sizes[0];
+    fs::copy(
+        t.store.join(format!("log/checkpoints/{first}")),
+        t.store.join("log/checkpoint"),
+    )
+    .expect("restore");
+    fs::remove_file(t.store.join(format!("log/checkpoints/{latest}"))).expect("drop newer");
+    let key = t.store.join("log/public-key");
+    let out = spoor(&[
+        "verify",
+        "--store",
+        t.store.to_str().expect("utf-8"),
+        "--pubkey",
+        key.to_str().expect("utf-8"),
+        "--since",
+        kept.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("the log was rolled back: the store's latest checkpoint has size {first}, the one you kept has size {latest}")), "{}", text(&out));
+}
+
+#[test]
+fn since_accepts_a_log_that_grew() {
+    let t = TestStore::new();
+    t.run(&[&fixture("email/mbox/mboxo.mbox")]);
+    let kept = t.path("kept-checkpoint");
+    fs::copy(t.store.join("log/checkpoint"), &kept).expect("keep");
+    t.run(&[&fixture("email/eml/plain.eml")]);
+    let key = t.store.join("log/public-key");
+    let out = spoor(&[
+        "verify",
+        "--store",
+        t.store.to_str().expect("utf-8"),
+        "--pubkey",
+        key.to_str().expect("utf-8"),
+        "--since",
+        kept.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// An evidence bundle for the first record with "Tweede" in it.
+fn evidence(t: &TestStore) -> (std::path::PathBuf, serde_json::Value) {
+    let store = t.store.to_str().expect("utf-8");
+    let hits = spoor(&["search", "--store", store, "--json", "Tweede"]);
+    let hits: serde_json::Value = serde_json::from_slice(&hits.stdout).expect("json");
+    let id = hits[0]["id"].as_str().expect("a hit").to_owned();
+    let out = spoor(&["prove", "--store", store, &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let path = t.path("evidence.json");
+    fs::write(&path, &out.stdout).expect("write bundle");
+    (
+        path,
+        serde_json::from_slice(&out.stdout).expect("bundle is JSON"),
+    )
+}
+
+fn verify_proof(bundle: &Path, key: &Path) -> (Option<i32>, String) {
+    let out = spoor(&[
+        "verify-proof",
+        bundle.to_str().expect("utf-8"),
+        "--pubkey",
+        key.to_str().expect("utf-8"),
+    ]);
+    (out.status.code(), text(&out))
+}
+
+#[test]
+fn evidence_bundle_proves_a_record_offline() {
+    let t = two_runs();
+    let (bundle, _) = evidence(&t);
+    // Offline: only the bundle and the key, copied away from the store.
+    let key = t.path("auditor.pub");
+    fs::copy(t.store.join("log/public-key"), &key).expect("key");
+    fs::remove_dir_all(&t.store).expect("no store needed");
+    let (code, output) = verify_proof(&bundle, &key);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("proven: 0 problems"), "{output}");
+}
+
+#[test]
+fn evidence_bundle_tampering() {
+    let t = two_runs();
+    let (bundle, value) = evidence(&t);
+    let key = t.store.join("log/public-key");
+    let write = |v: &serde_json::Value| {
+        let path = t.path("tampered.json");
+        fs::write(&path, serde_json::to_vec(v).expect("json")).expect("write");
+        path
+    };
+    let mut edited = value.clone();
+    let record = edited["record"]
+        .as_str()
+        .expect("record")
+        .replace("Tweede", "Derde!");
+    edited["record"] = serde_json::Value::from(record);
+    let (code, output) = verify_proof(&write(&edited), &key);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("record: hashes to"), "{output}");
+    assert!(
+        output.contains("log_entry: does not name this record"),
+        "{output}"
+    );
+
+    let mut wrong_proof = value.clone();
+    wrong_proof["inclusion_proof"][0] = serde_json::Value::from("A".repeat(43) + "=");
+    let (code, output) = verify_proof(&write(&wrong_proof), &key);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("inclusion_proof: does not lead from log entry"),
+        "{output}"
+    );
+
+    let other = TestStore::new();
+    let (code, output) = verify_proof(&bundle, &other.store.join("log/public-key"));
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("signature does not verify against the trusted key"),
+        "{output}"
+    );
+}

@@ -81,6 +81,10 @@ impl Catalog {
         }
     }
 
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Empties every table (before a rebuild).
     pub(crate) fn clear(&mut self) -> Result<(), Error> {
         self.conn

@@ -27,6 +27,7 @@ mod fsutil;
 mod intake;
 mod log;
 mod package;
+mod prove;
 mod run;
 mod stage;
 mod store;

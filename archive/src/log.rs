@@ -11,7 +11,9 @@ use signed_note::{Note, StandardSigner};
 use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
 use tlog_tiles::checkpoint::Checkpoint;
 use tlog_tiles::tile::Tile;
-use tlog_tiles::tlog::{record_hash, stored_hashes_for_record_hash, tree_hash, Hash, HashReader};
+use tlog_tiles::tlog::{
+    prove_record, record_hash, stored_hashes_for_record_hash, tree_hash, Hash, HashReader,
+};
 
 use crate::fsutil::{with_path, write_atomic};
 use crate::Error;
@@ -225,6 +227,37 @@ impl Log {
             size: self.size,
             root: root.0,
         })
+    }
+
+    /// Every entry of the published log, in order.
+    pub(crate) fn entries(&self) -> Result<Vec<Vec<u8>>, Error> {
+        let mut entries = Vec::new();
+        for index in 0..self.size.div_ceil(TILE_WIDTH) {
+            let width = (self.size - index * TILE_WIDTH).min(TILE_WIDTH);
+            let path = self.dir.join(entries_path(index, width));
+            let bytes = fs::read(&path).map_err(with_path(&path))?;
+            let mut rest = bytes.as_slice();
+            while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+                let len = usize::from(u16::from_be_bytes(*len));
+                let (entry, tail) = tail.split_at_checked(len).ok_or_else(|| {
+                    damaged(
+                        &self.dir,
+                        format!("{}: entry runs past the end", path.display()),
+                    )
+                })?;
+                entries.push(entry.to_vec());
+                rest = tail;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The inclusion proof of entry `index` in the tree of the current size
+    /// (RFC 6962 audit path, base64 hashes).
+    pub(crate) fn prove(&self, index: u64) -> Result<Vec<String>, Error> {
+        let proof = prove_record(self.size, index, &self.stored)
+            .map_err(|e| damaged(&self.dir, e.to_string()))?;
+        Ok(proof.iter().map(ToString::to_string).collect())
     }
 
     fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), Error> {

@@ -8,7 +8,8 @@
 //! Every problem is collected (not only the first) into a [`Report`].
 //!
 //! ```no_run
-//! let report = spoor_verify::verify_store(std::path::Path::new("/srv/spoor"), None)?;
+//! let trust = spoor_verify::Trust::default();
+//! let report = spoor_verify::verify_store(std::path::Path::new("/srv/spoor"), &trust)?;
 //! for finding in &report.findings {
 //!     eprintln!("{finding}");
 //! }
@@ -18,14 +19,16 @@
 #![deny(missing_docs)]
 
 mod bag;
+mod evidence;
 mod package;
 mod report;
 mod store;
 mod trail;
 
+pub use evidence::verify_evidence;
 pub use package::verify_package;
 pub use report::{Finding, Report};
-pub use store::verify_store;
+pub use store::{verify_store, Trust};
 
 use std::path::PathBuf;
 

@@ -13,13 +13,23 @@ use crate::report::Report;
 use crate::trail::{check_trail, TrustedKey};
 use crate::Error;
 
-/// Verifies the store at `root`. Checkpoint signatures are checked against
-/// `pubkey` (a signed-note verifier key string obtained out of band); without
-/// it, against the store's own key, which the report notes loudly.
+/// What the auditor brings to a store check.
+#[derive(Clone, Debug, Default)]
+pub struct Trust {
+    /// The log's public key (signed-note verifier key string), obtained out
+    /// of band. Without it the store's own key is used, which the report
+    /// notes loudly: that proves nothing against an insider.
+    pub pubkey: Option<String>,
+    /// A signed checkpoint kept from an earlier check: the log must have
+    /// grown from it (consistency proof), never shrunk or forked.
+    pub since: Option<Vec<u8>>,
+}
+
+/// Verifies the store at `root` against what the auditor trusts.
 ///
 /// # Errors
 /// [`Error::CannotRead`] when `root` is not a readable spoor store.
-pub fn verify_store(root: &Path, pubkey: Option<&str>) -> Result<Report, Error> {
+pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
     let config = root.join("spoor.toml");
     let text = fs::read_to_string(&config).map_err(|e| Error::CannotRead {
         path: config.clone(),
@@ -46,8 +56,11 @@ pub fn verify_store(root: &Path, pubkey: Option<&str>) -> Result<Report, Error> 
         }
     }
     check_receipts(root, &packages, &mut report)?;
-    let key = pubkey.map_or(TrustedKey::StoresOwn, TrustedKey::Given);
-    check_trail(root, key, &packages, &mut report);
+    let key = trust
+        .pubkey
+        .as_deref()
+        .map_or(TrustedKey::StoresOwn, TrustedKey::Given);
+    check_trail(root, key, trust.since.as_deref(), &packages, &mut report);
     check_catalogue(root, &packages, &mut report);
     Ok(report)
 }

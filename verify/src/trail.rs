@@ -13,7 +13,9 @@ use spoor_normalize::jcs;
 use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
 use tlog_tiles::checkpoint::Checkpoint;
 use tlog_tiles::tile::Tile;
-use tlog_tiles::tlog::{record_hash, stored_hashes_for_record_hash, tree_hash, Hash, HashReader};
+use tlog_tiles::tlog::{
+    check_tree, prove_tree, record_hash, stored_hashes_for_record_hash, tree_hash, Hash, HashReader,
+};
 
 use crate::package::PackageFacts;
 use crate::report::Report;
@@ -45,14 +47,15 @@ pub(crate) enum TrustedKey<'a> {
 }
 
 /// A verified checkpoint: size and root.
-struct Head {
-    size: u64,
-    root: Hash,
+pub(crate) struct Head {
+    pub(crate) size: u64,
+    pub(crate) root: Hash,
 }
 
 pub(crate) fn check_trail(
     root: &Path,
     key: TrustedKey<'_>,
+    since: Option<&[u8]>,
     packages: &BTreeMap<String, (String, PackageFacts)>,
     report: &mut Report,
 ) {
@@ -177,7 +180,44 @@ pub(crate) fn check_trail(
             Err(e) => report.problem(format!("log/{relative}"), format!("hash tile missing: {e}")),
         }
     }
+    if let Some(kept) = since {
+        check_since(kept, &origin, &verifiers, &latest, &stored, report);
+    }
     check_entries(root, &entries, &heads, &stored, packages, report);
+}
+
+/// A checkpoint the auditor kept from an earlier visit: the log must have
+/// grown from it, never shrunk or forked (RFC 6962 consistency proof).
+fn check_since(
+    kept: &[u8],
+    origin: &str,
+    verifiers: &VerifierList,
+    latest: &Head,
+    stored: &StoredHashes,
+    report: &mut Report,
+) {
+    let place = "--since checkpoint";
+    let Some(old) = parse_checkpoint(kept, place, origin, verifiers, report) else {
+        return;
+    };
+    if old.size > latest.size {
+        report.problem(
+            place,
+            format!(
+                "the log was rolled back: the store's latest checkpoint has size {}, the one you kept has size {}",
+                latest.size, old.size
+            ),
+        );
+        return;
+    }
+    let consistent = prove_tree(latest.size, old.size, stored)
+        .and_then(|proof| check_tree(&proof, latest.size, latest.root, old.size, old.root));
+    if let Err(e) = consistent {
+        report.problem(
+            place,
+            format!("the log is not consistent with the checkpoint you kept (size {}): it was rewritten ({e})", old.size),
+        );
+    }
 }
 
 fn read_checkpoint(
@@ -187,14 +227,24 @@ fn read_checkpoint(
     verifiers: &VerifierList,
     report: &mut Report,
 ) -> Option<Head> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
+    match fs::read(path) {
+        Ok(bytes) => parse_checkpoint(&bytes, place, origin, verifiers, report),
         Err(e) => {
             report.problem(place, format!("cannot be read: {e}"));
-            return None;
+            None
         }
-    };
-    let note = match Note::from_bytes(&bytes) {
+    }
+}
+
+/// Parses a signed checkpoint and checks its signature and origin.
+pub(crate) fn parse_checkpoint(
+    bytes: &[u8],
+    place: &str,
+    origin: &str,
+    verifiers: &VerifierList,
+    report: &mut Report,
+) -> Option<Head> {
+    let note = match Note::from_bytes(bytes) {
         Ok(n) => n,
         Err(e) => {
             report.problem(place, format!("not a signed note: {e}"));
