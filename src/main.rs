@@ -36,7 +36,8 @@ enum Command {
         #[arg(long)]
         organization: Option<String>,
         /// Where to write the log's private signing key (mode 0600, outside
-        /// the store). Default: ~/.config/spoor/keys/<store id>.key.
+        /// the store). Default: $SPOOR_SIGNING_KEY_FILE, else
+        /// ~/.config/spoor/keys/<store id>.key.
         #[arg(long)]
         key_file: Option<PathBuf>,
     },
@@ -149,6 +150,8 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             organization,
             key_file,
         } => {
+            let key_file =
+                key_file.or_else(|| std::env::var_os("SPOOR_SIGNING_KEY_FILE").map(PathBuf::from));
             let options = InitOptions {
                 default_zone: zone,
                 organization,

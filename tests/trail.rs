@@ -435,3 +435,181 @@ fn evidence_bundle_tampering() {
         "{output}"
     );
 }
+
+#[test]
+fn without_the_key_the_store_is_readable_but_not_extendable() {
+    let t = two_runs();
+    fs::rename(t.path("log.key"), t.path("elsewhere.key")).expect("lose the key");
+    let out = t.run(&[&fixture("email/eml/no-date.eml")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot read the signing key"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("the archive stays readable"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(t.verify().status.code(), Some(0), "{}", text(&t.verify()));
+    let store = t.store.to_str().expect("utf-8");
+    let hits = spoor(&["search", "--store", store, "Tweede"]);
+    assert!(text(&hits).contains("Tweede"), "{}", text(&hits));
+}
+
+/// Rewrites the whole log from `entries` and signs checkpoints at `sizes`
+/// with the store's own key: what an insider holding the key could do.
+fn forge_log(t: &TestStore, entries: &[Vec<u8>], sizes: &[u64]) {
+    use spoor_normalize::tiles::{entries_path, tile_path};
+    use tlog_tiles::tile::Tile;
+    use tlog_tiles::tlog::{
+        record_hash, stored_hashes_for_record_hash, tree_hash, Hash, HashReader,
+    };
+    struct Stored(Vec<Hash>);
+    impl HashReader for Stored {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::tlog::Error> {
+            Ok(indexes
+                .iter()
+                .map(|i| self.0[usize::try_from(*i).expect("index")])
+                .collect())
+        }
+    }
+    let log = t.store.join("log");
+    let public_key = fs::read(log.join("public-key")).expect("key");
+    fs::remove_dir_all(&log).expect("remove log");
+    fs::create_dir_all(log.join("checkpoints")).expect("mkdir");
+    fs::write(log.join("public-key"), public_key).expect("key");
+    let origin = fs::read_to_string(log.join("public-key"))
+        .expect("key")
+        .split('+')
+        .next()
+        .expect("origin")
+        .to_owned();
+    let write = |rel: &str, bytes: &[u8]| {
+        let path = log.join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, bytes).expect("write");
+    };
+    let mut stored = Stored(Vec::new());
+    let mut previous = 0u64;
+    for &size in sizes {
+        for n in previous..size {
+            let hashes =
+                stored_hashes_for_record_hash(n, record_hash(&entries[n as usize]), &stored)
+                    .expect("hashes");
+            stored.0.extend(hashes);
+        }
+        for tile in Tile::new_tiles(8, previous, size) {
+            let data = tile.read_data(&stored).expect("tile");
+            write(
+                &tile_path(tile.level(), tile.level_index(), u64::from(tile.width())),
+                &data,
+            );
+        }
+        let mut bundle = Vec::new();
+        for entry in &entries[..size as usize] {
+            bundle.extend_from_slice(&u16::try_from(entry.len()).expect("small").to_be_bytes());
+            bundle.extend_from_slice(entry);
+        }
+        write(&entries_path(0, size), &bundle);
+        let root = tree_hash(size, &stored).expect("root");
+        let signed = sign_with_store_key(t, &format!("{origin}\n{size}\n{root}\n"));
+        write(&format!("checkpoints/{size}"), &signed);
+        write("checkpoint", &signed);
+        previous = size;
+    }
+}
+
+#[test]
+fn package_deleted_with_its_leaves_caught_by_since() {
+    let t = two_runs();
+    let kept = t.path("kept-checkpoint");
+    fs::copy(t.store.join("log/checkpoint"), &kept).expect("auditor keeps the checkpoint");
+    // The insider removes the first package, its receipt and its log
+    // entries, and re-signs a clean-looking log with the real key.
+    let bundle_bytes = fs::read(bundle(&t)).expect("bundle");
+    let entries = split_entries(&bundle_bytes);
+    let package = t
+        .packages()
+        .into_iter()
+        .find(|p| {
+            read_zip(p)
+                .iter()
+                .any(|(n, _)| n.ends_with("original/mboxo.mbox"))
+        })
+        .expect("mbox package");
+    let id = package
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("id")
+        .to_owned();
+    fs::remove_file(&package).expect("delete package");
+    for receipt in fs::read_dir(t.store.join("intake"))
+        .expect("intake")
+        .flatten()
+        .flat_map(|y| fs::read_dir(y.path()).expect("y").flatten())
+        .flat_map(|m| fs::read_dir(m.path()).expect("m").flatten())
+    {
+        if fs::read_to_string(receipt.path())
+            .expect("receipt")
+            .contains(&id)
+        {
+            fs::remove_file(receipt.path()).expect("delete receipt");
+        }
+    }
+    let mut kept_entries = Vec::new();
+    let mut sizes = Vec::new();
+    let mut previous: Option<(u64, String)> = None;
+    for entry in entries {
+        let mut value: serde_json::Value = serde_json::from_slice(&entry).expect("entry");
+        if value["package_id"] == id.as_str() {
+            continue;
+        }
+        if value["type"] == "run" {
+            value["previous_checkpoint"] = previous.as_ref().map_or(
+                serde_json::Value::Null,
+                |(size, root)| serde_json::json!({"size": size, "root": root}),
+            );
+            value["counts"] = serde_json::json!({});
+        }
+        kept_entries.push(spoor_normalize::jcs::to_canonical(&value));
+        if value["type"] == "run" {
+            let size = kept_entries.len() as u64;
+            forge_log(&t, &kept_entries, &[size]);
+            let text = fs::read_to_string(t.store.join("log/checkpoint")).expect("cp");
+            let root_b64 = text.lines().nth(2).expect("root").to_owned();
+            let root = tlog_tiles::tlog::Hash::parse_hash(&root_b64).expect("hash");
+            previous = Some((size, root.0.iter().map(|b| format!("{b:02x}")).collect()));
+            sizes.push(size);
+        }
+    }
+    forge_log(&t, &kept_entries, &sizes);
+    // The catalogue is rebuilt so that it, too, agrees.
+    let store = t.store.to_str().expect("utf-8");
+    assert_eq!(spoor(&["reindex", "--store", store]).status.code(), Some(0));
+    // Alone, the store now looks intact even with the right key...
+    let (code, output) = verify_with_key(&t, &t.store.join("log/public-key"));
+    assert_eq!(
+        code,
+        Some(0),
+        "the forgery should look clean without --since:\n{output}"
+    );
+    // ...but not against the checkpoint the auditor kept.
+    let key = t.store.join("log/public-key");
+    let out = spoor(&[
+        "verify",
+        "--store",
+        store,
+        "--pubkey",
+        key.to_str().expect("utf-8"),
+        "--since",
+        kept.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the log was rolled back") || text(&out).contains("it was rewritten"),
+        "{}",
+        text(&out)
+    );
+}

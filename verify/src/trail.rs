@@ -180,6 +180,22 @@ pub(crate) fn check_trail(
             Err(e) => report.problem(format!("log/{relative}"), format!("hash tile missing: {e}")),
         }
     }
+    // Consecutive checkpoints: each must extend the one before.
+    let sizes: Vec<&Head> = heads.values().collect();
+    for pair in sizes.windows(2) {
+        let (old, new) = (pair[0], pair[1]);
+        let consistent = prove_tree(new.size, old.size, &stored)
+            .and_then(|proof| check_tree(&proof, new.size, new.root, old.size, old.root));
+        if consistent.is_err() {
+            report.problem(
+                format!("log/checkpoints/{}", new.size),
+                format!(
+                    "not consistent with checkpoint {} (the log was rewritten between them)",
+                    old.size
+                ),
+            );
+        }
+    }
     if let Some(kept) = since {
         check_since(kept, &origin, &verifiers, &latest, &stored, report);
     }
