@@ -44,7 +44,8 @@ fn main() {
             out.flush().expect("flush");
             drop(out);
             let store = dir.join("store");
-            let (_, _) = measure(&["init", path(&store)], None);
+            let key = dir.join("log.key");
+            let (_, _) = measure(&["init", "--key-file", path(&key), path(&store)], None);
             let (run_time, run_rss) =
                 measure(&["run", "--store", path(&store), path(&mbox)], Some(&mbox));
             let (verify_time, verify_rss) = measure(&["verify", "--store", path(&store)], None);
