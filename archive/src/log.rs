@@ -265,3 +265,95 @@ impl Log {
         write_atomic(&path, bytes).map_err(with_path(&path))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Go `note` package's example key (also in C2SP signed-note).
+    const GO_SKEY: &str =
+        "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const GO_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+    const GO_NOTE: &str = "If you think cryptography is the answer to your problem,\n\
+        then you don't know what your problem is.\n\
+        \n\
+        — PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+
+    /// The RFC 6962 test vectors of Certificate Transparency's reference
+    /// implementation: eight leaves and the tree head after each.
+    const CT_LEAVES: [&[u8]; 8] = [
+        b"",
+        b"\x00",
+        b"\x10",
+        b"\x20\x21",
+        b"\x30\x31",
+        b"\x40\x41\x42\x43",
+        b"\x50\x51\x52\x53\x54\x55\x56\x57",
+        b"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f",
+    ];
+    const CT_ROOTS: [&str; 8] = [
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    ];
+
+    fn hex(hash: &Hash) -> String {
+        hash.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn certificate_transparency_vectors() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut log = Log::open(dir.path(), "PeterNeumann").expect("empty log");
+        for (n, leaf) in CT_LEAVES.iter().enumerate() {
+            log.append(leaf.to_vec()).expect("append");
+            let root = tree_hash(n as u64 + 1, &log.stored).expect("root");
+            assert_eq!(hex(&root), CT_ROOTS[n], "tree of size {}", n + 1);
+        }
+        // Published, reopened from its tiles, the same root; proofs check.
+        let signer = StandardSigner::new(GO_SKEY).expect("Go example key");
+        let head = log.publish(&signer).expect("publish");
+        assert_eq!(head.size, 8);
+        let reopened = Log::open(dir.path(), "PeterNeumann").expect("reopen");
+        assert_eq!(
+            hex(&tree_hash(8, &reopened.stored).expect("root")),
+            CT_ROOTS[7]
+        );
+        for n in 0..8u64 {
+            let proof = prove_record(8, n, &reopened.stored).expect("proof");
+            let leaf = record_hash(CT_LEAVES[n as usize]);
+            tlog_tiles::tlog::check_record(&proof, 8, Hash(head.root), n, leaf).expect("inclusion");
+        }
+        assert_eq!(
+            reopened.entries().expect("entries"),
+            CT_LEAVES.iter().map(|l| l.to_vec()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn go_note_example_signs_and_verifies() {
+        let signer = StandardSigner::new(GO_SKEY).expect("Go example key");
+        let text = GO_NOTE.split("\n\n").next().expect("text").to_owned() + "\n";
+        let mut note = Note::new(text.as_bytes(), &[]).expect("note");
+        note.add_sigs(&[&signer]).expect("sign");
+        // Ed25519 is deterministic, so our signature is the published one.
+        assert_eq!(String::from_utf8(note.to_bytes()).expect("utf-8"), GO_NOTE);
+        let verifier =
+            signed_note::StandardVerifier::new(GO_VKEY).expect("Go example verifier key");
+        let verifiers = signed_note::VerifierList::new(vec![Box::new(verifier)]);
+        Note::from_bytes(GO_NOTE.as_bytes())
+            .expect("parse")
+            .verify(&verifiers)
+            .expect("verifies");
+        let tampered = GO_NOTE.replace("cryptography", "blockchain");
+        assert!(Note::from_bytes(tampered.as_bytes())
+            .expect("parse")
+            .verify(&verifiers)
+            .is_err());
+    }
+}
