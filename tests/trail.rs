@@ -613,3 +613,17 @@ fn package_deleted_with_its_leaves_caught_by_since() {
         text(&out)
     );
 }
+
+#[test]
+fn prove_works_after_the_catalogue_is_rebuilt() {
+    let t = two_runs();
+    for name in ["catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
+        let _ = fs::remove_file(t.store.join(name));
+    }
+    let store = t.store.to_str().expect("utf-8");
+    assert_eq!(spoor(&["reindex", "--store", store]).status.code(), Some(0));
+    let (bundle, value) = evidence(&t);
+    assert!(value["leaf_index"].as_u64().is_some_and(|i| i > 0));
+    let (code, output) = verify_proof(&bundle, &t.store.join("log/public-key"));
+    assert_eq!(code, Some(0), "{output}");
+}

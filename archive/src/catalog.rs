@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS packages(
     format TEXT, records INTEGER, quarantined INTEGER, known INTEGER);
 CREATE TABLE IF NOT EXISTS records(
     id TEXT PRIMARY KEY, hash TEXT NOT NULL, package_id TEXT NOT NULL, line INTEGER NOT NULL,
-    kind TEXT, sender TEXT, recipients TEXT, time_utc TEXT, conversation TEXT, subject TEXT);
+    kind TEXT, sender TEXT, recipients TEXT, time_utc TEXT, conversation TEXT, subject TEXT,
+    log_index INTEGER);
 CREATE INDEX IF NOT EXISTS records_package ON records(package_id);
 CREATE INDEX IF NOT EXISTS sources_sha256 ON sources(sha256);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(id UNINDEXED, subject, text, people);
@@ -83,6 +84,22 @@ impl Catalog {
 
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Records where each record's entry is in the log.
+    pub(crate) fn set_log_indexes(&mut self, indexes: &[(String, u64)]) -> Result<(), Error> {
+        let place = PathBuf::from(self.conn.path().unwrap_or("catalog.sqlite"));
+        let tx = self.conn.transaction().map_err(db_err(&place))?;
+        {
+            let mut update = tx
+                .prepare("UPDATE records SET log_index = ?2 WHERE id = ?1")
+                .map_err(db_err(&place))?;
+            for (id, index) in indexes {
+                let index = i64::try_from(*index).map_err(|e| Error::Usage(e.to_string()))?;
+                update.execute(params![id, index]).map_err(db_err(&place))?;
+            }
+        }
+        tx.commit().map_err(db_err(&place))
     }
 
     /// Empties every table (before a rebuild).

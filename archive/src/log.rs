@@ -4,6 +4,8 @@
 //! signed note with Ed25519. The Merkle math is `tlog_tiles`'; the note
 //! format is `signed_note`'s.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +14,8 @@ use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
 use tlog_tiles::checkpoint::Checkpoint;
 use tlog_tiles::tile::Tile;
 use tlog_tiles::tlog::{
-    prove_record, record_hash, stored_hashes_for_record_hash, tree_hash, Hash, HashReader,
+    prove_record, record_hash, stored_hash_count, stored_hashes_for_record_hash, tree_hash, Hash,
+    HashReader,
 };
 
 use crate::fsutil::{with_path, write_atomic};
@@ -23,21 +26,63 @@ const TILE_HEIGHT: u8 = 8;
 /// Largest entry: entry bundles prefix each entry with a 16-bit length.
 const MAX_ENTRY: usize = u16::MAX as usize;
 
-/// Every stored hash of the tree, in `tlog_tiles`' stored-hash order.
-struct StoredHashes(Vec<Hash>);
+/// The tree's stored hashes (in `tlog_tiles`' order): those of the
+/// published tree are read from its tiles when needed, those added since
+/// are held in memory. Memory so grows with one run, not with the log.
+struct TreeHashes {
+    dir: PathBuf,
+    /// Size of the tree whose tiles are on disk.
+    published: u64,
+    /// Stored hashes from `stored_hash_count(published)` on.
+    new: Vec<Hash>,
+    /// Tiles read, by (level, index); dropped when it grows large.
+    cache: RefCell<HashMap<(u8, u64), Vec<u8>>>,
+}
 
-impl HashReader for StoredHashes {
+/// Most tiles kept in the read cache (8 KiB each).
+const TILE_CACHE: usize = 256;
+
+impl TreeHashes {
+    fn from_tiles(&self, index: u64) -> Result<Hash, tlog_tiles::tlog::Error> {
+        let tile = Tile::from_index(TILE_HEIGHT, index);
+        let (level, n) = (tile.level(), tile.level_index());
+        let at_level = self.published >> (u32::from(TILE_HEIGHT) * u32::from(level));
+        let width = at_level
+            .checked_sub(n * TILE_WIDTH)
+            .map(|w| w.min(TILE_WIDTH))
+            .filter(|w| *w >= u64::from(tile.width()))
+            .ok_or(tlog_tiles::tlog::Error::IndexesNotInTree)?;
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() > TILE_CACHE {
+            cache.clear();
+        }
+        let data = match cache.entry((level, n)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let path = self.dir.join(tile_path(level, n, width));
+                let data = fs::read(&path).map_err(|_| tlog_tiles::tlog::Error::InvalidTile)?;
+                e.insert(data)
+            }
+        };
+        let width = u32::try_from(width).map_err(|_| tlog_tiles::tlog::Error::BadMath)?;
+        Tile::new(TILE_HEIGHT, level, n, width, false).hash_at_index(data, index)
+    }
+}
+
+impl HashReader for TreeHashes {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::tlog::Error> {
+        let first_new = stored_hash_count(self.published);
         indexes
             .iter()
-            .map(|i| {
-                usize::try_from(*i)
+            .map(|&index| match index.checked_sub(first_new) {
+                Some(i) => usize::try_from(i)
                     .ok()
-                    .and_then(|i| self.0.get(i))
+                    .and_then(|i| self.new.get(i))
                     .copied()
+                    .ok_or(tlog_tiles::tlog::Error::IndexesNotInTree),
+                None => self.from_tiles(index),
             })
-            .collect::<Option<Vec<_>>>()
-            .ok_or(tlog_tiles::tlog::Error::IndexesNotInTree)
+            .collect()
     }
 }
 
@@ -53,7 +98,7 @@ pub(crate) struct Log {
     dir: PathBuf,
     origin: String,
     size: u64,
-    stored: StoredHashes,
+    hashes: TreeHashes,
     /// Entries appended since opening, not yet written out.
     pending: Vec<Vec<u8>>,
     /// The bytes of the partial entry bundle at the end, if any.
@@ -68,50 +113,28 @@ fn damaged(dir: &Path, reason: String) -> Error {
 }
 
 impl Log {
-    /// Opens the log in `dir` (`STORE/log`), rebuilding the stored hashes
-    /// from the level-0 tiles and checking them against the latest checkpoint.
+    /// Opens the log in `dir` (`STORE/log`), checking that its tiles add up
+    /// to the latest checkpoint before anything is appended.
     pub(crate) fn open(dir: &Path, origin: &str) -> Result<Log, Error> {
         let head = Log::head(dir)?;
         let size = head.map_or(0, |h| h.size);
+        let hashes = TreeHashes {
+            dir: dir.to_owned(),
+            published: size,
+            new: Vec::new(),
+            cache: RefCell::new(HashMap::new()),
+        };
         let mut log = Log {
             dir: dir.to_owned(),
             origin: origin.to_owned(),
-            size: 0,
-            stored: StoredHashes(Vec::new()),
+            size,
+            hashes,
             pending: Vec::new(),
             tail_bundle: Vec::new(),
         };
-        let full_tiles = size / TILE_WIDTH;
-        for index in 0..=full_tiles {
-            let width = if index < full_tiles {
-                TILE_WIDTH
-            } else {
-                size % TILE_WIDTH
-            };
-            if width == 0 {
-                continue;
-            }
-            let path = dir.join(tile_path(0, index, width));
-            let data = fs::read(&path).map_err(with_path(&path))?;
-            if data.len() as u64 != width * 32 {
-                return Err(damaged(
-                    dir,
-                    format!(
-                        "{} has {} bytes, not {}",
-                        path.display(),
-                        data.len(),
-                        width * 32
-                    ),
-                ));
-            }
-            for chunk in data.chunks_exact(32) {
-                let mut leaf = [0u8; 32];
-                leaf.copy_from_slice(chunk);
-                log.push_leaf_hash(Hash(leaf))?;
-            }
-        }
         if let Some(head) = head {
-            let root = tree_hash(log.size, &log.stored).map_err(|e| damaged(dir, e.to_string()))?;
+            let root = tree_hash(size, &log.hashes)
+                .map_err(|e| damaged(dir, format!("reading the tiles: {e}")))?;
             if root.0 != head.root {
                 return Err(damaged(
                     dir,
@@ -148,9 +171,9 @@ impl Log {
     }
 
     fn push_leaf_hash(&mut self, leaf: Hash) -> Result<(), Error> {
-        let hashes = stored_hashes_for_record_hash(self.size, leaf, &self.stored)
+        let hashes = stored_hashes_for_record_hash(self.size, leaf, &self.hashes)
             .map_err(|e| damaged(&self.dir, e.to_string()))?;
-        self.stored.0.extend(hashes);
+        self.hashes.new.extend(hashes);
         self.size += 1;
         Ok(())
     }
@@ -198,7 +221,7 @@ impl Log {
         self.tail_bundle = bundle;
         for tile in Tile::new_tiles(TILE_HEIGHT, old_size, self.size) {
             let data = tile
-                .read_data(&self.stored)
+                .read_data(&self.hashes)
                 .map_err(|e| damaged(&self.dir, e.to_string()))?;
             self.write(
                 &tile_path(tile.level(), tile.level_index(), u64::from(tile.width())),
@@ -206,7 +229,7 @@ impl Log {
             )?;
         }
         let root =
-            tree_hash(self.size, &self.stored).map_err(|e| damaged(&self.dir, e.to_string()))?;
+            tree_hash(self.size, &self.hashes).map_err(|e| damaged(&self.dir, e.to_string()))?;
         let checkpoint = Checkpoint::new(&self.origin, self.size, root, "")
             .map_err(|e| damaged(&self.dir, format!("checkpoint: {e}")))?;
         let mut note = Note::new(&checkpoint.to_bytes(), &[])
@@ -223,18 +246,32 @@ impl Log {
         }
         self.write(&kept, &signed)?;
         self.write("checkpoint", &signed)?;
+        // What was new is now in the tiles.
+        self.hashes.published = self.size;
+        self.hashes.new.clear();
+        self.hashes.cache.borrow_mut().clear();
         Ok(TreeHead {
             size: self.size,
             root: root.0,
         })
     }
 
-    /// Every entry of the published log, in order.
-    pub(crate) fn entries(&self) -> Result<Vec<Vec<u8>>, Error> {
-        let mut entries = Vec::new();
-        for index in 0..self.size.div_ceil(TILE_WIDTH) {
-            let width = (self.size - index * TILE_WIDTH).min(TILE_WIDTH);
-            let path = self.dir.join(entries_path(index, width));
+    /// Number of entries, published or not.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Calls `each` with every entry of the published log, in order,
+    /// reading one bundle at a time.
+    pub(crate) fn for_each_entry(
+        &self,
+        mut each: impl FnMut(u64, &[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let size = self.hashes.published;
+        let mut position = 0u64;
+        for bundle in 0..size.div_ceil(TILE_WIDTH) {
+            let width = (size - bundle * TILE_WIDTH).min(TILE_WIDTH);
+            let path = self.dir.join(entries_path(bundle, width));
             let bytes = fs::read(&path).map_err(with_path(&path))?;
             let mut rest = bytes.as_slice();
             while let Some((len, tail)) = rest.split_first_chunk::<2>() {
@@ -245,17 +282,59 @@ impl Log {
                         format!("{}: entry runs past the end", path.display()),
                     )
                 })?;
-                entries.push(entry.to_vec());
+                each(position, entry)?;
+                position += 1;
                 rest = tail;
             }
         }
-        Ok(entries)
+        Ok(())
+    }
+
+    /// Entry `index` of the published log, read from its bundle.
+    pub(crate) fn entry(&self, index: u64) -> Result<Vec<u8>, Error> {
+        let bundle = index / TILE_WIDTH;
+        let width = self
+            .hashes
+            .published
+            .saturating_sub(bundle * TILE_WIDTH)
+            .min(TILE_WIDTH);
+        if index >= self.hashes.published {
+            return Err(damaged(
+                &self.dir,
+                format!(
+                    "no entry {index} in a log of size {}",
+                    self.hashes.published
+                ),
+            ));
+        }
+        let path = self.dir.join(entries_path(bundle, width));
+        let bytes = fs::read(&path).map_err(with_path(&path))?;
+        let mut rest = bytes.as_slice();
+        let mut position = bundle * TILE_WIDTH;
+        while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+            let len = usize::from(u16::from_be_bytes(*len));
+            let (entry, tail) = tail.split_at_checked(len).ok_or_else(|| {
+                damaged(
+                    &self.dir,
+                    format!("{}: entry runs past the end", path.display()),
+                )
+            })?;
+            if position == index {
+                return Ok(entry.to_vec());
+            }
+            position += 1;
+            rest = tail;
+        }
+        Err(damaged(
+            &self.dir,
+            format!("{}: holds no entry {index}", path.display()),
+        ))
     }
 
     /// The inclusion proof of entry `index` in the tree of the current size
     /// (RFC 6962 audit path, base64 hashes).
     pub(crate) fn prove(&self, index: u64) -> Result<Vec<String>, Error> {
-        let proof = prove_record(self.size, index, &self.stored)
+        let proof = prove_record(self.size, index, &self.hashes)
             .map_err(|e| damaged(&self.dir, e.to_string()))?;
         Ok(proof.iter().map(ToString::to_string).collect())
     }
@@ -312,7 +391,7 @@ mod tests {
         let mut log = Log::open(dir.path(), "PeterNeumann").expect("empty log");
         for (n, leaf) in CT_LEAVES.iter().enumerate() {
             log.append(leaf.to_vec()).expect("append");
-            let root = tree_hash(n as u64 + 1, &log.stored).expect("root");
+            let root = tree_hash(n as u64 + 1, &log.hashes).expect("root");
             assert_eq!(hex(&root), CT_ROOTS[n], "tree of size {}", n + 1);
         }
         // Published, reopened from its tiles, the same root; proofs check.
@@ -321,18 +400,17 @@ mod tests {
         assert_eq!(head.size, 8);
         let reopened = Log::open(dir.path(), "PeterNeumann").expect("reopen");
         assert_eq!(
-            hex(&tree_hash(8, &reopened.stored).expect("root")),
+            hex(&tree_hash(8, &reopened.hashes).expect("root")),
             CT_ROOTS[7]
         );
         for n in 0..8u64 {
-            let proof = prove_record(8, n, &reopened.stored).expect("proof");
+            let proof = prove_record(8, n, &reopened.hashes).expect("proof");
             let leaf = record_hash(CT_LEAVES[n as usize]);
             tlog_tiles::tlog::check_record(&proof, 8, Hash(head.root), n, leaf).expect("inclusion");
         }
-        assert_eq!(
-            reopened.entries().expect("entries"),
-            CT_LEAVES.iter().map(|l| l.to_vec()).collect::<Vec<_>>()
-        );
+        for (n, leaf) in CT_LEAVES.iter().enumerate() {
+            assert_eq!(reopened.entry(n as u64).expect("entry"), leaf.to_vec());
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ impl Store {
     /// package or the log.
     pub fn prove(&self, record_id: &str) -> Result<Vec<u8>, Error> {
         let catalog = self.catalog()?;
-        let (package_id, package_path, line_number) =
+        let (package_id, package_path, line_number, log_index) =
             catalog.locate_record(record_id)?.ok_or_else(|| {
                 Error::Usage(format!(
                     "record {record_id} is not in the catalogue (try spoor reindex)"
@@ -57,13 +57,18 @@ impl Store {
         let record_sha256 = Sha256::of(&line);
 
         let log = Log::open(&self.root.join("log"), &self.config.origin)?;
-        let entries = log.entries()?;
+        let index = log_index.ok_or_else(|| {
+            Error::Usage(format!(
+                "record {record_id} has no log entry in the catalogue (try spoor reindex)"
+            ))
+        })?;
         let wanted = json!({ "type": "record", "id": record_id, "hash": record_sha256, "package_id": package_id });
         let wanted = jcs::to_canonical(&wanted);
-        let index = entries
-            .iter()
-            .position(|e| *e == wanted)
-            .ok_or_else(|| Error::Usage(format!("record {record_id} is not in the log")))?;
+        if log.entry(index)? != wanted {
+            return Err(Error::Usage(format!(
+                "log entry {index} is not the entry of record {record_id}; run spoor reindex, then spoor verify"
+            )));
+        }
         let checkpoint_path = self.root.join("log/checkpoint");
         let checkpoint =
             fs::read_to_string(&checkpoint_path).map_err(with_path(&checkpoint_path))?;
@@ -82,8 +87,8 @@ impl Store {
             "blobs": blobs,
             "log_entry": String::from_utf8_lossy(&wanted),
             "leaf_index": index,
-            "tree_size": entries.len(),
-            "inclusion_proof": log.prove(index as u64)?,
+            "tree_size": log.size(),
+            "inclusion_proof": log.prove(index)?,
             "checkpoint": checkpoint,
         });
         let mut bytes = jcs::to_canonical(&bundle);
@@ -92,20 +97,39 @@ impl Store {
     }
 }
 
+/// Where a record is: package id, package path, line, and log index.
+type RecordPlace = (String, String, u64, Option<u64>);
+
 impl crate::catalog::Catalog {
-    /// Package id, package path and line number of a record.
-    pub(crate) fn locate_record(
-        &self,
-        record_id: &str,
-    ) -> Result<Option<(String, String, u64)>, Error> {
-        self.connection()
+    /// Package id, package path, line number and log index of a record.
+    pub(crate) fn locate_record(&self, record_id: &str) -> Result<Option<RecordPlace>, Error> {
+        let row = self
+            .connection()
             .query_row(
-                "SELECT r.package_id, p.path, r.line FROM records r JOIN packages p ON p.id = r.package_id WHERE r.id = ?1",
+                "SELECT r.package_id, p.path, r.line, r.log_index
+                 FROM records r JOIN packages p ON p.id = r.package_id WHERE r.id = ?1",
                 [record_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?)),
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                    ))
+                },
             )
             .optional()
-            .map(|found| found.map(|(p, path, line)| (p, path, u64::try_from(line).unwrap_or(0))))
-            .map_err(|e| Error::Catalog { path: "catalog.sqlite".into(), reason: e.to_string() })
+            .map_err(|e| Error::Catalog {
+                path: "catalog.sqlite".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(row.map(|(package, path, line, index)| {
+            (
+                package,
+                path,
+                u64::try_from(line).unwrap_or(0),
+                index.and_then(|i| u64::try_from(i).ok()),
+            )
+        }))
     }
 }

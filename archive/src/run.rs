@@ -365,6 +365,7 @@ impl Store {
                 package_json: &package_bytes,
             };
             let target = &target;
+            let catalog = &mut *catalog;
             let indexer = scope.spawn(move || {
                 let records = File::open(&records_path).map_err(with_path(&records_path))?;
                 catalog.index_contents(target, &contents, &mut BufReader::new(records), || {
@@ -393,14 +394,17 @@ impl Store {
             }
         };
         indexed?;
+        let mut indexes = Vec::with_capacity(staged.records.len());
         for (id, hash) in &staged.records {
-            log.append(jcs::to_canonical(&json!({
+            let index = log.append(jcs::to_canonical(&json!({
                 "type": "record",
                 "id": id,
                 "hash": hash,
                 "package_id": package_id,
             })))?;
+            indexes.push((id.to_string(), index));
         }
+        catalog.set_log_indexes(&indexes)?;
         let zip_sha256 = File::open(&target)
             .and_then(hash_reader)
             .map_err(with_path(&target))?

@@ -9,6 +9,7 @@ use spoor_normalize::{jcs, Sha256};
 use crate::catalog::{Catalog, SearchHit};
 use crate::config::{StoreConfig, STORE_FORMAT};
 use crate::fsutil::{with_path, write_atomic};
+use crate::log::Log;
 use crate::Error;
 
 /// The package format this version writes.
@@ -227,6 +228,24 @@ impl Store {
             records += catalog.index_package(&zip, &self.relative(&zip))?;
             packages += 1;
         }
+        // Where each record's entry is in the log, for `spoor prove`.
+        let log = Log::open(&self.root.join("log"), &self.config.origin)?;
+        let mut batch = Vec::new();
+        log.for_each_entry(|index, entry| {
+            let Ok(value) = serde_json::from_slice::<serde_json::Value>(entry) else {
+                return Ok(());
+            };
+            if value.get("type").and_then(serde_json::Value::as_str) == Some("record") {
+                if let Some(id) = value.get("id").and_then(serde_json::Value::as_str) {
+                    batch.push((id.to_owned(), index));
+                }
+            }
+            if batch.len() >= 10_000 {
+                catalog.set_log_indexes(&std::mem::take(&mut batch))?;
+            }
+            Ok(())
+        })?;
+        catalog.set_log_indexes(&batch)?;
         Ok((packages, records))
     }
 
