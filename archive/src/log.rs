@@ -43,7 +43,7 @@ struct TreeHashes {
 const TILE_CACHE: usize = 256;
 
 impl TreeHashes {
-    fn from_tiles(&self, index: u64) -> Result<Hash, tlog_tiles::tlog::Error> {
+    fn read_from_tiles(&self, index: u64) -> Result<Hash, tlog_tiles::tlog::Error> {
         let tile = Tile::from_index(TILE_HEIGHT, index);
         let (level, n) = (tile.level(), tile.level_index());
         let at_level = self.published >> (u32::from(TILE_HEIGHT) * u32::from(level));
@@ -80,7 +80,7 @@ impl HashReader for TreeHashes {
                     .and_then(|i| self.new.get(i))
                     .copied()
                     .ok_or(tlog_tiles::tlog::Error::IndexesNotInTree),
-                None => self.from_tiles(index),
+                None => self.read_from_tiles(index),
             })
             .collect()
     }
