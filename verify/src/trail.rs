@@ -3,7 +3,7 @@
 //! every kept checkpoint; each checkpoint's signature against the key the
 //! auditor gives; the entries against the packages, receipts and runs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::Path;
 
@@ -13,30 +13,10 @@ use spoor_normalize::jcs;
 use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
 use tlog_tiles::checkpoint::Checkpoint;
 use tlog_tiles::tile::Tile;
-use tlog_tiles::tlog::{
-    check_tree, prove_tree, record_hash, stored_hashes_for_record_hash, tree_hash, Hash, HashReader,
-};
+use tlog_tiles::tlog::{node_hash, record_hash, Hash, EMPTY_HASH};
 
 use crate::package::PackageFacts;
 use crate::report::Report;
-
-/// Every stored hash of the recomputed tree, in `tlog_tiles`' order.
-struct StoredHashes(Vec<Hash>);
-
-impl HashReader for StoredHashes {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::tlog::Error> {
-        indexes
-            .iter()
-            .map(|i| {
-                usize::try_from(*i)
-                    .ok()
-                    .and_then(|i| self.0.get(i))
-                    .copied()
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or(tlog_tiles::tlog::Error::IndexesNotInTree)
-    }
-}
 
 /// Whose key the signatures were checked against.
 pub(crate) enum TrustedKey<'a> {
@@ -135,104 +115,424 @@ pub(crate) fn check_trail(
         root: latest.root,
     });
 
-    // The entries, and the tree recomputed from them.
-    let Some(entries) = read_entries(&log, latest.size, report) else {
-        return;
-    };
-    let mut stored = StoredHashes(Vec::new());
-    for (n, entry) in entries.iter().enumerate() {
-        match stored_hashes_for_record_hash(n as u64, record_hash(entry), &stored) {
-            Ok(hashes) => stored.0.extend(hashes),
-            Err(e) => {
-                report.problem(
-                    "log",
-                    format!("cannot recompute the tree at entry {n}: {e}"),
-                );
-                return;
-            }
-        }
-    }
-    for head in heads.values() {
-        match tree_hash(head.size, &stored) {
-            Ok(root) if root == head.root => {}
-            Ok(_) => report.problem(
-                format!("log/checkpoints/{}", head.size),
-                "root does not match the tree recomputed from the log entries (log rewritten, or entries reordered)",
-            ),
-            Err(e) => report.problem(format!("log/checkpoints/{}", head.size), format!("cannot recompute: {e}")),
-        }
-    }
-    for tile in Tile::new_tiles(8, 0, latest.size) {
-        let relative = tile_path(tile.level(), tile.level_index(), u64::from(tile.width()));
-        let expected = match tile.read_data(&stored) {
-            Ok(d) => d,
-            Err(e) => {
-                report.problem(format!("log/{relative}"), format!("cannot recompute: {e}"));
-                continue;
-            }
-        };
-        match fs::read(log.join(&relative)) {
-            Ok(found) if found == expected => {}
-            Ok(_) => report.problem(
-                format!("log/{relative}"),
-                "hash tile differs from the hashes of the log entries",
-            ),
-            Err(e) => report.problem(format!("log/{relative}"), format!("hash tile missing: {e}")),
-        }
-    }
-    // Consecutive checkpoints: each must extend the one before.
-    let sizes: Vec<&Head> = heads.values().collect();
-    for pair in sizes.windows(2) {
-        let (old, new) = (pair[0], pair[1]);
-        let consistent = prove_tree(new.size, old.size, &stored)
-            .and_then(|proof| check_tree(&proof, new.size, new.root, old.size, old.root));
-        if consistent.is_err() {
+    // A checkpoint the auditor kept: the log must have grown from it.
+    let kept = since.and_then(|bytes| {
+        parse_checkpoint(bytes, "--since checkpoint", &origin, &verifiers, report)
+    });
+    if let Some(old) = &kept {
+        if old.size > latest.size {
             report.problem(
-                format!("log/checkpoints/{}", new.size),
+                "--since checkpoint",
                 format!(
-                    "not consistent with checkpoint {} (the log was rewritten between them)",
-                    old.size
+                    "the log was rolled back: the store's latest checkpoint has size {}, the one you kept has size {}",
+                    latest.size, old.size
                 ),
             );
         }
     }
-    if let Some(kept) = since {
-        check_since(kept, &origin, &verifiers, &latest, &stored, report);
+    let mut sizes: BTreeSet<u64> = heads.keys().copied().collect();
+    sizes.extend(kept.as_ref().map(|k| k.size).filter(|s| *s <= latest.size));
+
+    // One pass over the entries: the tree and its tiles recomputed, and each
+    // entry checked against the store.
+    let mut entries = EntryChecker::new(root, &heads);
+    let walk = walk_log(&log, latest.size, &sizes, |index, entry| {
+        entries.entry(index, entry)
+    });
+    for (place, problem) in walk.problems {
+        report.problem(place, problem);
     }
-    check_entries(root, &entries, &heads, &stored, packages, report);
+    if !walk.complete {
+        return;
+    }
+    // Every checkpoint's root must be the root of the same entries; so all
+    // are consistent with one another (RFC 6962 §2.1.2 holds by
+    // construction).
+    for head in heads.values() {
+        if walk.roots.get(&head.size) != Some(&head.root) {
+            report.problem(
+                format!("log/checkpoints/{}", head.size),
+                "root does not match the tree recomputed from the log entries (log rewritten, or entries reordered)",
+            );
+        }
+    }
+    if let Some(old) = kept.filter(|k| k.size <= latest.size) {
+        if walk.roots.get(&old.size) != Some(&old.root) {
+            report.problem(
+                "--since checkpoint",
+                format!("the log is not consistent with the checkpoint you kept (size {}): it was rewritten", old.size),
+            );
+        }
+    }
+    entries.finish(&heads, &walk.roots, packages, report);
 }
 
-/// A checkpoint the auditor kept from an earlier visit: the log must have
-/// grown from it, never shrunk or forked (RFC 6962 consistency proof).
-fn check_since(
-    kept: &[u8],
-    origin: &str,
-    verifiers: &VerifierList,
-    latest: &Head,
-    stored: &StoredHashes,
-    report: &mut Report,
-) {
-    let place = "--since checkpoint";
-    let Some(old) = parse_checkpoint(kept, place, origin, verifiers, report) else {
-        return;
+/// What one pass over the log found.
+struct Walk {
+    /// Tree roots at the sizes asked for.
+    roots: BTreeMap<u64, Hash>,
+    problems: Vec<(String, String)>,
+    /// False when the entries could not all be read.
+    complete: bool,
+}
+
+/// Reads entries `0..size` bundle by bundle, handing each to `each`, while
+/// recomputing the Merkle tree: the roots at the sizes in `capture`, and
+/// every hash tile, compared with the files. Memory stays at one bundle,
+/// one tile per level and one hash per level of the tree.
+fn walk_log(
+    log: &Path,
+    size: u64,
+    capture: &BTreeSet<u64>,
+    mut each: impl FnMut(u64, &[u8]),
+) -> Walk {
+    let mut walk = Walk {
+        roots: BTreeMap::new(),
+        problems: Vec::new(),
+        complete: true,
     };
-    if old.size > latest.size {
-        report.problem(
-            place,
-            format!(
-                "the log was rolled back: the store's latest checkpoint has size {}, the one you kept has size {}",
-                latest.size, old.size
-            ),
-        );
-        return;
+    // Perfect subtrees of the tree so far, largest first: (height, root).
+    let mut range: Vec<(u32, Hash)> = Vec::new();
+    let mut tiles = TileCheck {
+        log,
+        levels: Vec::new(),
+        problems: Vec::new(),
+    };
+    let mut index = 0u64;
+    for bundle in 0..size.div_ceil(TILE_WIDTH) {
+        let width = (size - bundle * TILE_WIDTH).min(TILE_WIDTH);
+        let relative = entries_path(bundle, width);
+        let place = format!("log/{relative}");
+        let bytes = match fs::read(log.join(&relative)) {
+            Ok(b) => b,
+            Err(e) => {
+                walk.problems
+                    .push((place, format!("entry bundle missing (log truncated?): {e}")));
+                walk.complete = false;
+                return walk;
+            }
+        };
+        let mut rest = bytes.as_slice();
+        let mut count = 0;
+        while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+            let len = usize::from(u16::from_be_bytes(*len));
+            let Some((entry, tail)) = tail.split_at_checked(len) else {
+                break;
+            };
+            rest = tail;
+            count += 1;
+            each(index, entry);
+            let leaf = record_hash(entry);
+            tiles.push(0, leaf);
+            push_leaf(&mut range, leaf);
+            index += 1;
+            if capture.contains(&index) {
+                walk.roots.insert(index, range_root(&range));
+            }
+        }
+        if !rest.is_empty() || count != width {
+            walk.problems.push((
+                place,
+                format!(
+                    "holds {count} entries and {} stray bytes, not {width} entries",
+                    rest.len()
+                ),
+            ));
+            walk.complete = false;
+            return walk;
+        }
     }
-    let consistent = prove_tree(latest.size, old.size, stored)
-        .and_then(|proof| check_tree(&proof, latest.size, latest.root, old.size, old.root));
-    if let Err(e) = consistent {
-        report.problem(
-            place,
-            format!("the log is not consistent with the checkpoint you kept (size {}): it was rewritten ({e})", old.size),
-        );
+    tiles.finish();
+    walk.problems.extend(tiles.problems);
+    walk
+}
+
+/// Adds a leaf hash to a compact range (the roots of the perfect subtrees
+/// of the tree so far, largest first, as `(height, root)`).
+fn push_leaf(range: &mut Vec<(u32, Hash)>, leaf: Hash) {
+    let (mut height, mut hash) = (0u32, leaf);
+    while range.last().is_some_and(|(h, _)| *h == height) {
+        let Some((_, left)) = range.pop() else { break };
+        hash = node_hash(left, hash);
+        height += 1;
+    }
+    range.push((height, hash));
+}
+
+/// The RFC 6962 root of the tree a compact range describes: its subtrees
+/// hashed together from the right.
+fn range_root(range: &[(u32, Hash)]) -> Hash {
+    range
+        .iter()
+        .rev()
+        .map(|(_, h)| *h)
+        .reduce(|right, left| node_hash(left, right))
+        .unwrap_or(EMPTY_HASH)
+}
+
+/// Recomputes hash tiles level by level as leaf hashes arrive, comparing
+/// each full tile with its file, and the partial ones at the end.
+struct TileCheck<'a> {
+    log: &'a Path,
+    /// Per tile level: the index of the tile being filled, and its hashes.
+    levels: Vec<(u64, Vec<Hash>)>,
+    problems: Vec<(String, String)>,
+}
+
+impl TileCheck<'_> {
+    fn push(&mut self, level: usize, hash: Hash) {
+        if self.levels.len() <= level {
+            self.levels.push((0, Vec::new()));
+        }
+        let Some((index, hashes)) = self.levels.get_mut(level) else {
+            return;
+        };
+        hashes.push(hash);
+        if hashes.len() as u64 == TILE_WIDTH {
+            let data: Vec<u8> = hashes.iter().flat_map(|h| h.0).collect();
+            let tile_index = *index;
+            *index += 1;
+            hashes.clear();
+            self.compare(level, tile_index, &data);
+            self.push(level + 1, Tile::subtree_hash(&data));
+        }
+    }
+
+    fn finish(&mut self) {
+        let partial: Vec<(usize, u64, Vec<u8>)> = self
+            .levels
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, hashes))| !hashes.is_empty())
+            .map(|(level, (index, hashes))| {
+                (level, *index, hashes.iter().flat_map(|h| h.0).collect())
+            })
+            .collect();
+        for (level, index, data) in partial {
+            self.compare(level, index, &data);
+        }
+    }
+
+    fn compare(&mut self, level: usize, index: u64, expected: &[u8]) {
+        let width = expected.len() as u64 / 32;
+        let relative = tile_path(u8::try_from(level).unwrap_or(u8::MAX), index, width);
+        match fs::read(self.log.join(&relative)) {
+            Ok(found) if found == expected => {}
+            Ok(_) => self.problems.push((
+                format!("log/{relative}"),
+                "hash tile differs from the hashes of the log entries".to_owned(),
+            )),
+            Err(e) => self
+                .problems
+                .push((format!("log/{relative}"), format!("hash tile missing: {e}"))),
+        }
+    }
+}
+
+/// Checks each log entry against the store as the walk hands it over, and
+/// the store against the entries at the end.
+struct EntryChecker<'a> {
+    root: &'a Path,
+    heads: &'a BTreeMap<u64, Head>,
+    /// Logged records: id → (hash, package, entry index). Grows with the
+    /// number of records.
+    records: HashMap<String, (String, String, u64)>,
+    /// Logged packages: id → (zip, tag manifest, Payload-Oxum, entry index).
+    packages: HashMap<String, (String, String, String, u64)>,
+    /// Each run seal: entry index and the previous checkpoint it names.
+    runs: Vec<(u64, Option<(u64, String)>)>,
+    problems: Vec<(String, String)>,
+}
+
+impl<'a> EntryChecker<'a> {
+    fn new(root: &'a Path, heads: &'a BTreeMap<u64, Head>) -> Self {
+        EntryChecker {
+            root,
+            heads,
+            records: HashMap::new(),
+            packages: HashMap::new(),
+            runs: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, index: u64, problem: String) {
+        self.problems.push((format!("log entry {index}"), problem));
+    }
+
+    fn entry(&mut self, index: u64, entry: &[u8]) {
+        if !jcs::is_canonical(entry) {
+            self.problem(index, "not canonical JSON".to_owned());
+        }
+        let Ok(value) = serde_json::from_slice::<Value>(entry) else {
+            self.problem(index, "not JSON".to_owned());
+            return;
+        };
+        let text = |k: &str| {
+            value
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        match value.get("type").and_then(Value::as_str) {
+            Some("record") => {
+                let id = text("id");
+                if self
+                    .records
+                    .insert(id.clone(), (text("hash"), text("package_id"), index))
+                    .is_some()
+                {
+                    self.problem(index, format!("record {id} logged twice"));
+                }
+            }
+            Some("package") => {
+                let fields = (
+                    text("zip_sha256"),
+                    text("tagmanifest_sha256"),
+                    text("payload_oxum"),
+                    index,
+                );
+                if self.packages.insert(text("package_id"), fields).is_some() {
+                    self.problem(
+                        index,
+                        format!("package {} logged twice", text("package_id")),
+                    );
+                }
+            }
+            Some("intake") => {
+                let receipt = text("receipt");
+                let found = fs::read(self.root.join(&receipt))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+                match found {
+                    Some(r)
+                        if r.get("sha256").and_then(Value::as_str)
+                            == Some(text("sha256").as_str()) => {}
+                    Some(_) => self.problem(
+                        index,
+                        format!("intake receipt {receipt} differs from the logged SHA-256"),
+                    ),
+                    None => self.problem(
+                        index,
+                        format!("intake receipt {receipt} is missing or unreadable"),
+                    ),
+                }
+            }
+            Some("run") => {
+                if !self.heads.contains_key(&(index + 1)) {
+                    self.problem(
+                        index,
+                        format!(
+                            "run seal without a checkpoint of size {} (the run chain has a gap)",
+                            index + 1
+                        ),
+                    );
+                }
+                let previous = value
+                    .get("previous_checkpoint")
+                    .filter(|p| !p.is_null())
+                    .map(|p| {
+                        let size = p.get("size").and_then(Value::as_u64).unwrap_or(u64::MAX);
+                        (
+                            size,
+                            p.get("root")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned(),
+                        )
+                    });
+                self.runs.push((index, previous));
+            }
+            other => self.problem(index, format!("unknown entry type {other:?}")),
+        }
+    }
+
+    fn finish(
+        mut self,
+        heads: &BTreeMap<u64, Head>,
+        roots: &BTreeMap<u64, Hash>,
+        packages: &BTreeMap<String, (String, PackageFacts)>,
+        report: &mut Report,
+    ) {
+        // The run chain: each seal names the checkpoint the run began from.
+        let run_ends: BTreeSet<u64> = self.runs.iter().map(|(index, _)| index + 1).collect();
+        let mut previous_end: Option<u64> = None;
+        for (index, named) in std::mem::take(&mut self.runs) {
+            match (previous_end, named) {
+                (None, None) => {}
+                (Some(size), Some((named_size, root))) if named_size == size => {
+                    if roots.get(&size).map(|h| hex(&h.0)) != Some(root) {
+                        self.problem(index, format!("previous checkpoint root differs from the tree of size {size}"));
+                    }
+                }
+                (expected, named) => self.problem(
+                    index,
+                    format!(
+                        "names previous checkpoint {:?}, but the previous run ended at size {expected:?}",
+                        named.map(|(size, _)| size)
+                    ),
+                ),
+            }
+            previous_end = Some(index + 1);
+        }
+        for (place, problem) in self.problems.drain(..) {
+            report.problem(place, problem);
+        }
+        for size in heads.keys().filter(|s| **s > 0) {
+            if !run_ends.contains(size) {
+                report.problem(
+                    format!("log/checkpoints/{size}"),
+                    "does not end at a run seal",
+                );
+            }
+        }
+        for (id, (place, facts)) in packages {
+            match self.packages.get(id) {
+                None => report.problem(place, "package not in the log"),
+                Some((zip, tagmanifest, oxum, index)) => {
+                    for (field, logged, found) in [
+                        ("zip_sha256", zip, &facts.zip_sha256),
+                        ("tagmanifest_sha256", tagmanifest, &facts.tagmanifest_sha256),
+                        ("payload_oxum", oxum, &Some(facts.payload_oxum.clone())),
+                    ] {
+                        if Some(logged) != found.as_ref() {
+                            report.problem(
+                                place,
+                                format!(
+                                    "{field} is {found:?}, but log entry {index} says {logged:?}"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            for (line, (record_id, hash)) in facts.records.iter().enumerate() {
+                let at = format!("{place}: data/records.jsonl line {}", line + 1);
+                match self.records.remove(record_id) {
+                    None => report.problem(at, format!("record {record_id} is not in the log")),
+                    Some((logged_hash, logged_package, index)) if logged_hash != *hash || logged_package != *id => report.problem(
+                        at,
+                        format!("record {record_id} hashes to {hash} in {id}, but log entry {index} says {logged_hash} in {logged_package}"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        for (id, (_, package, index)) in self.records {
+            report.problem(
+                format!("log entry {index}"),
+                format!("record {id} of package {package} is in no package (removed?)"),
+            );
+        }
+        for (id, (_, _, _, index)) in self.packages {
+            if !packages.contains_key(&id) {
+                report.problem(
+                    format!("log entry {index}"),
+                    format!("package {id} is not in the store (deleted?)"),
+                );
+            }
+        }
     }
 }
 
@@ -296,202 +596,6 @@ pub(crate) fn parse_checkpoint(
     })
 }
 
-/// Reads entries 0..size from the entry bundles.
-fn read_entries(log: &Path, size: u64, report: &mut Report) -> Option<Vec<Vec<u8>>> {
-    let mut entries = Vec::new();
-    let bundles = size.div_ceil(TILE_WIDTH);
-    for index in 0..bundles {
-        let width = (size - index * TILE_WIDTH).min(TILE_WIDTH);
-        let relative = entries_path(index, width);
-        let place = format!("log/{relative}");
-        let bytes = match fs::read(log.join(&relative)) {
-            Ok(b) => b,
-            Err(e) => {
-                report.problem(
-                    &place,
-                    format!("entry bundle missing (log truncated?): {e}"),
-                );
-                return None;
-            }
-        };
-        let mut rest = bytes.as_slice();
-        let mut count = 0;
-        while let Some((len, tail)) = rest.split_first_chunk::<2>() {
-            let len = usize::from(u16::from_be_bytes(*len));
-            let Some((entry, tail)) = tail.split_at_checked(len) else {
-                report.problem(&place, "entry runs past the end of the bundle");
-                return None;
-            };
-            entries.push(entry.to_vec());
-            rest = tail;
-            count += 1;
-        }
-        if !rest.is_empty() || count != width {
-            report.problem(
-                &place,
-                format!(
-                    "holds {count} entries and {} stray bytes, not {width} entries",
-                    rest.len()
-                ),
-            );
-            return None;
-        }
-    }
-    Some(entries)
-}
-
-/// The entries against the store: every record and package of every
-/// package is logged and every logged target exists; the run chain.
-fn check_entries(
-    root: &Path,
-    entries: &[Vec<u8>],
-    heads: &BTreeMap<u64, Head>,
-    stored: &StoredHashes,
-    packages: &BTreeMap<String, (String, PackageFacts)>,
-    report: &mut Report,
-) {
-    let mut logged_records: HashMap<String, (String, String, usize)> = HashMap::new();
-    let mut logged_packages = HashSet::new();
-    let mut previous_run_end: Option<u64> = None;
-    for (index, entry) in entries.iter().enumerate() {
-        let place = format!("log entry {index}");
-        if !jcs::is_canonical(entry) {
-            report.problem(&place, "not canonical JSON");
-        }
-        let Ok(value) = serde_json::from_slice::<Value>(entry) else {
-            report.problem(&place, "not JSON");
-            continue;
-        };
-        let text = |k: &str| {
-            value
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        match value.get("type").and_then(Value::as_str) {
-            Some("record") => {
-                let id = text("id");
-                if logged_records
-                    .insert(id.clone(), (text("hash"), text("package_id"), index))
-                    .is_some()
-                {
-                    report.problem(&place, format!("record {id} logged twice"));
-                }
-            }
-            Some("package") => {
-                let id = text("package_id");
-                logged_packages.insert(id.clone());
-                let Some((package_place, facts)) = packages.get(&id) else {
-                    report.problem(
-                        &place,
-                        format!("package {id} is not in the store (deleted?)"),
-                    );
-                    continue;
-                };
-                for (field, found) in [
-                    ("zip_sha256", facts.zip_sha256.clone()),
-                    ("tagmanifest_sha256", facts.tagmanifest_sha256.clone()),
-                    ("payload_oxum", Some(facts.payload_oxum.clone())),
-                ] {
-                    if Some(text(field)) != found {
-                        report.problem(
-                            package_place,
-                            format!(
-                                "{field} is {found:?}, but log entry {index} says {:?}",
-                                text(field)
-                            ),
-                        );
-                    }
-                }
-            }
-            Some("intake") => {
-                let receipt = text("receipt");
-                match fs::read(root.join(&receipt))
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                {
-                    Some(r)
-                        if r.get("sha256").and_then(Value::as_str)
-                            == Some(text("sha256").as_str()) => {}
-                    Some(_) => report.problem(
-                        &place,
-                        format!("intake receipt {receipt} differs from the logged SHA-256"),
-                    ),
-                    None => report.problem(
-                        &place,
-                        format!("intake receipt {receipt} is missing or unreadable"),
-                    ),
-                }
-            }
-            Some("run") => {
-                let end = index as u64 + 1;
-                if !heads.contains_key(&end) {
-                    report.problem(
-                        &place,
-                        format!(
-                            "run seal without a checkpoint of size {end} (the run chain has a gap)"
-                        ),
-                    );
-                }
-                let previous = value.get("previous_checkpoint");
-                match (previous_run_end, previous.filter(|p| !p.is_null())) {
-                    (None, None) => {}
-                    (Some(size), Some(p)) if p.get("size").and_then(Value::as_u64) == Some(size) => {
-                        let root = tree_hash(size, stored).map(|h| hex(&h.0)).unwrap_or_default();
-                        if p.get("root").and_then(Value::as_str) != Some(root.as_str()) {
-                            report.problem(&place, format!("previous checkpoint root differs from the tree of size {size}"));
-                        }
-                    }
-                    (expected, _) => report.problem(
-                        &place,
-                        format!("names previous checkpoint {:?}, but the previous run ended at size {expected:?}", previous.and_then(|p| p.get("size"))),
-                    ),
-                }
-                previous_run_end = Some(end);
-            }
-            other => report.problem(&place, format!("unknown entry type {other:?}")),
-        }
-    }
-    for size in heads.keys().filter(|s| **s > 0) {
-        if !run_ends_at(entries, *size) {
-            report.problem(
-                format!("log/checkpoints/{size}"),
-                "does not end at a run seal",
-            );
-        }
-    }
-    for (id, (package_place, facts)) in packages {
-        if !logged_packages.contains(id) {
-            report.problem(package_place, "package not in the log");
-        }
-        for (line, (record_id, hash)) in facts.records.iter().enumerate() {
-            match logged_records.remove(record_id) {
-                None => report.problem(format!("{package_place}: data/records.jsonl line {}", line + 1), format!("record {record_id} is not in the log")),
-                Some((logged_hash, logged_package, index)) if logged_hash != *hash || logged_package != *id => report.problem(
-                    format!("{package_place}: data/records.jsonl line {}", line + 1),
-                    format!("record {record_id} hashes to {hash} in {id}, but log entry {index} says {logged_hash} in {logged_package}"),
-                ),
-                Some(_) => {}
-            }
-        }
-    }
-    for (id, (_, package, index)) in logged_records {
-        report.problem(
-            format!("log entry {index}"),
-            format!("record {id} of package {package} is in no package (removed?)"),
-        );
-    }
-}
-
-fn run_ends_at(entries: &[Vec<u8>], size: u64) -> bool {
-    usize::try_from(size - 1)
-        .ok()
-        .and_then(|i| entries.get(i))
-        .and_then(|e| serde_json::from_slice::<Value>(e).ok())
-        .is_some_and(|v| v.get("type").and_then(Value::as_str) == Some("run"))
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -524,22 +628,16 @@ mod tests {
             "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
             "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
         ];
-        let mut stored = StoredHashes(Vec::new());
+        assert_eq!(range_root(&[]), EMPTY_HASH);
+        let mut range = Vec::new();
         for (n, leaf) in leaves.iter().enumerate() {
-            let hashes = stored_hashes_for_record_hash(n as u64, record_hash(leaf), &stored)
-                .expect("hashes");
-            stored.0.extend(hashes);
+            push_leaf(&mut range, record_hash(leaf));
             assert_eq!(
-                hex(&tree_hash(n as u64 + 1, &stored).expect("root").0),
-                roots[n]
+                hex(&range_root(&range).0),
+                roots[n],
+                "tree of size {}",
+                n + 1
             );
-        }
-        for old in 1..8u64 {
-            let new =
-                Hash::parse_hash(&tree_hash(8, &stored).expect("root").to_string()).expect("hash");
-            let old_root = tree_hash(old, &stored).expect("root");
-            let proof = prove_tree(8, old, &stored).expect("proof");
-            check_tree(&proof, 8, new, old, old_root).expect("consistent");
         }
     }
 }
