@@ -37,6 +37,12 @@ pub use config::{StoreConfig, STORE_FORMAT};
 pub use run::{InputReport, InputStatus, RunReport};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 
+/// Internals reached by the benches; not a stable API.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::log::{Log, TreeHead};
+}
+
 use std::path::PathBuf;
 
 /// Errors of the store. Each names the file and what was wrong.

@@ -88,13 +88,15 @@ impl HashReader for TreeHashes {
 
 /// The latest signed checkpoint: tree size and root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct TreeHead {
-    pub(crate) size: u64,
-    pub(crate) root: [u8; 32],
+pub struct TreeHead {
+    /// Number of entries.
+    pub size: u64,
+    /// RFC 6962 root hash.
+    pub root: [u8; 32],
 }
 
 /// An open log, ready to take entries.
-pub(crate) struct Log {
+pub struct Log {
     dir: PathBuf,
     origin: String,
     size: u64,
@@ -115,7 +117,7 @@ fn damaged(dir: &Path, reason: String) -> Error {
 impl Log {
     /// Opens the log in `dir` (`STORE/log`), checking that its tiles add up
     /// to the latest checkpoint before anything is appended.
-    pub(crate) fn open(dir: &Path, origin: &str) -> Result<Log, Error> {
+    pub fn open(dir: &Path, origin: &str) -> Result<Log, Error> {
         let head = Log::head(dir)?;
         let size = head.map_or(0, |h| h.size);
         let hashes = TreeHashes {
@@ -153,7 +155,7 @@ impl Log {
 
     /// The latest checkpoint's size and root, if there is one. The signature
     /// is not checked here (that is `spoor verify`'s work).
-    pub(crate) fn head(dir: &Path) -> Result<Option<TreeHead>, Error> {
+    pub fn head(dir: &Path) -> Result<Option<TreeHead>, Error> {
         let path = dir.join("checkpoint");
         let bytes = match fs::read(&path) {
             Ok(b) => b,
@@ -179,7 +181,7 @@ impl Log {
     }
 
     /// Appends one entry (canonical JSON, at most 64 KiB); returns its index.
-    pub(crate) fn append(&mut self, entry: Vec<u8>) -> Result<u64, Error> {
+    pub fn append(&mut self, entry: Vec<u8>) -> Result<u64, Error> {
         if entry.len() > MAX_ENTRY {
             return Err(damaged(
                 &self.dir,
@@ -197,7 +199,7 @@ impl Log {
 
     /// Writes the entry bundles and tiles for everything appended, then signs
     /// and writes a checkpoint; returns the new tree head.
-    pub(crate) fn publish(&mut self, signer: &StandardSigner) -> Result<TreeHead, Error> {
+    pub fn publish(&mut self, signer: &StandardSigner) -> Result<TreeHead, Error> {
         let old_size = self.size - self.pending.len() as u64;
         let mut bundle_index = old_size / TILE_WIDTH;
         let mut bundle = std::mem::take(&mut self.tail_bundle);
@@ -209,25 +211,33 @@ impl Log {
             bundle.extend_from_slice(&entry);
             in_bundle += 1;
             if in_bundle == TILE_WIDTH {
-                self.write(&entries_path(bundle_index, TILE_WIDTH), &bundle)?;
+                self.write_tile(&entries_path(bundle_index, TILE_WIDTH), &bundle)?;
                 bundle.clear();
                 bundle_index += 1;
                 in_bundle = 0;
             }
         }
         if in_bundle > 0 {
-            self.write(&entries_path(bundle_index, in_bundle), &bundle)?;
+            self.write_tile(&entries_path(bundle_index, in_bundle), &bundle)?;
         }
         self.tail_bundle = bundle;
         for tile in Tile::new_tiles(TILE_HEIGHT, old_size, self.size) {
             let data = tile
                 .read_data(&self.hashes)
                 .map_err(|e| damaged(&self.dir, e.to_string()))?;
-            self.write(
+            self.write_tile(
                 &tile_path(tile.level(), tile.level_index(), u64::from(tile.width())),
                 &data,
             )?;
         }
+        // One file-system sync for all tiles and bundles, before the
+        // checkpoint that covers them is written: a crash before it leaves
+        // the old checkpoint in force, and tiles past it are only rewritten.
+        let dir = fs::File::open(&self.dir).map_err(with_path(&self.dir))?;
+        rustix::fs::syncfs(&dir).map_err(|e| Error::Io {
+            path: self.dir.clone(),
+            source: e.into(),
+        })?;
         let root =
             tree_hash(self.size, &self.hashes).map_err(|e| damaged(&self.dir, e.to_string()))?;
         let checkpoint = Checkpoint::new(&self.origin, self.size, root, "")
@@ -257,13 +267,13 @@ impl Log {
     }
 
     /// Number of entries, published or not.
-    pub(crate) fn size(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         self.size
     }
 
     /// Calls `each` with every entry of the published log, in order,
     /// reading one bundle at a time.
-    pub(crate) fn for_each_entry(
+    pub fn for_each_entry(
         &self,
         mut each: impl FnMut(u64, &[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
@@ -291,7 +301,7 @@ impl Log {
     }
 
     /// Entry `index` of the published log, read from its bundle.
-    pub(crate) fn entry(&self, index: u64) -> Result<Vec<u8>, Error> {
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, Error> {
         let bundle = index / TILE_WIDTH;
         let width = self
             .hashes
@@ -333,10 +343,21 @@ impl Log {
 
     /// The inclusion proof of entry `index` in the tree of the current size
     /// (RFC 6962 audit path, base64 hashes).
-    pub(crate) fn prove(&self, index: u64) -> Result<Vec<String>, Error> {
+    pub fn prove(&self, index: u64) -> Result<Vec<String>, Error> {
         let proof = prove_record(self.size, index, &self.hashes)
             .map_err(|e| damaged(&self.dir, e.to_string()))?;
         Ok(proof.iter().map(ToString::to_string).collect())
+    }
+
+    /// Writes a tile or bundle through a temporary file and a rename, but
+    /// without its own fsync (see `publish`).
+    fn write_tile(&self, relative: &str, bytes: &[u8]) -> Result<(), Error> {
+        let path = self.dir.join(relative);
+        let dir = path.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(dir).map_err(with_path(dir))?;
+        let temporary = path.with_extension("tmp-tile");
+        fs::write(&temporary, bytes).map_err(with_path(&temporary))?;
+        fs::rename(&temporary, &path).map_err(with_path(&path))
     }
 
     fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), Error> {

@@ -60,7 +60,13 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         .pubkey
         .as_deref()
         .map_or(TrustedKey::StoresOwn, TrustedKey::Given);
-    check_trail(root, key, trust.since.as_deref(), &packages, &mut report);
+    check_trail(
+        root,
+        key,
+        trust.since.as_deref(),
+        Some(&packages),
+        &mut report,
+    );
     check_catalogue(root, &packages, &mut report);
     Ok(report)
 }

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -36,7 +37,7 @@ pub(crate) fn check_trail(
     root: &Path,
     key: TrustedKey<'_>,
     since: Option<&[u8]>,
-    packages: &BTreeMap<String, (String, PackageFacts)>,
+    packages: Option<&BTreeMap<String, (String, PackageFacts)>>,
     report: &mut Report,
 ) {
     let log = root.join("log");
@@ -137,7 +138,9 @@ pub(crate) fn check_trail(
     // entry checked against the store.
     let mut entries = EntryChecker::new(root, &heads);
     let walk = walk_log(&log, latest.size, &sizes, |index, entry| {
-        entries.entry(index, entry)
+        if packages.is_some() {
+            entries.entry(index, entry);
+        }
     });
     for (place, problem) in walk.problems {
         report.problem(place, problem);
@@ -164,7 +167,9 @@ pub(crate) fn check_trail(
             );
         }
     }
-    entries.finish(&heads, &walk.roots, packages, report);
+    if let Some(packages) = packages {
+        entries.finish(&heads, &walk.roots, packages, report);
+    }
 }
 
 /// What one pass over the log found.
@@ -199,19 +204,23 @@ fn walk_log(
         problems: Vec::new(),
     };
     let mut index = 0u64;
+    // One buffer for every bundle.
+    let mut bytes = Vec::new();
     for bundle in 0..size.div_ceil(TILE_WIDTH) {
         let width = (size - bundle * TILE_WIDTH).min(TILE_WIDTH);
         let relative = entries_path(bundle, width);
         let place = format!("log/{relative}");
-        let bytes = match fs::read(log.join(&relative)) {
-            Ok(b) => b,
+        bytes.clear();
+        let read = fs::File::open(log.join(&relative)).and_then(|mut f| f.read_to_end(&mut bytes));
+        match read {
+            Ok(_) => {}
             Err(e) => {
                 walk.problems
                     .push((place, format!("entry bundle missing (log truncated?): {e}")));
                 walk.complete = false;
                 return walk;
             }
-        };
+        }
         let mut rest = bytes.as_slice();
         let mut count = 0;
         while let Some((len, tail)) = rest.split_first_chunk::<2>() {
