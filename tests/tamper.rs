@@ -15,20 +15,7 @@ fn sealed() -> (TestStore, PathBuf, String) {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(t.verify().status.code(), Some(0));
     // The package of the mbox (three records).
-    let package = t
-        .packages()
-        .into_iter()
-        .find(|p| {
-            read_zip(p)
-                .iter()
-                .any(|(n, _)| n.ends_with("original/mboxo.mbox"))
-        })
-        .expect("mbox package");
-    let id = package
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .expect("id")
-        .to_owned();
+    let (package, id) = t.mbox_package();
     (t, package, id)
 }
 

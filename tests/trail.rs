@@ -163,20 +163,7 @@ fn package_deleted() {
 #[test]
 fn record_removed_and_package_rebagged() {
     let t = two_runs();
-    let package = t
-        .packages()
-        .into_iter()
-        .find(|p| {
-            read_zip(p)
-                .iter()
-                .any(|(n, _)| n.ends_with("original/mboxo.mbox"))
-        })
-        .expect("mbox package");
-    let id = package
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .expect("id")
-        .to_owned();
+    let (package, id) = t.mbox_package();
     // Drop the first record and redo every digest the bag holds, as a careful
     // insider would.
     let mut entries = read_zip(&package);
@@ -530,20 +517,7 @@ fn package_deleted_with_its_leaves_caught_by_since() {
     // entries, and re-signs a clean-looking log with the real key.
     let bundle_bytes = fs::read(bundle(&t)).expect("bundle");
     let entries = split_entries(&bundle_bytes);
-    let package = t
-        .packages()
-        .into_iter()
-        .find(|p| {
-            read_zip(p)
-                .iter()
-                .any(|(n, _)| n.ends_with("original/mboxo.mbox"))
-        })
-        .expect("mbox package");
-    let id = package
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .expect("id")
-        .to_owned();
+    let (package, id) = t.mbox_package();
     fs::remove_file(&package).expect("delete package");
     for receipt in fs::read_dir(t.store.join("intake"))
         .expect("intake")

@@ -53,6 +53,25 @@ impl TestStore {
         out
     }
 
+    /// The package holding `mboxo.mbox`, and its id.
+    pub(crate) fn mbox_package(&self) -> (PathBuf, String) {
+        let package = self
+            .packages()
+            .into_iter()
+            .find(|p| {
+                read_zip(p)
+                    .iter()
+                    .any(|(n, _)| n.ends_with("original/mboxo.mbox"))
+            })
+            .expect("mbox package");
+        let id = package
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("id")
+            .to_owned();
+        (package, id)
+    }
+
     /// A path inside the test's folder.
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

@@ -277,24 +277,11 @@ impl Log {
         &self,
         mut each: impl FnMut(u64, &[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let size = self.hashes.published;
         let mut position = 0u64;
-        for bundle in 0..size.div_ceil(TILE_WIDTH) {
-            let width = (size - bundle * TILE_WIDTH).min(TILE_WIDTH);
-            let path = self.dir.join(entries_path(bundle, width));
-            let bytes = fs::read(&path).map_err(with_path(&path))?;
-            let mut rest = bytes.as_slice();
-            while let Some((len, tail)) = rest.split_first_chunk::<2>() {
-                let len = usize::from(u16::from_be_bytes(*len));
-                let (entry, tail) = tail.split_at_checked(len).ok_or_else(|| {
-                    damaged(
-                        &self.dir,
-                        format!("{}: entry runs past the end", path.display()),
-                    )
-                })?;
-                each(position, entry)?;
+        for bundle in 0..self.hashes.published.div_ceil(TILE_WIDTH) {
+            for entry in self.read_bundle(bundle)? {
+                each(position, &entry)?;
                 position += 1;
-                rest = tail;
             }
         }
         Ok(())
@@ -302,25 +289,31 @@ impl Log {
 
     /// Entry `index` of the published log, read from its bundle.
     pub fn entry(&self, index: u64) -> Result<Vec<u8>, Error> {
-        let bundle = index / TILE_WIDTH;
+        let size = self.hashes.published;
+        if index >= size {
+            return Err(damaged(
+                &self.dir,
+                format!("no entry {index} in a log of size {size}"),
+            ));
+        }
+        let bundle = self.read_bundle(index / TILE_WIDTH)?;
+        usize::try_from(index % TILE_WIDTH)
+            .ok()
+            .and_then(|i| bundle.into_iter().nth(i))
+            .ok_or_else(|| damaged(&self.dir, format!("entry bundle of entry {index} is short")))
+    }
+
+    /// The entries of bundle `bundle` of the published log.
+    fn read_bundle(&self, bundle: u64) -> Result<Vec<Vec<u8>>, Error> {
         let width = self
             .hashes
             .published
             .saturating_sub(bundle * TILE_WIDTH)
             .min(TILE_WIDTH);
-        if index >= self.hashes.published {
-            return Err(damaged(
-                &self.dir,
-                format!(
-                    "no entry {index} in a log of size {}",
-                    self.hashes.published
-                ),
-            ));
-        }
         let path = self.dir.join(entries_path(bundle, width));
         let bytes = fs::read(&path).map_err(with_path(&path))?;
+        let mut entries = Vec::with_capacity(width as usize);
         let mut rest = bytes.as_slice();
-        let mut position = bundle * TILE_WIDTH;
         while let Some((len, tail)) = rest.split_first_chunk::<2>() {
             let len = usize::from(u16::from_be_bytes(*len));
             let (entry, tail) = tail.split_at_checked(len).ok_or_else(|| {
@@ -329,16 +322,10 @@ impl Log {
                     format!("{}: entry runs past the end", path.display()),
                 )
             })?;
-            if position == index {
-                return Ok(entry.to_vec());
-            }
-            position += 1;
+            entries.push(entry.to_vec());
             rest = tail;
         }
-        Err(damaged(
-            &self.dir,
-            format!("{}: holds no entry {index}", path.display()),
-        ))
+        Ok(entries)
     }
 
     /// The inclusion proof of entry `index` in the tree of the current size
