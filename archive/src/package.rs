@@ -21,6 +21,8 @@ use crate::Error;
 /// What sealing produced.
 #[derive(Clone, Debug)]
 pub(crate) struct Sealed {
+    /// SHA-256 of the whole zip file, taken as it was written.
+    pub(crate) zip_sha256: Sha256,
     pub(crate) tagmanifest_sha256: Sha256,
     pub(crate) payload_oxum: String,
 }
@@ -88,7 +90,12 @@ pub(crate) fn seal(
     let file = File::create(target).map_err(with_path(target))?;
     // Large buffered writes: the kernel's cost per write call, not per
     // byte, dominated with the zip crate's 8 KiB pieces.
-    let mut zip = ZipWriter::new(io::BufWriter::with_capacity(COPY_BUFFER, file));
+    // Written as a stream (sizes and CRCs in data descriptors after each
+    // entry, no seeking back), so the file's own SHA-256 is taken on the way.
+    let mut zip = ZipWriter::new_stream(HashingWriter::new(io::BufWriter::with_capacity(
+        COPY_BUFFER,
+        file,
+    )));
     let name = |bag_path: &str| format!("{package_id}/{bag_path}");
     let zip_err = |e: zip::result::ZipError| Error::Io {
         path: target.to_owned(),
@@ -136,16 +143,14 @@ pub(crate) fn seal(
         tagmanifest.as_bytes(),
     )
     .map_err(zip_err)?;
-    let file = zip
-        .finish()
-        .map_err(zip_err)?
-        .into_inner()
-        .map_err(|e| Error::Io {
-            path: target.to_owned(),
-            source: e.into_error(),
-        })?;
+    let (buffered, zip_sha256, _) = zip.finish().map_err(zip_err)?.into_inner().finish();
+    let file = buffered.into_inner().map_err(|e| Error::Io {
+        path: target.to_owned(),
+        source: e.into_error(),
+    })?;
     file.sync_all().map_err(with_path(target))?;
     Ok(Sealed {
+        zip_sha256,
         tagmanifest_sha256: Sha256::of(tagmanifest.as_bytes()),
         payload_oxum: oxum,
     })

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use serde::Serialize;
 use serde_json::{json, Value};
 use spoor_ingest::{read_export, ReadOptions, PARSER};
-use spoor_normalize::{hash_reader, jcs, Sha256};
+use spoor_normalize::{jcs, Sha256};
 
 use crate::catalog::{Catalog, PackageContents};
 use crate::fsutil::{rename_durably, with_path, write_atomic};
@@ -405,10 +405,7 @@ impl Store {
             indexes.push((id.to_string(), index));
         }
         catalog.set_log_indexes(&indexes)?;
-        let zip_sha256 = File::open(&target)
-            .and_then(hash_reader)
-            .map_err(with_path(&target))?
-            .0;
+        let zip_sha256 = sealed.zip_sha256;
         log.append(jcs::to_canonical(&json!({
             "type": "package",
             "package_id": package_id,
