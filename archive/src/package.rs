@@ -92,10 +92,10 @@ pub(crate) fn seal(
     // byte, dominated with the zip crate's 8 KiB pieces.
     // Written as a stream (sizes and CRCs in data descriptors after each
     // entry, no seeking back), so the file's own SHA-256 is taken on the way.
-    let mut zip = ZipWriter::new_stream(HashingWriter::new(io::BufWriter::with_capacity(
+    let mut zip = ZipWriter::new_stream(io::BufWriter::with_capacity(
         COPY_BUFFER,
-        file,
-    )));
+        HashTee::new(file),
+    ));
     let name = |bag_path: &str| format!("{package_id}/{bag_path}");
     let zip_err = |e: zip::result::ZipError| Error::Io {
         path: target.to_owned(),
@@ -143,11 +143,16 @@ pub(crate) fn seal(
         tagmanifest.as_bytes(),
     )
     .map_err(zip_err)?;
-    let (buffered, zip_sha256, _) = zip.finish().map_err(zip_err)?.into_inner().finish();
-    let file = buffered.into_inner().map_err(|e| Error::Io {
-        path: target.to_owned(),
-        source: e.into_error(),
-    })?;
+    let tee = zip
+        .finish()
+        .map_err(zip_err)?
+        .into_inner()
+        .into_inner()
+        .map_err(|e| Error::Io {
+            path: target.to_owned(),
+            source: e.into_error(),
+        })?;
+    let (file, zip_sha256) = tee.finish().map_err(with_path(target))?;
     file.sync_all().map_err(with_path(target))?;
     Ok(Sealed {
         zip_sha256,
@@ -166,6 +171,62 @@ const BUFFERS: usize = 3;
 /// Bytes taken at each of three places of an entry to decide whether
 /// deflating it is worth it.
 const SAMPLE: u64 = 32 << 10;
+
+/// Writes to a file and hands a copy of every write to a thread that hashes
+/// it, so the whole file's SHA-256 costs the writer only a copy.
+struct HashTee {
+    file: File,
+    chunks: Option<mpsc::SyncSender<Vec<u8>>>,
+    hasher: Option<std::thread::JoinHandle<Sha256>>,
+}
+
+impl HashTee {
+    fn new(file: File) -> HashTee {
+        let (chunks, received) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        let hasher = std::thread::spawn(move || {
+            let mut hashing = HashingWriter::new(io::sink());
+            for chunk in received {
+                // Writing to a sink cannot fail.
+                let _ = hashing.write_all(&chunk);
+            }
+            hashing.finish().1
+        });
+        HashTee {
+            file,
+            chunks: Some(chunks),
+            hasher: Some(hasher),
+        }
+    }
+
+    /// The file, and the SHA-256 of everything written to it.
+    fn finish(mut self) -> io::Result<(File, Sha256)> {
+        self.chunks = None;
+        let digest = self
+            .hasher
+            .take()
+            .and_then(|h| h.join().ok())
+            .ok_or_else(|| io::Error::other("the hashing thread failed"))?;
+        Ok((self.file, digest))
+    }
+}
+
+impl Write for HashTee {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        let chunks = self
+            .chunks
+            .as_ref()
+            .ok_or_else(|| io::Error::other("hash tee closed"))?;
+        chunks
+            .send(buf.get(..n).unwrap_or(buf).to_vec())
+            .map_err(|_| io::Error::other("the hashing thread stopped"))?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
 
 /// Adds `size` bytes at `offset` of a file as one entry, deflated when
 /// samples from their start, middle and end say that pays; returns the
