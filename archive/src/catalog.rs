@@ -324,3 +324,40 @@ fn display_party(party: &spoor_normalize::Party) -> String {
         (None, None) => String::new(),
     }
 }
+
+/// Where a record is: package id, package path, line, and log index.
+type RecordPlace = (String, String, u64, Option<u64>);
+
+impl Catalog {
+    /// Package id, package path, line number and log index of a record.
+    pub(crate) fn locate_record(&self, record_id: &str) -> Result<Option<RecordPlace>, Error> {
+        let row = self
+            .connection()
+            .query_row(
+                "SELECT r.package_id, p.path, r.line, r.log_index
+                 FROM records r JOIN packages p ON p.id = r.package_id WHERE r.id = ?1",
+                [record_id],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| Error::Catalog {
+                path: "catalog.sqlite".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(row.map(|(package, path, line, index)| {
+            (
+                package,
+                path,
+                u64::try_from(line).unwrap_or(0),
+                index.and_then(|i| u64::try_from(i).ok()),
+            )
+        }))
+    }
+}

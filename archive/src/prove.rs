@@ -4,7 +4,6 @@
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 
-use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 use spoor_normalize::{jcs, Record, Sha256};
 
@@ -94,42 +93,5 @@ impl Store {
         let mut bytes = jcs::to_canonical(&bundle);
         bytes.push(b'\n');
         Ok(bytes)
-    }
-}
-
-/// Where a record is: package id, package path, line, and log index.
-type RecordPlace = (String, String, u64, Option<u64>);
-
-impl crate::catalog::Catalog {
-    /// Package id, package path, line number and log index of a record.
-    pub(crate) fn locate_record(&self, record_id: &str) -> Result<Option<RecordPlace>, Error> {
-        let row = self
-            .connection()
-            .query_row(
-                "SELECT r.package_id, p.path, r.line, r.log_index
-                 FROM records r JOIN packages p ON p.id = r.package_id WHERE r.id = ?1",
-                [record_id],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, Option<i64>>(3)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(|e| Error::Catalog {
-                path: "catalog.sqlite".into(),
-                reason: e.to_string(),
-            })?;
-        Ok(row.map(|(package, path, line, index)| {
-            (
-                package,
-                path,
-                u64::try_from(line).unwrap_or(0),
-                index.and_then(|i| u64::try_from(i).ok()),
-            )
-        }))
     }
 }
