@@ -239,3 +239,45 @@ fn init_refuses_a_folder_with_files() {
         text(&missing)
     );
 }
+
+fn write_lock(t: &TestStore, pid: u64) {
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("hostname")
+        .trim()
+        .to_owned();
+    let lock = serde_json::json!({"pid": pid, "host": host, "started_at": "2026-11-23T01:00:00Z"});
+    fs::write(t.store.join("lock"), lock.to_string()).expect("write lock");
+}
+
+#[test]
+fn a_second_run_on_the_same_store_stops_naming_the_holder() {
+    let t = TestStore::new();
+    // This test process stands in for a run that is still going.
+    write_lock(&t, u64::from(std::process::id()));
+    let out = t.run(&[&fixture("email/eml/plain.eml")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let expected = format!(
+        "the store is in use by another spoor (pid {}, host",
+        std::process::id()
+    );
+    assert!(text(&out).contains(&expected), "{}", text(&out));
+    assert!(
+        text(&out).contains("since 2026-11-23T01:00:00Z"),
+        "{}",
+        text(&out)
+    );
+    assert!(t.packages().is_empty(), "nothing written");
+}
+
+#[test]
+fn a_lock_left_by_a_dead_run_is_taken_over() {
+    let t = TestStore::new();
+    write_lock(&t, 4_000_000_000);
+    let out = t.run(&[&fixture("email/eml/plain.eml")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !t.store.join("lock").exists(),
+        "the lock is released after the run"
+    );
+    assert_eq!(t.verify().status.code(), Some(0));
+}

@@ -25,6 +25,7 @@ mod catalog;
 mod config;
 mod fsutil;
 mod intake;
+mod lock;
 mod log;
 mod package;
 mod prove;

@@ -14,6 +14,7 @@ use spoor_normalize::{jcs, Sha256};
 use crate::catalog::{Catalog, PackageContents};
 use crate::fsutil::{rename_durably, with_path, write_atomic};
 use crate::intake::Export;
+use crate::lock::StoreLock;
 use crate::log::Log;
 use crate::package::seal;
 use crate::stage::Stager;
@@ -114,6 +115,7 @@ impl Store {
             started.strftime("%Y%m%dT%H%M%SZ"),
             std::process::id()
         );
+        let _lock = StoreLock::acquire(&self.root)?;
         let mut catalog = self.catalog()?;
         let log_dir = self.root.join("log");
         let previous = Log::head(&log_dir)?;

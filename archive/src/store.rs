@@ -9,6 +9,7 @@ use spoor_normalize::{jcs, Sha256};
 use crate::catalog::{Catalog, SearchHit};
 use crate::config::{StoreConfig, STORE_FORMAT};
 use crate::fsutil::{with_path, write_atomic};
+use crate::lock::StoreLock;
 use crate::log::Log;
 use crate::Error;
 
@@ -212,6 +213,7 @@ impl Store {
     /// # Errors
     /// The first package or receipt that cannot be read, or a catalogue error.
     pub fn reindex(&self) -> Result<(u64, u64), Error> {
+        let _lock = StoreLock::acquire(&self.root)?;
         let mut catalog = self.catalog()?;
         catalog.clear()?;
         for receipt in files_under(&self.root.join("intake"), "json")? {
