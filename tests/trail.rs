@@ -601,3 +601,104 @@ fn prove_works_after_the_catalogue_is_rebuilt() {
     let (code, output) = verify_proof(&bundle, &t.store.join("log/public-key"));
     assert_eq!(code, Some(0), "{output}");
 }
+
+fn log_size(t: &TestStore) -> u64 {
+    fs::read_to_string(t.store.join("log/checkpoint"))
+        .expect("checkpoint")
+        .lines()
+        .nth(1)
+        .expect("size")
+        .parse()
+        .expect("number")
+}
+
+#[test]
+fn a_run_interrupted_before_publishing_is_rolled_forward() {
+    let t = TestStore::new();
+    t.run(&[&fixture("email/mbox/mboxo.mbox")]);
+    let before = t.path("log-before");
+    copy_dir(&t.store.join("log"), &before);
+    t.run(&[&fixture("email/eml/plain.eml")]);
+    // The crash: the second run's package is sealed, but its entries and
+    // checkpoint never reached the log.
+    fs::remove_dir_all(t.store.join("log")).expect("remove log");
+    copy_dir(&before, &t.store.join("log"));
+    let store = t.store.to_str().expect("utf-8");
+    assert_eq!(spoor(&["reindex", "--store", store]).status.code(), Some(0));
+    let broken = t.verify();
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        text(&broken).contains("package not in the log"),
+        "{}",
+        text(&broken)
+    );
+    // The next run (here with nothing new) completes the trail.
+    let out = spoor(&[
+        "run",
+        "--json",
+        "--store",
+        store,
+        fixture("email/eml/plain.eml").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["rolled_forward"], 1);
+    assert_eq!(report["inputs"][0]["status"], "known");
+    let (code, output) = verify_with_key(&t, &t.store.join("log/public-key"));
+    assert_eq!(code, Some(0), "{output}");
+}
+
+#[test]
+fn a_run_interrupted_after_publishing_is_not_logged_twice() {
+    let t = two_runs();
+    let size = log_size(&t);
+    // The crash: the log was published, but the catalogue never heard where
+    // the second run's entries are.
+    let package = t
+        .packages()
+        .into_iter()
+        .find(|p| {
+            read_zip(p)
+                .iter()
+                .any(|(n, _)| n.ends_with("original/plain.eml"))
+        })
+        .expect("eml package");
+    let id = package
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("id")
+        .to_owned();
+    let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
+    db.execute("UPDATE packages SET log_index = NULL WHERE id = ?1", [&id])
+        .expect("update");
+    db.execute(
+        "UPDATE records SET log_index = NULL WHERE package_id = ?1",
+        [&id],
+    )
+    .expect("update");
+    drop(db);
+    let out = spoor(&[
+        "run",
+        "--json",
+        "--store",
+        t.store.to_str().expect("utf-8"),
+        fixture("email/eml/plain.eml").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["rolled_forward"], 0);
+    assert_eq!(log_size(&t), size + 1, "only the new run seal was added");
+    let (code, output) = verify_with_key(&t, &t.store.join("log/public-key"));
+    assert_eq!(code, Some(0), "{output}");
+    // And proofs work again for the second run's records.
+    let store = t.store.to_str().expect("utf-8");
+    let hits = spoor(&["search", "--store", store, "--json", "subsidieaanvraag"]);
+    let hits: serde_json::Value = serde_json::from_slice(&hits.stdout).expect("json");
+    let record = hits[0]["id"].as_str().expect("hit").to_owned();
+    let out = spoor(&["prove", "--store", store, &record]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let bundle = t.path("b.json");
+    fs::write(&bundle, &out.stdout).expect("write");
+    let (code, output) = verify_proof(&bundle, &t.store.join("log/public-key"));
+    assert_eq!(code, Some(0), "{output}");
+}

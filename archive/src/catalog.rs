@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS sources(
     kind TEXT, received_at TEXT, package_id TEXT);
 CREATE TABLE IF NOT EXISTS packages(
     id TEXT PRIMARY KEY, path TEXT NOT NULL, export_sha256 TEXT NOT NULL,
-    format TEXT, records INTEGER, quarantined INTEGER, known INTEGER);
+    format TEXT, records INTEGER, quarantined INTEGER, known INTEGER, log_index INTEGER);
 CREATE TABLE IF NOT EXISTS records(
     id TEXT PRIMARY KEY, hash TEXT NOT NULL, package_id TEXT NOT NULL, line INTEGER NOT NULL,
     kind TEXT, sender TEXT, recipients TEXT, time_utc TEXT, conversation TEXT, subject TEXT,
@@ -86,14 +86,49 @@ impl Catalog {
         &self.conn
     }
 
+    /// Packages sealed whose `package` log entry the catalogue does not know,
+    /// as (id, path), oldest path first.
+    pub(crate) fn unlogged_packages(&self) -> Result<Vec<(String, String)>, Error> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT id, path FROM packages WHERE log_index IS NULL ORDER BY path, id")
+            .map_err(self.err())?;
+        let rows = statement
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// The store-relative path of the first intake receipt naming a package.
+    pub(crate) fn receipt_of(&self, package_id: &str) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row(
+                "SELECT receipt FROM sources WHERE package_id = ?1 ORDER BY received_at, receipt LIMIT 1",
+                [package_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Records where each package's entry is in the log.
+    pub(crate) fn set_package_log_indexes(
+        &mut self,
+        indexes: &[(String, u64)],
+    ) -> Result<(), Error> {
+        self.set_indexes("UPDATE packages SET log_index = ?2 WHERE id = ?1", indexes)
+    }
+
     /// Records where each record's entry is in the log.
     pub(crate) fn set_log_indexes(&mut self, indexes: &[(String, u64)]) -> Result<(), Error> {
+        self.set_indexes("UPDATE records SET log_index = ?2 WHERE id = ?1", indexes)
+    }
+
+    fn set_indexes(&mut self, sql: &str, indexes: &[(String, u64)]) -> Result<(), Error> {
         let place = PathBuf::from(self.conn.path().unwrap_or("catalog.sqlite"));
         let tx = self.conn.transaction().map_err(db_err(&place))?;
         {
-            let mut update = tx
-                .prepare("UPDATE records SET log_index = ?2 WHERE id = ?1")
-                .map_err(db_err(&place))?;
+            let mut update = tx.prepare(sql).map_err(db_err(&place))?;
             for (id, index) in indexes {
                 let index = i64::try_from(*index).map_err(|e| Error::Usage(e.to_string()))?;
                 update.execute(params![id, index]).map_err(db_err(&place))?;

@@ -32,6 +32,7 @@ mod prove;
 mod run;
 mod stage;
 mod store;
+mod trail;
 
 pub use catalog::SearchHit;
 pub use config::{StoreConfig, STORE_FORMAT};

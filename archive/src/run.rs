@@ -19,6 +19,7 @@ use crate::log::Log;
 use crate::package::seal;
 use crate::stage::Stager;
 use crate::store::{files_under, SigningKey, Store, PACKAGE_FORMAT};
+use crate::trail::{roll_forward, PackageSeal, Trail};
 use crate::Error;
 
 /// What happened to one input.
@@ -82,6 +83,9 @@ pub struct RunReport {
     pub tool_version: String,
     /// One entry per input, in the order given.
     pub inputs: Vec<InputReport>,
+    /// Packages of an earlier, interrupted run whose log entries this run
+    /// appended.
+    pub rolled_forward: usize,
     /// Size of the log after this run (the new checkpoint's size).
     pub log_size: u64,
     /// Root hash of the log after this run, in hex.
@@ -119,7 +123,8 @@ impl Store {
         let mut catalog = self.catalog()?;
         let log_dir = self.root.join("log");
         let previous = Log::head(&log_dir)?;
-        let mut log = Log::open(&log_dir, &self.config.origin)?;
+        let mut trail = Trail::new(Log::open(&log_dir, &self.config.origin)?);
+        let rolled_forward = roll_forward(&self.root, &mut catalog, &mut trail)?;
         let mut reports = Vec::new();
         for input in inputs {
             let mut report = InputReport {
@@ -138,7 +143,7 @@ impl Store {
                 payload_oxum: None,
                 error: None,
             };
-            if let Err(e) = self.archive_one(input, &mut catalog, &mut log, &mut report) {
+            if let Err(e) = self.archive_one(input, &mut catalog, &mut trail, &mut report) {
                 report.status = InputStatus::Failed;
                 report.error = Some(e.to_string());
             }
@@ -161,14 +166,16 @@ impl Store {
             },
             "previous_checkpoint": previous.map(|h| json!({ "size": h.size, "root": hex(&h.root) })),
         });
-        log.append(jcs::to_canonical(&seal))?;
-        let head = log.publish(&key.0)?;
+        trail.log.append(jcs::to_canonical(&seal))?;
+        let head = trail.log.publish(&key.0)?;
+        trail.note_in(&mut catalog)?;
         let report = RunReport {
             run_id: run_id.clone(),
             started_at: started.to_string(),
             finished_at: jiff::Timestamp::now().to_string(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             inputs: reports,
+            rolled_forward,
             log_size: head.size,
             log_root: hex(&head.root),
         };
@@ -184,7 +191,7 @@ impl Store {
         &self,
         input: &Path,
         catalog: &mut Catalog,
-        log: &mut Log,
+        trail: &mut Trail,
         report: &mut InputReport,
     ) -> Result<(), Error> {
         let export = Export::survey(input)?;
@@ -228,15 +235,7 @@ impl Store {
         write_atomic(&receipt_path, &receipt_bytes).map_err(with_path(&receipt_path))?;
         catalog.index_receipt(&self.relative(&receipt_path), &receipt)?;
         // Logged before anything is derived from the export.
-        log.append(jcs::to_canonical(&json!({
-            "type": "intake",
-            "receipt": self.relative(&receipt_path),
-            "name": receipt["name"],
-            "size": export.size,
-            "sha256": export.sha256,
-            "received_at": receipt["received_at"],
-            "package_id": package_id,
-        })))?;
+        trail.intake(&self.relative(&receipt_path), &receipt)?;
 
         let staging = self
             .root
@@ -249,7 +248,7 @@ impl Store {
             &month,
             &staging,
             catalog,
-            log,
+            trail,
             report,
         );
         let _ = fs::remove_dir_all(&staging);
@@ -265,7 +264,7 @@ impl Store {
         month: &str,
         staging: &Path,
         catalog: &mut Catalog,
-        log: &mut Log,
+        trail: &mut Trail,
         report: &mut InputReport,
     ) -> Result<(), Error> {
         let mut stager = Stager::create(staging, catalog).map_err(with_path(staging))?;
@@ -396,26 +395,21 @@ impl Store {
             }
         };
         indexed?;
-        let mut indexes = Vec::with_capacity(staged.records.len());
-        for (id, hash) in &staged.records {
-            let index = log.append(jcs::to_canonical(&json!({
-                "type": "record",
-                "id": id,
-                "hash": hash,
-                "package_id": package_id,
-            })))?;
-            indexes.push((id.to_string(), index));
-        }
-        catalog.set_log_indexes(&indexes)?;
-        let zip_sha256 = sealed.zip_sha256;
-        log.append(jcs::to_canonical(&json!({
-            "type": "package",
-            "package_id": package_id,
-            "path": relative,
-            "zip_sha256": zip_sha256,
-            "tagmanifest_sha256": sealed.tagmanifest_sha256,
-            "payload_oxum": sealed.payload_oxum,
-        })))?;
+        let records: Vec<(String, Sha256)> = staged
+            .records
+            .iter()
+            .map(|(id, hash)| (id.to_string(), *hash))
+            .collect();
+        trail.package(
+            &records,
+            &PackageSeal {
+                package_id,
+                path: &relative,
+                zip_sha256: sealed.zip_sha256,
+                tagmanifest_sha256: sealed.tagmanifest_sha256,
+                payload_oxum: &sealed.payload_oxum,
+            },
+        )?;
 
         report.package_path = Some(relative);
         report.tagmanifest_sha256 = Some(sealed.tagmanifest_sha256.to_hex());

@@ -230,24 +230,32 @@ impl Store {
             records += catalog.index_package(&zip, &self.relative(&zip))?;
             packages += 1;
         }
-        // Where each record's entry is in the log, for `spoor prove`.
+        // Where each record's and package's entry is in the log (for
+        // `spoor prove` and the roll-forward of interrupted runs).
         let log = Log::open(&self.root.join("log"), &self.config.origin)?;
-        let mut batch = Vec::new();
+        let (mut logged_records, mut logged_packages) = (Vec::new(), Vec::new());
         log.for_each_entry(|index, entry| {
             let Ok(value) = serde_json::from_slice::<serde_json::Value>(entry) else {
                 return Ok(());
             };
-            if value.get("type").and_then(serde_json::Value::as_str) == Some("record") {
-                if let Some(id) = value.get("id").and_then(serde_json::Value::as_str) {
-                    batch.push((id.to_owned(), index));
-                }
+            let text = |k: &str| {
+                value
+                    .get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            };
+            match value.get("type").and_then(serde_json::Value::as_str) {
+                Some("record") => logged_records.extend(text("id").map(|id| (id, index))),
+                Some("package") => logged_packages.extend(text("package_id").map(|id| (id, index))),
+                _ => {}
             }
-            if batch.len() >= 10_000 {
-                catalog.set_log_indexes(&std::mem::take(&mut batch))?;
+            if logged_records.len() >= 10_000 {
+                catalog.set_log_indexes(&std::mem::take(&mut logged_records))?;
             }
             Ok(())
         })?;
-        catalog.set_log_indexes(&batch)?;
+        catalog.set_log_indexes(&logged_records)?;
+        catalog.set_package_log_indexes(&logged_packages)?;
         Ok((packages, records))
     }
 
