@@ -4,10 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use spoor_archive::{InitOptions, InputStatus, RunReport, Store};
+use spoor_archive::{InboxOptions, InitOptions, InputStatus, RunReport, Store};
 
 /// Exit code when the command could not run at all.
 const COULD_NOT_RUN: u8 = 2;
@@ -53,8 +54,19 @@ enum Command {
         /// variable SPOOR_SIGNING_KEY_FILE, else the file named at init.
         #[arg(long)]
         signing_key: Option<PathBuf>,
+        /// Archive every ready export in this folder (files and folders;
+        /// `done/` and names like `*.part` or `.*` are skipped).
+        #[arg(long, conflicts_with = "inputs")]
+        inbox: Option<PathBuf>,
+        /// With --inbox: an export changed less than this many seconds ago
+        /// is taken to be still being written and left for the next run.
+        #[arg(long, default_value_t = 60, requires = "inbox")]
+        settle_seconds: u64,
+        /// With --inbox: move each archived export to `done/` in the inbox.
+        #[arg(long, requires = "inbox")]
+        move_done: bool,
         /// Exports to archive.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "inbox")]
         inputs: Vec<PathBuf>,
     },
     /// Verify a whole store (--store) or one package zip.
@@ -178,6 +190,9 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             store,
             json,
             signing_key,
+            inbox,
+            settle_seconds,
+            move_done,
             inputs,
         } => {
             let store = Store::open(&store)?;
@@ -186,7 +201,16 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                 .or_else(|| store.config().signing_key_file.clone())
                 .context("no signing key: give --signing-key FILE or set SPOOR_SIGNING_KEY_FILE")?;
             let key = store.signer(&key_file)?;
-            let report = store.run(&inputs, &key)?;
+            let report = match &inbox {
+                Some(inbox) => {
+                    let options = InboxOptions {
+                        settle: Duration::from_secs(settle_seconds),
+                        move_done,
+                    };
+                    store.run_inbox(inbox, &options, &key)?
+                }
+                None => store.run(&inputs, &key)?,
+            };
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
@@ -330,12 +354,13 @@ fn print_run(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> {
             InputStatus::Partial => "archived (partial)",
             InputStatus::Known => "already archived",
             InputStatus::Failed => "FAILED",
+            InputStatus::Waiting => "waiting (left for the next run)",
         };
         write!(out, "{}: {status}", input.path.display())?;
         if let Some(format) = &input.format {
             write!(out, " as {format}")?;
         }
-        if input.status != InputStatus::Failed {
+        if !matches!(input.status, InputStatus::Failed | InputStatus::Waiting) {
             write!(
                 out,
                 ": {} records, {} known, {} duplicates, {} quarantined",
@@ -349,9 +374,24 @@ fn print_run(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> {
         for part in &input.unreadable {
             writeln!(out, "  unreadable: {part}")?;
         }
-        if let Some(error) = &input.error {
-            writeln!(out, "  error: {error}")?;
+        if let Some(moved) = &input.moved_to {
+            writeln!(out, "  moved to {}", moved.display())?;
         }
+        if let Some(error) = &input.error {
+            let label = if input.status == InputStatus::Waiting {
+                "why"
+            } else {
+                "error"
+            };
+            writeln!(out, "  {label}: {error}")?;
+        }
+    }
+    if report.rolled_forward > 0 {
+        writeln!(
+            out,
+            "{} packages of an interrupted run were added to the log",
+            report.rolled_forward
+        )?;
     }
     writeln!(
         out,

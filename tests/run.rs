@@ -281,3 +281,65 @@ fn a_lock_left_by_a_dead_run_is_taken_over() {
     );
     assert_eq!(t.verify().status.code(), Some(0));
 }
+
+#[test]
+fn inbox_runs_take_what_is_ready_and_leave_the_rest() {
+    let t = TestStore::new();
+    let inbox = t.path("inbox");
+    fs::create_dir_all(&inbox).expect("inbox");
+    fs::copy(fixture("email/eml/plain.eml"), inbox.join("plain.eml")).expect("copy");
+    fs::copy(
+        fixture("email/mbox/mboxo.mbox"),
+        inbox.join("export.mbox.part"),
+    )
+    .expect("copy");
+    let store = t.store.to_str().expect("utf-8");
+    let inbox_arg = inbox.to_str().expect("utf-8");
+    let run = |settle: &str| {
+        spoor(&[
+            "run",
+            "--store",
+            store,
+            "--json",
+            "--inbox",
+            inbox_arg,
+            "--settle-seconds",
+            settle,
+            "--move-done",
+        ])
+    };
+
+    // Just written: everything waits.
+    let first = run("3600");
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let report: serde_json::Value = serde_json::from_slice(&first.stdout).expect("json");
+    let statuses: Vec<&str> = report["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|i| i["status"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(statuses, ["waiting", "waiting"]);
+    assert!(t.packages().is_empty());
+
+    // Settled: the finished export is archived and moved; the .part waits.
+    let second = run("0");
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).expect("json");
+    assert_eq!(report["inputs"][0]["status"], "archived", "{report}");
+    assert_eq!(report["inputs"][1]["status"], "waiting");
+    assert!(report["inputs"][1]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("temporary name")));
+    assert!(inbox.join("done/plain.eml").exists());
+    assert!(!inbox.join("plain.eml").exists());
+
+    // Delivered again: recognised by its SHA-256, nothing new archived.
+    fs::copy(fixture("email/eml/plain.eml"), inbox.join("plain.eml")).expect("copy");
+    let third = run("0");
+    let report: serde_json::Value = serde_json::from_slice(&third.stdout).expect("json");
+    assert_eq!(report["inputs"][0]["status"], "known", "{report}");
+    assert!(inbox.join("done/plain.eml.1").exists());
+    assert_eq!(t.packages().len(), 1);
+    assert_eq!(t.verify().status.code(), Some(0));
+}

@@ -24,6 +24,7 @@ mod bagit;
 mod catalog;
 mod config;
 mod fsutil;
+mod inbox;
 mod intake;
 mod lock;
 mod log;
@@ -36,6 +37,7 @@ mod trail;
 
 pub use catalog::SearchHit;
 pub use config::{StoreConfig, STORE_FORMAT};
+pub use inbox::InboxOptions;
 pub use run::{InputReport, InputStatus, RunReport};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 

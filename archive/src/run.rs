@@ -13,6 +13,7 @@ use spoor_normalize::{jcs, Sha256};
 
 use crate::catalog::{Catalog, PackageContents};
 use crate::fsutil::{rename_durably, with_path, write_atomic};
+use crate::inbox::{self, InboxOptions};
 use crate::intake::Export;
 use crate::lock::StoreLock;
 use crate::log::Log;
@@ -34,6 +35,8 @@ pub enum InputStatus {
     Known,
     /// Could not be archived; see `error`.
     Failed,
+    /// Left in the inbox for the next run: still being delivered.
+    Waiting,
 }
 
 /// The outcome for one input.
@@ -66,8 +69,33 @@ pub struct InputReport {
     pub tagmanifest_sha256: Option<String>,
     /// The bag's Payload-Oxum.
     pub payload_oxum: Option<String>,
-    /// Why it failed.
+    /// Where the export was moved after archiving (inbox runs with
+    /// `move_done`).
+    pub moved_to: Option<PathBuf>,
+    /// Why it failed, or why it waits.
     pub error: Option<String>,
+}
+
+impl InputReport {
+    fn new(path: &Path) -> InputReport {
+        InputReport {
+            path: path.to_owned(),
+            status: InputStatus::Failed,
+            sha256: None,
+            package_id: None,
+            package_path: None,
+            format: None,
+            records: 0,
+            known: 0,
+            duplicates: 0,
+            quarantined: 0,
+            unreadable: vec![],
+            tagmanifest_sha256: None,
+            payload_oxum: None,
+            moved_to: None,
+            error: None,
+        }
+    }
 }
 
 /// The report of a run, also written to `STORE/runs/<run_id>.json`.
@@ -113,6 +141,40 @@ impl Store {
     /// Only when the run cannot happen at all (catalogue unusable, report not
     /// writable); a failing input is reported in its [`InputReport`].
     pub fn run(&self, inputs: &[PathBuf], key: &SigningKey) -> Result<RunReport, Error> {
+        self.run_inputs(inputs, Vec::new(), None, key)
+    }
+
+    /// Archives every export in `inbox` that is ready (see
+    /// [`InboxOptions`]); those still being delivered are reported as
+    /// [`InputStatus::Waiting`] and left for the next run.
+    ///
+    /// # Errors
+    /// As [`Store::run`], and when the inbox cannot be read.
+    pub fn run_inbox(
+        &self,
+        inbox: &Path,
+        options: &InboxOptions,
+        key: &SigningKey,
+    ) -> Result<RunReport, Error> {
+        let (ready, waiting) = inbox::scan(inbox, options.settle)?;
+        let waiting = waiting
+            .into_iter()
+            .map(|(path, why)| InputReport {
+                status: InputStatus::Waiting,
+                error: Some(why),
+                ..InputReport::new(&path)
+            })
+            .collect();
+        self.run_inputs(&ready, waiting, options.move_done.then_some(inbox), key)
+    }
+
+    fn run_inputs(
+        &self,
+        inputs: &[PathBuf],
+        waiting: Vec<InputReport>,
+        done_inbox: Option<&Path>,
+        key: &SigningKey,
+    ) -> Result<RunReport, Error> {
         let started = jiff::Timestamp::now();
         let run_id = format!(
             "r-{}-{}",
@@ -127,28 +189,24 @@ impl Store {
         let rolled_forward = roll_forward(&self.root, &mut catalog, &mut trail)?;
         let mut reports = Vec::new();
         for input in inputs {
-            let mut report = InputReport {
-                path: input.clone(),
-                status: InputStatus::Failed,
-                sha256: None,
-                package_id: None,
-                package_path: None,
-                format: None,
-                records: 0,
-                known: 0,
-                duplicates: 0,
-                quarantined: 0,
-                unreadable: vec![],
-                tagmanifest_sha256: None,
-                payload_oxum: None,
-                error: None,
-            };
+            let mut report = InputReport::new(input);
             if let Err(e) = self.archive_one(input, &mut catalog, &mut trail, &mut report) {
                 report.status = InputStatus::Failed;
                 report.error = Some(e.to_string());
             }
+            let archived = matches!(
+                report.status,
+                InputStatus::Archived | InputStatus::Partial | InputStatus::Known
+            );
+            if let (Some(inbox), true) = (done_inbox, archived) {
+                match inbox::move_done(inbox, input) {
+                    Ok(moved) => report.moved_to = Some(moved),
+                    Err(e) => report.error = Some(format!("archived, but not moved to done/: {e}")),
+                }
+            }
             reports.push(report);
         }
+        reports.extend(waiting);
         let count = |status: InputStatus| reports.iter().filter(|r| r.status == status).count();
         let seal = json!({
             "type": "run",
