@@ -31,12 +31,17 @@ impl Default for InboxOptions {
     }
 }
 
-/// The exports in `inbox` that are ready, and those left waiting with why,
-/// both sorted by name. The `done/` folder is not an export.
-pub(crate) fn scan(
-    inbox: &Path,
-    settle: Duration,
-) -> Result<(Vec<PathBuf>, Vec<(PathBuf, String)>), Error> {
+/// What an inbox holds, sorted by name.
+pub(crate) struct Scan {
+    /// Exports ready to be archived.
+    pub(crate) ready: Vec<PathBuf>,
+    /// Exports left for the next run, with why.
+    pub(crate) waiting: Vec<(PathBuf, String)>,
+}
+
+/// The exports in `inbox` that are ready, and those left waiting. The
+/// `done/` folder is not an export.
+pub(crate) fn scan(inbox: &Path, settle: Duration) -> Result<Scan, Error> {
     let mut entries: Vec<_> = fs::read_dir(inbox)
         .map_err(with_path(inbox))?
         .collect::<Result<_, _>>()
@@ -68,7 +73,7 @@ pub(crate) fn scan(
             ready.push(path);
         }
     }
-    Ok((ready, waiting))
+    Ok(Scan { ready, waiting })
 }
 
 /// The latest modification time in a file or folder tree (links not followed).

@@ -156,7 +156,7 @@ impl Store {
         options: &InboxOptions,
         key: &SigningKey,
     ) -> Result<RunReport, Error> {
-        let (ready, waiting) = inbox::scan(inbox, options.settle)?;
+        let inbox::Scan { ready, waiting } = inbox::scan(inbox, options.settle)?;
         let waiting = waiting
             .into_iter()
             .map(|(path, why)| InputReport {
