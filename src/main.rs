@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use spoor_archive::{InboxOptions, InitOptions, InputStatus, RunReport, Store};
+use spoor_archive::{Fixity, InboxOptions, InitOptions, InputStatus, RunReport, Store};
 
 /// Exit code when the command could not run at all.
 const COULD_NOT_RUN: u8 = 2;
@@ -82,6 +82,14 @@ enum Command {
         /// nothing against an insider.
         #[arg(long, requires = "store")]
         pubkey: Option<PathBuf>,
+        /// Append the outcome to the log as a `fixity` entry with a new
+        /// signed checkpoint (needs the signing key).
+        #[arg(long, requires = "store")]
+        record: bool,
+        /// The log's private signing key file, for --record (default as for
+        /// `spoor run`).
+        #[arg(long, requires = "record")]
+        signing_key: Option<PathBuf>,
         /// A checkpoint kept from an earlier check (log/checkpoints/<size>):
         /// the log must have grown from it, not been rewritten or rolled back.
         #[arg(long, requires = "store")]
@@ -196,11 +204,7 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             inputs,
         } => {
             let store = Store::open(&store)?;
-            let key_file = signing_key
-                .or_else(|| std::env::var_os("SPOOR_SIGNING_KEY_FILE").map(PathBuf::from))
-                .or_else(|| store.config().signing_key_file.clone())
-                .context("no signing key: give --signing-key FILE or set SPOOR_SIGNING_KEY_FILE")?;
-            let key = store.signer(&key_file)?;
+            let key = signing_key_for(&store, signing_key)?;
             let report = match &inbox {
                 Some(inbox) => {
                     let options = InboxOptions {
@@ -223,6 +227,8 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             json,
             pubkey,
             since,
+            record,
+            signing_key,
             package,
         } => {
             let since =
@@ -270,6 +276,24 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                     report.bytes,
                     report.findings.len()
                 )?;
+            }
+            if let (true, Some(store)) = (record, &store) {
+                let store = Store::open(store)?;
+                let key = signing_key_for(&store, signing_key)?;
+                let fixity = Fixity {
+                    intact: report.is_intact(),
+                    problems: report.findings.len(),
+                    packages: report.packages,
+                    records: report.records,
+                    bytes: report.bytes,
+                };
+                let size = store.record_fixity(&fixity, &key)?;
+                if !json {
+                    writeln!(
+                        out,
+                        "recorded in the log: fixity entry, new checkpoint of size {size}"
+                    )?;
+                }
             }
             Ok(if report.is_intact() { 0 } else { 1 })
         }
@@ -340,6 +364,19 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// The signing key from the flag, else `$SPOOR_SIGNING_KEY_FILE`, else the
+/// file `spoor init` recorded; never from the command line itself.
+fn signing_key_for(
+    store: &Store,
+    flag: Option<PathBuf>,
+) -> anyhow::Result<spoor_archive::SigningKey> {
+    let key_file = flag
+        .or_else(|| std::env::var_os("SPOOR_SIGNING_KEY_FILE").map(PathBuf::from))
+        .or_else(|| store.config().signing_key_file.clone())
+        .context("no signing key: give --signing-key FILE or set SPOOR_SIGNING_KEY_FILE")?;
+    Ok(store.signer(&key_file)?)
 }
 
 fn read_public_key(path: &Path) -> anyhow::Result<String> {

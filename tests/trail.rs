@@ -702,3 +702,30 @@ fn a_run_interrupted_after_publishing_is_not_logged_twice() {
     let (code, output) = verify_proof(&bundle, &t.store.join("log/public-key"));
     assert_eq!(code, Some(0), "{output}");
 }
+
+#[test]
+fn a_recorded_fixity_check_becomes_part_of_the_trail() {
+    let t = two_runs();
+    let size = log_size(&t);
+    let store = t.store.to_str().expect("utf-8");
+    let out = spoor(&["verify", "--store", store, "--record"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "fixity entry, new checkpoint of size {}",
+            size + 1
+        )),
+        "{}",
+        text(&out)
+    );
+    let entries = split_entries(&fs::read(bundle(&t)).expect("bundle"));
+    let fixity: serde_json::Value =
+        serde_json::from_slice(entries.last().expect("entry")).expect("json");
+    assert_eq!(fixity["type"], "fixity");
+    assert_eq!(fixity["result"], "intact");
+    assert_eq!(fixity["previous_checkpoint"]["size"], size);
+    // The chain goes on through it: a later run and verify are clean.
+    t.run(&[&fixture("email/eml/no-date.eml")]);
+    let (code, output) = verify_with_key(&t, &t.store.join("log/public-key"));
+    assert_eq!(code, Some(0), "{output}");
+}

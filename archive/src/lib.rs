@@ -38,7 +38,7 @@ mod trail;
 pub use catalog::SearchHit;
 pub use config::{StoreConfig, STORE_FORMAT};
 pub use inbox::InboxOptions;
-pub use run::{InputReport, InputStatus, RunReport};
+pub use run::{Fixity, InputReport, InputStatus, RunReport};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 
 /// Internals reached by the benches; not a stable API.

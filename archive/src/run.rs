@@ -134,7 +134,47 @@ impl RunReport {
     }
 }
 
+/// The outcome of a verification, to be recorded in the log.
+#[derive(Clone, Debug, Serialize)]
+pub struct Fixity {
+    /// No problem was found.
+    pub intact: bool,
+    /// Number of problems found.
+    pub problems: usize,
+    /// Packages checked.
+    pub packages: u64,
+    /// Records checked.
+    pub records: u64,
+    /// Bytes read and hashed.
+    pub bytes: u64,
+}
+
 impl Store {
+    /// Appends a `fixity` seal with the outcome of a verification of this
+    /// store and publishes a checkpoint, so scheduled checks become part of
+    /// the audit trail. Returns the new log size.
+    ///
+    /// # Errors
+    /// As for a run: the store lock, the log, the signing key.
+    pub fn record_fixity(&self, fixity: &Fixity, key: &SigningKey) -> Result<u64, Error> {
+        let _lock = StoreLock::acquire(&self.root)?;
+        let log_dir = self.root.join("log");
+        let previous = Log::head(&log_dir)?;
+        let mut log = Log::open(&log_dir, &self.config.origin)?;
+        log.append(jcs::to_canonical(&json!({
+            "type": "fixity",
+            "checked_at": jiff::Timestamp::now().to_string(),
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "result": if fixity.intact { "intact" } else { "problems-found" },
+            "problems": fixity.problems,
+            "packages": fixity.packages,
+            "records": fixity.records,
+            "bytes": fixity.bytes,
+            "previous_checkpoint": previous.map(|h| json!({ "size": h.size, "root": hex(&h.root) })),
+        })))?;
+        Ok(log.publish(&key.0)?.size)
+    }
+
     /// Archives every input; returns the report (also written to `runs/`).
     ///
     /// # Errors

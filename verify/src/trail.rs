@@ -428,12 +428,14 @@ impl<'a> EntryChecker<'a> {
                     ),
                 }
             }
-            Some("run") => {
+            // Every publish ends with a seal: a run's, or a recorded fixity
+            // check's.
+            Some("run" | "fixity") => {
                 if !self.heads.contains_key(&(index + 1)) {
                     self.problem(
                         index,
                         format!(
-                            "run seal without a checkpoint of size {} (the run chain has a gap)",
+                            "seal without a checkpoint of size {} (the run chain has a gap)",
                             index + 1
                         ),
                     );
@@ -492,7 +494,7 @@ impl<'a> EntryChecker<'a> {
             if !run_ends.contains(size) {
                 report.problem(
                     format!("log/checkpoints/{size}"),
-                    "does not end at a run seal",
+                    "does not end at a run or fixity seal",
                 );
             }
         }
