@@ -3,6 +3,7 @@
 mod util;
 
 mod bad_input;
+mod crash;
 mod run;
 mod tamper;
 mod trail;

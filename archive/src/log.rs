@@ -153,6 +153,29 @@ impl Log {
         Ok(log)
     }
 
+    /// Completes a publish that was interrupted between keeping a new
+    /// checkpoint (`checkpoints/<size>`, written after its tiles were
+    /// synced) and replacing `checkpoint` with it. Called under the store
+    /// lock, before opening the log for a run.
+    pub fn complete_interrupted_publish(dir: &Path) -> Result<(), Error> {
+        let current = Log::head(dir)?.map_or(0, |h| h.size);
+        let largest = fs::read_dir(dir.join("checkpoints"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()))
+                    .max()
+            })
+            .unwrap_or(None);
+        if let Some(size) = largest.filter(|s| *s > current) {
+            let kept = dir.join(format!("checkpoints/{size}"));
+            let bytes = fs::read(&kept).map_err(with_path(&kept))?;
+            let path = dir.join("checkpoint");
+            write_atomic(&path, &bytes).map_err(with_path(&path))?;
+        }
+        Ok(())
+    }
+
     /// The latest checkpoint's size and root, if there is one. The signature
     /// is not checked here (that is `spoor verify`'s work).
     pub fn head(dir: &Path) -> Result<Option<TreeHead>, Error> {

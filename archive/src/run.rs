@@ -159,6 +159,7 @@ impl Store {
     pub fn record_fixity(&self, fixity: &Fixity, key: &SigningKey) -> Result<u64, Error> {
         let _lock = StoreLock::acquire(&self.root)?;
         let log_dir = self.root.join("log");
+        Log::complete_interrupted_publish(&log_dir)?;
         let previous = Log::head(&log_dir)?;
         let mut log = Log::open(&log_dir, &self.config.origin)?;
         log.append(jcs::to_canonical(&json!({
@@ -222,8 +223,10 @@ impl Store {
             std::process::id()
         );
         let _lock = StoreLock::acquire(&self.root)?;
+        self.clear_work_space()?;
         let mut catalog = self.catalog()?;
         let log_dir = self.root.join("log");
+        Log::complete_interrupted_publish(&log_dir)?;
         let previous = Log::head(&log_dir)?;
         let mut trail = Trail::new(Log::open(&log_dir, &self.config.origin)?);
         let rolled_forward = roll_forward(&self.root, &mut catalog, &mut trail)?;
@@ -526,6 +529,22 @@ impl Store {
         } else {
             InputStatus::Archived
         };
+        Ok(())
+    }
+
+    /// Removes what an interrupted run left in `tmp/` (staging folders,
+    /// unfinished zips). Only called under the store lock.
+    fn clear_work_space(&self) -> Result<(), Error> {
+        let tmp = self.root.join("tmp");
+        for entry in fs::read_dir(&tmp).map_err(with_path(&tmp))?.flatten() {
+            let path = entry.path();
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.map_err(with_path(&path))?;
+        }
         Ok(())
     }
 

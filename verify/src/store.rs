@@ -1,7 +1,7 @@
 //! Checking a whole store: every package, every intake receipt, and the
 //! catalogue against the packages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -55,25 +55,30 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
             packages.insert(facts.package_id.clone(), (place, facts));
         }
     }
-    check_receipts(root, &packages, &mut report)?;
     let key = trust
         .pubkey
         .as_deref()
         .map_or(TrustedKey::StoresOwn, TrustedKey::Given);
-    check_trail(
+    let logged = check_trail(
         root,
         key,
         trust.since.as_deref(),
         Some(&packages),
         &mut report,
     );
+    check_receipts(root, &packages, &logged, &mut report)?;
     check_catalogue(root, &packages, &mut report);
     Ok(report)
 }
 
+/// Receipts against packages. A receipt whose package is neither in the
+/// store nor in the log records an export whose run was interrupted before
+/// sealing: a fact to note, not damage. One whose package was logged and is
+/// gone is damage (reported by the trail check as a deleted package).
 fn check_receipts(
     root: &Path,
     packages: &BTreeMap<String, (String, PackageFacts)>,
+    logged: &HashSet<String>,
     report: &mut Report,
 ) -> Result<(), Error> {
     let mut receipted: HashMap<&str, usize> = HashMap::new();
@@ -95,10 +100,17 @@ fn check_receipts(
             continue;
         };
         let Some((package_place, facts)) = packages.get(package_id) else {
-            report.problem(
-                &place,
-                format!("package {package_id} named by this receipt is not in the store"),
-            );
+            if logged.contains(package_id) {
+                report.problem(
+                    &place,
+                    format!("package {package_id} named by this receipt is not in the store"),
+                );
+            } else {
+                report.notes.push(format!(
+                    "{place}: export received but never sealed into {package_id} (an interrupted run); \
+                     it is archived when delivered again"
+                ));
+            }
             continue;
         };
         *receipted.entry(facts.package_id.as_str()).or_default() += 1;

@@ -3,7 +3,7 @@
 //! every kept checkpoint; each checkpoint's signature against the key the
 //! auditor gives; the entries against the packages, receipts and runs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::Path;
@@ -39,7 +39,7 @@ pub(crate) fn check_trail(
     since: Option<&[u8]>,
     packages: Option<&BTreeMap<String, (String, PackageFacts)>>,
     report: &mut Report,
-) {
+) -> HashSet<String> {
     let log = root.join("log");
     let key_text = match key {
         TrustedKey::Given(k) => k.trim().to_owned(),
@@ -53,7 +53,7 @@ pub(crate) fn check_trail(
                 Ok(k) => k.trim().to_owned(),
                 Err(e) => {
                     report.problem("log/public-key", format!("cannot be read: {e}"));
-                    return;
+                    return HashSet::new();
                 }
             }
         }
@@ -62,11 +62,23 @@ pub(crate) fn check_trail(
         Ok(v) => v,
         Err(e) => {
             report.problem("public key", format!("not a signed-note verifier key: {e}"));
-            return;
+            return HashSet::new();
         }
     };
     let origin = key_text.split('+').next().unwrap_or("").to_owned();
     let verifiers = VerifierList::new(vec![Box::new(verifier)]);
+
+    // No run has completed yet: nothing to check, nothing covered.
+    let kept_any = fs::read_dir(log.join("checkpoints")).is_ok_and(|mut d| d.next().is_some());
+    if !kept_any && !log.join("checkpoint").exists() {
+        report
+            .notes
+            .push("the log is empty: no run has completed yet".to_owned());
+        for (place, _) in packages.into_iter().flat_map(|p| p.values()) {
+            report.notes.push(not_yet_logged(place));
+        }
+        return HashSet::new();
+    }
 
     // Every kept checkpoint, by size, each signature checked.
     let mut heads: BTreeMap<u64, Head> = BTreeMap::new();
@@ -74,7 +86,7 @@ pub(crate) fn check_trail(
         Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
         Err(e) => {
             report.problem("log/checkpoints", format!("cannot be read: {e}"));
-            return;
+            return HashSet::new();
         }
     };
     for path in kept {
@@ -102,13 +114,33 @@ pub(crate) fn check_trail(
         &verifiers,
         report,
     ) else {
-        return;
+        return HashSet::new();
     };
-    match heads.keys().next_back() {
-        Some(&size) if size == latest.size => {}
+    let mut latest = latest;
+    match heads
+        .iter()
+        .next_back()
+        .map(|(size, head)| (*size, head.root))
+    {
+        Some((size, _)) if size == latest.size => {}
+        Some((size, root)) if size > latest.size => {
+            // A publish interrupted after keeping its checkpoint: every kept
+            // checkpoint is still checked, against the entries up to the
+            // largest.
+            report.notes.push(format!(
+                "log/checkpoint (size {}) lags behind log/checkpoints/{size}: a publish was interrupted; \
+                 the next run completes it",
+                latest.size
+            ));
+            latest = Head { size, root };
+        }
         other => report.problem(
             "log/checkpoint",
-            format!("is of size {}, but the largest kept checkpoint is {other:?} (rolled back or not kept)", latest.size),
+            format!(
+                "is of size {}, but the largest kept checkpoint is {:?} (rolled back or not kept)",
+                latest.size,
+                other.map(|(size, _)| size)
+            ),
         ),
     }
     heads.entry(latest.size).or_insert(Head {
@@ -146,7 +178,7 @@ pub(crate) fn check_trail(
         report.problem(place, problem);
     }
     if !walk.complete {
-        return;
+        return HashSet::new();
     }
     // Every checkpoint's root must be the root of the same entries; so all
     // are consistent with one another (RFC 6962 §2.1.2 holds by
@@ -167,9 +199,11 @@ pub(crate) fn check_trail(
             );
         }
     }
+    let logged: HashSet<String> = entries.packages.keys().cloned().collect();
     if let Some(packages) = packages {
         entries.finish(&heads, &walk.roots, packages, report);
     }
+    logged
 }
 
 /// What one pass over the log found.
@@ -254,6 +288,14 @@ fn walk_log(
     tiles.finish();
     walk.problems.extend(tiles.problems);
     walk
+}
+
+/// The note for a package no log entry covers yet.
+fn not_yet_logged(place: &str) -> String {
+    format!(
+        "{place}: NOT YET COVERED BY THE LOG: sealed by a run that was interrupted before publishing \
+         (the next run logs it), or put there by hand; until then it proves nothing"
+    )
 }
 
 /// Adds a leaf hash to a compact range (the roots of the perfect subtrees
@@ -500,7 +542,10 @@ impl<'a> EntryChecker<'a> {
         }
         for (id, (place, facts)) in packages {
             match self.packages.get(id) {
-                None => report.problem(place, "package not in the log"),
+                None => {
+                    report.notes.push(not_yet_logged(place));
+                    continue;
+                }
                 Some((zip, tagmanifest, oxum, index)) => {
                     for (field, logged, found) in [
                         ("zip_sha256", zip, &facts.zip_sha256),
