@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use spoor_archive::{Fixity, InboxOptions, InitOptions, InputStatus, RunReport, Store};
+use spoor_archive::{Fixity, InboxOptions, InitOptions, Store};
 
 /// Exit code when the command could not run at all.
 const COULD_NOT_RUN: u8 = 2;
@@ -65,6 +65,11 @@ enum Command {
         /// With --inbox: move each archived export to `done/` in the inbox.
         #[arg(long, requires = "inbox")]
         move_done: bool,
+        /// E-mail the report: smtp://[user@]host[:port] or smtps://…
+        /// (recipients, sender, security and the password file or variable
+        /// come from the [notify] settings in spoor.toml).
+        #[arg(long)]
+        notify: Option<String>,
         /// Exports to archive.
         #[arg(required_unless_present = "inbox")]
         inputs: Vec<PathBuf>,
@@ -201,6 +206,7 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             inbox,
             settle_seconds,
             move_done,
+            notify,
             inputs,
         } => {
             let store = Store::open(&store)?;
@@ -215,10 +221,12 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                 }
                 None => store.run(&inputs, &key)?,
             };
+            let mut report = report;
+            store.notify(&mut report, notify.as_deref())?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
-                print_run(&mut out, &report)?;
+                write!(out, "{}", report.summary())?;
             }
             Ok(report.exit_code())
         }
@@ -382,57 +390,4 @@ fn signing_key_for(
 fn read_public_key(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the public key", path.display()))
-}
-
-fn print_run(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> {
-    for input in &report.inputs {
-        let status = match input.status {
-            InputStatus::Archived => "archived",
-            InputStatus::Partial => "archived (partial)",
-            InputStatus::Known => "already archived",
-            InputStatus::Failed => "FAILED",
-            InputStatus::Waiting => "waiting (left for the next run)",
-        };
-        write!(out, "{}: {status}", input.path.display())?;
-        if let Some(format) = &input.format {
-            write!(out, " as {format}")?;
-        }
-        if !matches!(input.status, InputStatus::Failed | InputStatus::Waiting) {
-            write!(
-                out,
-                ": {} records, {} known, {} duplicates, {} quarantined",
-                input.records, input.known, input.duplicates, input.quarantined
-            )?;
-        }
-        if let Some(path) = &input.package_path {
-            write!(out, " -> {path}")?;
-        }
-        writeln!(out)?;
-        for part in &input.unreadable {
-            writeln!(out, "  unreadable: {part}")?;
-        }
-        if let Some(moved) = &input.moved_to {
-            writeln!(out, "  moved to {}", moved.display())?;
-        }
-        if let Some(error) = &input.error {
-            let label = if input.status == InputStatus::Waiting {
-                "why"
-            } else {
-                "error"
-            };
-            writeln!(out, "  {label}: {error}")?;
-        }
-    }
-    if report.rolled_forward > 0 {
-        writeln!(
-            out,
-            "{} packages of an interrupted run were added to the log",
-            report.rolled_forward
-        )?;
-    }
-    writeln!(
-        out,
-        "run {} done: log size {}, root {} (report runs/{}.json)",
-        report.run_id, report.log_size, report.log_root, report.run_id
-    )
 }

@@ -4,6 +4,7 @@ mod util;
 
 mod bad_input;
 mod crash;
+mod notify;
 mod run;
 mod tamper;
 mod trail;

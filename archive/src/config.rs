@@ -5,6 +5,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use spoor_ingest::Limits;
 
+use crate::notify::NotifySettings;
+
 use crate::fsutil::with_path;
 use crate::Error;
 
@@ -35,6 +37,9 @@ pub struct StoreConfig {
     /// Bounds on reading inputs.
     #[serde(default)]
     pub limits: Limits,
+    /// Where run reports are e-mailed.
+    #[serde(default, skip_serializing_if = "NotifySettings::is_unset")]
+    pub notify: NotifySettings,
 }
 
 impl StoreConfig {

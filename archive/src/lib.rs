@@ -28,6 +28,7 @@ mod inbox;
 mod intake;
 mod lock;
 mod log;
+mod notify;
 mod package;
 mod prove;
 mod run;
@@ -38,6 +39,7 @@ mod trail;
 pub use catalog::SearchHit;
 pub use config::{StoreConfig, STORE_FORMAT};
 pub use inbox::InboxOptions;
+pub use notify::{Notification, NotifySettings, SmtpSecurity};
 pub use run::{Fixity, InputReport, InputStatus, RunReport};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 

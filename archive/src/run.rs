@@ -17,6 +17,7 @@ use crate::inbox::{self, InboxOptions};
 use crate::intake::Export;
 use crate::lock::StoreLock;
 use crate::log::Log;
+use crate::notify::{self, Notification};
 use crate::package::seal;
 use crate::stage::Stager;
 use crate::store::{files_under, SigningKey, Store, PACKAGE_FORMAT};
@@ -118,6 +119,8 @@ pub struct RunReport {
     pub log_size: u64,
     /// Root hash of the log after this run, in hex.
     pub log_root: String,
+    /// The e-mailed report, if one was asked for.
+    pub notification: Option<Notification>,
 }
 
 impl RunReport {
@@ -126,11 +129,81 @@ impl RunReport {
     pub fn exit_code(&self) -> u8 {
         if self.inputs.iter().any(|i| i.status == InputStatus::Failed) {
             1
-        } else if self.inputs.iter().any(|i| i.status == InputStatus::Partial) {
+        } else if self.inputs.iter().any(|i| i.status == InputStatus::Partial)
+            || self.notification.as_ref().is_some_and(|n| !n.sent)
+        {
             3
         } else {
             0
         }
+    }
+
+    /// A short summary for people: one line per input, then the run.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        for input in &self.inputs {
+            let status = match input.status {
+                InputStatus::Archived => "archived",
+                InputStatus::Partial => "archived (partial)",
+                InputStatus::Known => "already archived",
+                InputStatus::Failed => "FAILED",
+                InputStatus::Waiting => "waiting (left for the next run)",
+            };
+            out.push_str(&format!("{}: {status}", input.path.display()));
+            if let Some(format) = &input.format {
+                out.push_str(&format!(" as {format}"));
+            }
+            if !matches!(input.status, InputStatus::Failed | InputStatus::Waiting) {
+                out.push_str(&format!(
+                    ": {} records, {} known, {} duplicates, {} quarantined",
+                    input.records, input.known, input.duplicates, input.quarantined
+                ));
+            }
+            if let Some(path) = &input.package_path {
+                out.push_str(&format!(" -> {path}"));
+            }
+            out.push('\n');
+            for part in &input.unreadable {
+                out.push_str(&format!("  unreadable: {part}\n"));
+            }
+            if let Some(moved) = &input.moved_to {
+                out.push_str(&format!("  moved to {}\n", moved.display()));
+            }
+            if let Some(error) = &input.error {
+                let label = if input.status == InputStatus::Waiting {
+                    "why"
+                } else {
+                    "error"
+                };
+                out.push_str(&format!("  {label}: {error}\n"));
+            }
+        }
+        if self.rolled_forward > 0 {
+            out.push_str(&format!(
+                "{} packages of an interrupted run were added to the log\n",
+                self.rolled_forward
+            ));
+        }
+        out.push_str(&format!(
+            "run {} ({} to {}) done: log size {}, root {} (report runs/{}.json)\n",
+            self.run_id,
+            self.started_at,
+            self.finished_at,
+            self.log_size,
+            self.log_root,
+            self.run_id
+        ));
+        if let Some(n) = &self.notification {
+            match &n.error {
+                None => out.push_str(&format!(
+                    "report e-mailed to {} via {}\n",
+                    n.recipients.join(", "),
+                    n.server
+                )),
+                Some(e) => out.push_str(&format!("report NOT e-mailed via {}: {e}\n", n.server)),
+            }
+        }
+        out
     }
 }
 
@@ -150,6 +223,49 @@ pub struct Fixity {
 }
 
 impl Store {
+    /// E-mails the report (to the `[notify]` recipients of spoor.toml, via
+    /// `url` or the settings' URL) and records the outcome in it and in
+    /// `runs/<run>.json`. Without a URL nothing is sent.
+    ///
+    /// # Errors
+    /// Only for settings that cannot work (no recipients, a bad URL or
+    /// address, a password file that cannot be read); a server that fails
+    /// is recorded in the report instead.
+    pub fn notify(&self, report: &mut RunReport, url: Option<&str>) -> Result<(), Error> {
+        let Some(url) = url.or(self.config.notify.url.as_deref()) else {
+            return Ok(());
+        };
+        let failed = report
+            .inputs
+            .iter()
+            .filter(|i| i.status == InputStatus::Failed)
+            .count();
+        let verdict = match report.exit_code() {
+            0 => "archived".to_owned(),
+            3 => "archived, with items to look at".to_owned(),
+            _ => format!("{failed} inputs FAILED"),
+        };
+        let subject = format!("spoor run {}: {verdict}", report.run_id);
+        report.notification = Some(notify::send(
+            &self.config.notify,
+            url,
+            &subject,
+            report.summary(),
+        )?);
+        self.write_report(report)
+    }
+
+    fn write_report(&self, report: &RunReport) -> Result<(), Error> {
+        let path = self
+            .root
+            .join("runs")
+            .join(format!("{}.json", report.run_id));
+        let value = serde_json::to_value(report).map_err(|e| Error::Usage(e.to_string()))?;
+        let mut bytes = jcs::to_canonical(&value);
+        bytes.push(b'\n');
+        write_atomic(&path, &bytes).map_err(with_path(&path))
+    }
+
     /// Appends a `fixity` seal with the outcome of a verification of this
     /// store and publishes a checkpoint, so scheduled checks become part of
     /// the audit trail. Returns the new log size.
@@ -277,14 +393,11 @@ impl Store {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             inputs: reports,
             rolled_forward,
+            notification: None,
             log_size: head.size,
             log_root: hex(&head.root),
         };
-        let path = self.root.join("runs").join(format!("{run_id}.json"));
-        let value = serde_json::to_value(&report).map_err(|e| Error::Usage(e.to_string()))?;
-        let mut bytes = jcs::to_canonical(&value);
-        bytes.push(b'\n');
-        write_atomic(&path, &bytes).map_err(with_path(&path))?;
+        self.write_report(&report)?;
         Ok(report)
     }
 

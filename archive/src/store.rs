@@ -11,6 +11,7 @@ use crate::config::{StoreConfig, STORE_FORMAT};
 use crate::fsutil::{with_path, write_atomic};
 use crate::lock::StoreLock;
 use crate::log::Log;
+use crate::notify::NotifySettings;
 use crate::Error;
 
 /// The package format this version writes.
@@ -120,6 +121,7 @@ impl Store {
             log_public_key: public_key.clone(),
             signing_key_file: Some(fs::canonicalize(&key_file).map_err(with_path(&key_file))?),
             limits: Limits::default(),
+            notify: NotifySettings::default(),
         };
         fs::create_dir_all(root.join("log")).map_err(with_path(root))?;
         let key_path = root.join("log/public-key");
