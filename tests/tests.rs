@@ -4,6 +4,7 @@ mod util;
 
 mod bad_input;
 mod crash;
+mod disk;
 mod notify;
 mod run;
 mod tamper;

@@ -137,6 +137,14 @@ impl Catalog {
         tx.commit().map_err(db_err(&place))
     }
 
+    /// Moves everything from the write-ahead log into the database file, so
+    /// a copy of `catalog.sqlite` alone is complete.
+    pub(crate) fn checkpoint_wal(&self) -> Result<(), Error> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(self.err())
+    }
+
     /// Empties every table (before a rebuild).
     pub(crate) fn clear(&mut self) -> Result<(), Error> {
         self.conn

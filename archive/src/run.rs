@@ -386,6 +386,7 @@ impl Store {
         trail.log.append(jcs::to_canonical(&seal))?;
         let head = trail.log.publish(&key.0)?;
         trail.note_in(&mut catalog)?;
+        catalog.checkpoint_wal()?;
         let report = RunReport {
             run_id: run_id.clone(),
             started_at: started.to_string(),

@@ -152,7 +152,9 @@ fn check_catalogue(
         return;
     }
     let place = "catalog.sqlite";
-    let conn = match Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
+    // Kept alive while the connection reads a copy (see `open_read_only`).
+    let mut _copy = None;
+    let conn = match open_read_only(&path, &mut _copy) {
         Ok(c) => c,
         Err(e) => {
             report.problem(place, format!("cannot be opened: {e}"));
@@ -203,6 +205,47 @@ fn check_catalogue(
             format!("catalogue lists record {id} in {pkg}, but no package holds it"),
         );
     }
+}
+
+/// Opens the catalogue without writing anything, even on read-only media
+/// (an auditor's copy): SQLite in WAL mode wants to create its shared-memory
+/// file, so when a plain read-only open cannot read, the database is opened
+/// as immutable (when no write-ahead log is pending) or read from a copy.
+fn open_read_only(
+    path: &Path,
+    copy: &mut Option<tempfile::TempDir>,
+) -> rusqlite::Result<Connection> {
+    let readable = |conn: Connection| {
+        conn.query_row("SELECT COUNT(*) FROM packages", [], |_| Ok(()))
+            .map(|()| conn)
+    };
+    let first =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(readable);
+    if first.is_ok() {
+        return first;
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let pending = fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    if !pending {
+        let uri = format!("file:{}?immutable=1", path.display());
+        return Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .and_then(readable);
+    }
+    let dir =
+        tempfile::tempdir().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let copied = dir.path().join("catalog.sqlite");
+    let copy_error = |e: std::io::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+    fs::copy(path, &copied).map_err(copy_error)?;
+    fs::copy(&wal, dir.path().join("catalog.sqlite-wal")).map_err(copy_error)?;
+    let conn =
+        Connection::open_with_flags(&copied, OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(readable);
+    *copy = Some(dir);
+    conn
 }
 
 fn relative(root: &Path, path: &Path) -> String {
