@@ -20,8 +20,45 @@ const COULD_NOT_RUN: u8 = 2;
     about = "Archive chat and mail exports as verifiable, hashed records"
 )]
 struct Cli {
+    /// Log events to stderr as text or as JSON lines (level from SPOOR_LOG,
+    /// e.g. `info`; default: warnings only for text, info for JSON).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Structured logs on stderr, for the nightly job's journal.
+fn init_logging(format: LogFormat) {
+    let default = if format == LogFormat::Json {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SPOOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// A spinner on a terminal while a run works; nothing when stderr is not a
+/// terminal (indicatif hides itself).
+fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
 }
 
 #[derive(Subcommand)]
@@ -147,6 +184,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     match execute(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -211,6 +249,10 @@ fn execute(command: Command) -> anyhow::Result<u8> {
         } => {
             let store = Store::open(&store)?;
             let key = signing_key_for(&store, signing_key)?;
+            let progress = spinner(match &inbox {
+                Some(inbox) => format!("archiving the inbox {}", inbox.display()),
+                None => format!("archiving {} exports", inputs.len()),
+            });
             let report = match &inbox {
                 Some(inbox) => {
                     let options = InboxOptions {
@@ -221,6 +263,7 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                 }
                 None => store.run(&inputs, &key)?,
             };
+            progress.finish_and_clear();
             let mut report = report;
             store.notify(&mut report, notify.as_deref())?;
             if json {

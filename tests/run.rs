@@ -343,3 +343,41 @@ fn inbox_runs_take_what_is_ready_and_leave_the_rest() {
     assert_eq!(t.packages().len(), 1);
     assert_eq!(t.verify().status.code(), Some(0));
 }
+
+#[test]
+fn json_logs_for_the_nightly_journal() {
+    let t = TestStore::new();
+    let store = t.store.to_str().expect("utf-8");
+    let input = fixture("email/eml/plain.eml");
+    let out = spoor(&[
+        "--log-format",
+        "json",
+        "run",
+        "--store",
+        store,
+        input.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect();
+    let done = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "input done")
+        .expect("an input event");
+    assert_eq!(done["fields"]["status"], "Archived");
+    assert_eq!(done["fields"]["records"], 1);
+    assert!(events
+        .iter()
+        .any(|e| e["fields"]["message"] == "checkpoint published"));
+    // Without a terminal and without --log-format, stderr stays quiet.
+    let quiet = t.run(&[&fixture("email/eml/no-date.eml")]);
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+}

@@ -73,6 +73,8 @@ pub struct InputReport {
     /// Where the export was moved after archiving (inbox runs with
     /// `move_done`).
     pub moved_to: Option<PathBuf>,
+    /// Time spent on this input, in seconds.
+    pub seconds: f64,
     /// Why it failed, or why it waits.
     pub error: Option<String>,
 }
@@ -94,6 +96,7 @@ impl InputReport {
             tagmanifest_sha256: None,
             payload_oxum: None,
             moved_to: None,
+            seconds: 0.0,
             error: None,
         }
     }
@@ -155,8 +158,8 @@ impl RunReport {
             }
             if !matches!(input.status, InputStatus::Failed | InputStatus::Waiting) {
                 out.push_str(&format!(
-                    ": {} records, {} known, {} duplicates, {} quarantined",
-                    input.records, input.known, input.duplicates, input.quarantined
+                    ": {} records, {} known, {} duplicates, {} quarantined ({:.1} s)",
+                    input.records, input.known, input.duplicates, input.quarantined, input.seconds
                 ));
             }
             if let Some(path) = &input.package_path {
@@ -349,10 +352,23 @@ impl Store {
         let mut reports = Vec::new();
         for input in inputs {
             let mut report = InputReport::new(input);
+            let started = std::time::Instant::now();
+            tracing::info!(input = %input.display(), "archiving");
             if let Err(e) = self.archive_one(input, &mut catalog, &mut trail, &mut report) {
                 report.status = InputStatus::Failed;
                 report.error = Some(e.to_string());
             }
+            report.seconds = started.elapsed().as_secs_f64();
+            tracing::info!(
+                input = %input.display(),
+                status = ?report.status,
+                records = report.records,
+                known = report.known,
+                quarantined = report.quarantined,
+                seconds = report.seconds,
+                error = report.error.as_deref().unwrap_or(""),
+                "input done"
+            );
             let archived = matches!(
                 report.status,
                 InputStatus::Archived | InputStatus::Partial | InputStatus::Known
@@ -385,6 +401,7 @@ impl Store {
         });
         trail.log.append(jcs::to_canonical(&seal))?;
         let head = trail.log.publish(&key.0)?;
+        tracing::info!(run = %run_id, log_size = head.size, "checkpoint published");
         trail.note_in(&mut catalog)?;
         catalog.checkpoint_wal()?;
         let report = RunReport {
