@@ -22,6 +22,21 @@ fn two_runs() -> TestStore {
     t
 }
 
+/// `spoor verify --store --pubkey --since KEPT` with the store's own key.
+fn verify_since(t: &TestStore, kept: &Path) -> std::process::Output {
+    let key = t.store.join("log/public-key");
+    let store = t.store.to_str().expect("utf-8");
+    spoor(&[
+        "verify",
+        "--store",
+        store,
+        "--pubkey",
+        key.to_str().expect("utf-8"),
+        "--since",
+        kept.to_str().expect("utf-8"),
+    ])
+}
+
 fn verify_with_key(t: &TestStore, key: &Path) -> (Option<i32>, String) {
     let out = spoor(&[
         "verify",
@@ -308,16 +323,7 @@ fn rollback_to_an_old_checkpoint_is_caught_with_since() {
     )
     .expect("restore");
     fs::remove_file(t.store.join(format!("log/checkpoints/{latest}"))).expect("drop newer");
-    let key = t.store.join("log/public-key");
-    let out = spoor(&[
-        "verify",
-        "--store",
-        t.store.to_str().expect("utf-8"),
-        "--pubkey",
-        key.to_str().expect("utf-8"),
-        "--since",
-        kept.to_str().expect("utf-8"),
-    ]);
+    let out = verify_since(&t, &kept);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains(&format!("the log was rolled back: the store's latest checkpoint has size {first}, the one you kept has size {latest}")), "{}", text(&out));
 }
@@ -329,16 +335,7 @@ fn since_accepts_a_log_that_grew() {
     let kept = t.path("kept-checkpoint");
     fs::copy(t.store.join("log/checkpoint"), &kept).expect("keep");
     t.run(&[&fixture("email/eml/plain.eml")]);
-    let key = t.store.join("log/public-key");
-    let out = spoor(&[
-        "verify",
-        "--store",
-        t.store.to_str().expect("utf-8"),
-        "--pubkey",
-        key.to_str().expect("utf-8"),
-        "--since",
-        kept.to_str().expect("utf-8"),
-    ]);
+    let out = verify_since(&t, &kept);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
@@ -570,16 +567,7 @@ fn package_deleted_with_its_leaves_caught_by_since() {
         "the forgery should look clean without --since:\n{output}"
     );
     // ...but not against the checkpoint the auditor kept.
-    let key = t.store.join("log/public-key");
-    let out = spoor(&[
-        "verify",
-        "--store",
-        store,
-        "--pubkey",
-        key.to_str().expect("utf-8"),
-        "--since",
-        kept.to_str().expect("utf-8"),
-    ]);
+    let out = verify_since(&t, &kept);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("the log was rolled back") || text(&out).contains("it was rewritten"),
