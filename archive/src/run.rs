@@ -350,11 +350,16 @@ impl Store {
         let mut trail = Trail::new(Log::open(&log_dir, &self.config.origin)?);
         let rolled_forward = roll_forward(&self.root, &mut catalog, &mut trail)?;
         let mut reports = Vec::new();
-        for input in inputs {
+        let mut surveys = survey_all(inputs);
+        for (index, input) in inputs.iter().enumerate() {
             let mut report = InputReport::new(input);
             let started = std::time::Instant::now();
             tracing::info!(input = %input.display(), "archiving");
-            if let Err(e) = self.archive_one(input, &mut catalog, &mut trail, &mut report) {
+            let survey = surveys
+                .get_mut(index)
+                .and_then(Option::take)
+                .unwrap_or_else(|| Export::survey(input));
+            if let Err(e) = self.archive_one(input, survey, &mut catalog, &mut trail, &mut report) {
                 report.status = InputStatus::Failed;
                 report.error = Some(e.to_string());
             }
@@ -422,11 +427,12 @@ impl Store {
     fn archive_one(
         &self,
         input: &Path,
+        survey: Result<Export, Error>,
         catalog: &mut Catalog,
         trail: &mut Trail,
         report: &mut InputReport,
     ) -> Result<(), Error> {
-        let export = Export::survey(input)?;
+        let export = survey?;
         let (settings, settings_sha256) = self.package_settings();
         let id_basis =
             json!({ "export_sha256": export.sha256, "settings_sha256": settings_sha256 });
@@ -693,6 +699,44 @@ impl Store {
             .find(|p| p.file_name().is_some_and(|n| n == name.as_str()))
             .map(|p| self.relative(&p)))
     }
+}
+
+/// Takes in every input (hashing it whole) on as many threads as there are
+/// cores, before the inputs are archived one by one: hashing is the one
+/// step of an export that needs nothing from the others or the store.
+/// The result for input `i` is at index `i` (`None` only if a hashing
+/// thread died; the input is then surveyed again in turn).
+fn survey_all(inputs: &[PathBuf]) -> Vec<Option<Result<Export, Error>>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(inputs.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<Export, Error>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(input) = inputs.get(i) else { break };
+                        mine.push((i, Export::survey(input)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut surveys: Vec<Option<Result<Export, Error>>> = inputs.iter().map(|_| None).collect();
+    for (i, survey) in done.drain(..) {
+        if let Some(slot) = surveys.get_mut(i) {
+            *slot = Some(survey);
+        }
+    }
+    surveys
 }
 
 fn hex(bytes: &[u8; 32]) -> String {
