@@ -3,12 +3,11 @@
 //! auditor trusts. No store is needed.
 
 use serde_json::Value;
-use signed_note::{StandardVerifier, VerifierList};
 use spoor_normalize::{jcs, Record, Sha256};
 use tlog_tiles::tlog::{check_record, record_hash, Hash};
 
 use crate::report::Report;
-use crate::trail::parse_checkpoint;
+use crate::trail::{parse_checkpoint, trusted_key};
 
 /// Verifies an evidence bundle against `pubkey`, a signed-note verifier key
 /// string obtained out of band. Every problem found is in the report.
@@ -31,15 +30,9 @@ pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
     if text("schema") != "spoor.evidence/1" {
         report.problem("bundle", "schema is not spoor.evidence/1");
     }
-    let verifier = match StandardVerifier::new(pubkey.trim()) {
-        Ok(v) => v,
-        Err(e) => {
-            report.problem("public key", format!("not a signed-note verifier key: {e}"));
-            return report;
-        }
+    let Some((origin, verifiers)) = trusted_key(pubkey, &mut report) else {
+        return report;
     };
-    let origin = pubkey.trim().split('+').next().unwrap_or("").to_owned();
-    let verifiers = VerifierList::new(vec![Box::new(verifier)]);
     let Some(head) = parse_checkpoint(
         text("checkpoint").as_bytes(),
         "checkpoint",

@@ -58,15 +58,9 @@ pub(crate) fn check_trail(
             }
         }
     };
-    let verifier = match StandardVerifier::new(&key_text) {
-        Ok(v) => v,
-        Err(e) => {
-            report.problem("public key", format!("not a signed-note verifier key: {e}"));
-            return HashSet::new();
-        }
+    let Some((origin, verifiers)) = trusted_key(&key_text, report) else {
+        return HashSet::new();
     };
-    let origin = key_text.split('+').next().unwrap_or("").to_owned();
-    let verifiers = VerifierList::new(vec![Box::new(verifier)]);
 
     // No run has completed yet: nothing to check, nothing covered.
     let kept_any = fs::read_dir(log.join("checkpoints")).is_ok_and(|mut d| d.next().is_some());
@@ -588,6 +582,21 @@ impl<'a> EntryChecker<'a> {
                     format!("package {id} is not in the store (deleted?)"),
                 );
             }
+        }
+    }
+}
+
+/// The log name and the verifier of a signed-note public key, or a finding.
+pub(crate) fn trusted_key(key_text: &str, report: &mut Report) -> Option<(String, VerifierList)> {
+    let key_text = key_text.trim();
+    match StandardVerifier::new(key_text) {
+        Ok(verifier) => {
+            let origin = key_text.split('+').next().unwrap_or("").to_owned();
+            Some((origin, VerifierList::new(vec![Box::new(verifier)])))
+        }
+        Err(e) => {
+            report.problem("public key", format!("not a signed-note verifier key: {e}"));
+            None
         }
     }
 }
