@@ -294,17 +294,20 @@ impl Log {
         self.size
     }
 
-    /// Calls `each` with every entry of the published log, in order,
-    /// reading one bundle at a time.
+    /// Calls `each` with every entry of the published log from index
+    /// `from` on, in order, reading each bundle once.
     pub fn for_each_entry(
         &self,
+        from: u64,
         mut each: impl FnMut(u64, &[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut position = 0u64;
-        for bundle in 0..self.hashes.published.div_ceil(TILE_WIDTH) {
-            for entry in self.read_bundle(bundle)? {
-                each(position, &entry)?;
-                position += 1;
+        for bundle in from / TILE_WIDTH..self.hashes.published.div_ceil(TILE_WIDTH) {
+            let first = bundle * TILE_WIDTH;
+            for (offset, entry) in self.read_bundle(bundle)?.iter().enumerate() {
+                let index = first + offset as u64;
+                if index >= from {
+                    each(index, entry)?;
+                }
             }
         }
         Ok(())

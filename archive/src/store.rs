@@ -236,7 +236,7 @@ impl Store {
         // `spoor prove` and the roll-forward of interrupted runs).
         let log = Log::open(&self.root.join("log"), &self.config.origin)?;
         let (mut logged_records, mut logged_packages) = (Vec::new(), Vec::new());
-        log.for_each_entry(|index, entry| {
+        log.for_each_entry(0, |index, entry| {
             let Ok(value) = serde_json::from_slice::<serde_json::Value>(entry) else {
                 return Ok(());
             };

@@ -122,9 +122,8 @@ pub(crate) fn roll_forward(
             .pointer("/previous_checkpoint/size")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        for index in start..size {
-            let entry: Value =
-                serde_json::from_slice(&trail.log.entry(index)?).unwrap_or(Value::Null);
+        trail.log.for_each_entry(start, |index, bytes| {
+            let entry: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
             let id = entry
                 .get("id")
                 .or_else(|| entry.get("package_id"))
@@ -135,7 +134,8 @@ pub(crate) fn roll_forward(
                 Some("package") => packages.push((id.to_owned(), index)),
                 _ => {}
             }
-        }
+            Ok(())
+        })?;
     }
     let published: HashMap<&str, u64> = packages.iter().map(|(id, i)| (id.as_str(), *i)).collect();
     let mut appended = 0;
