@@ -15,7 +15,7 @@ fn sealed() -> (TestStore, PathBuf, String) {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(t.verify().status.code(), Some(0));
     // The package of the mbox (three records).
-    let (package, id) = t.mbox_package();
+    let (package, id) = t.package_of("mboxo.mbox");
     (t, package, id)
 }
 

@@ -178,7 +178,7 @@ fn package_deleted() {
 #[test]
 fn record_removed_and_package_rebagged() {
     let t = two_runs();
-    let (package, id) = t.mbox_package();
+    let (package, id) = t.package_of("mboxo.mbox");
     // Drop the first record and redo every digest the bag holds, as a careful
     // insider would.
     let mut entries = read_zip(&package);
@@ -339,10 +339,10 @@ fn since_accepts_a_log_that_grew() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
-/// An evidence bundle for the first record with "Tweede" in it.
-fn evidence(t: &TestStore) -> (std::path::PathBuf, serde_json::Value) {
+/// An evidence bundle for the first record matching `query`.
+fn evidence(t: &TestStore, query: &str) -> (std::path::PathBuf, serde_json::Value) {
     let store = t.store.to_str().expect("utf-8");
-    let hits = spoor(&["search", "--store", store, "--json", "Tweede"]);
+    let hits = spoor(&["search", "--store", store, "--json", query]);
     let hits: serde_json::Value = serde_json::from_slice(&hits.stdout).expect("json");
     let id = hits[0]["id"].as_str().expect("a hit").to_owned();
     let out = spoor(&["prove", "--store", store, &id]);
@@ -368,7 +368,7 @@ fn verify_proof(bundle: &Path, key: &Path) -> (Option<i32>, String) {
 #[test]
 fn evidence_bundle_proves_a_record_offline() {
     let t = two_runs();
-    let (bundle, _) = evidence(&t);
+    let (bundle, _) = evidence(&t, "Tweede");
     // Offline: only the bundle and the key, copied away from the store.
     let key = t.path("auditor.pub");
     fs::copy(t.store.join("log/public-key"), &key).expect("key");
@@ -381,7 +381,7 @@ fn evidence_bundle_proves_a_record_offline() {
 #[test]
 fn evidence_bundle_tampering() {
     let t = two_runs();
-    let (bundle, value) = evidence(&t);
+    let (bundle, value) = evidence(&t, "Tweede");
     let key = t.store.join("log/public-key");
     let write = |v: &serde_json::Value| {
         let path = t.path("tampered.json");
@@ -514,7 +514,7 @@ fn package_deleted_with_its_leaves_caught_by_since() {
     // entries, and re-signs a clean-looking log with the real key.
     let bundle_bytes = fs::read(bundle(&t)).expect("bundle");
     let entries = split_entries(&bundle_bytes);
-    let (package, id) = t.mbox_package();
+    let (package, id) = t.package_of("mboxo.mbox");
     fs::remove_file(&package).expect("delete package");
     for receipt in fs::read_dir(t.store.join("intake"))
         .expect("intake")
@@ -584,7 +584,7 @@ fn prove_works_after_the_catalogue_is_rebuilt() {
     }
     let store = t.store.to_str().expect("utf-8");
     assert_eq!(spoor(&["reindex", "--store", store]).status.code(), Some(0));
-    let (bundle, value) = evidence(&t);
+    let (bundle, value) = evidence(&t, "Tweede");
     assert!(value["leaf_index"].as_u64().is_some_and(|i| i > 0));
     let (code, output) = verify_proof(&bundle, &t.store.join("log/public-key"));
     assert_eq!(code, Some(0), "{output}");
@@ -643,20 +643,7 @@ fn a_run_interrupted_after_publishing_is_not_logged_twice() {
     let size = log_size(&t);
     // The crash: the log was published, but the catalogue never heard where
     // the second run's entries are.
-    let package = t
-        .packages()
-        .into_iter()
-        .find(|p| {
-            read_zip(p)
-                .iter()
-                .any(|(n, _)| n.ends_with("original/plain.eml"))
-        })
-        .expect("eml package");
-    let id = package
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .expect("id")
-        .to_owned();
+    let (_, id) = t.package_of("plain.eml");
     let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
     db.execute("UPDATE packages SET log_index = NULL WHERE id = ?1", [&id])
         .expect("update");
@@ -680,14 +667,7 @@ fn a_run_interrupted_after_publishing_is_not_logged_twice() {
     let (code, output) = verify_with_key(&t, &t.store.join("log/public-key"));
     assert_eq!(code, Some(0), "{output}");
     // And proofs work again for the second run's records.
-    let store = t.store.to_str().expect("utf-8");
-    let hits = spoor(&["search", "--store", store, "--json", "subsidieaanvraag"]);
-    let hits: serde_json::Value = serde_json::from_slice(&hits.stdout).expect("json");
-    let record = hits[0]["id"].as_str().expect("hit").to_owned();
-    let out = spoor(&["prove", "--store", store, &record]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let bundle = t.path("b.json");
-    fs::write(&bundle, &out.stdout).expect("write");
+    let (bundle, _) = evidence(&t, "subsidieaanvraag");
     let (code, output) = verify_proof(&bundle, &t.store.join("log/public-key"));
     assert_eq!(code, Some(0), "{output}");
 }

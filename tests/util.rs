@@ -53,17 +53,14 @@ impl TestStore {
         out
     }
 
-    /// The package holding `mboxo.mbox`, and its id.
-    pub(crate) fn mbox_package(&self) -> (PathBuf, String) {
+    /// The package whose original is the file `name`, and its id.
+    pub(crate) fn package_of(&self, name: &str) -> (PathBuf, String) {
+        let suffix = format!("original/{name}");
         let package = self
             .packages()
             .into_iter()
-            .find(|p| {
-                read_zip(p)
-                    .iter()
-                    .any(|(n, _)| n.ends_with("original/mboxo.mbox"))
-            })
-            .expect("mbox package");
+            .find(|p| read_zip(p).iter().any(|(n, _)| n.ends_with(&suffix)))
+            .unwrap_or_else(|| panic!("no package holds {name}"));
         let id = package
             .file_stem()
             .and_then(|s| s.to_str())
