@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use spoor_archive::{Fixity, InboxOptions, InitOptions, Store};
+use spoor_archive::{DateOrder, Fixity, InboxOptions, InitOptions, Store};
 
 /// Exit code when the command could not run at all.
 const COULD_NOT_RUN: u8 = 2;
@@ -73,6 +73,10 @@ enum Command {
         /// Organisation named in every package's bag-info.txt.
         #[arg(long)]
         organization: Option<String>,
+        /// Date order (dmy, mdy, ymd, ydm) for WhatsApp chats whose dates
+        /// fit several orders; unset, such chats are reported as ambiguous.
+        #[arg(long)]
+        date_order: Option<DateOrder>,
         /// Where to write the log's private signing key (mode 0600, outside
         /// the store). Default: $SPOOR_SIGNING_KEY_FILE, else
         /// ~/.config/spoor/keys/<store id>.key.
@@ -107,6 +111,15 @@ enum Command {
         /// come from the [notify] settings in spoor.toml).
         #[arg(long)]
         notify: Option<String>,
+        /// IANA zone of wall-clock times in sources without offsets
+        /// (WhatsApp), for this run; default: the store's default_zone.
+        #[arg(long)]
+        tz: Option<String>,
+        /// Date order (dmy, mdy, ymd, ydm) for WhatsApp chats whose dates
+        /// fit several orders, for this run; default: the store's
+        /// date_order_hint.
+        #[arg(long)]
+        date_order: Option<DateOrder>,
         /// Exports to archive.
         #[arg(required_unless_present = "inbox")]
         inputs: Vec<PathBuf>,
@@ -211,6 +224,7 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             store,
             zone,
             organization,
+            date_order,
             key_file,
         } => {
             let key_file =
@@ -218,6 +232,7 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             let options = InitOptions {
                 default_zone: zone,
                 organization,
+                date_order_hint: date_order,
                 key_file,
             };
             let created = Store::init(&store, &options)?;
@@ -245,9 +260,12 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             settle_seconds,
             move_done,
             notify,
+            tz,
+            date_order,
             inputs,
         } => {
-            let store = Store::open(&store)?;
+            let mut store = Store::open(&store)?;
+            store.override_wall_clock(tz.as_deref(), date_order)?;
             let key = signing_key_for(&store, signing_key)?;
             let progress = spinner(match &inbox {
                 Some(inbox) => format!("archiving the inbox {}", inbox.display()),

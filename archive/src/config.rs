@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use spoor_ingest::Limits;
+use spoor_ingest::{DateOrder, Limits};
 
 use crate::notify::NotifySettings;
 
@@ -23,6 +23,10 @@ pub struct StoreConfig {
     pub store_id: String,
     /// IANA zone used for sources that give only wall-clock time.
     pub default_zone: String,
+    /// Date order used when a WhatsApp chat's dates fit several (`dmy`,
+    /// `mdy`, `ymd`, `ydm`); unset, such a chat is reported as ambiguous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_order_hint: Option<DateOrder>,
     /// Written into each bag's `Source-Organization`, when set.
     #[serde(default)]
     pub organization: Option<String>,

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use serde::Serialize;
 use serde_json::{json, Value};
 use spoor_ingest::{read_export, ReadOptions, PARSER};
-use spoor_normalize::{jcs, Sha256};
+use spoor_normalize::{jcs, Sha256, Zone};
 
 use crate::catalog::{Catalog, PackageContents};
 use crate::fsutil::{rename_durably, with_path, write_atomic};
@@ -509,6 +509,11 @@ impl Store {
         let options = ReadOptions {
             export_sha256: export.sha256,
             limits: self.config.limits.clone(),
+            zone: Zone::get(&self.config.default_zone).map_err(|e| Error::Config {
+                path: self.root.join("spoor.toml"),
+                reason: e.to_string(),
+            })?,
+            date_order_hint: self.config.date_order_hint,
         };
         let read = read_export(&export.path, &options, &mut stager);
         let (summary, read_error) = match read {

@@ -3,8 +3,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use spoor_ingest::Limits;
-use spoor_normalize::{jcs, Sha256};
+use spoor_ingest::{DateOrder, Limits};
+use spoor_normalize::{jcs, Sha256, Zone};
 
 use crate::catalog::{Catalog, SearchHit};
 use crate::config::{StoreConfig, STORE_FORMAT};
@@ -34,6 +34,8 @@ pub struct InitOptions {
     pub default_zone: String,
     /// Organisation named in every bag.
     pub organization: Option<String>,
+    /// Date order for WhatsApp chats whose dates fit several.
+    pub date_order_hint: Option<DateOrder>,
     /// Where to write the log's private signing key. It must lie outside the
     /// store; the default is `$HOME/.config/spoor/keys/<store id>.key`.
     pub key_file: Option<PathBuf>,
@@ -44,6 +46,7 @@ impl Default for InitOptions {
         InitOptions {
             default_zone: "Europe/Amsterdam".to_owned(),
             organization: None,
+            date_order_hint: None,
             key_file: None,
         }
     }
@@ -116,6 +119,7 @@ impl Store {
             format: STORE_FORMAT.to_owned(),
             store_id,
             default_zone: options.default_zone.clone(),
+            date_order_hint: options.date_order_hint,
             organization: options.organization.clone(),
             origin,
             log_public_key: public_key.clone(),
@@ -193,6 +197,30 @@ impl Store {
         Ok(SigningKey(signer))
     }
 
+    /// Overrides, for this process only, the zone and the date-order hint
+    /// used for sources that give only wall-clock time (WhatsApp). Both
+    /// shape the records, so packages made with other values get other ids.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a zone the tz database does not know.
+    pub fn override_wall_clock(
+        &mut self,
+        zone: Option<&str>,
+        date_order_hint: Option<DateOrder>,
+    ) -> Result<(), Error> {
+        if let Some(zone) = zone {
+            Zone::get(zone).map_err(|e| Error::Config {
+                path: "--tz".into(),
+                reason: e.to_string(),
+            })?;
+            self.config.default_zone = zone.to_owned();
+        }
+        if date_order_hint.is_some() {
+            self.config.date_order_hint = date_order_hint;
+        }
+        Ok(())
+    }
+
     pub(crate) fn catalog(&self) -> Result<Catalog, Error> {
         Catalog::open(&self.root.join("catalog.sqlite"))
     }
@@ -204,6 +232,8 @@ impl Store {
             "package_format": PACKAGE_FORMAT,
             "parser": spoor_ingest::PARSER,
             "limits": self.config.limits,
+            "zone": self.config.default_zone,
+            "date_order_hint": self.config.date_order_hint,
         });
         let digest = Sha256::of(&jcs::to_canonical(&settings));
         (settings, digest)

@@ -16,6 +16,10 @@ pub enum ExportKind {
     Maildir,
     /// A folder of other exports.
     Folder,
+    /// A WhatsApp chat exported as text.
+    WhatsApp,
+    /// A zip archive (a WhatsApp export with media, when it holds a chat).
+    Zip,
     /// A file with no content, or only white space.
     Empty,
     /// Nothing spoor can read.
@@ -58,6 +62,12 @@ pub(crate) fn sniff(head: &[u8]) -> ExportKind {
     if head.starts_with(b"From ") {
         return ExportKind::Mbox;
     }
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        return ExportKind::Zip;
+    }
+    if crate::whatsapp::sniff(head) {
+        return ExportKind::WhatsApp;
+    }
     if looks_like_header_field(head) {
         return ExportKind::Eml;
     }
@@ -94,7 +104,12 @@ mod tests {
         assert_eq!(sniff(b"{\"attachments\":[]}\n"), ExportKind::Unknown);
         assert_eq!(
             sniff(b"[12/03/2024, 10:00:00] Jan: hoi\n"),
-            ExportKind::Unknown
+            ExportKind::WhatsApp
         );
+        assert_eq!(
+            sniff("\u{feff}31-12-2020 23:59 - Jan: hoi\n".as_bytes()),
+            ExportKind::WhatsApp
+        );
+        assert_eq!(sniff(b"PK\x03\x04\x14\x00"), ExportKind::Zip);
     }
 }

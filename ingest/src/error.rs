@@ -16,6 +16,15 @@ pub enum Error {
         /// What the system said.
         source: std::io::Error,
     },
+    /// The export cannot be read without a decision only the operator can
+    /// make (e.g. a WhatsApp chat whose date order is ambiguous).
+    #[error("{path}: {reason}")]
+    Undecidable {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is undecided, and how to decide it.
+        reason: String,
+    },
     /// The consumer of records failed (e.g. the store's disk is full).
     #[error("{path}: could not store what was read: {source}")]
     Sink {

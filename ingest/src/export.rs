@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use spoor_normalize::text::path_component;
-use spoor_normalize::{Locator, Record, Sha256};
+use spoor_normalize::{Locator, Record, Sha256, Zone};
 
 use crate::detect::{detect, is_maildir, sniff, ExportKind};
 use crate::email::MessageContext;
 use crate::mbox::{detect_variant, split_mbox, SplitError};
 use crate::pool::{process, Job, Outcome, Pool};
+use crate::whatsapp::{self, ChatContext, ChatError, DateOrder, Item, Media, NoMedia, ZipMedia};
 use crate::{maildir, Error};
 
 /// Name and version of this parser, written into every record.
@@ -41,6 +42,10 @@ pub struct Limits {
     pub max_quarantine_copy: usize,
     /// Deepest folder level read in a folder export.
     pub max_folder_depth: usize,
+    /// Most bytes a zip entry may unpack to per compressed byte (at least
+    /// 1 MiB is always allowed): a zip bomb is refused, and the sizes a zip
+    /// declares are not trusted.
+    pub max_unpack_ratio: u64,
 }
 
 impl Default for Limits {
@@ -52,6 +57,7 @@ impl Default for Limits {
             max_nesting: 8,
             max_quarantine_copy: 16 << 20,
             max_folder_depth: 32,
+            max_unpack_ratio: 200,
         }
     }
 }
@@ -63,6 +69,10 @@ pub struct ReadOptions {
     pub export_sha256: Sha256,
     /// Bounds.
     pub limits: Limits,
+    /// Zone of wall-clock times in sources that carry no offset (WhatsApp).
+    pub zone: Zone,
+    /// Date order to use when a WhatsApp chat's dates fit several.
+    pub date_order_hint: Option<DateOrder>,
 }
 
 /// Bytes a record references, addressed by their SHA-256.
@@ -107,7 +117,8 @@ pub trait Sink {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReadSummary {
     /// Format of the export as a whole: `email/eml`, `email/mbox`,
-    /// `email/maildir`, `email/folder`, or `unknown`.
+    /// `email/maildir`, `email/folder`, `whatsapp/text`, `whatsapp/zip`, or
+    /// `unknown`.
     pub format: String,
     /// Decisions that shaped the records (e.g. mbox variant), with basis.
     pub decisions: Vec<Value>,
@@ -144,6 +155,8 @@ pub fn read_export(
         ExportKind::Mbox => "email/mbox",
         ExportKind::Maildir => "email/maildir",
         ExportKind::Folder => "email/folder",
+        ExportKind::WhatsApp => whatsapp::FORMAT_TEXT,
+        ExportKind::Zip => whatsapp::FORMAT_ZIP,
         ExportKind::Empty | ExportKind::Unknown => "unknown",
     }
     .to_owned();
@@ -251,6 +264,8 @@ impl ExportReader<'_> {
         };
         match sniff(&head) {
             ExportKind::Mbox => self.read_mbox(path, rel),
+            ExportKind::WhatsApp => self.read_chat_file(path, rel),
+            ExportKind::Zip => self.read_zip(path, rel, size),
             ExportKind::Eml => {
                 if size > self.limits().max_message_bytes as u64 {
                     let reason = format!(
@@ -273,7 +288,8 @@ impl ExportReader<'_> {
             ExportKind::Empty => self.quarantine(whole, "empty file".to_owned(), &head, size),
             _ => {
                 let reason =
-                    "not an e-mail message, mbox or Maildir (detected by content)".to_owned();
+                    "not an e-mail message, mbox, Maildir or WhatsApp chat (detected by content)"
+                        .to_owned();
                 let raw = if size as usize <= self.limits().max_quarantine_copy {
                     fs::read(path).map_err(|e| Error::io(path, e))?
                 } else {
@@ -282,6 +298,229 @@ impl ExportReader<'_> {
                 self.quarantine(whole, reason, &raw, size)
             }
         }
+    }
+
+    /// An export that cannot be read without the operator's decision: an
+    /// error for the export itself, an unreadable part inside a folder.
+    fn undecidable(
+        &mut self,
+        path: &Path,
+        place: Option<&str>,
+        reason: String,
+    ) -> Result<(), Error> {
+        match place {
+            None => Err(Error::Undecidable {
+                path: path.to_owned(),
+                reason,
+            }),
+            Some(place) => {
+                self.unreadable(place, reason);
+                Ok(())
+            }
+        }
+    }
+
+    /// A WhatsApp chat delivered as a bare text file.
+    fn read_chat_file(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
+        let open = || {
+            File::open(path)
+                .map(|f| io::BufReader::with_capacity(1 << 20, f))
+                .map_err(|e| Error::io(path, e))
+        };
+        let surveyed = whatsapp::survey(open()?, self.options.date_order_hint);
+        let grammar = match surveyed.map_err(|e| Error::io(path, e))? {
+            Ok(grammar) => grammar,
+            Err(reason) => return self.undecidable(path, rel, reason),
+        };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let identity = whatsapp::chat_identity(&[name.as_deref().unwrap_or("")], &grammar);
+        let place = rel.map(str::to_owned);
+        match self.chat(
+            open()?,
+            &grammar,
+            identity,
+            whatsapp::FORMAT_TEXT,
+            place,
+            &mut NoMedia,
+        ) {
+            Ok(()) => Ok(()),
+            Err(ChatError::Stopped(e)) => Err(e),
+            Err(ChatError::Read(e)) => match rel {
+                None => Err(Error::io(path, e)),
+                Some(rel) => {
+                    self.unreadable(rel, format!("reading stopped: {e}"));
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// A zip: a WhatsApp export "with media" (Android or iOS), its chat
+    /// file found by content and its media looked up by name.
+    fn read_zip(&mut self, path: &Path, rel: Option<&str>, size: u64) -> Result<(), Error> {
+        let whole = Locator {
+            path: rel.map(str::to_owned),
+            bytes: Some([0, size]),
+            ..Locator::default()
+        };
+        let copy = |limit: usize| {
+            if size as usize <= limit {
+                fs::read(path).unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        };
+        let (mut text_archive, media_archive) =
+            match whatsapp::open_zip(path).and_then(|a| Ok((a, whatsapp::open_zip(path)?))) {
+                Ok(pair) => pair,
+                Err(reason) => {
+                    let raw = copy(self.limits().max_quarantine_copy);
+                    return self.quarantine(whole, reason, &raw, size);
+                }
+            };
+        let entries = whatsapp::entries(&text_archive);
+        let mut chats = Vec::new();
+        for entry in &entries {
+            let root_txt =
+                !entry.name.contains('/') && entry.name.to_ascii_lowercase().ends_with(".txt");
+            if entry.unsafe_name.is_some() || !root_txt {
+                continue;
+            }
+            let mut head = Vec::new();
+            let opened = whatsapp::open_entry(&mut text_archive, entry.index, self.limits());
+            if let Ok(reader) = opened {
+                let _ = reader.take(1024).read_to_end(&mut head);
+            }
+            if whatsapp::sniff(&head) {
+                chats.push((entry.name != "_chat.txt", entry.index, entry.name.clone()));
+            }
+        }
+        chats.sort();
+        let unsafe_names: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e.unsafe_name.map(|why| format!("{}: {why}", e.name)))
+            .collect();
+        if !unsafe_names.is_empty() {
+            self.summary.decisions.push(json!({
+                "decision": "zip-entries-not-read",
+                "path": rel,
+                "value": unsafe_names,
+                "basis": "unsafe names are never looked up; the entries stay in the original",
+            }));
+        }
+        if chats.is_empty() {
+            let reason = "a zip without a WhatsApp chat file (detected by content): not an export spoor reads".to_owned();
+            let raw = copy(self.limits().max_quarantine_copy);
+            return self.quarantine(whole, reason, &raw, size);
+        }
+        let zip_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut media = ZipMedia::new(media_archive, &entries, self.limits());
+        for (_, index, name) in &chats {
+            let place = match rel {
+                Some(rel) => format!("{rel}!/{name}"),
+                None => name.clone(),
+            };
+            let limits = self.options.limits.clone();
+            let surveyed = whatsapp::open_entry(&mut text_archive, *index, &limits).and_then(|r| {
+                whatsapp::survey(
+                    io::BufReader::with_capacity(1 << 20, r),
+                    self.options.date_order_hint,
+                )
+                .map_err(|e| e.to_string())
+            });
+            let grammar = match surveyed {
+                Ok(Ok(grammar)) => grammar,
+                Ok(Err(reason)) => {
+                    self.undecidable(
+                        path,
+                        rel.map(|_| place.as_str()),
+                        format!("{name}: {reason}"),
+                    )?;
+                    continue;
+                }
+                Err(reason) => {
+                    self.unreadable(&place, reason);
+                    continue;
+                }
+            };
+            let identity = whatsapp::chat_identity(&[name, &zip_name], &grammar);
+            let reader = match whatsapp::open_entry(&mut text_archive, *index, &limits) {
+                Ok(r) => io::BufReader::with_capacity(1 << 20, r),
+                Err(reason) => {
+                    self.unreadable(&place, reason);
+                    continue;
+                }
+            };
+            match self.chat(
+                reader,
+                &grammar,
+                identity,
+                whatsapp::FORMAT_ZIP,
+                Some(place.clone()),
+                &mut media,
+            ) {
+                Ok(()) => {}
+                Err(ChatError::Stopped(e)) => return Err(e),
+                Err(ChatError::Read(e)) => self.unreadable(&place, format!("reading stopped: {e}")),
+            }
+        }
+        let unreferenced: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.unsafe_name.is_none() && !media.was_referenced(e.index))
+            .filter(|e| !chats.iter().any(|(_, index, _)| *index == e.index))
+            .map(|e| e.name.as_str())
+            .collect();
+        if !unreferenced.is_empty() {
+            self.summary.decisions.push(json!({
+                "decision": "whatsapp-unreferenced-files",
+                "path": rel,
+                "value": unreferenced,
+                "basis": "in the zip, but named by no line of the chat; kept in the original",
+            }));
+        }
+        Ok(())
+    }
+
+    /// The reading pass over one chat file, its decisions recorded.
+    fn chat<R: io::BufRead>(
+        &mut self,
+        input: R,
+        grammar: &whatsapp::Grammar,
+        identity: whatsapp::ChatIdentity,
+        format: &'static str,
+        place: Option<String>,
+        media: &mut dyn Media,
+    ) -> Result<(), ChatError<Error>> {
+        let options = self.options;
+        self.summary
+            .decisions
+            .extend(grammar.decisions(place.as_deref(), &options.zone));
+        self.summary.decisions.push(json!({
+            "decision": "whatsapp-chat-identity",
+            "path": place,
+            "value": identity.key,
+            "basis": identity.basis,
+        }));
+        let context = ChatContext {
+            format,
+            path: place,
+            export_sha256: options.export_sha256,
+            identity,
+            zone: &options.zone,
+            limits: &options.limits,
+        };
+        whatsapp::read_chat(input, grammar, &context, media, &mut |item| match item {
+            Item::Record(record, blobs) => {
+                self.summary.records += 1;
+                self.sink
+                    .record(*record, blobs)
+                    .map_err(|e| self.sink_error(e))
+            }
+            Item::Quarantine(q) => self.quarantine(q.locator, q.reason, &q.raw, q.raw_size),
+        })
     }
 
     fn read_mbox(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {

@@ -6,7 +6,7 @@
 //!
 //! Formats are detected by content, not by name ([`detect`]). Today: e-mail
 //! as `.eml`, mbox (mboxo, mboxrd, mboxcl, mboxcl2), Maildir, and folders
-//! mixing these.
+//! mixing these; WhatsApp chats as text or as a zip with media.
 //!
 //! ```
 //! use spoor_ingest::{read_export, Blob, Limits, Quarantined, ReadOptions, Sink};
@@ -28,7 +28,12 @@
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("note.eml");
 //! std::fs::write(&path, "Message-ID: <1@example.org>\r\nSubject: Hoi\r\n\r\nDag!\r\n")?;
-//! let options = ReadOptions { export_sha256: Sha256::of(b""), limits: Limits::default() };
+//! let options = ReadOptions {
+//!     export_sha256: Sha256::of(b""),
+//!     limits: Limits::default(),
+//!     zone: spoor_normalize::Zone::get("Europe/Amsterdam")?,
+//!     date_order_hint: None,
+//! };
 //! let mut sink = Collect::default();
 //! let summary = read_export(&path, &options, &mut sink)?;
 //! assert_eq!(summary.format, "email/eml");
@@ -46,10 +51,12 @@ mod lines;
 mod maildir;
 mod mbox;
 mod pool;
+mod whatsapp;
 
 pub use detect::{detect, ExportKind};
 pub use error::Error;
 pub use export::{read_export, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink, PARSER};
+pub use whatsapp::DateOrder;
 
 /// Internals reached by the fuzz and property tests; not a stable API.
 #[doc(hidden)]

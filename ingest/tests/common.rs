@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use spoor_ingest::{read_export, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink};
-use spoor_normalize::{Record, Sha256};
+use spoor_normalize::{Record, Sha256, Zone};
 
 /// Everything a reader produced, in order.
 #[derive(Default)]
@@ -35,15 +35,25 @@ pub fn export_digest() -> Sha256 {
     Sha256::of(b"spoor test export")
 }
 
-pub fn read_with(path: &Path, limits: Limits) -> (ReadSummary, Collected) {
-    let options = ReadOptions {
+/// Options as a store in Amsterdam without a date-order hint reads with.
+pub fn options(limits: Limits) -> ReadOptions {
+    ReadOptions {
         export_sha256: export_digest(),
         limits,
-    };
+        zone: Zone::get("Europe/Amsterdam").expect("the tz database has Amsterdam"),
+        date_order_hint: None,
+    }
+}
+
+pub fn read_options(path: &Path, options: &ReadOptions) -> (ReadSummary, Collected) {
     let mut sink = Collected::default();
-    let summary = read_export(path, &options, &mut sink)
+    let summary = read_export(path, options, &mut sink)
         .unwrap_or_else(|e| panic!("reading {} failed: {e}", path.display()));
     (summary, sink)
+}
+
+pub fn read_with(path: &Path, limits: Limits) -> (ReadSummary, Collected) {
+    read_options(path, &options(limits))
 }
 
 pub fn read(path: &Path) -> (ReadSummary, Collected) {

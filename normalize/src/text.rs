@@ -8,16 +8,28 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization};
 /// removed, since they change how text displays but not what it says.
 /// CRLF and lone CR become LF.
 pub fn normalize_text(text: &str) -> String {
+    normalize(text, true)
+}
+
+/// As [`normalize_text`], but keeps bidi controls: for sources (WhatsApp)
+/// where the reader removes them only at structural places and a mark the
+/// writer typed inside the text is part of what was written.
+pub fn normalize_text_keeping_marks(text: &str) -> String {
+    normalize(text, false)
+}
+
+fn normalize(text: &str, strip_marks: bool) -> String {
     // Fast path: most text is already NFC, without CR or bidi controls, and
     // the full pass costs more than the rest of reading a message.
-    let clean = !text.contains('\r') && !text.chars().any(is_bidi_control);
+    let marked = strip_marks && text.chars().any(is_bidi_control);
+    let clean = !marked && !text.contains('\r');
     if clean && unicode_normalization::is_nfc_quick(text.chars()) == IsNormalized::Yes {
         return text.to_owned();
     }
     let unified = text.replace("\r\n", "\n").replace('\r', "\n");
     unified
         .chars()
-        .filter(|c| !is_bidi_control(*c))
+        .filter(|c| !(strip_marks && is_bidi_control(*c)))
         .nfc()
         .collect()
 }
@@ -253,6 +265,10 @@ mod tests {
         assert_eq!(
             normalize_text("Cafe\u{301}\u{200f} ok\r\nx\ry"),
             "Café ok\nx\ny"
+        );
+        assert_eq!(
+            normalize_text_keeping_marks("Cafe\u{301}\u{200f} ok\r\nx\u{200d}y"),
+            "Café\u{200f} ok\nx\u{200d}y"
         );
     }
 

@@ -74,18 +74,15 @@ impl RecordTime {
         }
     }
 
-    /// Resolves a wall-clock time in the IANA zone `zone`.
-    ///
-    /// # Errors
-    /// [`Error::UnknownZone`] when the bundled tz database has no such zone.
+    /// Resolves a wall-clock time in `zone`; in a fall-back fold `fold`
+    /// decides which instant is taken, and the ambiguity is recorded.
     pub fn from_wall_clock(
         wall: DateTime,
-        zone: &str,
+        zone: &Zone,
         fold: FoldChoice,
         source_text: &str,
-    ) -> Result<RecordTime, Error> {
-        let tz = TimeZone::get(zone).map_err(|_| Error::UnknownZone(zone.to_owned()))?;
-        let ambiguous = tz.to_ambiguous_timestamp(wall);
+    ) -> RecordTime {
+        let ambiguous = zone.tz.to_ambiguous_timestamp(wall);
         let (offset, ambiguity) = match ambiguous.offset() {
             AmbiguousOffset::Unambiguous { offset } => (Some(offset), None),
             AmbiguousOffset::Fold { before, after } => match fold {
@@ -104,13 +101,51 @@ impl RecordTime {
             (None, _) => Some("instant out of range".to_owned()),
             _ => None,
         };
-        Ok(RecordTime {
+        RecordTime {
             utc,
             source_text: Some(source_text.to_owned()),
-            zone: Some(zone.to_owned()),
+            zone: Some(zone.name.clone()),
             ambiguity,
             unresolved,
+        }
+    }
+}
+
+/// An IANA time zone from the bundled tz database, looked up once.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    name: String,
+    tz: TimeZone,
+}
+
+impl Zone {
+    /// Looks up `name` (e.g. `Europe/Amsterdam`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownZone`] when the bundled tz database has no such zone.
+    pub fn get(name: &str) -> Result<Zone, Error> {
+        let tz = TimeZone::get(name).map_err(|_| Error::UnknownZone(name.to_owned()))?;
+        Ok(Zone {
+            name: name.to_owned(),
+            tz,
         })
+    }
+
+    /// The zone's IANA name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Both instants of a wall-clock time that occurs twice, earlier first;
+    /// `None` when it occurs once or never.
+    pub fn fold_candidates(&self, wall: DateTime) -> Option<[String; 2]> {
+        match self.tz.to_ambiguous_timestamp(wall).offset() {
+            AmbiguousOffset::Fold { before, after } => Some([
+                format_utc(before.to_timestamp(wall).ok()?),
+                format_utc(after.to_timestamp(wall).ok()?),
+            ]),
+            _ => None,
+        }
     }
 }
 
@@ -137,11 +172,11 @@ mod tests {
     #[test]
     fn summer_and_winter_offsets() {
         let summer = date(2024, 7, 1).at(12, 0, 0, 0);
-        let t = RecordTime::from_wall_clock(summer, AMS, FoldChoice::Earlier, "01-07-2024 12:00")
-            .expect("zone exists");
+        let ams = Zone::get(AMS).expect("zone exists");
+        let t = RecordTime::from_wall_clock(summer, &ams, FoldChoice::Earlier, "01-07-2024 12:00");
         assert_eq!(t.utc.as_deref(), Some("2024-07-01T10:00:00Z"));
         let winter = date(2024, 1, 1).at(12, 0, 0, 0);
-        let t = RecordTime::from_wall_clock(winter, AMS, FoldChoice::Earlier, "x").expect("zone");
+        let t = RecordTime::from_wall_clock(winter, &ams, FoldChoice::Earlier, "x");
         assert_eq!(t.utc.as_deref(), Some("2024-01-01T11:00:00Z"));
         assert_eq!(t.ambiguity, None);
     }
@@ -149,8 +184,16 @@ mod tests {
     #[test]
     fn fall_back_hour_is_flagged_and_resolved_as_asked() {
         let wall = date(2024, 10, 27).at(2, 30, 0, 0);
-        let early = RecordTime::from_wall_clock(wall, AMS, FoldChoice::Earlier, "x").expect("zone");
-        let late = RecordTime::from_wall_clock(wall, AMS, FoldChoice::Later, "x").expect("zone");
+        let ams = Zone::get(AMS).expect("zone exists");
+        let early = RecordTime::from_wall_clock(wall, &ams, FoldChoice::Earlier, "x");
+        let late = RecordTime::from_wall_clock(wall, &ams, FoldChoice::Later, "x");
+        assert_eq!(
+            ams.fold_candidates(wall),
+            Some([
+                "2024-10-27T00:30:00Z".to_owned(),
+                "2024-10-27T01:30:00Z".to_owned()
+            ])
+        );
         assert_eq!(early.utc.as_deref(), Some("2024-10-27T00:30:00Z"));
         assert_eq!(early.ambiguity, Some(Ambiguity::FoldEarlier));
         assert_eq!(late.utc.as_deref(), Some("2024-10-27T01:30:00Z"));
@@ -160,8 +203,8 @@ mod tests {
     #[test]
     fn spring_gap_is_flagged_never_shifted() {
         let wall = date(2024, 3, 31).at(2, 30, 0, 0);
-        let t = RecordTime::from_wall_clock(wall, AMS, FoldChoice::Earlier, "31-03-2024 02:30")
-            .expect("zone");
+        let ams = Zone::get(AMS).expect("zone exists");
+        let t = RecordTime::from_wall_clock(wall, &ams, FoldChoice::Earlier, "31-03-2024 02:30");
         assert_eq!(t.utc, None);
         assert_eq!(t.ambiguity, Some(Ambiguity::Gap));
         assert_eq!(t.source_text.as_deref(), Some("31-03-2024 02:30"));
@@ -169,9 +212,6 @@ mod tests {
 
     #[test]
     fn unknown_zone_is_an_error() {
-        let wall = date(2024, 1, 1).at(0, 0, 0, 0);
-        assert!(
-            RecordTime::from_wall_clock(wall, "Mars/Olympus", FoldChoice::Earlier, "x").is_err()
-        );
+        assert!(Zone::get("Mars/Olympus").is_err());
     }
 }

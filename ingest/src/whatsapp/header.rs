@@ -1,0 +1,481 @@
+//! The header that starts each record of a WhatsApp export: Android
+//! `DATE[,] TIME[ AMPM] - `, iOS `[DATE[,] TIME[ AMPM]] `.
+//!
+//! [`parse`] reads any header it can and reports its [`Shape`]; a reader
+//! picks one shape per file and then accepts only lines of exactly that
+//! shape, so a continuation line that merely starts with a date (`12-03-2021
+//! om 10:00 is …`) stays body text.
+
+use serde::{Deserialize, Serialize};
+
+/// Which app family wrote the export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Family {
+    /// `DATE TIME - ` without seconds.
+    Android,
+    /// `[DATE TIME] ` with seconds.
+    Ios,
+}
+
+impl Family {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Family::Android => "android",
+            Family::Ios => "ios",
+        }
+    }
+}
+
+/// The exact grammar of a header line, apart from the digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Shape {
+    pub(crate) family: Family,
+    /// `/`, `.` or `-`.
+    date_separator: u8,
+    /// A space after each date separator (`13. 6. 2018`).
+    spaced_date: bool,
+    /// A dot after the last date component.
+    trailing_dot: bool,
+    /// Between date and time: `, `, ` `, or a word (` klo `), as bytes.
+    between: Between,
+    /// `:` or `.`.
+    time_separator: u8,
+    seconds: bool,
+    /// The 12-hour marker style and the space before it, if any.
+    meridiem: Option<(MarkerStyle, char)>,
+}
+
+impl Shape {
+    /// The grammar as a pattern: `n-n-n h:mm - ` (Android Dutch),
+    /// `[n/n/n, h:mm:ss\u{202f}AM] ` (iOS en-US); `n` is a date component,
+    /// spaces other than U+0020 are written as `\u{…}`.
+    pub(crate) fn describe(&self) -> String {
+        let sep = char::from(self.date_separator);
+        let space = if self.spaced_date { " " } else { "" };
+        let dot = if self.trailing_dot { "." } else { "" };
+        let between = String::from_utf8_lossy(&self.between.bytes[..usize::from(self.between.len)]);
+        let t = char::from(self.time_separator);
+        let seconds = if self.seconds {
+            format!("{t}ss")
+        } else {
+            String::new()
+        };
+        let meridiem = match self.meridiem {
+            None => String::new(),
+            Some((style, space)) => {
+                let am = MARKERS.iter().find(|m| m.2 == style.0).map_or("", |m| m.0);
+                let space = if space == ' ' {
+                    " ".to_owned()
+                } else {
+                    format!("\\u{{{:x}}}", u32::from(space))
+                };
+                format!("{space}{}", am.replace('\u{a0}', "\\u{a0}"))
+            }
+        };
+        let body = format!("n{sep}{space}n{sep}{space}n{dot}{between}h{t}mm{seconds}{meridiem}");
+        match self.family {
+            Family::Android => format!("{body} - "),
+            Family::Ios => format!("[{body}] "),
+        }
+    }
+}
+
+/// The text between date and time, up to 15 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Between {
+    len: u8,
+    bytes: [u8; 15],
+}
+
+/// A 12-hour marker spelling, AM and PM as one style.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct MarkerStyle(u8);
+
+/// 12-hour markers: text, PM?, style. Longest first, so `a. m.` wins over
+/// `a`. The space inside `p. m.` may be U+00A0 (Spanish exports).
+const MARKERS: &[(&str, bool, u8)] = &[
+    ("a.\u{a0}m.", false, 0),
+    ("p.\u{a0}m.", true, 0),
+    ("a. m.", false, 1),
+    ("p. m.", true, 1),
+    ("a.m.", false, 2),
+    ("p.m.", true, 2),
+    ("AM", false, 3),
+    ("PM", true, 3),
+    ("am", false, 4),
+    ("pm", true, 4),
+];
+
+/// Spaces seen before a 12-hour marker.
+const MARKER_SPACES: &[char] = &[' ', '\u{a0}', '\u{2009}', '\u{202f}'];
+
+/// A parsed header: the digits as written, and where the body starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// The three date components in written order.
+    pub(crate) date: [u32; 3],
+    /// How many digits each was written with.
+    pub(crate) digits: [u8; 3],
+    /// 24-hour clock.
+    pub(crate) hour: u8,
+    pub(crate) minute: u8,
+    pub(crate) second: u8,
+    /// Byte range of the date-and-time text in the line.
+    pub(crate) time_text: (usize, usize),
+    /// Offset of the body (after ` - ` or `] `).
+    pub(crate) body_start: usize,
+}
+
+/// Order of the date components.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DateOrder {
+    /// Day, month, year (most of Europe).
+    Dmy,
+    /// Month, day, year (en-US).
+    Mdy,
+    /// Year, month, day (en-CA, en-ZA, zh, ja, sv).
+    Ymd,
+    /// Year, day, month (rare).
+    Ydm,
+}
+
+impl DateOrder {
+    /// Every order, in the order they are tried.
+    pub(crate) const ALL: [DateOrder; 4] = [
+        DateOrder::Dmy,
+        DateOrder::Mdy,
+        DateOrder::Ymd,
+        DateOrder::Ydm,
+    ];
+
+    /// The order's name: `dmy`, `mdy`, `ymd`, `ydm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DateOrder::Dmy => "dmy",
+            DateOrder::Mdy => "mdy",
+            DateOrder::Ymd => "ymd",
+            DateOrder::Ydm => "ydm",
+        }
+    }
+
+    /// Positions of (year, month, day) in the written date.
+    fn positions(self) -> (usize, usize, usize) {
+        match self {
+            DateOrder::Dmy => (2, 1, 0),
+            DateOrder::Mdy => (2, 0, 1),
+            DateOrder::Ymd => (0, 1, 2),
+            DateOrder::Ydm => (0, 2, 1),
+        }
+    }
+
+    /// The calendar date this order reads from `header`, if it is a valid
+    /// one: the year has 2 or 4 digits (two mean 20yy: WhatsApp dates from
+    /// 2009), the day exists in its month.
+    pub(crate) fn read(self, header: &Header) -> Option<jiff::civil::Date> {
+        let (y, m, d) = self.positions();
+        let year = match header.digits[y] {
+            2 => 2000 + header.date[y],
+            4 => header.date[y],
+            _ => return None,
+        };
+        if header.digits[m] > 2 || header.digits[d] > 2 {
+            return None;
+        }
+        let year = i16::try_from(year).ok()?;
+        let month = i8::try_from(header.date[m]).ok()?;
+        let day = i8::try_from(header.date[d]).ok()?;
+        jiff::civil::Date::new(year, month, day).ok()
+    }
+}
+
+impl std::str::FromStr for DateOrder {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        DateOrder::ALL
+            .into_iter()
+            .find(|o| o.name().eq_ignore_ascii_case(text))
+            .ok_or_else(|| format!("unknown date order {text:?} (expected dmy, mdy, ymd or ydm)"))
+    }
+}
+
+/// Reads a header at the start of `line` (after any structural U+200E),
+/// returning its shape and values, or `None` when the line does not start
+/// with a header of any shape.
+pub(crate) fn parse(line: &str) -> Option<(Shape, Header)> {
+    let mut cursor = Cursor { text: line, pos: 0 };
+    cursor.skip_marks();
+    let family = if cursor.eat("[") {
+        Family::Ios
+    } else {
+        Family::Android
+    };
+    let first = cursor.pos;
+    let mut date = [0u32; 3];
+    let mut digits = [0u8; 3];
+    (date[0], digits[0]) = cursor.number(4)?;
+    let date_separator = *line.as_bytes().get(cursor.pos)?;
+    if !matches!(date_separator, b'/' | b'.' | b'-') {
+        return None;
+    }
+    cursor.pos += 1;
+    let spaced_date = cursor.eat(" ");
+    (date[1], digits[1]) = cursor.number(4)?;
+    if !cursor.eat_byte(date_separator) || cursor.eat(" ") != spaced_date {
+        return None;
+    }
+    (date[2], digits[2]) = cursor.number(4)?;
+    let trailing_dot = cursor.eat(".");
+
+    let between_start = cursor.pos;
+    if !cursor.eat(",") {
+        // A bare space, or a short word between spaces (Finnish `klo`).
+    }
+    if !cursor.eat(" ") {
+        return None;
+    }
+    let word = cursor
+        .rest()
+        .bytes()
+        .take_while(u8::is_ascii_alphabetic)
+        .count();
+    if word > 0 && word <= 8 && cursor.rest().as_bytes().get(word) == Some(&b' ') {
+        cursor.pos += word + 1;
+    }
+    let between_bytes = &line.as_bytes()[between_start..cursor.pos];
+    let mut between = Between {
+        len: u8::try_from(between_bytes.len()).ok()?,
+        bytes: [0; 15],
+    };
+    between
+        .bytes
+        .get_mut(..between_bytes.len())?
+        .copy_from_slice(between_bytes);
+
+    let (hour, hour_digits) = cursor.number(2)?;
+    let time_separator = *line.as_bytes().get(cursor.pos)?;
+    if !matches!(time_separator, b':' | b'.') {
+        return None;
+    }
+    cursor.pos += 1;
+    let minute = cursor.two_digits()?;
+    let mut seconds = false;
+    let mut second = 0;
+    if cursor.peek_byte() == Some(time_separator)
+        && cursor
+            .text
+            .as_bytes()
+            .get(cursor.pos + 1)
+            .is_some_and(u8::is_ascii_digit)
+    {
+        cursor.pos += 1;
+        second = cursor.two_digits()?;
+        seconds = true;
+    }
+    let mut meridiem = None;
+    let mut pm = None;
+    if let Some(space) = cursor
+        .rest()
+        .chars()
+        .next()
+        .filter(|c| MARKER_SPACES.contains(c))
+    {
+        let after = &cursor.rest()[space.len_utf8()..];
+        if let Some((text, is_pm, style)) = MARKERS.iter().find(|(m, ..)| after.starts_with(m)) {
+            cursor.pos += space.len_utf8() + text.len();
+            meridiem = Some((MarkerStyle(*style), space));
+            pm = Some(*is_pm);
+        }
+    }
+    let time_end = cursor.pos;
+    match family {
+        Family::Ios if cursor.eat("] ") => {}
+        Family::Android if cursor.eat(" - ") => {}
+        _ => return None,
+    }
+    if hour_digits == 0 || minute >= 60 || second >= 60 {
+        return None;
+    }
+    let hour = u8::try_from(hour).ok()?;
+    let hour = match pm {
+        None if hour < 24 => hour,
+        // `12:xx AM` is 00:xx; `00:08 a. m.` also occurs.
+        Some(false) if hour <= 12 => hour % 12,
+        Some(true) if hour <= 12 => hour % 12 + 12,
+        _ => return None,
+    };
+    let shape = Shape {
+        family,
+        date_separator,
+        spaced_date,
+        trailing_dot,
+        between,
+        time_separator,
+        seconds,
+        meridiem,
+    };
+    let header = Header {
+        date,
+        digits,
+        hour,
+        minute,
+        second,
+        time_text: (first, time_end),
+        body_start: cursor.pos,
+    };
+    Some((shape, header))
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn rest(&self) -> &str {
+        self.text.get(self.pos..).unwrap_or("")
+    }
+
+    fn peek_byte(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn eat(&mut self, literal: &str) -> bool {
+        let hit = self.rest().starts_with(literal);
+        if hit {
+            self.pos += literal.len();
+        }
+        hit
+    }
+
+    fn eat_byte(&mut self, byte: u8) -> bool {
+        let hit = self.peek_byte() == Some(byte);
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+
+    /// U+200E/U+200F before the header are structure, not text.
+    fn skip_marks(&mut self) {
+        while self.eat("\u{200e}") || self.eat("\u{200f}") {}
+    }
+
+    /// 1 to `max` ASCII digits.
+    fn number(&mut self, max: usize) -> Option<(u32, u8)> {
+        let bytes = &self.text.as_bytes()[self.pos..];
+        let n = bytes
+            .iter()
+            .take(max + 1)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if n == 0 || n > max {
+            return None;
+        }
+        let value = bytes[..n]
+            .iter()
+            .fold(0u32, |v, b| v * 10 + u32::from(b - b'0'));
+        self.pos += n;
+        Some((value, u8::try_from(n).ok()?))
+    }
+
+    fn two_digits(&mut self) -> Option<u8> {
+        match self.number(2)? {
+            (v, 2) => u8::try_from(v).ok(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(line: &str) -> (Shape, Header) {
+        parse(line).unwrap_or_else(|| panic!("no header in {line:?}"))
+    }
+
+    #[test]
+    fn android_dutch() {
+        let (shape, h) = read("31-12-2020 23:59 - Naam: tekst");
+        assert_eq!(shape.family, Family::Android);
+        assert_eq!((h.date, h.digits), ([31, 12, 2020], [2, 2, 4]));
+        assert_eq!((h.hour, h.minute, h.second), (23, 59, 0));
+        assert_eq!(
+            &"31-12-2020 23:59 - Naam: tekst"[h.body_start..],
+            "Naam: tekst"
+        );
+        assert_eq!(shape.describe(), "n-n-n h:mm - ");
+        assert!(!shape.seconds);
+    }
+
+    #[test]
+    fn ios_with_mark_seconds_and_narrow_space() {
+        let line = "\u{200e}[1/4/23, 7:05:09\u{202f}PM] Jan: hoi";
+        let (shape, h) = read(line);
+        assert_eq!(shape.family, Family::Ios);
+        assert_eq!((h.hour, h.minute, h.second), (19, 5, 9));
+        assert_eq!(
+            &line[h.time_text.0..h.time_text.1],
+            "1/4/23, 7:05:09\u{202f}PM"
+        );
+        assert_eq!(&line[h.body_start..], "Jan: hoi");
+        assert_eq!(shape.describe(), "[n/n/n, h:mm:ss\\u{202f}AM] ");
+    }
+
+    #[test]
+    fn twelve_hour_forms() {
+        for (line, hour) in [
+            ("1/4/23, 12:05 AM - a", 0),
+            ("1/4/23, 12:05 PM - a", 12),
+            ("1/4/23, 00:08 a.\u{a0}m. - a", 0),
+            ("1/4/23, 5:46 p. m. - a", 17),
+            ("2023-12-20, 5:46 p.m. - a", 17),
+            ("1/4/23, 5:46\u{2009}pm - a", 17),
+            ("1/4/23, 5:46\u{a0}am - a", 5),
+        ] {
+            assert_eq!(read(line).1.hour, hour, "{line}");
+        }
+        assert!(parse("1/4/23, 13:05 PM - a").is_none());
+    }
+
+    #[test]
+    fn odd_locales() {
+        let (shape, h) = read("[13. 6. 2018. 14.08.18] Mia: x");
+        assert!(shape.spaced_date && shape.trailing_dot);
+        assert_eq!(
+            (h.date, h.hour, h.minute, h.second),
+            ([13, 6, 2018], 14, 8, 18)
+        );
+        let (_, h) = read("[20.08.22 klo 14.08.18] Aino: moi");
+        assert_eq!((h.hour, h.minute), (14, 8));
+        let (_, h) = read("30/08/25 18.30 - Budi: oke");
+        assert_eq!((h.hour, h.minute), (18, 30));
+    }
+
+    #[test]
+    fn shapes_tell_lines_apart() {
+        let (android, _) = read("12-03-2021 10:00 - Jan: hoi");
+        assert!(parse("12-03-2021 om 10:00 is het overleg").is_none_or(|(s, _)| s != android));
+        assert!(parse("30/08/25 18.30 juga boleh").is_none());
+        let (ios, _) = read("[12-03-2021 10:00:00] Jan: hoi");
+        assert_ne!(ios, android);
+        assert!(parse("[ja] dat klopt").is_none());
+        assert!(parse("12-03-2021 25:00 - x").is_none());
+    }
+
+    #[test]
+    fn date_orders() {
+        let (_, h) = read("31-12-20 23:59 - x");
+        assert_eq!(
+            DateOrder::Dmy.read(&h),
+            Some(jiff::civil::date(2020, 12, 31))
+        );
+        assert_eq!(DateOrder::Mdy.read(&h), None);
+        let (_, h) = read("2023/5/4 9:00 - x");
+        assert_eq!(DateOrder::Ymd.read(&h), Some(jiff::civil::date(2023, 5, 4)));
+        assert_eq!(DateOrder::Dmy.read(&h), None);
+        assert_eq!("MDY".parse::<DateOrder>(), Ok(DateOrder::Mdy));
+        assert!("dym".parse::<DateOrder>().is_err());
+    }
+}

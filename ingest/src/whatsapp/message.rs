@@ -1,0 +1,723 @@
+//! One record of a chat file: its header, sender and body turned into a
+//! [`Record`], with the structural marks WhatsApp adds read and removed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::civil::DateTime;
+use serde_json::{json, Value};
+use spoor_normalize::text::normalize_text_keeping_marks;
+use spoor_normalize::{
+    Ambiguity, BlobRef, Conversation, Deletion, FoldChoice, Links, Locator, Party, Record,
+    RecordId, RecordKind, RecordTime, Sha256, Source, Zone, RECORD_SCHEMA,
+};
+
+use super::header::{Family, Header};
+use super::media::{Fetched, Media};
+use super::phrases::{self, SystemEvent};
+use super::{read_date, ChatContext, Grammar, Item};
+use crate::export::{Blob, Quarantined, PARSER};
+use crate::lines::Line;
+
+const LRM: char = '\u{200e}';
+
+/// The lines of one record as they are read.
+pub(crate) struct Pending {
+    start: u64,
+    end: u64,
+    first_line: u64,
+    last_line: u64,
+    raw: Vec<u8>,
+    oversize: bool,
+    header: Option<Header>,
+}
+
+impl Pending {
+    pub(crate) fn start(
+        line: &Line,
+        number: u64,
+        buf: &[u8],
+        header: Header,
+        max: usize,
+    ) -> Pending {
+        let mut pending = Pending {
+            start: line.start,
+            end: line.start,
+            first_line: number,
+            last_line: number,
+            raw: Vec::new(),
+            oversize: false,
+            header: Some(header),
+        };
+        pending.push(line, number, buf, max);
+        pending
+    }
+
+    /// Lines before any header.
+    pub(crate) fn preamble(line: &Line, number: u64) -> Pending {
+        Pending {
+            start: line.start,
+            end: line.start,
+            first_line: number,
+            last_line: number,
+            raw: Vec::new(),
+            oversize: false,
+            header: None,
+        }
+    }
+
+    pub(crate) fn push(&mut self, line: &Line, number: u64, buf: &[u8], max: usize) {
+        self.end = line.start + line.len;
+        self.last_line = number;
+        if line.truncated || self.raw.len() + buf.len() > max {
+            self.oversize = true;
+            self.raw = Vec::new();
+        }
+        if !self.oversize {
+            self.raw.extend_from_slice(buf);
+        }
+    }
+
+    fn locator(&self, context: &ChatContext<'_>) -> Locator {
+        Locator {
+            path: context.path.clone(),
+            bytes: Some([self.start, self.end]),
+            lines: Some([self.first_line, self.last_line]),
+            ..Locator::default()
+        }
+    }
+
+    pub(crate) fn into_quarantine(self, context: &ChatContext<'_>, reason: &str) -> Quarantined {
+        let size = self.end - self.start;
+        let reason = if self.oversize {
+            format!(
+                "{reason}; {size} bytes exceed the limit of {} bytes and are kept only in the original",
+                context.limits.max_message_bytes
+            )
+        } else {
+            reason.to_owned()
+        };
+        Quarantined {
+            locator: self.locator(context),
+            reason,
+            raw: self.raw,
+            raw_size: size,
+        }
+    }
+}
+
+/// Resolves wall-clock times in file order. In the autumn fall-back hour
+/// the first pass through the hour takes summer time; once the clock steps
+/// back inside the hour, the second pass takes standard time.
+#[derive(Default)]
+pub(crate) struct Clock {
+    previous: Option<(DateTime, Option<Ambiguity>)>,
+    second_pass: bool,
+}
+
+impl Clock {
+    fn resolve(
+        &mut self,
+        wall: DateTime,
+        zone: &Zone,
+        source_text: &str,
+    ) -> (RecordTime, Option<[String; 2]>) {
+        let stepped_back = matches!(
+            self.previous,
+            Some((before, Some(Ambiguity::FoldEarlier | Ambiguity::FoldLater))) if wall < before
+        );
+        let choice = if self.second_pass || stepped_back {
+            FoldChoice::Later
+        } else {
+            FoldChoice::Earlier
+        };
+        let time = RecordTime::from_wall_clock(wall, zone, choice, source_text);
+        let candidates = match time.ambiguity {
+            Some(Ambiguity::FoldEarlier | Ambiguity::FoldLater) => zone.fold_candidates(wall),
+            _ => None,
+        };
+        self.second_pass = time.ambiguity == Some(Ambiguity::FoldLater);
+        self.previous = Some((wall, time.ambiguity));
+        (time, candidates)
+    }
+}
+
+/// Counts identical records (same time, sender and body) so each gets its
+/// own id. Only the current time is remembered: identical messages share
+/// their header time.
+#[derive(Default)]
+pub(crate) struct Occurrences {
+    wall: Option<DateTime>,
+    seen: HashMap<(String, String), u32>,
+}
+
+impl Occurrences {
+    fn next(&mut self, wall: DateTime, sender: &str, body: &str) -> u32 {
+        if self.wall != Some(wall) {
+            self.wall = Some(wall);
+            self.seen.clear();
+        }
+        let n = self
+            .seen
+            .entry((sender.to_owned(), body.to_owned()))
+            .or_insert(0);
+        *n += 1;
+        *n
+    }
+}
+
+/// Turns one record's lines into a record, or a quarantine item.
+pub(crate) fn build(
+    message: Pending,
+    grammar: &Grammar,
+    context: &ChatContext<'_>,
+    clock: &mut Clock,
+    occurrences: &mut Occurrences,
+    media: &mut dyn Media,
+) -> Item {
+    let Some(header) = message.header else {
+        return Item::Quarantine(
+            message.into_quarantine(context, "text before the first message header"),
+        );
+    };
+    if message.oversize {
+        return Item::Quarantine(message.into_quarantine(context, "message too large"));
+    }
+    let text = match std::str::from_utf8(&message.raw) {
+        Ok(t) => t,
+        Err(e) => {
+            let reason = format!("invalid UTF-8 at byte {} of the message", e.valid_up_to());
+            return Item::Quarantine(message.into_quarantine(context, &reason));
+        }
+    };
+    let Some(date) = read_date(grammar.order, &header) else {
+        let reason = format!(
+            "the date is not valid in the file's date order {}",
+            grammar.order.name()
+        );
+        return Item::Quarantine(message.into_quarantine(context, &reason));
+    };
+    let wall = date.to_datetime(jiff::civil::time(
+        header.hour as i8,
+        header.minute as i8,
+        header.second as i8,
+        0,
+    ));
+    let time_text = text
+        .get(header.time_text.0..header.time_text.1)
+        .unwrap_or("");
+    let rest = text.get(header.body_start..).unwrap_or("");
+    let rest = rest
+        .strip_suffix("\r\n")
+        .or_else(|| rest.strip_suffix('\n'))
+        .unwrap_or(rest);
+    let rest = normalize_text_keeping_marks(rest);
+
+    let (time, fold_candidates) = clock.resolve(wall, context.zone, time_text);
+    let parts = split_sender(&rest, grammar.shape.family);
+    let occurrence = occurrences.next(wall, parts.slot.unwrap_or(""), &rest);
+    let id = RecordId::derive(
+        "whatsapp",
+        &[
+            &context.identity.key,
+            &wall.to_string(),
+            parts.slot.unwrap_or(""),
+            &rest,
+            &occurrence.to_string(),
+        ],
+    );
+
+    let mut out = Draft::default();
+    if let Some(candidates) = fold_candidates {
+        out.extra.insert(
+            "time_candidates".to_owned(),
+            json!({ "earlier": candidates[0], "later": candidates[1], "basis": "file order" }),
+        );
+    }
+    if time.ambiguity == Some(Ambiguity::Gap) {
+        out.warnings.push(format!(
+            "{time_text} does not exist in {} (daylight-saving gap): the configured zone is wrong or the phone was elsewhere",
+            context.zone.name()
+        ));
+    }
+    let kind = classify(&parts, grammar.shape.family, &mut out, media);
+    let sender = match kind {
+        RecordKind::SystemEvent => None,
+        _ => parts.slot.map(|slot| party(slot, &mut out.flags)),
+    };
+    let record = Record {
+        schema: RECORD_SCHEMA.to_owned(),
+        id,
+        kind,
+        source: Source {
+            format: context.format.to_owned(),
+            export_sha256: context.export_sha256,
+            locator: message.locator(context),
+            item_sha256: Some(Sha256::of(&message.raw)),
+            parser: PARSER.to_owned(),
+        },
+        conversation: Conversation {
+            id: Some(context.identity.key.clone()),
+            title: context.identity.title.clone(),
+            participants: Vec::new(),
+        },
+        sender,
+        recipients: Vec::new(),
+        time,
+        subject: None,
+        text: out.text.filter(|t| !t.is_empty()),
+        bodies: Vec::new(),
+        attachments: out.attachments,
+        links: Links::default(),
+        revision: None,
+        deletion: out.deletion,
+        flags: out.flags,
+        warnings: out.warnings,
+        extra: out.extra,
+    };
+    Item::Record(Box::new(record), out.blobs)
+}
+
+/// The sender slot and body of a record.
+struct Parts<'a> {
+    /// The name before `: `, if the line has one.
+    slot: Option<&'a str>,
+    /// The body after `: ` (or the whole text of a line without a sender).
+    body: &'a str,
+    /// iOS: U+200E right after the separator, WhatsApp's cue for a line it
+    /// wrote itself (system event, attachment, omitted media).
+    cue: bool,
+}
+
+fn split_sender(rest: &str, family: Family) -> Parts<'_> {
+    let first_line = rest.split('\n').next().unwrap_or("");
+    if let Some(body) = rest.strip_prefix(LRM) {
+        return Parts {
+            slot: None,
+            body,
+            cue: true,
+        };
+    }
+    if family == Family::Ios {
+        if let Some(at) = first_line.find(": \u{200e}") {
+            return Parts {
+                slot: Some(&rest[..at]),
+                body: &rest[at + 2 + LRM.len_utf8()..],
+                cue: true,
+            };
+        }
+    }
+    match first_line.find(": ") {
+        Some(at) => Parts {
+            slot: Some(&rest[..at]),
+            body: &rest[at + 2..],
+            cue: false,
+        },
+        None => Parts {
+            slot: None,
+            body: rest,
+            cue: false,
+        },
+    }
+}
+
+/// What classification fills in.
+#[derive(Default)]
+struct Draft {
+    text: Option<String>,
+    attachments: Vec<BlobRef>,
+    blobs: Vec<Blob>,
+    deletion: Option<Deletion>,
+    flags: Vec<String>,
+    warnings: Vec<String>,
+    extra: BTreeMap<String, Value>,
+}
+
+/// Reads what kind of line this is and fills the draft. Android system
+/// lines have no sender; a would-be sender with a quotation mark in it is a
+/// system line whose text holds `: ` (a group subject) when the phrase table
+/// knows it. iOS system lines carry a name and the U+200E cue, and are
+/// known by the phrase table.
+fn classify(
+    parts: &Parts<'_>,
+    family: Family,
+    out: &mut Draft,
+    media: &mut dyn Media,
+) -> RecordKind {
+    let whole = || match parts.slot {
+        Some(slot) => format!("{slot}: {}", parts.body),
+        None => parts.body.to_owned(),
+    };
+    match (family, parts.slot) {
+        (Family::Android, None) => {
+            system(out, parts.body, None);
+            return RecordKind::SystemEvent;
+        }
+        (Family::Android, Some(slot)) if slot.contains(['"', '“', '”', '„', '«', '»']) => {
+            let text = whole();
+            if let Some(event) = phrases::system_event(&text) {
+                system_with(out, &text, event, None);
+                return RecordKind::SystemEvent;
+            }
+        }
+        (Family::Ios, None) => {
+            system(out, parts.body, None);
+            return RecordKind::SystemEvent;
+        }
+        _ => {}
+    }
+    if parts.cue {
+        if let Some(event) = phrases::system_event(parts.body.trim_end()) {
+            system_with(out, parts.body, event, parts.slot);
+            return RecordKind::SystemEvent;
+        }
+    }
+    message_body(parts.body, parts.cue, out, media);
+    RecordKind::Message
+}
+
+fn system(out: &mut Draft, text: &str, slot: Option<&str>) {
+    match phrases::system_event(text.trim_end()) {
+        Some(event) => system_with(out, text, event, slot),
+        None => {
+            out.text = Some(text.to_owned());
+            out.flags.push("unrecognised-system-event".to_owned());
+            out.extra.insert(
+                "system_event".to_owned(),
+                json!({ "type": "unknown", "sender_slot": slot }),
+            );
+        }
+    }
+}
+
+fn system_with(out: &mut Draft, text: &str, event: SystemEvent, slot: Option<&str>) {
+    // A missed call names no one in its text: the caller is in the slot.
+    let actor = event.actor.or_else(|| {
+        event
+            .event
+            .starts_with("missed-")
+            .then(|| slot.map(str::to_owned))
+            .flatten()
+    });
+    out.text = Some(text.to_owned());
+    out.extra.insert(
+        "system_event".to_owned(),
+        json!({
+            "type": event.event,
+            "language": event.language,
+            "actor": actor,
+            "target": event.target,
+            "subject": event.subject,
+            "previous_subject": event.old,
+            "sender_slot": slot,
+        }),
+    );
+}
+
+/// A user's message: attachments, omitted media, deletions, the edited
+/// marker, locations and polls are read; what remains is the text.
+fn message_body(body: &str, cue: bool, out: &mut Draft, media: &mut dyn Media) {
+    let mut body = body.to_owned();
+    if let Some(stripped) = strip_edited(&body) {
+        body = stripped;
+        out.flags.push("edited".to_owned());
+    }
+    let (first, caption) = match body.split_once('\n') {
+        Some((first, rest)) => (first.to_owned(), Some(rest.to_owned())),
+        None => (body.clone(), None),
+    };
+    let first_bare = first.trim_start_matches(LRM);
+
+    let plain = body.trim_start_matches(LRM).trim_end();
+    if let Some((_, by)) = phrases::DELETED
+        .iter()
+        .find(|(phrase, _)| plain.strip_suffix('.').unwrap_or(plain) == *phrase)
+    {
+        out.deletion = Some(Deletion {
+            deleted_at: None,
+            deleted_by: None,
+        });
+        out.flags.push("deleted".to_owned());
+        out.extra
+            .insert("deleted".to_owned(), json!({ "by": by, "marker": plain }));
+        return;
+    }
+    if phrases::MEDIA_OMITTED.contains(&plain) {
+        omitted(out, None, None);
+        return;
+    }
+    if cue {
+        if let Some((phrase, kind)) = phrases::KIND_OMITTED
+            .iter()
+            .find(|(phrase, _)| plain == *phrase || plain.ends_with(&format!(" {phrase}")))
+        {
+            let info = plain
+                .strip_suffix(phrase)
+                .map(str::trim)
+                .filter(|i| !i.is_empty());
+            omitted(out, Some(kind), info);
+            return;
+        }
+    }
+    if let Some(name) = phrases::ATTACHED_SUFFIXES
+        .iter()
+        .find_map(|s| first_bare.strip_suffix(s))
+    {
+        attach(out, name, None, media);
+        out.text = caption;
+        return;
+    }
+    if let Some((before, name)) = ios_attachment(&first) {
+        let before = before.trim_end_matches(LRM).trim();
+        let info = before.contains(" • ").then_some(before);
+        attach(out, name, info, media);
+        let mut text = if info.is_some() || before.is_empty() {
+            String::new()
+        } else {
+            before.to_owned()
+        };
+        if let Some(caption) = caption {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&caption);
+        }
+        out.text = Some(text);
+        return;
+    }
+    if phrases::LIVE_LOCATION.contains(&plain) {
+        out.flags.push("live-location".to_owned());
+    } else if let Some(url) = phrases::LOCATION
+        .iter()
+        .find_map(|p| first_bare.strip_prefix(p))
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+    {
+        out.flags.push("location".to_owned());
+        out.extra.insert("location".to_owned(), location(url));
+    } else if phrases::POLL.contains(&first_bare.trim_end()) {
+        out.flags.push("poll".to_owned());
+        out.extra
+            .insert("poll".to_owned(), poll(caption.as_deref().unwrap_or("")));
+        // The marks before each option line are structure.
+        body = body
+            .lines()
+            .map(|l| l.trim_start_matches(LRM))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    if cue {
+        body = body.trim_start_matches(LRM).to_owned();
+    }
+    out.text = Some(body);
+}
+
+/// The body without a trailing "edited" marker (and the space or U+200E
+/// before it), if it has one.
+fn strip_edited(body: &str) -> Option<String> {
+    let trimmed = body.trim_end();
+    phrases::EDITED.iter().find_map(|marker| {
+        let before = trimmed.strip_suffix(marker)?;
+        Some(before.trim_end_matches([' ', LRM, '\u{a0}']).to_owned())
+    })
+}
+
+/// iOS `<attached: NAME>` (localised) at the end of the first line: the
+/// text before it and the name.
+fn ios_attachment(first: &str) -> Option<(&str, &str)> {
+    let inner = first.trim_end().strip_suffix('>')?;
+    phrases::ATTACHED_WORDS.iter().find_map(|word| {
+        let marker = format!("<{word}: ");
+        let at = inner.rfind(&marker)?;
+        Some((&inner[..at], &inner[at + marker.len()..]))
+    })
+}
+
+fn omitted(out: &mut Draft, kind: Option<&str>, info: Option<&str>) {
+    let mut details = BTreeMap::new();
+    details.insert("omitted".to_owned(), Value::Bool(true));
+    if let Some(kind) = kind {
+        details.insert("kind".to_owned(), Value::from(kind));
+    }
+    if let Some(info) = info {
+        details.insert("document_info".to_owned(), Value::from(info));
+    }
+    out.attachments.push(BlobRef {
+        role: "attachment".to_owned(),
+        name: None,
+        media_type: None,
+        size: None,
+        sha256: None,
+        missing: true,
+        details,
+    });
+    out.flags.push("media-omitted".to_owned());
+}
+
+fn attach(out: &mut Draft, name: &str, info: Option<&str>, media: &mut dyn Media) {
+    let mut details = BTreeMap::new();
+    if let Some(info) = info {
+        details.insert("document_info".to_owned(), Value::from(info));
+    }
+    let media_type = media_type(name);
+    if media_type == Some("text/vcard") {
+        out.flags.push("contact-card".to_owned());
+    }
+    let mut blob = BlobRef {
+        role: "attachment".to_owned(),
+        name: Some(name.to_owned()),
+        media_type: media_type.map(str::to_owned),
+        size: None,
+        sha256: None,
+        missing: false,
+        details,
+    };
+    match media.fetch(name) {
+        Fetched::Found(found) => {
+            blob.size = Some(found.bytes.len() as u64);
+            blob.sha256 = Some(found.sha256);
+            out.blobs.push(found);
+        }
+        Fetched::OriginalOnly {
+            size,
+            sha256,
+            reason,
+        } => {
+            blob.size = Some(size);
+            blob.details
+                .insert("content_sha256".to_owned(), Value::from(sha256.to_hex()));
+            blob.details
+                .insert("kept_in_original".to_owned(), Value::from(reason));
+        }
+        Fetched::Missing(why) => {
+            blob.missing = true;
+            blob.details.insert("missing".to_owned(), Value::from(why));
+        }
+        Fetched::Damaged(why) => {
+            blob.missing = true;
+            out.warnings.push(format!("{name}: {why}"));
+            blob.details.insert("damaged".to_owned(), Value::from(why));
+        }
+    }
+    out.attachments.push(blob);
+}
+
+/// `https://maps.google.com/?q=52.37,4.89`: the URL and, when it carries
+/// them, the coordinates.
+fn location(url: &str) -> Value {
+    let url = url.split_whitespace().next().unwrap_or(url);
+    let coordinates = url
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("q="))
+        .and_then(|q| q.split_once(','))
+        .and_then(|(lat, lon)| Some((lat.parse::<f64>().ok()?, lon.parse::<f64>().ok()?)));
+    json!({
+        "url": url,
+        "latitude": coordinates.map(|c| c.0),
+        "longitude": coordinates.map(|c| c.1),
+    })
+}
+
+/// The lines after `POLL:`: the question, then `OPTION: text (n votes)`.
+fn poll(lines: &str) -> Value {
+    let mut lines = lines.lines().map(|l| l.trim_start_matches(LRM).trim());
+    let question = lines.next().unwrap_or("");
+    let options: Vec<Value> = lines
+        .filter_map(|l| l.split_once(": ").map(|(_, o)| o))
+        .map(|option| {
+            let votes = option.rsplit_once(" (").and_then(|(text, n)| {
+                let count = n.split(' ').next()?.parse::<u64>().ok()?;
+                Some((text, count))
+            });
+            match votes {
+                Some((text, count)) => json!({ "text": text, "votes": count }),
+                None => json!({ "text": option, "votes": null }),
+            }
+        })
+        .collect();
+    json!({ "question": question, "options": options })
+}
+
+/// A sender as written. `~` + U+202F marks a profile name the sender chose
+/// (not in the exporter's address book); a phone number becomes E.164.
+fn party(slot: &str, flags: &mut Vec<String>) -> Party {
+    if slot.starts_with('~') {
+        flags.push("self-asserted-name".to_owned());
+    }
+    let address = e164(slot.trim_start_matches(['~', '\u{202f}', ' ']));
+    Party {
+        name: Some(slot.to_owned()),
+        address_type: address.as_ref().map(|_| "e164".to_owned()),
+        address,
+    }
+}
+
+/// `+31 6 1234 5678`, `+1 (777) 777‑7777` → `+31612345678`, `+17777777777`.
+fn e164(text: &str) -> Option<String> {
+    let rest = text.trim().strip_prefix('+')?;
+    let mut digits = String::from("+");
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '(' | ')' | '.' | '\u{a0}' | '\u{2011}' | '\u{202f}' => {}
+            _ => return None,
+        }
+    }
+    (9..=16).contains(&digits.len()).then_some(digits)
+}
+
+/// Media type from a file name's extension, for the kinds WhatsApp sends.
+fn media_type(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "heic" => "image/heic",
+        "mp4" => "video/mp4",
+        "3gp" => "video/3gpp",
+        "mov" => "video/quicktime",
+        "opus" | "ogg" => "audio/ogg",
+        "m4a" => "audio/mp4",
+        "mp3" => "audio/mpeg",
+        "aac" => "audio/aac",
+        "pdf" => "application/pdf",
+        "vcf" => "text/vcard",
+        "txt" => "text/plain",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "doc" => "application/msword",
+        "xls" => "application/vnd.ms-excel",
+        "zip" => "application/zip",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_become_e164() {
+        assert_eq!(e164("+31 6 12345678").as_deref(), Some("+31612345678"));
+        assert_eq!(
+            e164("+1 (777) 777\u{2011}7777").as_deref(),
+            Some("+17777777777")
+        );
+        assert_eq!(e164("Jan"), None);
+        assert_eq!(e164("+31 6 abc"), None);
+    }
+
+    #[test]
+    fn edited_marker_is_removed() {
+        assert_eq!(
+            strip_edited("Tot morgen <This message was edited>").as_deref(),
+            Some("Tot morgen")
+        );
+        assert_eq!(
+            strip_edited("Klopt \u{200e}<Dit bericht is bewerkt>").as_deref(),
+            Some("Klopt")
+        );
+        assert_eq!(strip_edited("Gewoon tekst"), None);
+    }
+}

@@ -1,0 +1,442 @@
+//! WhatsApp "Export chat": the text file (Android `WhatsApp Chat with
+//! NAME.txt` and its localised names, iOS `_chat.txt`) and the zip "with
+//! media" from either family. There is no specification; what is handled and
+//! why is in docs/FORMAT.md §13 and ../shared/research/whatsapp.md.
+//!
+//! A chat file is read twice, streaming both times: a survey decides the
+//! header grammar and the date order once for the whole file, then the
+//! reading pass turns each header and its continuation lines into a record.
+
+mod header;
+mod media;
+mod message;
+mod phrases;
+
+use std::collections::HashMap;
+use std::io::{self, BufRead};
+
+use serde_json::{json, Value};
+use spoor_normalize::{Sha256, Zone};
+
+pub use header::DateOrder;
+pub(crate) use media::{entries, open as open_zip, open_entry, Media, NoMedia, ZipMedia};
+
+use crate::export::{Blob, Limits, Quarantined};
+use crate::lines::LineReader;
+use header::{Family, Header, Shape};
+use message::{Clock, Occurrences, Pending};
+
+/// Format names of the two containers.
+pub(crate) const FORMAT_TEXT: &str = "whatsapp/text";
+pub(crate) const FORMAT_ZIP: &str = "whatsapp/zip";
+
+/// Is `head` (the first bytes of a file) the start of a WhatsApp chat?
+pub(crate) fn sniff(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+    };
+    text.lines()
+        .next()
+        .is_some_and(|line| header::parse(line).is_some())
+}
+
+/// What the survey of a chat file decided, once for the whole file.
+#[derive(Clone, Debug)]
+pub(crate) struct Grammar {
+    shape: Shape,
+    order: DateOrder,
+    order_basis: String,
+    headers: u64,
+    /// iOS: the name in the sender slot of the first system line (the chat's
+    /// name in a group export).
+    first_slot: Option<String>,
+}
+
+impl Grammar {
+    /// The decisions to record in `package.json`.
+    pub(crate) fn decisions(&self, path: Option<&str>, zone: &Zone) -> Vec<Value> {
+        vec![
+            json!({
+                "decision": "whatsapp-header-grammar",
+                "path": path,
+                "value": self.shape.family.name(),
+                "basis": format!(
+                    "header grammar `{}` (n: date component), the most frequent in the file ({} lines), then required exactly",
+                    self.shape.describe(),
+                    self.headers
+                ),
+            }),
+            json!({
+                "decision": "whatsapp-date-order",
+                "path": path,
+                "value": self.order.name(),
+                "basis": self.order_basis,
+            }),
+            json!({
+                "decision": "whatsapp-time-zone",
+                "path": path,
+                "value": zone.name(),
+                "basis": "configured zone (the export carries wall-clock time only)",
+            }),
+        ]
+    }
+}
+
+/// Per-shape tallies of the survey.
+struct ShapeTally {
+    count: u64,
+    first_line: u64,
+    orders: [OrderTally; 4],
+}
+
+#[derive(Clone, Copy, Default)]
+struct OrderTally {
+    invalid: bool,
+    previous: Option<jiff::civil::Date>,
+    decreases: u64,
+}
+
+/// Most distinct header shapes tracked: a real file has one, and date-led
+/// body lines add a few.
+const MAX_SHAPES: usize = 64;
+
+/// Reads the chat once, deciding its header grammar and date order (see
+/// docs/FORMAT.md §13.2). `Ok(Err(reason))` when no decision is possible.
+pub(crate) fn survey<R: BufRead>(
+    input: R,
+    hint: Option<DateOrder>,
+) -> io::Result<Result<Grammar, String>> {
+    let mut lines = LineReader::new(input, 160);
+    let mut tallies: HashMap<Shape, ShapeTally> = HashMap::new();
+    let mut first_slot = None;
+    while lines.next_line()?.is_some() {
+        let buf = &lines.buf;
+        let Some(&first) = buf.first() else { continue };
+        if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2 | 0xef)) {
+            continue;
+        }
+        let text = match std::str::from_utf8(buf) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or(""),
+        };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let Some((shape, header)) = header::parse(text) else {
+            continue;
+        };
+        if first_slot.is_none() && shape.family == Family::Ios {
+            first_slot = text[header.body_start..]
+                .split_once(": \u{200e}")
+                .map(|(slot, _)| slot.to_owned());
+        }
+        if !tallies.contains_key(&shape) && tallies.len() >= MAX_SHAPES {
+            continue;
+        }
+        let line_number = lines.line_number();
+        let tally = tallies.entry(shape).or_insert_with(|| ShapeTally {
+            count: 0,
+            first_line: line_number,
+            orders: [OrderTally::default(); 4],
+        });
+        tally.count += 1;
+        for (order, t) in DateOrder::ALL.iter().zip(&mut tally.orders) {
+            match read_date(*order, &header) {
+                None => t.invalid = true,
+                Some(date) => {
+                    if t.previous.is_some_and(|p| date < p) {
+                        t.decreases += 1;
+                    }
+                    t.previous = Some(date);
+                }
+            }
+        }
+    }
+    let Some((shape, tally)) = tallies
+        .into_iter()
+        .max_by_key(|(_, t)| (t.count, std::cmp::Reverse(t.first_line)))
+    else {
+        return Ok(Err("no WhatsApp message header found".to_owned()));
+    };
+    let fits: Vec<(DateOrder, u64)> = DateOrder::ALL
+        .iter()
+        .zip(&tally.orders)
+        .filter(|(_, t)| !t.invalid)
+        .map(|(o, t)| (*o, t.decreases))
+        .collect();
+    let names = |orders: &[(DateOrder, u64)]| {
+        orders
+            .iter()
+            .map(|(o, _)| o.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let decided = match fits.as_slice() {
+        [] => Err("no date order reads every header as a valid date".to_owned()),
+        [(order, _)] => Ok((
+            *order,
+            "the only order in which every date is valid (a component above 12, or the year's place)"
+                .to_owned(),
+        )),
+        _ => {
+            let steady: Vec<_> = fits.iter().filter(|(_, d)| *d == 0).copied().collect();
+            match (steady.as_slice(), hint) {
+                ([(order, _)], _) => Ok((
+                    *order,
+                    format!("the only order, of those that fit ({}), in which dates never decrease", names(&fits)),
+                )),
+                (_, Some(hint)) if fits.iter().any(|(o, _)| *o == hint) => Ok((
+                    hint,
+                    format!("configured hint; the dates fit {} alike", names(&fits)),
+                )),
+                (_, Some(hint)) => Err(format!(
+                    "the configured date order {} does not fit this file (it fits {})",
+                    hint.name(),
+                    names(&fits)
+                )),
+                (_, None) => Err(format!(
+                    "ambiguous date order: the dates read validly as {}; give the order with `spoor run --date-order ORDER` or `date_order_hint` in spoor.toml",
+                    names(&fits)
+                )),
+            }
+        }
+    };
+    Ok(decided.map(|(order, order_basis)| Grammar {
+        shape,
+        order,
+        order_basis,
+        headers: tally.count,
+        first_slot,
+    }))
+}
+
+/// The calendar date of a header under `order`. Year-first orders need a
+/// 4-digit year: every locale that writes the year first writes it whole,
+/// and `31-12-20` must not read as 2031-12-20.
+fn read_date(order: DateOrder, header: &Header) -> Option<jiff::civil::Date> {
+    if matches!(order, DateOrder::Ymd | DateOrder::Ydm) && header.digits[0] != 4 {
+        return None;
+    }
+    order.read(header)
+}
+
+/// What identifies the chat a file belongs to.
+#[derive(Clone, Debug)]
+pub(crate) struct ChatIdentity {
+    /// `whatsapp:` and the chat's name as far as the export tells it.
+    pub(crate) key: String,
+    /// The chat's name, when the export names it.
+    pub(crate) title: Option<String>,
+    /// How the name was found.
+    pub(crate) basis: &'static str,
+}
+
+/// Names a chat from the names of its file and container and the survey.
+pub(crate) fn chat_identity(names: &[&str], grammar: &Grammar) -> ChatIdentity {
+    let from_name = names.iter().find_map(|n| chat_name(n));
+    let (title, basis) = match (from_name, &grammar.first_slot) {
+        (Some(name), _) => (Some(name), "the export's file name"),
+        (None, Some(slot)) => (
+            Some(slot.clone()),
+            "the sender slot of the first iOS system line",
+        ),
+        (None, None) => (None, "no name in the export; the file's own name"),
+    };
+    let fallback = names
+        .first()
+        .map_or("chat", |n| n.rsplit('/').next().unwrap_or(n));
+    ChatIdentity {
+        key: format!("whatsapp:{}", title.as_deref().unwrap_or(fallback)),
+        title,
+        basis,
+    }
+}
+
+/// The chat's name from an export's file name: `WhatsApp Chat with NAME.txt`,
+/// `WhatsApp-chat met NAME.zip`, `WhatsApp Chat - NAME.zip`…, without a
+/// browser's ` (1)` copy counter.
+fn chat_name(file_name: &str) -> Option<String> {
+    let base = file_name.rsplit('/').next().unwrap_or(file_name);
+    let stem = [".txt", ".zip", ".TXT", ".ZIP"]
+        .iter()
+        .find_map(|e| base.strip_suffix(e))
+        .unwrap_or(base);
+    let stem = match stem.rsplit_once(" (") {
+        Some((s, n))
+            if n.strip_suffix(')')
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            s
+        }
+        _ => stem,
+    };
+    phrases::CHAT_FILE_PREFIXES
+        .iter()
+        .find_map(|p| stem.strip_prefix(p))
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+}
+
+/// Everything the reading pass needs besides the bytes.
+pub(crate) struct ChatContext<'a> {
+    pub(crate) format: &'static str,
+    /// Path of the chat file inside the export, if not the export itself.
+    pub(crate) path: Option<String>,
+    pub(crate) export_sha256: Sha256,
+    pub(crate) identity: ChatIdentity,
+    pub(crate) zone: &'a Zone,
+    pub(crate) limits: &'a Limits,
+}
+
+/// What the reading pass hands out, in file order.
+pub(crate) enum Item {
+    Record(Box<spoor_normalize::Record>, Vec<Blob>),
+    Quarantine(Quarantined),
+}
+
+/// Why the reading pass stopped.
+pub(crate) enum ChatError<E> {
+    Read(io::Error),
+    Stopped(E),
+}
+
+/// The reading pass: each header of the surveyed shape starts a record, and
+/// the lines up to the next one are its body.
+pub(crate) fn read_chat<R: BufRead, E>(
+    input: R,
+    grammar: &Grammar,
+    context: &ChatContext<'_>,
+    media: &mut dyn Media,
+    emit: &mut dyn FnMut(Item) -> Result<(), E>,
+) -> Result<(), ChatError<E>> {
+    let max = context.limits.max_message_bytes;
+    let mut lines = LineReader::new(input, max.saturating_add(1));
+    let mut pending: Option<Pending> = None;
+    let mut preamble: Option<Pending> = None;
+    let mut clock = Clock::default();
+    let mut occurrences = Occurrences::default();
+    while let Some(line) = lines.next_line().map_err(ChatError::Read)? {
+        let mut text_start = 0;
+        if line.start == 0 && lines.buf.starts_with(b"\xef\xbb\xbf") {
+            text_start = 3;
+        }
+        let header = header_of(&lines.buf[text_start..], &grammar.shape);
+        if let Some(mut header) = header {
+            header.time_text.0 += text_start;
+            header.time_text.1 += text_start;
+            header.body_start += text_start;
+            if let Some(done) = pending.take() {
+                let item =
+                    message::build(done, grammar, context, &mut clock, &mut occurrences, media);
+                emit(item).map_err(ChatError::Stopped)?;
+            }
+            if let Some(junk) = preamble.take() {
+                emit(Item::Quarantine(junk.into_quarantine(
+                    context,
+                    "text before the first message header",
+                )))
+                .map_err(ChatError::Stopped)?;
+            }
+            pending = Some(Pending::start(
+                &line,
+                lines.line_number(),
+                &lines.buf,
+                header,
+                max,
+            ));
+        } else {
+            let target = match (&mut pending, &mut preamble) {
+                (Some(p), _) => p,
+                (None, Some(p)) => p,
+                (None, None) => preamble.insert(Pending::preamble(&line, lines.line_number())),
+            };
+            target.push(&line, lines.line_number(), &lines.buf, max);
+        }
+    }
+    if let Some(done) = pending.take() {
+        let item = message::build(done, grammar, context, &mut clock, &mut occurrences, media);
+        emit(item).map_err(ChatError::Stopped)?;
+    }
+    if let Some(junk) = preamble.take() {
+        emit(Item::Quarantine(junk.into_quarantine(
+            context,
+            "text without any message header of the file's grammar",
+        )))
+        .map_err(ChatError::Stopped)?;
+    }
+    Ok(())
+}
+
+/// The header at the start of `line` if it has exactly the file's shape.
+fn header_of(line: &[u8], shape: &Shape) -> Option<Header> {
+    let &first = line.first()?;
+    if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2)) {
+        return None;
+    }
+    // A header is ASCII apart from marks and spaces; 80 bytes hold any.
+    let prefix = &line[..line.len().min(80)];
+    let text = match std::str::from_utf8(prefix) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&prefix[..e.valid_up_to()]).ok()?,
+    };
+    header::parse(text).and_then(|(s, h)| (s == *shape).then_some(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn survey_of(text: &str, hint: Option<DateOrder>) -> Result<Grammar, String> {
+        survey(text.as_bytes(), hint).expect("reads")
+    }
+
+    #[test]
+    fn date_order_by_value_then_sequence_then_hint() {
+        let g =
+            survey_of("13/01/2024 10:00 - A: x\n14/01/2024 10:00 - A: y\n", None).expect("decides");
+        assert_eq!(g.order, DateOrder::Dmy);
+        let g = survey_of("01/13/2024 10:00 - A: x\n", None).expect("decides");
+        assert_eq!(g.order, DateOrder::Mdy);
+        // 01/02 then 02/01: only d-m-y never goes back.
+        let g = survey_of(
+            "01/02/2024 10:00 - A: x\n02/02/2024 10:00 - A: y\n01/03/2024 10:00 - A: z\n",
+            None,
+        )
+        .expect("decides");
+        assert_eq!(g.order, DateOrder::Dmy);
+        assert!(
+            g.order_basis.contains("never decrease"),
+            "{}",
+            g.order_basis
+        );
+        let one_day = "05/03/24 10:00 - A: x\n05/03/24 10:01 - A: y\n";
+        let err = survey_of(one_day, None).expect_err("ambiguous");
+        assert!(err.contains("ambiguous date order"), "{err}");
+        let g = survey_of(one_day, Some(DateOrder::Mdy)).expect("hint");
+        assert_eq!(g.order, DateOrder::Mdy);
+        // A hint is only asked when the file cannot decide.
+        assert_eq!(
+            survey_of("2023/12/20 10:00 - A: x\n", Some(DateOrder::Dmy))
+                .expect("decides")
+                .order,
+            DateOrder::Ymd
+        );
+    }
+
+    #[test]
+    fn chat_names_from_file_names() {
+        assert_eq!(
+            chat_name("WhatsApp Chat with Team Noord.txt").as_deref(),
+            Some("Team Noord")
+        );
+        assert_eq!(
+            chat_name("WhatsApp-chat met Raad (2).zip").as_deref(),
+            Some("Raad")
+        );
+        assert_eq!(
+            chat_name("WhatsApp Chat - Wethouders.zip").as_deref(),
+            Some("Wethouders")
+        );
+        assert_eq!(chat_name("_chat.txt"), None);
+    }
+}

@@ -1,0 +1,561 @@
+//! WhatsApp exports: the hand-written fixtures in `fixtures/whatsapp/` read
+//! and checked field by field. Zips "with media" are built by the tests from
+//! the fixture folders, so no binary fixture is committed.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use spoor_ingest::{read_export, DateOrder, Limits, ReadSummary};
+use spoor_normalize::{Ambiguity, Record, RecordKind, Sha256};
+
+use common::Collected;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/whatsapp")
+        .join(rel)
+}
+
+fn read(rel: &str) -> (ReadSummary, Collected) {
+    common::read(&fixture(rel))
+}
+
+/// The record whose text starts with `prefix`.
+fn by_text<'a>(records: &'a [Record], prefix: &str) -> &'a Record {
+    records
+        .iter()
+        .find(|r| r.text.as_deref().is_some_and(|t| t.starts_with(prefix)))
+        .unwrap_or_else(|| panic!("no record with text {prefix:?}"))
+}
+
+fn sender(record: &Record) -> Option<&str> {
+    record.sender.as_ref().and_then(|p| p.name.as_deref())
+}
+
+fn decision<'a>(summary: &'a ReadSummary, name: &str) -> &'a Value {
+    summary
+        .decisions
+        .iter()
+        .find(|d| d["decision"] == name)
+        .unwrap_or_else(|| panic!("no decision {name}: {:?}", summary.decisions))
+}
+
+/// Zips the files of a fixture folder (flat, sorted, deflated) as an
+/// export "with media" named `name`.
+fn zip_folder(rel: &str, dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let mut writer = zip::ZipWriter::new(fs::File::create(&path).expect("create zip"));
+    let mut files: Vec<_> = fs::read_dir(fixture(rel))
+        .expect("fixture folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for file in files {
+        let entry = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name");
+        let options = zip::write::SimpleFileOptions::default();
+        writer.start_file(entry, options).expect("start entry");
+        writer
+            .write_all(&fs::read(&file).expect("read"))
+            .expect("write");
+    }
+    writer.finish().expect("finish zip");
+    path
+}
+
+#[test]
+fn android_dutch_every_kind_of_line() {
+    let (summary, c) = read("android-nl/WhatsApp-chat met Projectgroep Kade.txt");
+    assert_eq!(summary.format, "whatsapp/text");
+    assert_eq!((c.records.len(), c.quarantined.len()), (22, 0));
+    assert_eq!(decision(&summary, "whatsapp-date-order")["value"], "dmy");
+    assert_eq!(
+        decision(&summary, "whatsapp-header-grammar")["value"],
+        "android"
+    );
+    assert_eq!(
+        decision(&summary, "whatsapp-chat-identity")["value"],
+        "whatsapp:Projectgroep Kade"
+    );
+    let r = &c.records;
+
+    // The BOM is gone and the first record is read, not dropped.
+    assert_eq!(r[0].kind, RecordKind::SystemEvent);
+    assert_eq!(r[0].extra["system_event"]["type"], "encryption-notice");
+    assert_eq!(r[0].time.source_text.as_deref(), Some("14-03-2024 09:00"));
+    assert_eq!(r[0].time.utc.as_deref(), Some("2024-03-14T08:00:00Z"));
+    assert_eq!(r[0].source.locator.lines, Some([1, 1]));
+    assert_eq!(
+        r[0].conversation.title.as_deref(),
+        Some("Projectgroep Kade")
+    );
+
+    assert_eq!(r[2].extra["system_event"]["actor"], "Anne de Vries");
+    assert_eq!(r[2].extra["system_event"]["target"], "Bram Jansen");
+    // A subject with ": " does not invent a sender.
+    assert_eq!(r[3].kind, RecordKind::SystemEvent);
+    assert_eq!(r[3].sender, None);
+    assert_eq!(r[3].extra["system_event"]["type"], "subject-changed");
+    assert_eq!(r[3].extra["system_event"]["subject"], "Kade: fase 2");
+    assert_eq!(
+        r[3].extra["system_event"]["previous_subject"],
+        "Projectgroep Kade"
+    );
+
+    // Multi-line exactly: CRLF becomes LF, the blank line stays, and a line
+    // that starts with a date but not the header grammar is body text.
+    let m = &r[4];
+    assert_eq!(sender(m), Some("Anne de Vries"));
+    assert_eq!(
+        m.text.as_deref(),
+        Some("Goedemorgen allemaal.\nHet overleg over de kademuur:\n\n12-03-2021 om 10:00 is het vorige besluit genomen.")
+    );
+    assert_eq!(m.source.locator.lines, Some([5, 8]));
+
+    // An attachment with spaces and parentheses, its caption on the next line.
+    let m = &r[5];
+    assert_eq!(m.text.as_deref(), Some("Graag voor vrijdag bekijken"));
+    assert_eq!(m.attachments.len(), 1);
+    assert_eq!(
+        m.attachments[0].name.as_deref(),
+        Some("Begroting 2024 (v2).xlsx")
+    );
+    assert!(
+        m.attachments[0].missing,
+        "a bare text export carries no media"
+    );
+
+    // A profile name the sender chose, kept verbatim and flagged.
+    let m = by_text(r, "Wie is dit?");
+    assert_eq!(sender(m), Some("~\u{202f}Cees"));
+    assert!(m.flags.contains(&"self-asserted-name".to_owned()));
+
+    // Phone-number senders get an E.164 address; identical messages in the
+    // same minute stay two records with distinct ids.
+    let (a, b) = (&r[7], &r[8]);
+    assert_eq!(a.text, b.text);
+    assert_ne!(a.id, b.id);
+    let party = a.sender.as_ref().expect("sender");
+    assert_eq!(party.name.as_deref(), Some("+31 6 12345678"));
+    assert_eq!(party.address.as_deref(), Some("+31612345678"));
+    assert_eq!(party.address_type.as_deref(), Some("e164"));
+
+    let omitted = &r[9];
+    assert_eq!(omitted.text, None);
+    assert!(omitted.flags.contains(&"media-omitted".to_owned()));
+    assert!(omitted.attachments[0].missing);
+
+    let deleted = &r[10];
+    assert!(deleted.deletion.is_some());
+    assert_eq!(deleted.text, None);
+    assert_eq!(
+        deleted.extra["deleted"]["marker"],
+        "Dit bericht is verwijderd"
+    );
+
+    let edited = by_text(r, "We besluiten");
+    assert_eq!(edited.text.as_deref(), Some("We besluiten tot optie B"));
+    assert!(edited.flags.contains(&"edited".to_owned()));
+
+    let location = by_text(r, "locatie:");
+    assert_eq!(
+        location.extra["location"],
+        json!({"url": "https://maps.google.com/?q=52.0907,5.1214", "latitude": 52.0907, "longitude": 5.1214})
+    );
+    let poll = by_text(r, "PEILING:");
+    assert_eq!(
+        poll.extra["poll"],
+        json!({"question": "Welke datum?", "options": [{"text": "21 maart", "votes": 2}, {"text": "28 maart", "votes": 0}]})
+    );
+    let card = &r[14];
+    assert_eq!(
+        card.attachments[0].media_type.as_deref(),
+        Some("text/vcard")
+    );
+    assert!(card.flags.contains(&"contact-card".to_owned()));
+
+    // ZWJ sequences and marks typed inside the text are kept.
+    let text = by_text(r, "Team").text.as_deref().expect("text");
+    assert!(text.contains("\u{1F469}\u{200d}\u{1F4BB}"));
+    assert!(text.contains("\u{200f}שלום\u{200f}"));
+
+    // Spring gap: flagged, never shifted.
+    let gap = by_text(r, "Nachtelijke melding");
+    assert_eq!(gap.time.utc, None);
+    assert_eq!(gap.time.ambiguity, Some(Ambiguity::Gap));
+    assert_eq!(gap.warnings.len(), 1);
+
+    // Autumn fall-back: file order decides the offset.
+    let first = by_text(r, "Eerste keer");
+    assert_eq!(first.time.utc.as_deref(), Some("2024-10-27T00:30:00Z"));
+    assert_eq!(first.time.ambiguity, Some(Ambiguity::FoldEarlier));
+    assert_eq!(
+        first.extra["time_candidates"]["later"],
+        "2024-10-27T01:30:00Z"
+    );
+    let back = by_text(r, "De klok");
+    assert_eq!(back.time.utc.as_deref(), Some("2024-10-27T01:10:00Z"));
+    assert_eq!(back.time.ambiguity, Some(Ambiguity::FoldLater));
+    let still = by_text(r, "Nog steeds");
+    assert_eq!(still.time.utc.as_deref(), Some("2024-10-27T01:40:00Z"));
+    assert_eq!(
+        by_text(r, "Na het").time.utc.as_deref(),
+        Some("2024-10-27T02:05:00Z")
+    );
+
+    // File order is kept, never re-sorted.
+    let starts: Vec<u64> = r
+        .iter()
+        .map(|m| m.source.locator.bytes.expect("bytes")[0])
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(r[21].extra["system_event"]["type"], "member-left");
+}
+
+#[test]
+fn ios_english_twelve_hour_with_marks() {
+    let (summary, c) = read("ios-en/_chat.txt");
+    assert_eq!(c.records.len(), 11);
+    assert_eq!(decision(&summary, "whatsapp-date-order")["value"], "mdy");
+    // `_chat.txt` names nothing: the first system line's slot names the chat.
+    assert_eq!(
+        decision(&summary, "whatsapp-chat-identity")["value"],
+        "whatsapp:Budget Review"
+    );
+    let r = &c.records;
+    assert_eq!(r[0].kind, RecordKind::SystemEvent);
+    assert_eq!(r[0].sender, None);
+    assert_eq!(r[0].extra["system_event"]["sender_slot"], "Budget Review");
+    assert_eq!(r[0].time.utc.as_deref(), Some("2024-01-04T08:00:00Z"));
+    assert_eq!(
+        r[0].time.source_text.as_deref(),
+        Some("1/4/24, 9:00:00\u{202f}AM")
+    );
+    assert_eq!(r[2].extra["system_event"]["subject"], "Budget: FY25");
+    // A pasted header with a different space before AM stays body text.
+    assert_eq!(
+        r[3].text.as_deref(),
+        Some("Draft numbers below\nQuoting myself:\n[1/4/24, 9:00:00 AM] Eli Park: earlier text")
+    );
+    assert_eq!(
+        r[4].attachments[0].name.as_deref(),
+        Some("00000005-PHOTO-2024-01-04-09-03-00.jpg")
+    );
+    assert_eq!(r[4].text, None);
+    assert_eq!(
+        r[5].attachments[0].details["document_info"],
+        "Minutes.pdf • 3 pages"
+    );
+    assert_eq!(r[6].attachments[0].details["kind"], "image");
+    assert!(r[7].deletion.is_some());
+    assert_eq!(r[8].text.as_deref(), Some("Approved for Q2"));
+    assert_eq!(r[9].extra["system_event"]["type"], "missed-voice-call");
+    assert_eq!(r[9].extra["system_event"]["actor"], "Dana Reyes");
+    assert_eq!(
+        r[10].time.utc.as_deref(),
+        Some("2024-01-12T23:30:00Z"),
+        "12:30 AM is 00:30"
+    );
+}
+
+#[test]
+fn android_german_order_from_the_sequence() {
+    let (summary, c) = read("android-de/WhatsApp Chat mit Vorstand.txt");
+    let order = decision(&summary, "whatsapp-date-order");
+    assert_eq!(order["value"], "dmy");
+    assert!(order["basis"]
+        .as_str()
+        .is_some_and(|b| b.contains("never decrease")));
+    let r = &c.records;
+    assert_eq!(r.len(), 7);
+    assert_eq!(r[0].extra["system_event"]["language"], "de");
+    assert_eq!(r[1].extra["system_event"]["type"], "member-added");
+    assert_eq!(r[3].attachments[0].details["omitted"], true);
+    assert!(r[4].deletion.is_some());
+    assert_eq!(r[5].text.as_deref(), Some("Termin verschoben"));
+    assert_eq!(r[5].time.utc.as_deref(), Some("2021-09-01T08:10:00Z"));
+    assert_eq!(r[6].extra["system_event"]["type"], "member-left");
+}
+
+#[test]
+fn every_header_grammar() {
+    for (file, order, utcs) in [
+        (
+            "es-pm-nbsp.txt",
+            "dmy",
+            ["2022-08-20T15:46:00Z", "2022-08-20T22:08:00Z"],
+        ),
+        (
+            "fi-klo.txt",
+            "dmy",
+            ["2022-08-20T12:08:18Z", "2022-08-21T07:05:00Z"],
+        ),
+        (
+            "en-ca-ymd.txt",
+            "ymd",
+            ["2023-12-20T16:46:00Z", "2023-12-21T08:15:00Z"],
+        ),
+        (
+            "id-dotted.txt",
+            "dmy",
+            ["2025-08-30T16:30:00Z", "2025-08-30T16:31:00Z"],
+        ),
+        (
+            "cs-spaced.txt",
+            "dmy",
+            ["2018-06-13T12:08:18Z", "2018-06-14T06:00:00Z"],
+        ),
+        (
+            "ydm.txt",
+            "ydm",
+            ["2018-06-13T12:00:00Z", "2018-06-14T13:00:00Z"],
+        ),
+        (
+            "en-gb-thin.txt",
+            "dmy",
+            ["2024-01-13T08:15:00Z", "2024-01-13T11:05:00Z"],
+        ),
+    ] {
+        let (summary, c) = read(&format!("locales/{file}"));
+        assert_eq!(
+            decision(&summary, "whatsapp-date-order")["value"],
+            order,
+            "{file}"
+        );
+        let got: Vec<_> = c
+            .records
+            .iter()
+            .map(|r| r.time.utc.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(got, utcs, "{file}");
+    }
+    // The Indonesian date-led continuation line stays text.
+    let (_, c) = read("locales/id-dotted.txt");
+    assert_eq!(
+        c.records[1].text.as_deref(),
+        Some("ketemu di kantor?\n30/08/25 18.30 juga boleh")
+    );
+}
+
+#[test]
+fn ambiguous_date_order_needs_a_hint() {
+    let path = fixture("locales/en-us-one-day.txt");
+    let mut sink = Collected::default();
+    let err = read_export(&path, &common::options(Limits::default()), &mut sink)
+        .expect_err("one day cannot tell d/m from m/d");
+    let message = err.to_string();
+    assert!(message.contains("en-us-one-day.txt"), "{message}");
+    assert!(message.contains("ambiguous date order"), "{message}");
+    assert!(message.contains("--date-order"), "{message}");
+    assert!(sink.records.is_empty());
+
+    let mut options = common::options(Limits::default());
+    options.date_order_hint = Some(DateOrder::Mdy);
+    let (summary, c) = common::read_options(&path, &options);
+    let order = decision(&summary, "whatsapp-date-order");
+    assert_eq!(order["value"], "mdy");
+    assert!(order["basis"]
+        .as_str()
+        .is_some_and(|b| b.contains("configured hint")));
+    assert_eq!(
+        c.records[0].time.utc.as_deref(),
+        Some("2023-01-04T18:05:00Z")
+    );
+}
+
+#[test]
+fn zone_override_changes_utc_not_ids() {
+    let path = fixture("android-de/WhatsApp Chat mit Vorstand.txt");
+    let (_, here) = common::read(&path);
+    let mut options = common::options(Limits::default());
+    options.zone = spoor_normalize::Zone::get("America/New_York").expect("zone");
+    let (summary, there) = common::read_options(&path, &options);
+    assert_eq!(
+        decision(&summary, "whatsapp-time-zone")["value"],
+        "America/New_York"
+    );
+    assert_eq!(
+        there.records[2].time.utc.as_deref(),
+        Some("2021-08-03T18:07:00Z")
+    );
+    assert_eq!(here.records[2].id, there.records[2].id);
+}
+
+#[test]
+fn ios_zip_with_media() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zip = zip_folder(
+        "ios-nl-media",
+        dir.path(),
+        "WhatsApp Chat - Gemeenteraad Oost.zip",
+    );
+    let (summary, c) = common::read(&zip);
+    assert_eq!(summary.format, "whatsapp/zip");
+    assert_eq!(c.quarantined.len(), 0);
+    assert_eq!(
+        decision(&summary, "whatsapp-chat-identity")["value"],
+        "whatsapp:Gemeenteraad Oost"
+    );
+    assert_eq!(
+        decision(&summary, "whatsapp-unreferenced-files")["value"],
+        json!(["00000099-STICKER-2021-01-01-10-09-00.webp"])
+    );
+    let r = &c.records;
+    assert_eq!(r.len(), 9);
+    assert_eq!(r[0].source.locator.path.as_deref(), Some("_chat.txt"));
+
+    let photo = &r[2].attachments[0];
+    let bytes = fs::read(fixture(
+        "ios-nl-media/00000003-PHOTO-2021-01-01-10-00-00.jpg",
+    ))
+    .expect("read");
+    assert_eq!(photo.sha256, Some(Sha256::of(&bytes)));
+    assert_eq!(photo.size, Some(bytes.len() as u64));
+    assert_eq!(photo.media_type.as_deref(), Some("image/jpeg"));
+    assert!(c.blobs.iter().any(|b| b.bytes == bytes));
+
+    // The chat names the document in NFC, the zip stores it in NFD.
+    let doc = &r[3].attachments[0];
+    assert_eq!(doc.name.as_deref(), Some("00000004-Notulen café.pdf"));
+    assert!(!doc.missing && doc.sha256.is_some());
+    assert_eq!(
+        doc.details["document_info"],
+        "Notulen café.pdf • 3 pagina's"
+    );
+
+    // Referenced but absent: recorded as missing, no failure.
+    let audio = &r[4].attachments[0];
+    assert!(audio.missing);
+    assert_eq!(
+        audio.details["missing"],
+        "referenced, but not in the export's zip"
+    );
+    assert_eq!(r[5].attachments[0].details["kind"], "image");
+    // A caption written before the marker.
+    assert_eq!(r[6].text.as_deref(), Some("Kijk hier"));
+    assert!(r[6].attachments[0].sha256.is_some());
+    assert_eq!(r[7].extra["system_event"]["type"], "missed-voice-call");
+    assert_eq!(r[7].extra["system_event"]["actor"], "Joost Smit");
+    assert_eq!(r[8].extra["system_event"]["subject"], "Raad: begroting");
+}
+
+#[test]
+fn android_zip_with_media() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zip = zip_folder("android-nl-media", dir.path(), "WhatsApp-chat met Raad.zip");
+    let (summary, c) = common::read(&zip);
+    assert_eq!(summary.format, "whatsapp/zip");
+    assert_eq!(
+        decision(&summary, "whatsapp-chat-identity")["value"],
+        "whatsapp:Raad"
+    );
+    let r = &c.records;
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[0].text.as_deref(), Some("Foto van de kade"));
+    assert!(r[0].attachments[0].sha256.is_some());
+    let sheet = &r[1].attachments[0];
+    assert_eq!(sheet.name.as_deref(), Some("Begroting 2024 (v2).xlsx"));
+    let bytes = fs::read(fixture("android-nl-media/Begroting 2024 (v2).xlsx")).expect("read");
+    assert_eq!(sheet.sha256, Some(Sha256::of(&bytes)));
+    assert!(r[2].attachments[0].missing);
+    assert!(summary
+        .decisions
+        .iter()
+        .all(|d| d["decision"] != "whatsapp-unreferenced-files"));
+}
+
+#[test]
+fn a_later_export_keeps_the_ids_of_earlier_messages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let full = fs::read_to_string(fixture(
+        "android-nl/WhatsApp-chat met Projectgroep Kade.txt",
+    ))
+    .expect("read");
+    // The same chat exported earlier, when it ended at the poll.
+    let cut = full.find("14-03-2024 09:14").expect("line");
+    let early = dir.path().join("WhatsApp-chat met Projectgroep Kade.txt");
+    fs::write(&early, &full[..cut]).expect("write");
+    let (_, before) = common::read(&early);
+    let (_, after) = read("android-nl/WhatsApp-chat met Projectgroep Kade.txt");
+    assert_eq!(before.records.len(), 14);
+    for (a, b) in before.records.iter().zip(&after.records) {
+        assert_eq!(a.id, b.id, "{:?}", a.text);
+    }
+}
+
+#[test]
+fn bad_input_is_quarantined_or_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = Limits::default();
+
+    // Invalid UTF-8 inside one message: that message is quarantined with
+    // its raw bytes; the rest is read.
+    let path = dir.path().join("WhatsApp Chat with Test.txt");
+    fs::write(&path, b"13/01/2024, 10:00 - A: fine\n13/01/2024, 10:01 - A: bad \xff byte\n13/01/2024, 10:02 - A: fine again\n").expect("write");
+    let (_, c) = common::read(&path);
+    assert_eq!(c.records.len(), 2);
+    assert_eq!(c.quarantined.len(), 1);
+    assert!(c.quarantined[0].reason.contains("invalid UTF-8"));
+    assert_eq!(
+        c.quarantined[0].raw,
+        b"13/01/2024, 10:01 - A: bad \xff byte\n"
+    );
+    assert_eq!(c.quarantined[0].locator.lines, Some([2, 2]));
+
+    // A truncated zip: quarantined whole, with a reason.
+    let zip = zip_folder("android-nl-media", dir.path(), "WhatsApp-chat met Raad.zip");
+    let bytes = fs::read(&zip).expect("read");
+    let cut = dir.path().join("cut.zip");
+    fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let (summary, c) = common::read(&cut);
+    assert_eq!(c.records.len(), 0);
+    assert_eq!(c.quarantined.len(), 1);
+    assert!(
+        c.quarantined[0].reason.contains("damaged or truncated zip"),
+        "{}",
+        c.quarantined[0].reason
+    );
+    assert_eq!(summary.format, "whatsapp/zip");
+
+    // A zip without a chat in it.
+    let other = dir.path().join("photos.zip");
+    let mut writer = zip::ZipWriter::new(fs::File::create(&other).expect("create"));
+    writer
+        .start_file("notes.txt", zip::write::SimpleFileOptions::default())
+        .expect("entry");
+    writer.write_all(b"just some notes\n").expect("write");
+    writer.finish().expect("finish");
+    let (_, c) = common::read(&other);
+    assert!(c.quarantined[0].reason.contains("without a WhatsApp chat"));
+
+    // A zip bomb: the chat unpacks far beyond its compressed size. The
+    // lines before the limit are read; the rest is refused, not unpacked.
+    let bomb = dir.path().join("bomb.zip");
+    let mut writer = zip::ZipWriter::new(fs::File::create(&bomb).expect("create"));
+    let deflate = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    writer.start_file("_chat.txt", deflate).expect("entry");
+    writer
+        .write_all(b"[13/01/2024, 10:00:00] A: hi\n")
+        .expect("write");
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..16 {
+        writer.write_all(&zeros).expect("write");
+    }
+    writer.finish().expect("finish");
+    let (summary, c) = common::read(&bomb);
+    assert!(c.records.is_empty());
+    assert_eq!(summary.unreadable.len(), 1, "{:?}", summary.unreadable);
+    assert!(
+        summary.unreadable[0].contains("zip bomb"),
+        "{:?}",
+        summary.unreadable
+    );
+    assert!(limits.max_unpack_ratio > 0);
+}
