@@ -9,3 +9,4 @@ mod notify;
 mod run;
 mod tamper;
 mod trail;
+mod whatsapp;
