@@ -24,7 +24,7 @@ impl Rng {
         self.next() % n.max(1)
     }
 
-    fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
+    pub(crate) fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }
 
@@ -36,7 +36,7 @@ impl Rng {
     }
 }
 
-const NAMES: &[&str] = &[
+pub(crate) const NAMES: &[&str] = &[
     "Jan de Vries",
     "Anna Bakker",
     "Pieter Smit",
@@ -66,7 +66,7 @@ const SUBJECTS: &[&str] = &[
     "Reactie op advies",
     "Stand van zaken project",
 ];
-const WORDS: &[&str] = &[
+pub(crate) const WORDS: &[&str] = &[
     "het",
     "de",
     "een",
@@ -237,7 +237,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097;

@@ -7,11 +7,12 @@
 //! VmHWM from /proc, sampled every 5 ms until it exits.
 
 mod mbox_gen;
+mod sampled;
 
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -89,26 +90,9 @@ fn measure(args: &[&str], warm: Option<&Path>) -> (Duration, u64) {
             &mut std::io::sink(),
         );
     }
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spoor"))
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spoor starts");
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak = 0u64;
-    loop {
-        if let Ok(text) = fs::read_to_string(&status_file) {
-            if let Some(kb) = text.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-                peak = peak.max(kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
-            }
-        }
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    (start.elapsed(), peak)
+    let (elapsed, peak, _) =
+        sampled::run_sampled(Command::new(env!("CARGO_BIN_EXE_spoor")).args(args));
+    (elapsed, peak)
 }
 
 fn checked_bytes(store: &Path) -> u64 {

@@ -27,9 +27,16 @@ pub struct RecordId(String);
 impl RecordId {
     /// Derives an id from a source family (`"email"`) and identity parts.
     pub fn derive(family: &str, parts: &[&str]) -> RecordId {
-        let mut items = vec![Value::from("spoor.id/1"), Value::from(family)];
-        items.extend(parts.iter().map(|p| Value::from(*p)));
-        RecordId(Sha256::of(&jcs::to_canonical(&Value::Array(items))).to_hex())
+        // The canonical form of an array of strings, written directly.
+        let mut array = Vec::with_capacity(128 + parts.iter().map(|p| p.len()).sum::<usize>());
+        array.extend_from_slice(b"[\"spoor.id/1\",");
+        jcs::write_string(family, &mut array);
+        for part in parts {
+            array.push(b',');
+            jcs::write_string(part, &mut array);
+        }
+        array.push(b']');
+        RecordId(Sha256::of(&array).to_hex())
     }
 
     /// Checks that `text` is a well-formed id.
@@ -290,6 +297,8 @@ mod tests {
             RecordId::derive("x", &["a", "bc"])
         );
         assert_eq!(a.as_str().len(), 64);
+        let array = serde_json::json!(["spoor.id/1", "email", "<a@b>", "00"]);
+        assert_eq!(a.as_str(), Sha256::of(&jcs::to_canonical(&array)).to_hex());
         assert!(RecordId::parse("nope").is_err());
     }
 

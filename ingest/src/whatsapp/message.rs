@@ -14,7 +14,7 @@ use spoor_normalize::{
 use super::header::{Family, Header};
 use super::media::{Fetched, Media};
 use super::phrases::{self, SystemEvent};
-use super::{read_date, ChatContext, Grammar, Item};
+use super::{read_date, ChatContext, Grammar};
 use crate::export::{Blob, Quarantined, PARSER};
 use crate::lines::Line;
 
@@ -143,21 +143,34 @@ impl Clock {
 
 /// Counts identical records (same time, sender and body) so each gets its
 /// own id. Only the current time is remembered: identical messages share
-/// their header time.
+/// their header time. Most times have one record, so a short list is
+/// searched first and a map takes over for floods.
 #[derive(Default)]
 pub(crate) struct Occurrences {
     wall: Option<DateTime>,
-    seen: HashMap<(String, String), u32>,
+    few: Vec<(String, String, u32)>,
+    many: HashMap<(String, String), u32>,
 }
 
 impl Occurrences {
+    const FEW: usize = 16;
+
     fn next(&mut self, wall: DateTime, sender: &str, body: &str) -> u32 {
         if self.wall != Some(wall) {
             self.wall = Some(wall);
-            self.seen.clear();
+            self.few.clear();
+            self.many.clear();
+        }
+        if let Some(seen) = self.few.iter_mut().find(|e| e.0 == sender && e.1 == body) {
+            seen.2 += 1;
+            return seen.2;
+        }
+        if self.few.len() < Self::FEW {
+            self.few.push((sender.to_owned(), body.to_owned(), 1));
+            return 1;
         }
         let n = self
-            .seen
+            .many
             .entry((sender.to_owned(), body.to_owned()))
             .or_insert(0);
         *n += 1;
@@ -165,28 +178,47 @@ impl Occurrences {
     }
 }
 
-/// Turns one record's lines into a record, or a quarantine item.
-pub(crate) fn build(
+/// A record's lines with what must be decided in file order: its time
+/// (the fall-back hour depends on the records before) and its occurrence
+/// number.
+pub(crate) struct Prepared {
+    raw: Vec<u8>,
+    locator: Locator,
+    wall: DateTime,
+    /// The text after the header: line breaks as LF, NFC.
+    rest: String,
+    time: RecordTime,
+    fold_candidates: Option<[String; 2]>,
+    occurrence: u32,
+}
+
+/// One step of the reading pass, in file order.
+pub(crate) enum Step {
+    Ready(Box<Prepared>),
+    Quarantine(Quarantined),
+}
+
+/// Decides, in file order, what depends on the records before.
+pub(crate) fn prepare(
     message: Pending,
     grammar: &Grammar,
     context: &ChatContext<'_>,
     clock: &mut Clock,
     occurrences: &mut Occurrences,
-    media: &mut dyn Media,
-) -> Item {
+) -> Step {
     let Some(header) = message.header else {
-        return Item::Quarantine(
+        return Step::Quarantine(
             message.into_quarantine(context, "text before the first message header"),
         );
     };
     if message.oversize {
-        return Item::Quarantine(message.into_quarantine(context, "message too large"));
+        return Step::Quarantine(message.into_quarantine(context, "message too large"));
     }
     let text = match std::str::from_utf8(&message.raw) {
         Ok(t) => t,
         Err(e) => {
             let reason = format!("invalid UTF-8 at byte {} of the message", e.valid_up_to());
-            return Item::Quarantine(message.into_quarantine(context, &reason));
+            return Step::Quarantine(message.into_quarantine(context, &reason));
         }
     };
     let Some(date) = read_date(grammar.order, &header) else {
@@ -194,7 +226,7 @@ pub(crate) fn build(
             "the date is not valid in the file's date order {}",
             grammar.order.name()
         );
-        return Item::Quarantine(message.into_quarantine(context, &reason));
+        return Step::Quarantine(message.into_quarantine(context, &reason));
     };
     let wall = date.to_datetime(jiff::civil::time(
         header.hour as i8,
@@ -211,10 +243,40 @@ pub(crate) fn build(
         .or_else(|| rest.strip_suffix('\n'))
         .unwrap_or(rest);
     let rest = normalize_text_keeping_marks(rest);
-
     let (time, fold_candidates) = clock.resolve(wall, context.zone, time_text);
+    let slot = split_sender(&rest, grammar.shape.family).slot.unwrap_or("");
+    let occurrence = occurrences.next(wall, slot, &rest);
+    let locator = message.locator(context);
+    Step::Ready(Box::new(Prepared {
+        raw: message.raw,
+        locator,
+        wall,
+        rest,
+        time,
+        fold_candidates,
+        occurrence,
+    }))
+}
+
+/// A record whose attachments still have to be looked up.
+pub(crate) struct Built {
+    record: Box<Record>,
+    /// Indices into `record.attachments` of files to fetch.
+    fetch: Vec<usize>,
+}
+
+/// Turns a prepared record into a record.
+pub(crate) fn build(prepared: Prepared, grammar: &Grammar, context: &ChatContext<'_>) -> Built {
+    let Prepared {
+        raw,
+        locator,
+        wall,
+        rest,
+        time,
+        fold_candidates,
+        occurrence,
+    } = prepared;
     let parts = split_sender(&rest, grammar.shape.family);
-    let occurrence = occurrences.next(wall, parts.slot.unwrap_or(""), &rest);
     let id = RecordId::derive(
         "whatsapp",
         &[
@@ -225,7 +287,6 @@ pub(crate) fn build(
             &occurrence.to_string(),
         ],
     );
-
     let mut out = Draft::default();
     if let Some(candidates) = fold_candidates {
         out.extra.insert(
@@ -235,11 +296,12 @@ pub(crate) fn build(
     }
     if time.ambiguity == Some(Ambiguity::Gap) {
         out.warnings.push(format!(
-            "{time_text} does not exist in {} (daylight-saving gap): the configured zone is wrong or the phone was elsewhere",
+            "{} does not exist in {} (daylight-saving gap): the configured zone is wrong or the phone was elsewhere",
+            time.source_text.as_deref().unwrap_or(""),
             context.zone.name()
         ));
     }
-    let kind = classify(&parts, grammar.shape.family, &mut out, media);
+    let kind = classify(&parts, grammar.shape.family, &mut out);
     let sender = match kind {
         RecordKind::SystemEvent => None,
         _ => parts.slot.map(|slot| party(slot, &mut out.flags)),
@@ -251,8 +313,8 @@ pub(crate) fn build(
         source: Source {
             format: context.format.to_owned(),
             export_sha256: context.export_sha256,
-            locator: message.locator(context),
-            item_sha256: Some(Sha256::of(&message.raw)),
+            locator,
+            item_sha256: Some(Sha256::of(&raw)),
             parser: PARSER.to_owned(),
         },
         conversation: Conversation {
@@ -274,7 +336,50 @@ pub(crate) fn build(
         warnings: out.warnings,
         extra: out.extra,
     };
-    Item::Record(Box::new(record), out.blobs)
+    Built {
+        record: Box::new(record),
+        fetch: out.fetch,
+    }
+}
+
+/// Looks up the files a record references and returns it with its blobs.
+pub(crate) fn resolve(built: Built, media: &mut dyn Media) -> (Box<Record>, Vec<Blob>) {
+    let Built { mut record, fetch } = built;
+    let mut blobs = Vec::new();
+    for index in fetch {
+        let Some(blob) = record.attachments.get_mut(index) else {
+            continue;
+        };
+        let name = blob.name.clone().unwrap_or_default();
+        match media.fetch(&name) {
+            Fetched::Found(found) => {
+                blob.size = Some(found.bytes.len() as u64);
+                blob.sha256 = Some(found.sha256);
+                blobs.push(found);
+            }
+            Fetched::OriginalOnly {
+                size,
+                sha256,
+                reason,
+            } => {
+                blob.size = Some(size);
+                blob.details
+                    .insert("content_sha256".to_owned(), Value::from(sha256.to_hex()));
+                blob.details
+                    .insert("kept_in_original".to_owned(), Value::from(reason));
+            }
+            Fetched::Missing(why) => {
+                blob.missing = true;
+                blob.details.insert("missing".to_owned(), Value::from(why));
+            }
+            Fetched::Damaged(why) => {
+                blob.missing = true;
+                record.warnings.push(format!("{name}: {why}"));
+                blob.details.insert("damaged".to_owned(), Value::from(why));
+            }
+        }
+    }
+    (record, blobs)
 }
 
 /// The sender slot and body of a record.
@@ -325,7 +430,7 @@ fn split_sender(rest: &str, family: Family) -> Parts<'_> {
 struct Draft {
     text: Option<String>,
     attachments: Vec<BlobRef>,
-    blobs: Vec<Blob>,
+    fetch: Vec<usize>,
     deletion: Option<Deletion>,
     flags: Vec<String>,
     warnings: Vec<String>,
@@ -337,12 +442,7 @@ struct Draft {
 /// system line whose text holds `: ` (a group subject) when the phrase table
 /// knows it. iOS system lines carry a name and the U+200E cue, and are
 /// known by the phrase table.
-fn classify(
-    parts: &Parts<'_>,
-    family: Family,
-    out: &mut Draft,
-    media: &mut dyn Media,
-) -> RecordKind {
+fn classify(parts: &Parts<'_>, family: Family, out: &mut Draft) -> RecordKind {
     let whole = || match parts.slot {
         Some(slot) => format!("{slot}: {}", parts.body),
         None => parts.body.to_owned(),
@@ -371,7 +471,7 @@ fn classify(
             return RecordKind::SystemEvent;
         }
     }
-    message_body(parts.body, parts.cue, out, media);
+    message_body(parts.body, parts.cue, out);
     RecordKind::Message
 }
 
@@ -415,7 +515,7 @@ fn system_with(out: &mut Draft, text: &str, event: SystemEvent, slot: Option<&st
 
 /// A user's message: attachments, omitted media, deletions, the edited
 /// marker, locations and polls are read; what remains is the text.
-fn message_body(body: &str, cue: bool, out: &mut Draft, media: &mut dyn Media) {
+fn message_body(body: &str, cue: bool, out: &mut Draft) {
     let mut body = body.to_owned();
     if let Some(stripped) = strip_edited(&body) {
         body = stripped;
@@ -462,14 +562,14 @@ fn message_body(body: &str, cue: bool, out: &mut Draft, media: &mut dyn Media) {
         .iter()
         .find_map(|s| first_bare.strip_suffix(s))
     {
-        attach(out, name, None, media);
+        attach(out, name, None);
         out.text = caption;
         return;
     }
     if let Some((before, name)) = ios_attachment(&first) {
         let before = before.trim_end_matches(LRM).trim();
         let info = before.contains(" • ").then_some(before);
-        attach(out, name, info, media);
+        attach(out, name, info);
         let mut text = if info.is_some() || before.is_empty() {
             String::new()
         } else {
@@ -552,7 +652,8 @@ fn omitted(out: &mut Draft, kind: Option<&str>, info: Option<&str>) {
     out.flags.push("media-omitted".to_owned());
 }
 
-fn attach(out: &mut Draft, name: &str, info: Option<&str>, media: &mut dyn Media) {
+/// An attachment reference; the file is looked up later, in file order.
+fn attach(out: &mut Draft, name: &str, info: Option<&str>) {
     let mut details = BTreeMap::new();
     if let Some(info) = info {
         details.insert("document_info".to_owned(), Value::from(info));
@@ -561,7 +662,8 @@ fn attach(out: &mut Draft, name: &str, info: Option<&str>, media: &mut dyn Media
     if media_type == Some("text/vcard") {
         out.flags.push("contact-card".to_owned());
     }
-    let mut blob = BlobRef {
+    out.fetch.push(out.attachments.len());
+    out.attachments.push(BlobRef {
         role: "attachment".to_owned(),
         name: Some(name.to_owned()),
         media_type: media_type.map(str::to_owned),
@@ -569,35 +671,7 @@ fn attach(out: &mut Draft, name: &str, info: Option<&str>, media: &mut dyn Media
         sha256: None,
         missing: false,
         details,
-    };
-    match media.fetch(name) {
-        Fetched::Found(found) => {
-            blob.size = Some(found.bytes.len() as u64);
-            blob.sha256 = Some(found.sha256);
-            out.blobs.push(found);
-        }
-        Fetched::OriginalOnly {
-            size,
-            sha256,
-            reason,
-        } => {
-            blob.size = Some(size);
-            blob.details
-                .insert("content_sha256".to_owned(), Value::from(sha256.to_hex()));
-            blob.details
-                .insert("kept_in_original".to_owned(), Value::from(reason));
-        }
-        Fetched::Missing(why) => {
-            blob.missing = true;
-            blob.details.insert("missing".to_owned(), Value::from(why));
-        }
-        Fetched::Damaged(why) => {
-            blob.missing = true;
-            out.warnings.push(format!("{name}: {why}"));
-            blob.details.insert("damaged".to_owned(), Value::from(why));
-        }
-    }
-    out.attachments.push(blob);
+    });
 }
 
 /// `https://maps.google.com/?q=52.37,4.89`: the URL and, when it carries

@@ -12,7 +12,6 @@ mod media;
 mod message;
 mod phrases;
 
-use std::collections::HashMap;
 use std::io::{self, BufRead};
 
 use serde_json::{json, Value};
@@ -24,7 +23,7 @@ pub(crate) use media::{entries, open as open_zip, open_entry, Media, NoMedia, Zi
 use crate::export::{Blob, Limits, Quarantined};
 use crate::lines::LineReader;
 use header::{Family, Header, Shape};
-use message::{Clock, Occurrences, Pending};
+use message::{Clock, Occurrences, Pending, Step};
 
 /// Format names of the two containers.
 pub(crate) const FORMAT_TEXT: &str = "whatsapp/text";
@@ -109,7 +108,8 @@ pub(crate) fn survey<R: BufRead>(
     hint: Option<DateOrder>,
 ) -> io::Result<Result<Grammar, String>> {
     let mut lines = LineReader::new(input, 160);
-    let mut tallies: HashMap<Shape, ShapeTally> = HashMap::new();
+    // A file has one shape and a few look-alikes: a list beats hashing.
+    let mut tallies: Vec<(Shape, ShapeTally)> = Vec::new();
     let mut first_slot = None;
     while lines.next_line()?.is_some() {
         let buf = &lines.buf;
@@ -130,15 +130,20 @@ pub(crate) fn survey<R: BufRead>(
                 .split_once(": \u{200e}")
                 .map(|(slot, _)| slot.to_owned());
         }
-        if !tallies.contains_key(&shape) && tallies.len() >= MAX_SHAPES {
-            continue;
-        }
-        let line_number = lines.line_number();
-        let tally = tallies.entry(shape).or_insert_with(|| ShapeTally {
-            count: 0,
-            first_line: line_number,
-            orders: [OrderTally::default(); 4],
-        });
+        let at = match tallies.iter().position(|(s, _)| *s == shape) {
+            Some(at) => at,
+            None if tallies.len() >= MAX_SHAPES => continue,
+            None => {
+                let tally = ShapeTally {
+                    count: 0,
+                    first_line: lines.line_number(),
+                    orders: [OrderTally::default(); 4],
+                };
+                tallies.push((shape, tally));
+                tallies.len() - 1
+            }
+        };
+        let tally = &mut tallies[at].1;
         tally.count += 1;
         for (order, t) in DateOrder::ALL.iter().zip(&mut tally.orders) {
             match read_date(*order, &header) {
@@ -302,6 +307,10 @@ pub(crate) enum ChatError<E> {
 
 /// The reading pass: each header of the surveyed shape starts a record, and
 /// the lines up to the next one are its body.
+///
+/// Records are built on this thread: on two cores, handing them to worker
+/// threads measured slower (records allocated on one thread and freed on
+/// another cost the allocator more than the building saves).
 pub(crate) fn read_chat<R: BufRead, E>(
     input: R,
     grammar: &Grammar,
@@ -312,57 +321,50 @@ pub(crate) fn read_chat<R: BufRead, E>(
     let max = context.limits.max_message_bytes;
     let mut lines = LineReader::new(input, max.saturating_add(1));
     let mut pending: Option<Pending> = None;
-    let mut preamble: Option<Pending> = None;
     let mut clock = Clock::default();
     let mut occurrences = Occurrences::default();
+    let mut finish = |message: Pending,
+                      clock: &mut Clock,
+                      occurrences: &mut Occurrences|
+     -> Result<(), ChatError<E>> {
+        let item = match message::prepare(message, grammar, context, clock, occurrences) {
+            Step::Ready(prepared) => {
+                let built = message::build(*prepared, grammar, context);
+                let (record, blobs) = message::resolve(built, media);
+                Item::Record(record, blobs)
+            }
+            Step::Quarantine(q) => Item::Quarantine(q),
+        };
+        emit(item).map_err(ChatError::Stopped)
+    };
     while let Some(line) = lines.next_line().map_err(ChatError::Read)? {
         let mut text_start = 0;
         if line.start == 0 && lines.buf.starts_with(b"\xef\xbb\xbf") {
             text_start = 3;
         }
-        let header = header_of(&lines.buf[text_start..], &grammar.shape);
-        if let Some(mut header) = header {
-            header.time_text.0 += text_start;
-            header.time_text.1 += text_start;
-            header.body_start += text_start;
-            if let Some(done) = pending.take() {
-                let item =
-                    message::build(done, grammar, context, &mut clock, &mut occurrences, media);
-                emit(item).map_err(ChatError::Stopped)?;
+        match header_of(&lines.buf[text_start..], &grammar.shape) {
+            Some(mut header) => {
+                header.time_text.0 += text_start;
+                header.time_text.1 += text_start;
+                header.body_start += text_start;
+                if let Some(done) = pending.take() {
+                    finish(done, &mut clock, &mut occurrences)?;
+                }
+                pending = Some(Pending::start(
+                    &line,
+                    lines.line_number(),
+                    &lines.buf,
+                    header,
+                    max,
+                ));
             }
-            if let Some(junk) = preamble.take() {
-                emit(Item::Quarantine(junk.into_quarantine(
-                    context,
-                    "text before the first message header",
-                )))
-                .map_err(ChatError::Stopped)?;
-            }
-            pending = Some(Pending::start(
-                &line,
-                lines.line_number(),
-                &lines.buf,
-                header,
-                max,
-            ));
-        } else {
-            let target = match (&mut pending, &mut preamble) {
-                (Some(p), _) => p,
-                (None, Some(p)) => p,
-                (None, None) => preamble.insert(Pending::preamble(&line, lines.line_number())),
-            };
-            target.push(&line, lines.line_number(), &lines.buf, max);
+            None => pending
+                .get_or_insert_with(|| Pending::preamble(&line, lines.line_number()))
+                .push(&line, lines.line_number(), &lines.buf, max),
         }
     }
     if let Some(done) = pending.take() {
-        let item = message::build(done, grammar, context, &mut clock, &mut occurrences, media);
-        emit(item).map_err(ChatError::Stopped)?;
-    }
-    if let Some(junk) = preamble.take() {
-        emit(Item::Quarantine(junk.into_quarantine(
-            context,
-            "text without any message header of the file's grammar",
-        )))
-        .map_err(ChatError::Stopped)?;
+        finish(done, &mut clock, &mut occurrences)?;
     }
     Ok(())
 }
