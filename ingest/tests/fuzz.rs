@@ -1,7 +1,7 @@
 //! Property tests that run briefly on every `cargo test` (set
-//! `PROPTEST_CASES` for longer runs): the e-mail reader never panics, always
-//! accounts for its input, and the mbox splitter undoes mboxrd quoting
-//! exactly.
+//! `PROPTEST_CASES` for longer runs): the e-mail and WhatsApp readers never
+//! panic and always account for their input, and the mbox splitter undoes
+//! mboxrd quoting exactly.
 
 mod common;
 
@@ -27,7 +27,59 @@ fn mailish() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(piece, 0..40).prop_map(|parts| parts.concat())
 }
 
+/// Bytes that look a bit like a WhatsApp chat: headers of both families,
+/// senders, structural marks, markers, and noise.
+fn chatish() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        (1u8..32, 1u8..13, 0u8..24)
+            .prop_map(|(d, m, h)| format!("{d:02}-{m:02}-2024 {h:02}:05 - ").into_bytes()),
+        (1u8..32, 1u8..13)
+            .prop_map(|(d, m)| format!("[{d}/{m}/24, 9:05:00\u{202f}PM] ").into_bytes()),
+        Just(b"Anne: ".to_vec()),
+        Just(b": \xe2\x80\x8e".to_vec()),
+        Just("\u{feff}".as_bytes().to_vec()),
+        Just(b"<attached: 0001-PHOTO.jpg>".to_vec()),
+        Just(b"x.pdf (file attached)".to_vec()),
+        Just(b"<Media weggelaten>".to_vec()),
+        Just(b" <This message was edited>".to_vec()),
+        Just(b"POLL:\nOPTION: a (1 vote)".to_vec()),
+        Just(
+            "Jan heeft het onderwerp gewijzigd naar \"a: b\""
+                .as_bytes()
+                .to_vec()
+        ),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..24),
+    ];
+    proptest::collection::vec(piece, 1..48).prop_map(|parts| parts.concat())
+}
+
 proptest! {
+
+    #[test]
+    fn chat_reader_never_panics_and_accounts_for_input(bytes in chatish()) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("WhatsApp Chat with Fuzz.txt");
+        std::fs::write(&path, &bytes).expect("write");
+        let mut options = common::options(Limits { max_message_bytes: 1 << 12, ..Limits::default() });
+        options.date_order_hint = Some(spoor_ingest::DateOrder::Dmy);
+        let mut sink = common::Collected::default();
+        let Ok(summary) = spoor_ingest::read_export(&path, &options, &mut sink) else {
+            // Only a file whose dates fit no order at all is refused.
+            return Ok(());
+        };
+        prop_assert_eq!(summary.records as usize, sink.records.len());
+        prop_assert_eq!(summary.quarantined as usize, sink.quarantined.len());
+        let mut previous = 0u64;
+        for record in &sink.records {
+            let line = record.to_canonical_line().expect("serialises");
+            prop_assert!(spoor_normalize::jcs::is_canonical(&line));
+            let [start, end] = record.source.locator.bytes.expect("chat records have byte ranges");
+            prop_assert!(start >= previous && end <= bytes.len() as u64 && start < end);
+            previous = start;
+        }
+    }
 
     #[test]
     fn reader_never_panics_and_accounts_for_input(bytes in prop_oneof![mailish(), proptest::collection::vec(any::<u8>(), 0..2048)]) {
