@@ -21,6 +21,9 @@ pub fn normalize_text_keeping_marks(text: &str) -> String {
 fn normalize(text: &str, strip_marks: bool) -> String {
     // Fast path: most text is already NFC, without CR or bidi controls, and
     // the full pass costs more than the rest of reading a message.
+    if text.is_ascii() && !text.contains('\r') {
+        return text.to_owned();
+    }
     let marked = strip_marks && text.chars().any(is_bidi_control);
     let clean = !marked && !text.contains('\r');
     if clean && unicode_normalization::is_nfc_quick(text.chars()) == IsNormalized::Yes {

@@ -152,7 +152,41 @@ impl Zone {
 /// Formats an instant as RFC 3339 in UTC with a `Z`, seconds always present and
 /// fractional digits only when non-zero.
 pub fn format_utc(ts: Timestamp) -> String {
-    ts.to_string()
+    let wall = jiff::tz::Offset::UTC.to_datetime(ts);
+    if ts.subsec_nanosecond() != 0 || !(1000..=9999).contains(&wall.year()) {
+        return ts.to_string();
+    }
+    let mut text = format_wall(wall);
+    text.push('Z');
+    text
+}
+
+/// Formats a wall-clock time as ISO 8601 without zone,
+/// `2024-03-14T09:05:00`: seconds always present, fractional digits only
+/// when non-zero (as jiff prints it).
+pub fn format_wall(wall: DateTime) -> String {
+    // Whole seconds in years 1000–9999 (every real message) are written
+    // directly; jiff's general printer handles the rest and is the reference.
+    if wall.subsec_nanosecond() != 0 || !(1000..=9999).contains(&wall.year()) {
+        return wall.to_string();
+    }
+    let mut text = String::with_capacity(20);
+    for (value, width, after) in [
+        (wall.year().unsigned_abs(), 4, Some('-')),
+        (wall.month().unsigned_abs().into(), 2, Some('-')),
+        (wall.day().unsigned_abs().into(), 2, Some('T')),
+        (wall.hour().unsigned_abs().into(), 2, Some(':')),
+        (wall.minute().unsigned_abs().into(), 2, Some(':')),
+        (wall.second().unsigned_abs().into(), 2, None),
+    ] {
+        let value: u16 = value;
+        for place in (0..width).rev() {
+            let digit = (value / 10u16.pow(place)) % 10;
+            text.push(char::from(b'0' + digit as u8));
+        }
+        text.extend(after);
+    }
+    text
 }
 
 #[cfg(test)]
@@ -208,6 +242,26 @@ mod tests {
         assert_eq!(t.utc, None);
         assert_eq!(t.ambiguity, Some(Ambiguity::Gap));
         assert_eq!(t.source_text.as_deref(), Some("31-03-2024 02:30"));
+    }
+
+    #[test]
+    fn utc_text_matches_jiff() {
+        for seconds in [
+            0i64,
+            1_700_000_000,
+            951_782_400,
+            -1,
+            253_402_207_200,
+            -30_000_000_000,
+        ] {
+            let ts = Timestamp::from_second(seconds).expect("in range");
+            assert_eq!(format_utc(ts), ts.to_string(), "{seconds}");
+        }
+        let ts = Timestamp::new(1_700_000_000, 500).expect("in range");
+        assert_eq!(format_utc(ts), "2023-11-14T22:13:20.0000005Z");
+        let wall = date(2024, 3, 14).at(9, 5, 0, 0);
+        assert_eq!(format_wall(wall), wall.to_string());
+        assert_eq!(format_wall(wall), "2024-03-14T09:05:00");
     }
 
     #[test]

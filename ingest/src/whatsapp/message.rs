@@ -7,8 +7,8 @@ use jiff::civil::DateTime;
 use serde_json::{json, Value};
 use spoor_normalize::text::normalize_text_keeping_marks;
 use spoor_normalize::{
-    Ambiguity, BlobRef, Conversation, Deletion, FoldChoice, Links, Locator, Party, Record,
-    RecordId, RecordKind, RecordTime, Sha256, Source, Zone, RECORD_SCHEMA,
+    format_wall, Ambiguity, BlobRef, Conversation, Deletion, FoldChoice, Links, Locator, Party,
+    Record, RecordId, RecordKind, RecordTime, Sha256, Source, Zone, RECORD_SCHEMA,
 };
 
 use super::header::{Family, Header};
@@ -277,14 +277,15 @@ pub(crate) fn build(prepared: Prepared, grammar: &Grammar, context: &ChatContext
         occurrence,
     } = prepared;
     let parts = split_sender(&rest, grammar.shape.family);
+    let mut number = [0u8; 10];
     let id = RecordId::derive(
         "whatsapp",
         &[
             &context.identity.key,
-            &wall.to_string(),
+            &format_wall(wall),
             parts.slot.unwrap_or(""),
             &rest,
-            &occurrence.to_string(),
+            itoa(occurrence, &mut number),
         ],
     );
     let mut out = Draft::default();
@@ -380,6 +381,20 @@ pub(crate) fn resolve(built: Built, media: &mut dyn Media) -> (Box<Record>, Vec<
         }
     }
     (record, blobs)
+}
+
+/// `n` in decimal, written into `buf`.
+fn itoa(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 /// The sender slot and body of a record.
