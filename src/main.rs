@@ -422,11 +422,16 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                 for hit in &hits {
                     writeln!(
                         out,
-                        "{}  {}  {}  {}",
+                        "{}  {}  {}  {}{}",
                         hit.id,
                         hit.time_utc.as_deref().unwrap_or("(no time)"),
                         hit.sender.as_deref().unwrap_or("(no sender)"),
-                        hit.subject.as_deref().unwrap_or("(no subject)")
+                        hit.subject.as_deref().unwrap_or("(no subject)"),
+                        if hit.current {
+                            ""
+                        } else {
+                            "  (superseded by a later version)"
+                        }
                     )?;
                 }
             }

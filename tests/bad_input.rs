@@ -33,7 +33,7 @@ fn binary_garbage_is_quarantined_and_kept() {
     assert_eq!(entry(&entries, "data/original/garbage.bin"), garbage);
     let quarantine = String::from_utf8(entry(&entries, "data/quarantine.jsonl")).expect("utf-8");
     assert!(
-        quarantine.contains("not an e-mail message, mbox, Maildir or WhatsApp chat"),
+        quarantine.contains("not an e-mail message, mbox, Maildir, WhatsApp chat or Teams message"),
         "{quarantine}"
     );
     assert_eq!(t.verify().status.code(), Some(0));

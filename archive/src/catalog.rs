@@ -24,11 +24,28 @@ CREATE TABLE IF NOT EXISTS packages(
 CREATE TABLE IF NOT EXISTS records(
     id TEXT PRIMARY KEY, hash TEXT NOT NULL, package_id TEXT NOT NULL, line INTEGER NOT NULL,
     kind TEXT, sender TEXT, recipients TEXT, time_utc TEXT, conversation TEXT, subject TEXT,
-    log_index INTEGER);
+    log_index INTEGER, version_of TEXT, version_time TEXT);
 CREATE INDEX IF NOT EXISTS records_package ON records(package_id);
 CREATE INDEX IF NOT EXISTS sources_sha256 ON sources(sha256);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(id UNINDEXED, subject, text, people);
 ";
+
+/// Versions of one message (Teams): grouped by `version_of`, the one with
+/// the latest `version_time` is current. Added after the first schema, so
+/// older catalogues gain the columns when opened.
+const VERSIONS: &str = "
+CREATE INDEX IF NOT EXISTS records_version ON records(version_of, version_time);
+CREATE VIEW IF NOT EXISTS current_versions AS
+    SELECT r.version_of, r.id, r.version_time FROM records r
+    WHERE r.version_of IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM records s WHERE s.version_of = r.version_of
+        AND (s.version_time > r.version_time OR (s.version_time = r.version_time AND s.id > r.id)));
+";
+
+/// SQL true when record `r` is current: not versioned, or its latest version.
+const IS_CURRENT: &str = "(r.version_of IS NULL OR NOT EXISTS (
+    SELECT 1 FROM records s WHERE s.version_of = r.version_of
+    AND (s.version_time > r.version_time OR (s.version_time = r.version_time AND s.id > r.id))))";
 
 /// One search result.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -43,6 +60,8 @@ pub struct SearchHit {
     pub sender: Option<String>,
     /// Subject.
     pub subject: Option<String>,
+    /// False when a later version of the same message (Teams) is archived.
+    pub current: bool,
 }
 
 /// Where a package is and the bytes of its `package.json`.
@@ -72,6 +91,17 @@ impl Catalog {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err(path))?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
+        let has_versions = conn
+            .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'version_of'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(db_err(path))?;
+        if !has_versions {
+            conn.execute_batch(
+                "ALTER TABLE records ADD COLUMN version_of TEXT; ALTER TABLE records ADD COLUMN version_time TEXT;",
+            )
+            .map_err(db_err(path))?;
+        }
+        conn.execute_batch(VERSIONS).map_err(db_err(path))?;
         Ok(Catalog { conn })
     }
 
@@ -267,8 +297,8 @@ impl Catalog {
         {
             let mut insert = tx
                 .prepare(
-                    "INSERT OR REPLACE INTO records(id, hash, package_id, line, kind, sender, recipients, time_utc, conversation, subject)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT OR REPLACE INTO records(id, hash, package_id, line, kind, sender, recipients, time_utc, conversation, subject, version_of, version_time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(db_err(place))?;
             let mut fts = tx
@@ -290,6 +320,25 @@ impl Catalog {
                 let kind = serde_json::to_value(record.kind)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned));
+                // A versioned message (Teams) is one identity across records.
+                let version_of = record
+                    .revision
+                    .as_ref()
+                    .and(record.links.source_id.as_ref())
+                    .map(|source_id| {
+                        format!(
+                            "{}/{source_id}",
+                            record.conversation.id.as_deref().unwrap_or("")
+                        )
+                    });
+                let version_time = version_of.as_ref().and_then(|_| {
+                    record
+                        .extra
+                        .get("last_modified")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .or_else(|| record.time.utc.clone())
+                });
                 insert
                     .execute(params![
                         record.id.as_str(),
@@ -302,6 +351,8 @@ impl Catalog {
                         record.time.utc,
                         record.conversation.id,
                         record.subject,
+                        version_of,
+                        version_time,
                     ])
                     .map_err(db_err(place))?;
                 let people = format!("{} {}", sender.clone().unwrap_or_default(), recipients);
@@ -325,11 +376,11 @@ impl Catalog {
     pub(crate) fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, Error> {
         let mut statement = self
             .conn
-            .prepare(
-                "SELECT r.id, r.package_id, r.time_utc, r.sender, r.subject
-                 FROM records_fts f JOIN records r ON r.id = f.id
-                 WHERE records_fts MATCH ?1 ORDER BY r.time_utc, r.id LIMIT ?2",
-            )
+            .prepare(&format!(
+                "SELECT r.id, r.package_id, r.time_utc, r.sender, r.subject, {IS_CURRENT}
+                     FROM records_fts f JOIN records r ON r.id = f.id
+                     WHERE records_fts MATCH ?1 ORDER BY r.time_utc, r.id LIMIT ?2"
+            ))
             .map_err(self.err())?;
         let rows = statement
             .query_map(params![query, limit], |r| {
@@ -339,6 +390,7 @@ impl Catalog {
                     time_utc: r.get(2)?,
                     sender: r.get(3)?,
                     subject: r.get(4)?,
+                    current: r.get(5)?,
                 })
             })
             .map_err(|e| Error::Usage(format!("search query {query:?}: {e}")))?;

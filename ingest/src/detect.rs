@@ -20,6 +20,8 @@ pub enum ExportKind {
     WhatsApp,
     /// A zip archive (a WhatsApp export with media, when it holds a chat).
     Zip,
+    /// Microsoft Graph JSON (Teams chatMessage pages or messages).
+    Teams,
     /// A file with no content, or only white space.
     Empty,
     /// Nothing spoor can read.
@@ -68,6 +70,9 @@ pub(crate) fn sniff(head: &[u8]) -> ExportKind {
     if crate::whatsapp::sniff(head) {
         return ExportKind::WhatsApp;
     }
+    if crate::teams::sniff(head) {
+        return ExportKind::Teams;
+    }
     if looks_like_header_field(head) {
         return ExportKind::Eml;
     }
@@ -111,5 +116,13 @@ mod tests {
             ExportKind::WhatsApp
         );
         assert_eq!(sniff(b"PK\x03\x04\x14\x00"), ExportKind::Zip);
+        assert_eq!(
+            sniff(b" {\"@odata.context\":\"x\",\"value\":[]}"),
+            ExportKind::Teams
+        );
+        assert_eq!(
+            sniff(b"{\"id\":\"1\",\"messageType\":\"message\"}"),
+            ExportKind::Teams
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Reading one delivered export: the driver that walks files and folders,
 //! hands messages to the format readers and everything else to quarantine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -15,7 +15,8 @@ use crate::detect::{detect, is_maildir, sniff, ExportKind};
 use crate::email::MessageContext;
 use crate::mbox::{detect_variant, split_mbox, SplitError};
 use crate::pool::{process, Job, Outcome, Pool};
-use crate::whatsapp::{self, ChatContext, ChatError, DateOrder, Item, Media, NoMedia, ZipMedia};
+use crate::teams::{self, PageContext, PageError};
+use crate::whatsapp::{self, ChatContext, ChatError, DateOrder, Media, NoMedia, ZipMedia};
 use crate::{maildir, Error};
 
 /// Name and version of this parser, written into every record.
@@ -99,6 +100,12 @@ pub struct Quarantined {
     pub raw_size: u64,
 }
 
+/// What a format reader hands out, in source order.
+pub(crate) enum Item {
+    Record(Box<Record>, Vec<Blob>),
+    Quarantine(Quarantined),
+}
+
 /// Receives what a reader produces, in source order.
 pub trait Sink {
     /// One record and the blobs it references.
@@ -117,8 +124,9 @@ pub trait Sink {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReadSummary {
     /// Format of the export as a whole: `email/eml`, `email/mbox`,
-    /// `email/maildir`, `email/folder`, `whatsapp/text`, `whatsapp/zip`, or
-    /// `unknown`.
+    /// `email/maildir`, `whatsapp/text`, `whatsapp/zip`, `teams/graph-json`,
+    /// `<family>/folder` (`mixed/folder` for several families; `email/folder`
+    /// when nothing was read), or `unknown`.
     pub format: String,
     /// Decisions that shaped the records (e.g. mbox variant), with basis.
     pub decisions: Vec<Value>,
@@ -149,6 +157,7 @@ pub fn read_export(
         options,
         sink,
         summary: ReadSummary::default(),
+        families: BTreeSet::new(),
     };
     reader.summary.format = match kind {
         ExportKind::Eml => "email/eml",
@@ -157,12 +166,23 @@ pub fn read_export(
         ExportKind::Folder => "email/folder",
         ExportKind::WhatsApp => whatsapp::FORMAT_TEXT,
         ExportKind::Zip => whatsapp::FORMAT_ZIP,
+        ExportKind::Teams => teams::FORMAT,
         ExportKind::Empty | ExportKind::Unknown => "unknown",
     }
     .to_owned();
     match kind {
         ExportKind::Maildir | ExportKind::Folder => reader.read_dir(path, "", 0)?,
         _ => reader.read_file(path, None)?,
+    }
+    if kind == ExportKind::Folder {
+        // A folder is named after what it held: `teams/folder`, or
+        // `mixed/folder` when its files were of several families.
+        let mut families = reader.families.iter();
+        match (families.next(), families.next()) {
+            (Some(family), None) => reader.summary.format = format!("{family}/folder"),
+            (Some(_), Some(_)) => reader.summary.format = "mixed/folder".to_owned(),
+            (None, _) => {}
+        }
     }
     Ok(reader.summary)
 }
@@ -172,6 +192,8 @@ struct ExportReader<'a> {
     options: &'a ReadOptions,
     sink: &'a mut dyn Sink,
     summary: ReadSummary,
+    /// Source families (`email`, `whatsapp`, `teams`) of the records read.
+    families: BTreeSet<String>,
 }
 
 impl ExportReader<'_> {
@@ -208,6 +230,27 @@ impl ExportReader<'_> {
         self.sink.quarantine(item).map_err(|e| self.sink_error(e))
     }
 
+    fn note_family(&mut self, format: &str) {
+        let family = format.split('/').next().unwrap_or(format);
+        if !self.families.contains(family) {
+            self.families.insert(family.to_owned());
+        }
+    }
+
+    /// Hands one item of a format reader to the sink.
+    fn put(&mut self, item: Item) -> Result<(), Error> {
+        match item {
+            Item::Record(record, blobs) => {
+                self.summary.records += 1;
+                self.note_family(&record.source.format);
+                self.sink
+                    .record(*record, blobs)
+                    .map_err(|e| self.sink_error(e))
+            }
+            Item::Quarantine(q) => self.quarantine(q.locator, q.reason, &q.raw, q.raw_size),
+        }
+    }
+
     fn unreadable(&mut self, rel: &str, what: String) {
         self.summary.unreadable.push(format!("{rel}: {what}"));
     }
@@ -223,6 +266,7 @@ impl ExportReader<'_> {
         match outcome {
             Outcome::Parsed(parsed) => {
                 self.summary.records += 1;
+                self.note_family(&parsed.record.source.format);
                 self.sink
                     .record(parsed.record, parsed.blobs)
                     .map_err(|e| self.sink_error(e))
@@ -266,6 +310,7 @@ impl ExportReader<'_> {
             ExportKind::Mbox => self.read_mbox(path, rel),
             ExportKind::WhatsApp => self.read_chat_file(path, rel),
             ExportKind::Zip => self.read_zip(path, rel, size),
+            ExportKind::Teams => self.read_teams(path, rel, size),
             ExportKind::Eml => {
                 if size > self.limits().max_message_bytes as u64 {
                     let reason = format!(
@@ -287,9 +332,8 @@ impl ExportReader<'_> {
             }
             ExportKind::Empty => self.quarantine(whole, "empty file".to_owned(), &head, size),
             _ => {
-                let reason =
-                    "not an e-mail message, mbox, Maildir or WhatsApp chat (detected by content)"
-                        .to_owned();
+                let reason = "not an e-mail message, mbox, Maildir, WhatsApp chat or Teams message (detected by content)"
+                    .to_owned();
                 let raw = if size as usize <= self.limits().max_quarantine_copy {
                     fs::read(path).map_err(|e| Error::io(path, e))?
                 } else {
@@ -318,6 +362,60 @@ impl ExportReader<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// Graph chatMessage JSON: a page or a single message. Inline images
+    /// are looked up under `hostedContents/` at the root of a folder export.
+    fn read_teams(&mut self, path: &Path, rel: Option<&str>, size: u64) -> Result<(), Error> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => return self.undecidable(path, rel, format!("cannot open: {e}")),
+        };
+        let root = rel.map(|_| self.root.clone());
+        let options = self.options;
+        let context = PageContext {
+            export_sha256: options.export_sha256,
+            path: rel.map(str::to_owned),
+            root: root.as_deref(),
+            limits: &options.limits,
+        };
+        let why = match teams::read_page(file, &context, &mut |item| self.put(item)) {
+            Ok(facts) => {
+                if let Some(link) = facts.next_link {
+                    self.summary.decisions.push(json!({
+                        "decision": "teams-next-page",
+                        "path": rel,
+                        "value": link,
+                        "basis": "the page names a next page (@odata.nextLink); what it holds is not in this file",
+                    }));
+                }
+                if facts.replies_continue > 0 {
+                    self.summary.decisions.push(json!({
+                        "decision": "teams-replies-continue",
+                        "path": rel,
+                        "value": facts.replies_continue,
+                        "basis": "messages whose replies continue on another page (replies@odata.nextLink)",
+                    }));
+                }
+                return Ok(());
+            }
+            Err(PageError::Stopped(e)) => return Err(e),
+            Err(PageError::Malformed(why)) => {
+                format!("{why}; messages before that point were read")
+            }
+            Err(PageError::NotMessages(why)) => why,
+        };
+        let whole = Locator {
+            path: rel.map(str::to_owned),
+            bytes: Some([0, size]),
+            ..Locator::default()
+        };
+        let raw = if size as usize <= self.limits().max_quarantine_copy {
+            fs::read(path).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        self.quarantine(whole, why, &raw, size)
     }
 
     /// A WhatsApp chat delivered as a bare text file.
@@ -512,15 +610,7 @@ impl ExportReader<'_> {
             zone: &options.zone,
             limits: &options.limits,
         };
-        whatsapp::read_chat(input, grammar, &context, media, &mut |item| match item {
-            Item::Record(record, blobs) => {
-                self.summary.records += 1;
-                self.sink
-                    .record(*record, blobs)
-                    .map_err(|e| self.sink_error(e))
-            }
-            Item::Quarantine(q) => self.quarantine(q.locator, q.reason, &q.raw, q.raw_size),
-        })
+        whatsapp::read_chat(input, grammar, &context, media, &mut |item| self.put(item))
     }
 
     fn read_mbox(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
@@ -621,6 +711,14 @@ impl ExportReader<'_> {
                     target.as_bytes(),
                     target.len() as u64,
                 )?;
+            } else if meta.is_dir() && depth == 0 && name == "hostedContents" {
+                // Teams inline images, read when a message references them.
+                self.summary.decisions.push(json!({
+                    "decision": "teams-hosted-contents",
+                    "path": child,
+                    "value": "read where a message's body references them",
+                    "basis": "the folder-export convention of docs/FORMAT.md §14.1",
+                }));
             } else if meta.is_dir() {
                 self.read_dir(&path, &child, depth + 1)?;
             } else if meta.is_file() {

@@ -6,7 +6,8 @@
 //!
 //! Formats are detected by content, not by name ([`detect`]). Today: e-mail
 //! as `.eml`, mbox (mboxo, mboxrd, mboxcl, mboxcl2), Maildir, and folders
-//! mixing these; WhatsApp chats as text or as a zip with media.
+//! mixing these; WhatsApp chats as text or as a zip with media; Microsoft
+//! Teams messages as Graph `chatMessage` JSON.
 //!
 //! ```
 //! use spoor_ingest::{read_export, Blob, Limits, Quarantined, ReadOptions, Sink};
@@ -51,6 +52,7 @@ mod lines;
 mod maildir;
 mod mbox;
 mod pool;
+mod teams;
 mod whatsapp;
 
 pub use detect::{detect, ExportKind};

@@ -45,7 +45,9 @@ fn is_bidi_control(c: char) -> bool {
 ///
 /// The rule: raw CR/LF count as spaces; `<br>` and the closing tags of `p`,
 /// `div`, `li`, `tr`, `h1`–`h6`, `blockquote` and `pre` become line breaks;
-/// `<img>` becomes `[image]`; the contents of `script`, `style`, `head` and
+/// an emoji (`<emoji alt="X">`, or an `<img>` whose `itemtype` names an
+/// Emoji, as Teams writes them) becomes its `alt` text, any other `<img>`
+/// becomes `[image]`; the contents of `script`, `style`, `head` and
 /// `title` and comments vanish; other tags are removed keeping their text;
 /// character references are decoded and NBSP becomes a space; then each line
 /// has its runs of white space collapsed and is trimmed, leading and trailing
@@ -92,7 +94,13 @@ pub fn html_to_text(html: &str) -> String {
             (false, "head") => skip_until = Some("head"),
             (false, "title") => skip_until = Some("title"),
             (_, "br") => raw.push('\n'),
-            (false, "img") => raw.push_str("[image]"),
+            (false, "emoji") => push_text(&mut raw, attribute(tag, "alt").unwrap_or("")),
+            (false, "img") => match attribute(tag, "alt") {
+                Some(alt) if attribute(tag, "itemtype").is_some_and(|t| t.ends_with("/Emoji")) => {
+                    push_text(&mut raw, alt)
+                }
+                _ => raw.push_str("[image]"),
+            },
             (
                 true,
                 "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote"
@@ -105,6 +113,36 @@ pub fn html_to_text(html: &str) -> String {
         push_text(&mut raw, rest);
     }
     tidy_lines(&raw)
+}
+
+/// The value of attribute `name` in a tag's text (`img src="…" alt='x'`),
+/// undecoded; names compare without case.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = tag;
+    while let Some(at) = rest.find('=') {
+        let before = rest[..at].trim_end();
+        let key_start = before
+            .rfind(|c: char| c.is_whitespace() || c == '/')
+            .map_or(0, |i| i + 1);
+        let key = &before[key_start..];
+        let after = rest[at + 1..].trim_start();
+        let (value, tail) = match after.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let inner = &after[1..];
+                let end = inner.find(q)?;
+                (&inner[..end], &inner[end + 1..])
+            }
+            _ => {
+                let end = after.find(char::is_whitespace).unwrap_or(after.len());
+                (&after[..end], &after[end..])
+            }
+        };
+        if key.eq_ignore_ascii_case(name) {
+            return Some(value);
+        }
+        rest = tail;
+    }
+    None
 }
 
 /// Index of the `>` closing the tag that starts at `tail[0] == '<'`, skipping
@@ -285,6 +323,14 @@ mod tests {
             html_to_text(html),
             "Hallo wereld,\n\ntweede&regel\nderde\neen\ntwee ☺ ☃\n[image]link 3 < 4 &bogus;"
         );
+    }
+
+    #[test]
+    fn emoji_become_their_text() {
+        let html = "<p>Top <emoji id=\"1f44d_thumbsup\" alt=\"👍\" title=\"Like\"></emoji> \
+            <img itemtype=\"http://schema.skype.com/Emoji\" alt=\"&#128512;\" src=\"x\"> \
+            <img src=\"https://graph.microsoft.com/v1.0/x/$value\" alt=\"image\"></p>";
+        assert_eq!(html_to_text(html), "Top 👍 😀 [image]");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use spoor_normalize::{Sha256, Zone};
 pub use header::DateOrder;
 pub(crate) use media::{entries, open as open_zip, open_entry, Media, NoMedia, ZipMedia};
 
-use crate::export::{Blob, Limits, Quarantined};
+use crate::export::{Item, Limits};
 use crate::lines::LineReader;
 use header::{Family, Header, Shape};
 use message::{Clock, Occurrences, Pending, Step};
@@ -291,12 +291,6 @@ pub(crate) struct ChatContext<'a> {
     pub(crate) identity: ChatIdentity,
     pub(crate) zone: &'a Zone,
     pub(crate) limits: &'a Limits,
-}
-
-/// What the reading pass hands out, in file order.
-pub(crate) enum Item {
-    Record(Box<spoor_normalize::Record>, Vec<Blob>),
-    Quarantine(Quarantined),
 }
 
 /// Why the reading pass stopped.
