@@ -8,5 +8,6 @@ mod disk;
 mod notify;
 mod run;
 mod tamper;
+mod teams;
 mod trail;
 mod whatsapp;
