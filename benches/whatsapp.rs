@@ -18,39 +18,23 @@
 
 #[allow(dead_code)]
 mod mbox_gen;
+mod reader;
 mod sampled;
 mod whatsapp_gen;
 
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
-use spoor_ingest::{read_export, Blob, Limits, Quarantined, ReadOptions, Sink};
-use spoor_normalize::{Record, Sha256, Zone};
+use reader::{records_and_seconds, report, warm};
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(at) = args.iter().position(|a| a == "--ingest") {
-        ingest(
-            Path::new(&args[at + 1]),
-            args.iter().any(|a| a == "--canonical"),
-        );
+    if reader::run_as_child() {
         return;
     }
-    let sizes: Vec<u64> = std::env::var("SPOOR_BENCH_MB")
-        .unwrap_or_else(|_| "100".to_owned())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let base = std::env::var_os("SPOOR_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/spoor-bench"));
-    println!(
-        "{:>8} {:>22} {:>10} {:>10} {:>12} {:>8}",
-        "input", "what", "seconds", "MB/s", "records/s", "RSS MB"
-    );
+    let (sizes, base) = reader::sizes_and_base("100");
+    reader::header();
     for mb in sizes {
         let dir = base.join(format!("whatsapp-{mb}mb"));
         let _ = fs::remove_dir_all(&dir);
@@ -68,21 +52,9 @@ fn main() {
         )
         .expect("generate zip");
 
-        for (what, input, bytes, canonical) in [
-            ("records from text", &chat, chat_bytes, false),
-            ("+ canonical lines", &chat, chat_bytes, true),
-            ("records from zip", &zip, zip_bytes, false),
-        ] {
-            warm(input);
-            let mut child = Command::new(std::env::current_exe().expect("own path"));
-            child.arg("--ingest").arg(input);
-            if canonical {
-                child.arg("--canonical");
-            }
-            let (_, rss, said) = sampled::run_sampled(&mut child);
-            let (records, seconds) = records_and_seconds(&said);
-            report(mb, what, seconds, bytes, records, rss);
-        }
+        reader::measure_reader(mb, "records from text", &chat, chat_bytes, false);
+        reader::measure_reader(mb, "+ canonical lines", &chat, chat_bytes, true);
+        reader::measure_reader(mb, "records from zip", &zip, zip_bytes, false);
 
         let store = dir.join("store");
         let key = dir.join("log.key");
@@ -145,80 +117,6 @@ const seconds = Number(process.hrtime.bigint() - start) / 1e9;
 console.log(`${messages.length} ${seconds}`);
 "#;
 
-/// A child's `records seconds` line.
-fn records_and_seconds(said: &str) -> (f64, f64) {
-    let mut fields = said.split_whitespace();
-    let records = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    let seconds = fields
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(f64::NAN);
-    (records, seconds)
-}
-
-fn report(mb: u64, what: &str, seconds: f64, bytes: u64, records: f64, rss_kib: u64) {
-    println!(
-        "{:>6}MB {:>22} {:>10.3} {:>10.0} {:>12.0} {:>8.0}",
-        mb,
-        what,
-        seconds,
-        bytes as f64 / 1e6 / seconds,
-        records / seconds,
-        rss_kib as f64 / 1024.0
-    );
-}
-
-fn path(p: &Path) -> &str {
+fn path(p: &std::path::Path) -> &str {
     p.to_str().expect("bench paths are UTF-8")
-}
-
-/// Reads a file once so every contender starts from the page cache.
-fn warm(path: &Path) {
-    let _ = std::io::copy(
-        &mut fs::File::open(path).expect("input"),
-        &mut std::io::sink(),
-    );
-}
-
-/// Counts records and, if asked, turns each into its canonical line.
-struct Normalise {
-    canonical: bool,
-    records: u64,
-    digest: Sha256,
-}
-
-impl Sink for Normalise {
-    fn record(&mut self, record: Record, _blobs: Vec<Blob>) -> std::io::Result<()> {
-        if self.canonical {
-            let line = record.to_canonical_line().map_err(std::io::Error::other)?;
-            // Keeps the work observable so it cannot be optimised away.
-            if self.records % 4096 == 0 {
-                self.digest = Sha256::of(&line);
-            }
-        }
-        self.records += 1;
-        Ok(())
-    }
-    fn quarantine(&mut self, _item: Quarantined) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The child: reads one export and prints `records seconds`.
-fn ingest(input: &Path, canonical: bool) {
-    let options = ReadOptions {
-        export_sha256: Sha256::of(b"bench"),
-        limits: Limits::default(),
-        zone: Zone::get("Europe/Amsterdam").expect("zone"),
-        date_order_hint: None,
-    };
-    let mut sink = Normalise {
-        canonical,
-        records: 0,
-        digest: Sha256::of(b""),
-    };
-    let start = Instant::now();
-    read_export(input, &options, &mut sink).expect("reads");
-    let seconds = start.elapsed().as_secs_f64();
-    println!("{} {seconds} {}", sink.records, sink.digest.to_hex());
 }
