@@ -102,6 +102,18 @@ fn pages_are_sealed_versions_kept_and_the_current_one_named() {
         "{}",
         text(&out)
     );
+    // The catalogue links each version to the one before it.
+    let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
+    let chain: Vec<(String, Option<String>)> = db
+        .prepare("SELECT version_time, previous_id FROM version_chain WHERE version_of LIKE '%/1709283600000' ORDER BY version_time")
+        .and_then(|mut q| {
+            q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("query");
+    assert_eq!(chain.len(), 3, "{chain:?}");
+    assert_eq!(chain[0].1, None);
+    assert!(chain[1].1.is_some() && chain[2].1.is_some() && chain[1].1 != chain[2].1);
     let out = t.verify();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

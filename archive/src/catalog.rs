@@ -30,11 +30,18 @@ CREATE INDEX IF NOT EXISTS sources_sha256 ON sources(sha256);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(id UNINDEXED, subject, text, people);
 ";
 
-/// Versions of one message (Teams): grouped by `version_of`, the one with
-/// the latest `version_time` is current. Added after the first schema, so
+/// Versions of one message (Teams): grouped by `version_of`, each linked to
+/// the one before it in `version_time` order (whatever order the exports
+/// came in), and the latest is current. Added after the first schema, so
 /// older catalogues gain the columns when opened.
 const VERSIONS: &str = "
 CREATE INDEX IF NOT EXISTS records_version ON records(version_of, version_time);
+CREATE VIEW IF NOT EXISTS version_chain AS
+    SELECT r.id, r.version_of, r.version_time, (
+        SELECT s.id FROM records s WHERE s.version_of = r.version_of
+        AND (s.version_time < r.version_time OR (s.version_time = r.version_time AND s.id < r.id))
+        ORDER BY s.version_time DESC, s.id DESC LIMIT 1) AS previous_id
+    FROM records r WHERE r.version_of IS NOT NULL;
 CREATE VIEW IF NOT EXISTS current_versions AS
     SELECT r.version_of, r.id, r.version_time FROM records r
     WHERE r.version_of IS NOT NULL AND NOT EXISTS (

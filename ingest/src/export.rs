@@ -379,7 +379,7 @@ impl ExportReader<'_> {
             root: root.as_deref(),
             limits: &options.limits,
         };
-        let why = match teams::read_page(file, &context, &mut |item| self.put(item)) {
+        let why = match teams::read_page(file, size, &context, &mut |item| self.put(item)) {
             Ok(facts) => {
                 if let Some(link) = facts.next_link {
                     self.summary.decisions.push(json!({

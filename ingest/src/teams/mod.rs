@@ -64,9 +64,12 @@ pub(crate) enum PageError<E> {
 }
 
 /// Reads one page (or single message) from `input`, handing each message
-/// (and each reply after its parent) to `emit` in order.
+/// (and each reply after its parent) to `emit` in order. A page up to
+/// `limits.max_message_bytes` is read whole (parsing from memory is several
+/// times faster); a larger one is streamed.
 pub(crate) fn read_page<R: Read, E>(
-    input: R,
+    mut input: R,
+    size: u64,
     context: &PageContext<'_>,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
 ) -> Result<PageFacts, PageError<E>> {
@@ -77,10 +80,17 @@ pub(crate) fn read_page<R: Read, E>(
         stopped: None,
         wrong_kind: None,
     };
-    let mut reader =
-        serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 20, input));
-    let outcome = TopLevel(&mut state).deserialize(&mut reader);
-    let outcome = outcome.and_then(|single| reader.end().map(|()| single));
+    let outcome = if size <= context.limits.max_message_bytes as u64 {
+        let mut bytes = Vec::with_capacity(size as usize);
+        input
+            .take(size)
+            .read_to_end(&mut bytes)
+            .map_err(|e| PageError::Malformed(format!("cannot read: {e}")))?;
+        parse(serde_json::Deserializer::from_slice(&bytes), &mut state)
+    } else {
+        let buffered = io::BufReader::with_capacity(1 << 20, input);
+        parse(serde_json::Deserializer::from_reader(buffered), &mut state)
+    };
     if let Some(e) = state.stopped.take() {
         return Err(PageError::Stopped(e));
     }
@@ -101,6 +111,16 @@ pub(crate) fn read_page<R: Read, E>(
             Ok(state.facts)
         }
     }
+}
+
+/// Parses the whole input: `Some` for a single message, `None` for a page.
+fn parse<'de, R: serde_json::de::Read<'de>, E>(
+    mut reader: serde_json::Deserializer<R>,
+    state: &mut State<'_, '_, E>,
+) -> serde_json::Result<Option<Map<String, Value>>> {
+    let single = TopLevel(state).deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(single)
 }
 
 struct State<'s, 'c, E> {
