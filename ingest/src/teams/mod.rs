@@ -68,7 +68,7 @@ pub(crate) enum PageError<E> {
 /// `limits.max_message_bytes` is read whole (parsing from memory is several
 /// times faster); a larger one is streamed.
 pub(crate) fn read_page<R: Read, E>(
-    mut input: R,
+    input: R,
     size: u64,
     context: &PageContext<'_>,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
