@@ -1,7 +1,7 @@
 //! Property tests that run briefly on every `cargo test` (set
-//! `PROPTEST_CASES` for longer runs): the e-mail and WhatsApp readers never
-//! panic and always account for their input, and the mbox splitter undoes
-//! mboxrd quoting exactly.
+//! `PROPTEST_CASES` for longer runs): the e-mail, WhatsApp and Teams readers
+//! never panic and always account for their input, and the mbox splitter
+//! undoes mboxrd quoting exactly.
 
 mod common;
 
@@ -56,6 +56,26 @@ fn chatish() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
+
+    #[test]
+    fn teams_reader_never_panics_on_damaged_pages(cut in 0usize..8192, at in 0usize..8192, byte in any::<u8>()) {
+        let page = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/teams/chat-pages/page-1.json"))
+            .expect("fixture");
+        let mut bytes = page[..cut.min(page.len())].to_vec();
+        if let Some(b) = bytes.get_mut(at) {
+            *b = byte;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("page.json");
+        std::fs::write(&path, &bytes).expect("write");
+        let (summary, collected) = common::read(&path);
+        prop_assert_eq!(summary.records as usize, collected.records.len());
+        prop_assert!(summary.records + summary.quarantined >= 1 || bytes.iter().all(u8::is_ascii_whitespace));
+        for record in &collected.records {
+            let line = record.to_canonical_line().expect("serialises");
+            prop_assert!(spoor_normalize::jcs::is_canonical(&line));
+        }
+    }
 
     #[test]
     fn chat_reader_never_panics_and_accounts_for_input(bytes in chatish()) {
