@@ -186,3 +186,57 @@ fn ambiguous_dates_are_reported_and_the_hint_and_zone_apply() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("Mars/Olympus"));
 }
+
+#[test]
+fn overlapping_exports_in_one_run_add_each_message_once_in_input_order() {
+    // Both exports of the chat arrive in the same night: they are staged in
+    // parallel, and committed in input order, so the later one keeps only
+    // what the earlier one did not archive, as in two runs.
+    let name = "WhatsApp-chat met Projectgroep Kade.txt";
+    let full = fs::read_to_string(fixture(&format!("whatsapp/android-nl/{name}"))).expect("read");
+    let cut = full.find("14-03-2024 09:14").expect("line");
+    let one_run = TestStore::new();
+    let two_runs = TestStore::new();
+    let mut packages = Vec::new();
+    for t in [&one_run, &two_runs] {
+        fs::create_dir_all(t.path("march")).expect("mkdir");
+        fs::create_dir_all(t.path("november")).expect("mkdir");
+        fs::write(t.path("march").join(name), &full[..cut]).expect("write");
+        fs::write(t.path("november").join(name), &full).expect("write");
+        // The same export twice in one run is archived once.
+        fs::write(t.path("copy.txt"), &full[..cut]).expect("write");
+    }
+    let (early, late, copy) = (
+        one_run.path("march").join(name),
+        one_run.path("november").join(name),
+        one_run.path("copy.txt"),
+    );
+    let out = one_run.run(&[&early, &late, &copy]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_slice(
+        &fs::read(fs::read_dir(one_run.store.join("runs")).expect("runs").flatten().next().expect("report").path())
+            .expect("read"),
+    )
+    .expect("JSON");
+    let statuses: Vec<&str> = report["inputs"].as_array().expect("inputs").iter().filter_map(|i| i["status"].as_str()).collect();
+    assert_eq!(statuses, ["archived", "archived", "known"]);
+    for t in [&two_runs] {
+        let out = t.run(&[&t.path("march").join(name)]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let out = t.run(&[&t.path("november").join(name)]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    for t in [&one_run, &two_runs] {
+        let second = t
+            .packages()
+            .iter()
+            .map(|p| read_zip(p))
+            .find(|e| package_json(e)["counts"]["known"] != 0)
+            .expect("the second package");
+        assert_eq!(package_json(&second)["counts"]["records"], 8);
+        packages.push(entry(&second, "data/records.jsonl").to_vec());
+        let out = t.verify();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    assert_eq!(packages[0], packages[1], "one run or two, the same records");
+}

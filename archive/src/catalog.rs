@@ -112,6 +112,20 @@ impl Catalog {
         Ok(Catalog { conn })
     }
 
+    /// Opens the catalogue read-only, fixed at this moment: a read
+    /// transaction is held until the connection is dropped, so later
+    /// commits of this process are not seen (SQLite WAL snapshot).
+    pub(crate) fn open_snapshot(path: &Path) -> Result<Catalog, Error> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db_err(path))?;
+        conn.execute_batch("BEGIN; SELECT count(*) FROM packages;")
+            .map_err(db_err(path))?;
+        Ok(Catalog { conn })
+    }
+
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
         |e| Error::Catalog {
             path: self.conn.path().unwrap_or("catalog.sqlite").into(),

@@ -1,6 +1,7 @@
 //! A run: every input is taken in, read, staged and sealed as one package;
 //! a failure on one input never stops the others.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use crate::lock::StoreLock;
 use crate::log::Log;
 use crate::notify::{self, Notification};
 use crate::package::seal;
-use crate::stage::Stager;
+use crate::stage::{Staged, Stager};
 use crate::store::{files_under, SigningKey, Store, PACKAGE_FORMAT};
 use crate::trail::{roll_forward, PackageSeal, Trail};
 use crate::Error;
@@ -350,42 +351,112 @@ impl Store {
         let mut trail = Trail::new(Log::open(&log_dir, &self.config.origin)?);
         let rolled_forward = roll_forward(&self.root, &mut catalog, &mut trail)?;
         let mut reports = Vec::new();
-        let mut surveys = survey_all(inputs);
-        for (index, input) in inputs.iter().enumerate() {
-            let mut report = InputReport::new(input);
-            let started = std::time::Instant::now();
-            tracing::info!(input = %input.display(), "archiving");
-            let survey = surveys
-                .get_mut(index)
-                .and_then(Option::take)
-                .unwrap_or_else(|| Export::survey(input));
-            if let Err(e) = self.archive_one(input, survey, &mut catalog, &mut trail, &mut report) {
-                report.status = InputStatus::Failed;
-                report.error = Some(e.to_string());
+        let surveys = survey_all(inputs);
+        // Staging workers read the next inputs while this thread commits
+        // the current one; each worker checks records against the catalogue
+        // as it was when the run started, and this thread drops what an
+        // earlier input of the run archived, so the outcome does not depend
+        // on timing.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(inputs.len())
+            .max(1);
+        let snapshots = (0..workers)
+            .map(|_| Catalog::open_snapshot(&self.root.join("catalog.sqlite")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut archived_in_run = HashSet::new();
+        let (job_tx, job_rx) = mpsc::channel::<(usize, Result<Export, Error>)>();
+        let job_rx = std::sync::Mutex::new(job_rx);
+        let (done_tx, done_rx) = mpsc::channel::<(usize, Result<Prepared, Error>)>();
+        std::thread::scope(|scope| -> Result<(), Error> {
+            for mut snapshot in snapshots {
+                let (job_rx, done_tx) = (&job_rx, done_tx.clone());
+                scope.spawn(move || loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((index, survey)) = job else { return };
+                    if done_tx
+                        .send((index, self.prepare(index, survey, &mut snapshot)))
+                        .is_err()
+                    {
+                        return;
+                    }
+                });
             }
-            report.seconds = started.elapsed().as_secs_f64();
-            tracing::info!(
-                input = %input.display(),
-                status = ?report.status,
-                records = report.records,
-                known = report.known,
-                quarantined = report.quarantined,
-                seconds = report.seconds,
-                error = report.error.as_deref().unwrap_or(""),
-                "input done"
-            );
-            let archived = matches!(
-                report.status,
-                InputStatus::Archived | InputStatus::Partial | InputStatus::Known
-            );
-            if let (Some(inbox), true) = (done_inbox, archived) {
-                match inbox::move_done(inbox, input) {
-                    Ok(moved) => report.moved_to = Some(moved),
-                    Err(e) => report.error = Some(format!("archived, but not moved to done/: {e}")),
+            drop(done_tx);
+            let mut surveys = surveys.into_iter().map(|s| {
+                s.unwrap_or_else(|| Err(Error::Usage("the hashing thread failed".to_owned())))
+            });
+            let mut dispatched = 0usize;
+            let mut ready = std::collections::BTreeMap::new();
+            for (index, input) in inputs.iter().enumerate() {
+                // At most one staged input per worker waits to be committed.
+                while dispatched < inputs.len() && dispatched <= index + workers {
+                    let survey = surveys
+                        .next()
+                        .unwrap_or_else(|| Export::survey(&inputs[dispatched]));
+                    if job_tx.send((dispatched, survey)).is_err() {
+                        break;
+                    }
+                    dispatched += 1;
                 }
+                let prepared = loop {
+                    if let Some(prepared) = ready.remove(&index) {
+                        break prepared;
+                    }
+                    match done_rx.recv() {
+                        Ok((i, prepared)) => {
+                            ready.insert(i, prepared);
+                        }
+                        Err(_) => {
+                            break Err(Error::Usage("the staging workers stopped".to_owned()))
+                        }
+                    }
+                };
+                let mut report = InputReport::new(input);
+                let started = std::time::Instant::now();
+                tracing::info!(input = %input.display(), "archiving");
+                if let Err(e) = self.commit(
+                    input,
+                    prepared,
+                    &mut catalog,
+                    &mut trail,
+                    &mut archived_in_run,
+                    &mut report,
+                ) {
+                    report.status = InputStatus::Failed;
+                    report.error = Some(e.to_string());
+                }
+                report.seconds += started.elapsed().as_secs_f64();
+                tracing::info!(
+                    input = %input.display(),
+                    status = ?report.status,
+                    records = report.records,
+                    known = report.known,
+                    quarantined = report.quarantined,
+                    seconds = report.seconds,
+                    error = report.error.as_deref().unwrap_or(""),
+                    "input done"
+                );
+                let archived = matches!(
+                    report.status,
+                    InputStatus::Archived | InputStatus::Partial | InputStatus::Known
+                );
+                if let (Some(inbox), true) = (done_inbox, archived) {
+                    match inbox::move_done(inbox, input) {
+                        Ok(moved) => report.moved_to = Some(moved),
+                        Err(e) => {
+                            report.error = Some(format!("archived, but not moved to done/: {e}"))
+                        }
+                    }
+                }
+                reports.push(report);
             }
-            reports.push(report);
-        }
+            drop(job_tx);
+            Ok(())
+        })?;
         reports.extend(waiting);
         let count = |status: InputStatus| reports.iter().filter(|r| r.status == status).count();
         let seal = json!({
@@ -424,88 +495,59 @@ impl Store {
         Ok(report)
     }
 
-    fn archive_one(
+    /// The part of archiving an input that needs nothing from the inputs
+    /// before it: the package id, whether it is already archived, and the
+    /// staged records, checked against the catalogue as it was when the run
+    /// started (`snapshot`). Runs on a staging worker.
+    fn prepare(
         &self,
-        input: &Path,
+        index: usize,
         survey: Result<Export, Error>,
-        catalog: &mut Catalog,
-        trail: &mut Trail,
-        report: &mut InputReport,
-    ) -> Result<(), Error> {
+        snapshot: &mut Catalog,
+    ) -> Result<Prepared, Error> {
+        let started = std::time::Instant::now();
         let export = survey?;
-        let (settings, settings_sha256) = self.package_settings();
+        let (_, settings_sha256) = self.package_settings();
         let id_basis =
             json!({ "export_sha256": export.sha256, "settings_sha256": settings_sha256 });
         let package_id = format!(
             "p-{}",
             &Sha256::of(&jcs::to_canonical(&id_basis)).to_hex()[..32]
         );
-        report.sha256 = Some(export.sha256.to_hex());
-        report.package_id = Some(package_id.clone());
-
-        if let Some(existing) = self.find_package(catalog, &package_id)? {
-            report.status = InputStatus::Known;
-            report.package_path = Some(existing);
-            return Ok(());
+        if let Some(existing) = self.find_package(snapshot, &package_id)? {
+            return Ok(Prepared {
+                export,
+                package_id,
+                known: Some(existing),
+                read: None,
+                seconds: started.elapsed().as_secs_f64(),
+            });
         }
-
-        let now = jiff::Timestamp::now();
-        let month = now.strftime("%Y/%m").to_string();
-        let receipt = json!({
-            "schema": "spoor.intake/1",
-            "name": input.file_name().map(|n| n.to_string_lossy().into_owned()),
-            "stored_name": export.name,
-            "kind": if export.is_folder { "folder" } else { "file" },
-            "size": export.size,
-            "files": export.files.len(),
-            "sha256": export.sha256,
-            "received_at": now.to_string(),
-            "package_id": package_id,
-            "not_kept": export.not_kept,
-        });
-        let receipt_path = self.root.join("intake").join(&month).join(format!(
-            "{}-{}.json",
-            now.strftime("%Y%m%dT%H%M%S%.fZ"),
-            &export.sha256.to_hex()[..16]
-        ));
-        let mut receipt_bytes = jcs::to_canonical(&receipt);
-        receipt_bytes.push(b'\n');
-        write_atomic(&receipt_path, &receipt_bytes).map_err(with_path(&receipt_path))?;
-        catalog.index_receipt(&self.relative(&receipt_path), &receipt)?;
-        // Logged before anything is derived from the export.
-        trail.intake(&self.relative(&receipt_path), &receipt)?;
-
         let staging = self
             .root
             .join("tmp")
-            .join(format!("{package_id}.{}", std::process::id()));
-        let result = self.stage_and_seal(
-            &export,
-            &package_id,
-            &settings,
-            &month,
-            &staging,
-            catalog,
-            trail,
-            report,
-        );
-        let _ = fs::remove_dir_all(&staging);
-        result
+            .join(format!("{index}-{package_id}.{}", std::process::id()));
+        let read = self.stage(&export, &staging, snapshot);
+        if read.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        Ok(Prepared {
+            export,
+            package_id,
+            known: None,
+            read: Some(read?),
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn stage_and_seal(
+    /// Reads an export into a staging folder.
+    fn stage(
         &self,
         export: &Export,
-        package_id: &str,
-        settings: &Value,
-        month: &str,
         staging: &Path,
-        catalog: &mut Catalog,
-        trail: &mut Trail,
-        report: &mut InputReport,
-    ) -> Result<(), Error> {
-        let mut stager = Stager::create(staging, catalog).map_err(with_path(staging))?;
+        known: &mut Catalog,
+    ) -> Result<StagedRead, Error> {
+        let mut stager = Stager::create(staging, known).map_err(with_path(staging))?;
         let options = ReadOptions {
             export_sha256: export.sha256,
             limits: self.config.limits.clone(),
@@ -535,6 +577,136 @@ impl Store {
             ),
         };
         let staged = stager.finish().map_err(with_path(staging))?;
+        Ok(StagedRead {
+            staging: staging.to_owned(),
+            staged,
+            summary,
+            read_error,
+        })
+    }
+
+    /// The part of archiving an input that happens in input order: the
+    /// intake receipt, dropping records an earlier input of this run
+    /// already archived, sealing, cataloguing and logging.
+    fn commit(
+        &self,
+        input: &Path,
+        prepared: Result<Prepared, Error>,
+        catalog: &mut Catalog,
+        trail: &mut Trail,
+        archived_in_run: &mut HashSet<Sha256>,
+        report: &mut InputReport,
+    ) -> Result<(), Error> {
+        let prepared = prepared?;
+        let staging = prepared.read.as_ref().map(|r| r.staging.clone());
+        let result = self.commit_prepared(input, prepared, catalog, trail, archived_in_run, report);
+        if let Some(staging) = staging {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    fn commit_prepared(
+        &self,
+        input: &Path,
+        prepared: Prepared,
+        catalog: &mut Catalog,
+        trail: &mut Trail,
+        archived_in_run: &mut HashSet<Sha256>,
+        report: &mut InputReport,
+    ) -> Result<(), Error> {
+        let Prepared {
+            export,
+            package_id,
+            known,
+            read,
+            seconds,
+        } = prepared;
+        report.seconds += seconds;
+        report.sha256 = Some(export.sha256.to_hex());
+        report.package_id = Some(package_id.clone());
+        // An earlier input of this run may have been the same export.
+        let existing = match known {
+            Some(path) => Some(path),
+            None => self.find_package(catalog, &package_id)?,
+        };
+        let (Some(read), None) = (read, &existing) else {
+            report.status = InputStatus::Known;
+            report.package_path = existing;
+            return Ok(());
+        };
+
+        let now = jiff::Timestamp::now();
+        let month = now.strftime("%Y/%m").to_string();
+        let receipt = json!({
+            "schema": "spoor.intake/1",
+            "name": input.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "stored_name": export.name,
+            "kind": if export.is_folder { "folder" } else { "file" },
+            "size": export.size,
+            "files": export.files.len(),
+            "sha256": export.sha256,
+            "received_at": now.to_string(),
+            "package_id": package_id,
+            "not_kept": export.not_kept,
+        });
+        let receipt_path = self.root.join("intake").join(&month).join(format!(
+            "{}-{}.json",
+            now.strftime("%Y%m%dT%H%M%S%.fZ"),
+            &export.sha256.to_hex()[..16]
+        ));
+        let mut receipt_bytes = jcs::to_canonical(&receipt);
+        receipt_bytes.push(b'\n');
+        write_atomic(&receipt_path, &receipt_bytes).map_err(with_path(&receipt_path))?;
+        catalog.index_receipt(&self.relative(&receipt_path), &receipt)?;
+        // In the log the intake comes before anything derived from the export.
+        trail.intake(&self.relative(&receipt_path), &receipt)?;
+
+        let StagedRead {
+            staging,
+            mut staged,
+            summary,
+            read_error,
+        } = read;
+        // Records an earlier input of this run archived are known now.
+        staged
+            .drop_known(archived_in_run)
+            .map_err(with_path(&staging))?;
+        archived_in_run.extend(
+            staged
+                .records
+                .iter()
+                .filter_map(|(id, _)| Sha256::from_hex(id.as_str()).ok()),
+        );
+        let (settings, _) = self.package_settings();
+        self.seal_staged(
+            &export,
+            &package_id,
+            &settings,
+            &month,
+            staged,
+            summary,
+            read_error,
+            catalog,
+            trail,
+            report,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn seal_staged(
+        &self,
+        export: &Export,
+        package_id: &str,
+        settings: &Value,
+        month: &str,
+        staged: Staged,
+        summary: spoor_ingest::ReadSummary,
+        read_error: Option<String>,
+        catalog: &mut Catalog,
+        trail: &mut Trail,
+        report: &mut InputReport,
+    ) -> Result<(), Error> {
         let counts = staged.counts.clone();
         let mut unreadable = summary.unreadable.clone();
         unreadable.extend(
@@ -704,6 +876,25 @@ impl Store {
             .find(|p| p.file_name().is_some_and(|n| n == name.as_str()))
             .map(|p| self.relative(&p)))
     }
+}
+
+/// An input as a staging worker left it for the commit, in input order.
+struct Prepared {
+    export: Export,
+    package_id: String,
+    /// The package, when the export was archived before this run.
+    known: Option<String>,
+    read: Option<StagedRead>,
+    /// Time the worker spent on it.
+    seconds: f64,
+}
+
+/// What reading an export into its staging folder gave.
+struct StagedRead {
+    staging: PathBuf,
+    staged: Staged,
+    summary: spoor_ingest::ReadSummary,
+    read_error: Option<String>,
 }
 
 /// Takes in every input (hashing it whole) on as many threads as there are

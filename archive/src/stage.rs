@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -36,6 +36,63 @@ pub(crate) struct Staged {
     pub(crate) blobs: BTreeMap<Sha256, BlobSpan>,
     /// Id and record hash of every record line, in order.
     pub(crate) records: Vec<(RecordId, Sha256)>,
+}
+
+impl Staged {
+    /// Moves the records whose ids are in `archived` (archived by an
+    /// earlier input of the same run) from `records.jsonl` to the known
+    /// records, and forgets blobs nothing left references.
+    pub(crate) fn drop_known(&mut self, archived: &HashSet<Sha256>) -> io::Result<()> {
+        let dropped =
+            |id: &RecordId| Sha256::from_hex(id.as_str()).is_ok_and(|k| archived.contains(&k));
+        if !self.records.iter().any(|(id, _)| dropped(id)) {
+            return Ok(());
+        }
+        let data = self.dir.join("data");
+        let path = data.join("records.jsonl");
+        let kept_path = data.join("records.jsonl.kept");
+        let mut writer = BufWriter::new(File::create(&kept_path)?);
+        let mut referenced = HashSet::new();
+        let mut kept = Vec::new();
+        let lines = BufReader::new(File::open(&path)?).split(b'\n');
+        for (line, (id, hash)) in lines.zip(std::mem::take(&mut self.records)) {
+            let line = line?;
+            let record: Record = serde_json::from_slice(&line).map_err(io::Error::other)?;
+            if dropped(&id) {
+                self.known.push(json!({ "id": id, "locator": record.source.locator, "why": "already in the store" }));
+                self.counts.records -= 1;
+                self.counts.known += 1;
+                continue;
+            }
+            writer.write_all(&line)?;
+            writer.write_all(b"\n")?;
+            referenced.extend(
+                record
+                    .bodies
+                    .iter()
+                    .chain(&record.attachments)
+                    .filter_map(|b| b.sha256),
+            );
+            kept.push((id, hash));
+        }
+        writer.flush()?;
+        drop(writer);
+        fs::rename(&kept_path, &path)?;
+        self.records = kept;
+        for line in BufReader::new(File::open(data.join("quarantine.jsonl"))?).lines() {
+            let item: Value = serde_json::from_str(&line?).map_err(io::Error::other)?;
+            if let Some(digest) = item["raw_sha256"]
+                .as_str()
+                .and_then(|h| Sha256::from_hex(h).ok())
+            {
+                referenced.insert(digest);
+            }
+        }
+        let before = self.blobs.len();
+        self.blobs.retain(|digest, _| referenced.contains(digest));
+        self.counts.blobs -= (before - self.blobs.len()) as u64;
+        Ok(())
+    }
 }
 
 /// Counts of what was staged.
