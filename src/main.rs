@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use spoor_archive::{DateOrder, Fixity, InboxOptions, InitOptions, Store};
+use spoor_archive::{DateOrder, Fixity, InboxOptions, InitOptions, RunProgress, Store};
 
 /// Exit code when the command could not run at all.
 const COULD_NOT_RUN: u8 = 2;
@@ -52,13 +52,27 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// A spinner on a terminal while a run works; nothing when stderr is not a
-/// terminal (indicatif hides itself).
-fn spinner(message: String) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_message(message);
+/// A progress bar over the inputs of a run on a terminal; nothing when
+/// stderr is not a terminal (indicatif hides itself).
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed}] {bar:30} {pos}/{len} {wide_msg}",
+    ) {
+        bar.set_style(style);
+    }
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
+}
+
+/// Moves the bar as the run reports.
+fn show(bar: &indicatif::ProgressBar, event: RunProgress<'_>) {
+    match event {
+        RunProgress::Started { inputs } => bar.set_length(inputs as u64),
+        RunProgress::Committing { input } => bar.set_message(input.display().to_string()),
+        RunProgress::InputDone { .. } => bar.inc(1),
+        _ => {}
+    }
 }
 
 #[derive(Subcommand)]
@@ -267,21 +281,19 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             let mut store = Store::open(&store)?;
             store.override_wall_clock(tz.as_deref(), date_order)?;
             let key = signing_key_for(&store, signing_key)?;
-            let progress = spinner(match &inbox {
-                Some(inbox) => format!("archiving the inbox {}", inbox.display()),
-                None => format!("archiving {} exports", inputs.len()),
-            });
+            let bar = progress_bar();
+            let progress = |event: RunProgress<'_>| show(&bar, event);
             let report = match &inbox {
                 Some(inbox) => {
                     let options = InboxOptions {
                         settle: Duration::from_secs(settle_seconds),
                         move_done,
                     };
-                    store.run_inbox(inbox, &options, &key)?
+                    store.run_inbox(inbox, &options, &key, &progress)?
                 }
-                None => store.run(&inputs, &key)?,
+                None => store.run(&inputs, &key, &progress)?,
             };
-            progress.finish_and_clear();
+            bar.finish_and_clear();
             let mut report = report;
             store.notify(&mut report, notify.as_deref())?;
             if json {

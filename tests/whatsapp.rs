@@ -214,16 +214,26 @@ fn overlapping_exports_in_one_run_add_each_message_once_in_input_order() {
     let out = one_run.run(&[&early, &late, &copy]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: Value = serde_json::from_slice(
-        &fs::read(fs::read_dir(one_run.store.join("runs")).expect("runs").flatten().next().expect("report").path())
-            .expect("read"),
+        &fs::read(
+            fs::read_dir(one_run.store.join("runs"))
+                .expect("runs")
+                .flatten()
+                .next()
+                .expect("report")
+                .path(),
+        )
+        .expect("read"),
     )
     .expect("JSON");
-    let statuses: Vec<&str> = report["inputs"].as_array().expect("inputs").iter().filter_map(|i| i["status"].as_str()).collect();
+    let statuses: Vec<&str> = report["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .filter_map(|i| i["status"].as_str())
+        .collect();
     assert_eq!(statuses, ["archived", "archived", "known"]);
-    for t in [&two_runs] {
-        let out = t.run(&[&t.path("march").join(name)]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        let out = t.run(&[&t.path("november").join(name)]);
+    for night in ["march", "november"] {
+        let out = two_runs.run(&[&two_runs.path(night).join(name)]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
     for t in [&one_run, &two_runs] {

@@ -40,7 +40,7 @@ pub use catalog::SearchHit;
 pub use config::{StoreConfig, STORE_FORMAT};
 pub use inbox::InboxOptions;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
-pub use run::{Fixity, InputReport, InputStatus, RunReport};
+pub use run::{Fixity, InputReport, InputStatus, RunProgress, RunReport};
 pub use spoor_ingest::DateOrder;
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 

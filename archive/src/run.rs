@@ -301,8 +301,13 @@ impl Store {
     /// # Errors
     /// Only when the run cannot happen at all (catalogue unusable, report not
     /// writable); a failing input is reported in its [`InputReport`].
-    pub fn run(&self, inputs: &[PathBuf], key: &SigningKey) -> Result<RunReport, Error> {
-        self.run_inputs(inputs, Vec::new(), None, key)
+    pub fn run(
+        &self,
+        inputs: &[PathBuf],
+        key: &SigningKey,
+        progress: &dyn Fn(RunProgress<'_>),
+    ) -> Result<RunReport, Error> {
+        self.run_inputs(inputs, Vec::new(), None, key, progress)
     }
 
     /// Archives every export in `inbox` that is ready (see
@@ -316,6 +321,7 @@ impl Store {
         inbox: &Path,
         options: &InboxOptions,
         key: &SigningKey,
+        progress: &dyn Fn(RunProgress<'_>),
     ) -> Result<RunReport, Error> {
         let inbox::Scan { ready, waiting } = inbox::scan(inbox, options.settle)?;
         let waiting = waiting
@@ -326,7 +332,13 @@ impl Store {
                 ..InputReport::new(&path)
             })
             .collect();
-        self.run_inputs(&ready, waiting, options.move_done.then_some(inbox), key)
+        self.run_inputs(
+            &ready,
+            waiting,
+            options.move_done.then_some(inbox),
+            key,
+            progress,
+        )
     }
 
     fn run_inputs(
@@ -335,6 +347,7 @@ impl Store {
         waiting: Vec<InputReport>,
         done_inbox: Option<&Path>,
         key: &SigningKey,
+        progress: &dyn Fn(RunProgress<'_>),
     ) -> Result<RunReport, Error> {
         let started = jiff::Timestamp::now();
         let run_id = format!(
@@ -351,6 +364,9 @@ impl Store {
         let mut trail = Trail::new(Log::open(&log_dir, &self.config.origin)?);
         let rolled_forward = roll_forward(&self.root, &mut catalog, &mut trail)?;
         let mut reports = Vec::new();
+        progress(RunProgress::Started {
+            inputs: inputs.len(),
+        });
         let surveys = survey_all(inputs);
         // Staging workers read the next inputs while this thread commits
         // the current one; each worker checks records against the catalogue
@@ -418,6 +434,7 @@ impl Store {
                 let mut report = InputReport::new(input);
                 let started = std::time::Instant::now();
                 tracing::info!(input = %input.display(), "archiving");
+                progress(RunProgress::Committing { input });
                 if let Err(e) = self.commit(
                     input,
                     prepared,
@@ -452,6 +469,7 @@ impl Store {
                         }
                     }
                 }
+                progress(RunProgress::InputDone { report: &report });
                 reports.push(report);
             }
             drop(job_tx);
@@ -876,6 +894,28 @@ impl Store {
             .find(|p| p.file_name().is_some_and(|n| n == name.as_str()))
             .map(|p| self.relative(&p)))
     }
+}
+
+/// What a run tells its caller while it works (for a progress bar).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum RunProgress<'a> {
+    /// The run starts on this many inputs.
+    Started {
+        /// Inputs to archive.
+        inputs: usize,
+    },
+    /// An input is being sealed and logged (its reading may have started
+    /// earlier, on a staging worker).
+    Committing {
+        /// The input.
+        input: &'a Path,
+    },
+    /// An input is done.
+    InputDone {
+        /// Its report.
+        report: &'a InputReport,
+    },
 }
 
 /// An input as a staging worker left it for the commit, in input order.
