@@ -11,19 +11,12 @@ mod sampled;
 
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let sizes: Vec<u64> = std::env::var("SPOOR_BENCH_MB")
-        .unwrap_or_else(|_| "100".to_owned())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let base = std::env::var_os("SPOOR_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/spoor-bench"));
+    let (sizes, base) = sampled::sizes_and_base("100");
     let sha = sha256_speed();
     println!(
         "sha256 (sha2, one core, 256 MiB in memory): {:.0} MB/s",

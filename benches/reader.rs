@@ -1,9 +1,9 @@
-//! What the format benches share: the sizes and folder from the
-//! environment, the child that reads one export (`--ingest FILE
-//! [--canonical]`) so its peak RSS is the reader's alone, and the report.
+//! What the format benches share: the child that reads one export
+//! (`--ingest FILE [--canonical]`) so its peak RSS is the reader's alone,
+//! and the report.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -26,20 +26,6 @@ pub(crate) fn run_as_child() -> bool {
         }
         None => false,
     }
-}
-
-/// Sizes in MB from `SPOOR_BENCH_MB` (default `default`), and the folder
-/// for the data (`SPOOR_BENCH_DIR`, default `target/spoor-bench`).
-pub(crate) fn sizes_and_base(default: &str) -> (Vec<u64>, PathBuf) {
-    let sizes = std::env::var("SPOOR_BENCH_MB")
-        .unwrap_or_else(|_| default.to_owned())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let base = std::env::var_os("SPOOR_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/spoor-bench"));
-    (sizes, base)
 }
 
 pub(crate) fn header() {

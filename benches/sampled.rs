@@ -1,7 +1,9 @@
-//! Runs a child process while sampling its peak memory.
+//! What every bench shares: sizes and folder from the environment, and
+//! running a child process while sampling its peak memory.
 
 use std::fs;
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,4 +37,18 @@ pub(crate) fn run_sampled(command: &mut Command) -> (Duration, u64, String) {
     }
     let elapsed = start.elapsed();
     (elapsed, peak, reader.join().unwrap_or_default())
+}
+
+/// Sizes in MB from `SPOOR_BENCH_MB` (default `default`), and the folder
+/// for the data (`SPOOR_BENCH_DIR`, default `target/spoor-bench`).
+pub(crate) fn sizes_and_base(default: &str) -> (Vec<u64>, PathBuf) {
+    let sizes = std::env::var("SPOOR_BENCH_MB")
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let base = std::env::var_os("SPOOR_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/spoor-bench"));
+    (sizes, base)
 }

@@ -18,7 +18,7 @@ fn main() {
     if reader::run_as_child() {
         return;
     }
-    let (sizes, base) = reader::sizes_and_base("500");
+    let (sizes, base) = sampled::sizes_and_base("500");
     reader::header();
     for mb in sizes {
         let dir = base.join(format!("teams-{mb}mb"));

@@ -33,7 +33,7 @@ fn main() {
     if reader::run_as_child() {
         return;
     }
-    let (sizes, base) = reader::sizes_and_base("100");
+    let (sizes, base) = sampled::sizes_and_base("100");
     reader::header();
     for mb in sizes {
         let dir = base.join(format!("whatsapp-{mb}mb"));

@@ -39,15 +39,8 @@ impl Pending {
         header: Header,
         max: usize,
     ) -> Pending {
-        let mut pending = Pending {
-            start: line.start,
-            end: line.start,
-            first_line: number,
-            last_line: number,
-            raw: Vec::new(),
-            oversize: false,
-            header: Some(header),
-        };
+        let mut pending = Pending::preamble(line, number);
+        pending.header = Some(header);
         pending.push(line, number, buf, max);
         pending
     }
