@@ -171,28 +171,16 @@ impl Occurrences {
     }
 }
 
-/// A record's lines with what must be decided in file order: its time
-/// (the fall-back hour depends on the records before) and its occurrence
-/// number.
-pub(crate) struct Prepared {
-    raw: Vec<u8>,
-    locator: Locator,
-    wall: DateTime,
-    /// The text after the header: line breaks as LF, NFC.
-    rest: String,
-    time: RecordTime,
-    fold_candidates: Option<[String; 2]>,
-    occurrence: u32,
-}
-
 /// One step of the reading pass, in file order.
 pub(crate) enum Step {
-    Ready(Box<Prepared>),
+    Ready(Built),
     Quarantine(Quarantined),
 }
 
-/// Decides, in file order, what depends on the records before.
-pub(crate) fn prepare(
+/// Turns one record's lines into a record, or a quarantine item. Called in
+/// file order: the time in a fall-back hour and the occurrence number of
+/// identical messages depend on the records before.
+pub(crate) fn build(
     message: Pending,
     grammar: &Grammar,
     context: &ChatContext<'_>,
@@ -237,39 +225,8 @@ pub(crate) fn prepare(
         .unwrap_or(rest);
     let rest = normalize_text_keeping_marks(rest);
     let (time, fold_candidates) = clock.resolve(wall, context.zone, time_text);
-    let slot = split_sender(&rest, grammar.shape.family).slot.unwrap_or("");
-    let occurrence = occurrences.next(wall, slot, &rest);
-    let locator = message.locator(context);
-    Step::Ready(Box::new(Prepared {
-        raw: message.raw,
-        locator,
-        wall,
-        rest,
-        time,
-        fold_candidates,
-        occurrence,
-    }))
-}
-
-/// A record whose attachments still have to be looked up.
-pub(crate) struct Built {
-    record: Box<Record>,
-    /// Indices into `record.attachments` of files to fetch.
-    fetch: Vec<usize>,
-}
-
-/// Turns a prepared record into a record.
-pub(crate) fn build(prepared: Prepared, grammar: &Grammar, context: &ChatContext<'_>) -> Built {
-    let Prepared {
-        raw,
-        locator,
-        wall,
-        rest,
-        time,
-        fold_candidates,
-        occurrence,
-    } = prepared;
     let parts = split_sender(&rest, grammar.shape.family);
+    let occurrence = occurrences.next(wall, parts.slot.unwrap_or(""), &rest);
     let mut number = [0u8; 10];
     let id = RecordId::derive(
         "whatsapp",
@@ -307,8 +264,8 @@ pub(crate) fn build(prepared: Prepared, grammar: &Grammar, context: &ChatContext
         source: Source {
             format: context.format.to_owned(),
             export_sha256: context.export_sha256,
-            locator,
-            item_sha256: Some(Sha256::of(&raw)),
+            locator: message.locator(context),
+            item_sha256: Some(Sha256::of(&message.raw)),
             parser: PARSER.to_owned(),
         },
         conversation: Conversation {
@@ -330,10 +287,17 @@ pub(crate) fn build(prepared: Prepared, grammar: &Grammar, context: &ChatContext
         warnings: out.warnings,
         extra: out.extra,
     };
-    Built {
+    Step::Ready(Built {
         record: Box::new(record),
         fetch: out.fetch,
-    }
+    })
+}
+
+/// A record whose attachments still have to be looked up.
+pub(crate) struct Built {
+    record: Box<Record>,
+    /// Indices into `record.attachments` of files to fetch.
+    fetch: Vec<usize>,
 }
 
 /// Looks up the files a record references and returns it with its blobs.

@@ -321,9 +321,8 @@ pub(crate) fn read_chat<R: BufRead, E>(
                       clock: &mut Clock,
                       occurrences: &mut Occurrences|
      -> Result<(), ChatError<E>> {
-        let item = match message::prepare(message, grammar, context, clock, occurrences) {
-            Step::Ready(prepared) => {
-                let built = message::build(*prepared, grammar, context);
+        let item = match message::build(message, grammar, context, clock, occurrences) {
+            Step::Ready(built) => {
                 let (record, blobs) = message::resolve(built, media);
                 Item::Record(record, blobs)
             }
