@@ -11,7 +11,7 @@
 //! let store = Store::init(&dir.path().join("store"), &options)?;
 //! let mail = dir.path().join("note.eml");
 //! std::fs::write(&mail, "Message-ID: <1@example.org>\nSubject: Hoi\n\nDag!\n")?;
-//! let report = store.run(&[mail], &store.signer(&key_file)?)?;
+//! let report = store.run(&[mail], &store.signer(&key_file)?, &|_| {})?;
 //! assert_eq!(report.log_size, 4); // intake, record, package, run seal
 //! assert_eq!(report.inputs[0].records, 1);
 //! assert_eq!(report.exit_code(), 0);

@@ -22,6 +22,8 @@ pub enum ExportKind {
     Zip,
     /// Microsoft Graph JSON (Teams chatMessage pages or messages).
     Teams,
+    /// Signal's plaintext chat export (a folder with `main.jsonl`).
+    SignalExport,
     /// A file with no content, or only white space.
     Empty,
     /// Nothing spoor can read.
@@ -38,6 +40,8 @@ pub fn detect(path: &Path) -> io::Result<ExportKind> {
     if meta.is_dir() {
         return Ok(if is_maildir(path) {
             ExportKind::Maildir
+        } else if crate::signal::is_export(path) {
+            ExportKind::SignalExport
         } else {
             ExportKind::Folder
         });

@@ -15,6 +15,7 @@ use crate::detect::{detect, is_maildir, sniff, ExportKind};
 use crate::email::MessageContext;
 use crate::mbox::{detect_variant, split_mbox, SplitError};
 use crate::pool::{process, Job, Outcome, Pool};
+use crate::signal::{self, ExportContext};
 use crate::teams::{self, PageContext, PageError};
 use crate::whatsapp::{self, ChatContext, ChatError, DateOrder, Media, NoMedia, ZipMedia};
 use crate::{maildir, Error};
@@ -167,11 +168,13 @@ pub fn read_export(
         ExportKind::WhatsApp => whatsapp::FORMAT_TEXT,
         ExportKind::Zip => whatsapp::FORMAT_ZIP,
         ExportKind::Teams => teams::FORMAT,
+        ExportKind::SignalExport => signal::FORMAT,
         ExportKind::Empty | ExportKind::Unknown => "unknown",
     }
     .to_owned();
     match kind {
         ExportKind::Maildir | ExportKind::Folder => reader.read_dir(path, "", 0)?,
+        ExportKind::SignalExport => reader.read_signal(path)?,
         _ => reader.read_file(path, None)?,
     }
     if kind == ExportKind::Folder {
@@ -361,6 +364,24 @@ impl ExportReader<'_> {
                 self.unreadable(place, reason);
                 Ok(())
             }
+        }
+    }
+
+    /// Signal's plaintext export: a folder with `main.jsonl` and `files/`.
+    fn read_signal(&mut self, path: &Path) -> Result<(), Error> {
+        let options = self.options;
+        let context = ExportContext {
+            root: path,
+            export_sha256: options.export_sha256,
+            limits: &options.limits,
+        };
+        match signal::read_export_folder(&context, &mut |item| self.put(item)) {
+            Ok(decisions) => {
+                self.summary.decisions.extend(decisions);
+                Ok(())
+            }
+            Err(signal::ReadError::Stopped(e)) => Err(e),
+            Err(signal::ReadError::Io(e)) => Err(Error::io(path, e)),
         }
     }
 

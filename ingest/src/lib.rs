@@ -7,7 +7,7 @@
 //! Formats are detected by content, not by name ([`detect`]). Today: e-mail
 //! as `.eml`, mbox (mboxo, mboxrd, mboxcl, mboxcl2), Maildir, and folders
 //! mixing these; WhatsApp chats as text or as a zip with media; Microsoft
-//! Teams messages as Graph `chatMessage` JSON.
+//! Teams messages as Graph `chatMessage` JSON; Signal's plaintext export.
 //!
 //! ```
 //! use spoor_ingest::{read_export, Blob, Limits, Quarantined, ReadOptions, Sink};
@@ -52,6 +52,7 @@ mod lines;
 mod maildir;
 mod mbox;
 mod pool;
+mod signal;
 mod teams;
 mod whatsapp;
 

@@ -15,6 +15,11 @@ impl Sha256 {
         Sha256(Sha256State::digest(bytes).into())
     }
 
+    /// A digest given as its 32 bytes (e.g. decoded from base64).
+    pub fn from_bytes(bytes: [u8; 32]) -> Sha256 {
+        Sha256(bytes)
+    }
+
     /// Parses 64 lowercase hexadecimal digits.
     ///
     /// # Errors

@@ -1,0 +1,143 @@
+//! Signal's plaintext export: the hand-written fixture in
+//! `fixtures/signal/plaintext-export/` read and checked field by field.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use spoor_normalize::{RecordKind, Sha256};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/signal")
+        .join(rel)
+}
+
+#[test]
+fn plaintext_export_into_records() {
+    let (summary, c) = common::read(&fixture("plaintext-export"));
+    assert_eq!(summary.format, "signal/plaintext-export");
+    assert_eq!((c.records.len(), c.quarantined.len()), (10, 2));
+    let decision = |name: &str| {
+        summary
+            .decisions
+            .iter()
+            .find(|d| d["decision"] == name)
+            .cloned()
+    };
+    assert!(decision("signal-limitations")
+        .is_some_and(|d| d["value"].as_str().is_some_and(|v| v.contains("view-once"))));
+    let info = decision("signal-backup-info").expect("BackupInfo");
+    assert_eq!(info["value"]["backupTimeMs"], "1715636551000");
+    assert!(
+        info["value"].get("mediaRootBackupKey").is_none(),
+        "keys never reach package.json"
+    );
+    assert_eq!(
+        decision("signal-unreferenced-files").expect("unreferenced")["value"],
+        json!(["files/ef/ef000001-ongebruikt.bin"])
+    );
+    let r = &c.records;
+
+    // A 1:1 chat: the other party names it; phone number as E.164, times
+    // from epoch milliseconds, reactions with their author.
+    let first = &r[0];
+    assert_eq!(
+        first.conversation.id.as_deref(),
+        Some("signal:aci:10111213-1415-1617-1819-1a1b1c1d1e1f")
+    );
+    assert_eq!(first.conversation.title.as_deref(), Some("Bram Jansen"));
+    let sender = first.sender.as_ref().expect("sender");
+    assert_eq!(
+        (sender.address.as_deref(), sender.address_type.as_deref()),
+        (Some("+31612345678"), Some("e164"))
+    );
+    assert_eq!(first.time.utc.as_deref(), Some("2024-03-01T09:00:00Z"));
+    assert_eq!(first.extra["direction"], "incoming");
+    assert_eq!(first.extra["date_received_ms"], 1_709_283_601_500i64);
+    assert_eq!(first.extra["reactions"][0]["emoji"], "👍");
+    assert_eq!(first.extra["reactions"][0]["author"], "self");
+
+    // Outgoing from self, with its photo linked by plaintext hash.
+    let photo = fs::read(fixture("plaintext-export/files/ab/ab3f0c1e-kade.jpg")).expect("read");
+    let outgoing = &r[1];
+    assert_eq!(outgoing.extra["direction"], "outgoing");
+    assert_eq!(
+        outgoing.sender.as_ref().and_then(|p| p.name.as_deref()),
+        Some("Anne de Vries")
+    );
+    let attachment = &outgoing.attachments[0];
+    assert_eq!(attachment.name.as_deref(), Some("kade.jpg"));
+    assert_eq!(attachment.media_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(attachment.sha256, Some(Sha256::of(&photo)));
+    assert_eq!(attachment.details["caption"], "De kade");
+    assert_eq!(attachment.details["path"], "files/ab/ab3f0c1e-kade.jpg");
+    assert!(c.blobs.iter().any(|b| b.bytes == photo));
+
+    // A quote is a reply link to (author, sent time) of the quoted message.
+    assert_eq!(
+        r[2].links.in_reply_to,
+        vec![outgoing.links.source_id.clone().expect("source id")]
+    );
+
+    // An edit: the first revision, then the current text superseding it.
+    let (original, edited) = (&r[3], &r[4]);
+    assert_eq!(original.text.as_deref(), Some("Vergadering om 10:00"));
+    assert_eq!(
+        original.source.locator.pointer.as_deref(),
+        Some("/chatItem/revisions/0")
+    );
+    assert_eq!(
+        original.revision.as_ref().and_then(|v| v.edited_at.clone()),
+        None
+    );
+    assert_eq!(edited.text.as_deref(), Some("Vergadering om 11:00, @Anne"));
+    let revision = edited.revision.as_ref().expect("revision");
+    assert_eq!(revision.supersedes.as_ref(), Some(&original.id));
+    assert_eq!(revision.edited_at.as_deref(), Some("2024-03-01T09:05:00Z"));
+    assert_eq!(
+        edited.extra["mentions"][0]["aci"],
+        "30313233-3435-3637-3839-3a3b3c3d3e3f"
+    );
+    assert_eq!(
+        edited.conversation.title.as_deref(),
+        Some("Projectgroep Kade")
+    );
+    assert!(edited
+        .conversation
+        .id
+        .as_deref()
+        .is_some_and(|id| id.starts_with("signal:group:")));
+
+    // A remote deletion, a group update as a system record.
+    assert!(r[5].deletion.is_some() && r[5].flags.contains(&"deleted".to_owned()));
+    assert_eq!(r[6].kind, RecordKind::SystemEvent);
+    assert_eq!(r[6].extra["system_event"]["type"], "groupChange");
+    assert_eq!(
+        r[6].extra["system_event"]["detail"]["updates"][0]["groupNameUpdate"]["newGroupName"],
+        "Projectgroep Kade"
+    );
+
+    // A long text replaces the truncated body.
+    let long = fs::read_to_string(fixture("plaintext-export/files/cd/cd91e2aa-verslag.txt"))
+        .expect("read");
+    assert_eq!(r[7].text.as_deref(), Some(long.as_str()));
+    assert_eq!(r[7].attachments[0].role, "long-text");
+
+    // Never downloaded: recorded as missing.
+    assert!(r[8].attachments[0].missing);
+    assert!(r[8].attachments[0].details["missing"]
+        .as_str()
+        .is_some_and(|m| m.contains("never downloaded")));
+
+    // A disappearing message: flagged, without content.
+    assert!(r[9].flags.contains(&"disappearing".to_owned()));
+    assert_eq!(r[9].text, None);
+
+    // A damaged line and an item of an unknown chat are quarantined.
+    assert!(c.quarantined[0].reason.starts_with("not JSON"));
+    assert_eq!(c.quarantined[0].locator.lines, Some([19, 19]));
+    assert!(c.quarantined[1].reason.contains("chat 9"));
+}
