@@ -7,6 +7,7 @@ mod crash;
 mod disk;
 mod notify;
 mod run;
+mod signal;
 mod tamper;
 mod teams;
 mod trail;
