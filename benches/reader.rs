@@ -110,6 +110,7 @@ fn ingest(input: &Path, canonical: bool) {
         limits: Limits::default(),
         zone: Zone::get("Europe/Amsterdam").expect("zone"),
         date_order_hint: None,
+        signal_passphrase: None,
     };
     let mut sink = Normalise {
         canonical,

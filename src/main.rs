@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use spoor_archive::{DateOrder, Fixity, InboxOptions, InitOptions, RunProgress, Store};
+use spoor_archive::{DateOrder, Fixity, InboxOptions, InitOptions, Passphrase, RunProgress, Store};
 
 /// Exit code when the command could not run at all.
 const COULD_NOT_RUN: u8 = 2;
@@ -63,6 +63,23 @@ fn progress_bar() -> indicatif::ProgressBar {
     }
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
+}
+
+/// The Signal backup passphrase from `file`, else from
+/// $SPOOR_SIGNAL_PASSPHRASE; errors never repeat it.
+fn signal_passphrase(file: Option<&Path>) -> anyhow::Result<Option<Passphrase>> {
+    let text = match file {
+        Some(file) => std::fs::read_to_string(file).with_context(|| {
+            format!("{}: cannot read the Signal passphrase file", file.display())
+        })?,
+        None => match std::env::var("SPOOR_SIGNAL_PASSPHRASE") {
+            Ok(text) => text,
+            Err(_) => return Ok(None),
+        },
+    };
+    Passphrase::parse(&text)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("Signal passphrase: {e}"))
 }
 
 /// Moves the bar as the run reports.
@@ -134,6 +151,11 @@ enum Command {
         /// date_order_hint.
         #[arg(long)]
         date_order: Option<DateOrder>,
+        /// A file holding the passphrase of Signal backups (30 digits;
+        /// spaces and dashes ignored). Default: $SPOOR_SIGNAL_PASSPHRASE.
+        /// The passphrase itself never goes on the command line.
+        #[arg(long)]
+        signal_passphrase_file: Option<PathBuf>,
         /// Exports to archive.
         #[arg(required_unless_present = "inbox")]
         inputs: Vec<PathBuf>,
@@ -276,10 +298,14 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             notify,
             tz,
             date_order,
+            signal_passphrase_file,
             inputs,
         } => {
             let mut store = Store::open(&store)?;
             store.override_wall_clock(tz.as_deref(), date_order)?;
+            if let Some(passphrase) = signal_passphrase(signal_passphrase_file.as_deref())? {
+                store.set_signal_passphrase(passphrase);
+            }
             let key = signing_key_for(&store, signing_key)?;
             let bar = progress_bar();
             let progress = |event: RunProgress<'_>| show(&bar, event);

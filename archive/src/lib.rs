@@ -41,7 +41,7 @@ pub use config::{StoreConfig, STORE_FORMAT};
 pub use inbox::InboxOptions;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
 pub use run::{Fixity, InputReport, InputStatus, RunProgress, RunReport};
-pub use spoor_ingest::DateOrder;
+pub use spoor_ingest::{DateOrder, Passphrase};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 
 /// Internals reached by the benches; not a stable API.

@@ -574,6 +574,7 @@ impl Store {
                 reason: e.to_string(),
             })?,
             date_order_hint: self.config.date_order_hint,
+            signal_passphrase: self.signal_passphrase.clone(),
         };
         let read = read_export(&export.path, &options, &mut stager);
         let (summary, read_error) = match read {

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use spoor_ingest::{DateOrder, Limits};
+use spoor_ingest::{DateOrder, Limits, Passphrase};
 use spoor_normalize::{jcs, Sha256, Zone};
 
 use crate::catalog::{Catalog, SearchHit};
@@ -57,6 +57,8 @@ impl Default for InitOptions {
 pub struct Store {
     pub(crate) root: PathBuf,
     pub(crate) config: StoreConfig,
+    /// For Signal backups; held for this process only, never written.
+    pub(crate) signal_passphrase: Option<Passphrase>,
 }
 
 impl Store {
@@ -136,6 +138,7 @@ impl Store {
         let store = Store {
             root: root.to_owned(),
             config,
+            signal_passphrase: None,
         };
         store.catalog()?;
         Ok(store)
@@ -157,6 +160,7 @@ impl Store {
         Ok(Store {
             root: root.to_owned(),
             config: StoreConfig::load(&path)?,
+            signal_passphrase: None,
         })
     }
 
@@ -219,6 +223,12 @@ impl Store {
             self.config.date_order_hint = date_order_hint;
         }
         Ok(())
+    }
+
+    /// Sets the passphrase Signal backups are opened with, for this process
+    /// only: it is never written to the store, a package or a log.
+    pub fn set_signal_passphrase(&mut self, passphrase: Passphrase) {
+        self.signal_passphrase = Some(passphrase);
     }
 
     pub(crate) fn catalog(&self) -> Result<Catalog, Error> {

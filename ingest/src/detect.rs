@@ -24,6 +24,8 @@ pub enum ExportKind {
     Teams,
     /// Signal's plaintext chat export (a folder with `main.jsonl`).
     SignalExport,
+    /// Signal's legacy encrypted Android backup (`.backup`).
+    SignalBackup,
     /// A file with no content, or only white space.
     Empty,
     /// Nothing spoor can read.
@@ -67,6 +69,9 @@ pub(crate) fn sniff(head: &[u8]) -> ExportKind {
     }
     if head.starts_with(b"From ") {
         return ExportKind::Mbox;
+    }
+    if crate::signal::sniff_backup(head) {
+        return ExportKind::SignalBackup;
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return ExportKind::Zip;

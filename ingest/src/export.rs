@@ -15,7 +15,7 @@ use crate::detect::{detect, is_maildir, sniff, ExportKind};
 use crate::email::MessageContext;
 use crate::mbox::{detect_variant, split_mbox, SplitError};
 use crate::pool::{process, Job, Outcome, Pool};
-use crate::signal::{self, ExportContext};
+use crate::signal::{self, BackupContext, BackupError, ExportContext, Fault, Passphrase};
 use crate::teams::{self, PageContext, PageError};
 use crate::whatsapp::{self, ChatContext, ChatError, DateOrder, Media, NoMedia, ZipMedia};
 use crate::{maildir, Error};
@@ -75,6 +75,8 @@ pub struct ReadOptions {
     pub zone: Zone,
     /// Date order to use when a WhatsApp chat's dates fit several.
     pub date_order_hint: Option<DateOrder>,
+    /// The passphrase of Signal backups (never logged or written).
+    pub signal_passphrase: Option<Passphrase>,
 }
 
 /// Bytes a record references, addressed by their SHA-256.
@@ -169,6 +171,7 @@ pub fn read_export(
         ExportKind::Zip => whatsapp::FORMAT_ZIP,
         ExportKind::Teams => teams::FORMAT,
         ExportKind::SignalExport => signal::FORMAT,
+        ExportKind::SignalBackup => signal::BACKUP_FORMAT,
         ExportKind::Empty | ExportKind::Unknown => "unknown",
     }
     .to_owned();
@@ -314,6 +317,7 @@ impl ExportReader<'_> {
             ExportKind::WhatsApp => self.read_chat_file(path, rel),
             ExportKind::Zip => self.read_zip(path, rel, size),
             ExportKind::Teams => self.read_teams(path, rel, size),
+            ExportKind::SignalBackup => self.read_signal_backup(path, rel),
             ExportKind::Eml => {
                 if size > self.limits().max_message_bytes as u64 {
                     let reason = format!(
@@ -364,6 +368,38 @@ impl ExportReader<'_> {
                 self.unreadable(place, reason);
                 Ok(())
             }
+        }
+    }
+
+    /// Signal's legacy `.backup`: decrypted, replayed, read. Without the
+    /// passphrase, or with a wrong one, nothing is read and the run says so.
+    fn read_signal_backup(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
+        let options = self.options;
+        let Some(passphrase) = &options.signal_passphrase else {
+            let reason = "a Signal backup is encrypted: give its passphrase with `spoor run --signal-passphrase-file FILE` or $SPOOR_SIGNAL_PASSPHRASE".to_owned();
+            return self.undecidable(path, rel, reason);
+        };
+        let context = BackupContext {
+            path,
+            export_sha256: options.export_sha256,
+            limits: &options.limits,
+            passphrase,
+        };
+        match signal::read_backup(&context, &mut |item| self.put(item)) {
+            Ok(outcome) => {
+                self.summary.decisions.extend(outcome.decisions);
+                if let Some(why) = outcome.partial {
+                    let place = rel.map_or_else(|| path.display().to_string(), str::to_owned);
+                    self.unreadable(
+                        &place,
+                        format!("{why}; the records before that point were archived"),
+                    );
+                }
+                Ok(())
+            }
+            Err(BackupError::Stopped(e)) => Err(e),
+            Err(BackupError::Fault(Fault::Io(e))) => Err(Error::io(path, e)),
+            Err(BackupError::Fault(fault)) => self.undecidable(path, rel, fault.to_string()),
         }
     }
 

@@ -34,6 +34,7 @@
 //!     limits: Limits::default(),
 //!     zone: spoor_normalize::Zone::get("Europe/Amsterdam")?,
 //!     date_order_hint: None,
+//!     signal_passphrase: None,
 //! };
 //! let mut sink = Collect::default();
 //! let summary = read_export(&path, &options, &mut sink)?;
@@ -59,6 +60,7 @@ mod whatsapp;
 pub use detect::{detect, ExportKind};
 pub use error::Error;
 pub use export::{read_export, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink, PARSER};
+pub use signal::Passphrase;
 pub use whatsapp::DateOrder;
 
 /// Internals reached by the fuzz and property tests; not a stable API.

@@ -42,6 +42,7 @@ pub fn options(limits: Limits) -> ReadOptions {
         limits,
         zone: Zone::get("Europe/Amsterdam").expect("the tz database has Amsterdam"),
         date_order_hint: None,
+        signal_passphrase: None,
     }
 }
 

@@ -1,10 +1,20 @@
-//! Signal's plaintext chat export (Signal Android 8.10 and later): a folder
+//! Signal: the legacy encrypted Android `.backup` (`backup.rs`, §16) and the
+//! plaintext chat export (Signal Android 8.10 and later): a folder
 //! with `metadata.json`, `main.jsonl` (first line BackupInfo, then one
 //! backup `Frame` per line in proto3 JSON: 64-bit integers as strings, bytes
 //! as base64) and the decrypted media under `files/` (docs/FORMAT.md §15).
 //!
 //! `main.jsonl` is read line by line; recipients and chats come before the
 //! chat items that name them, so only those two small tables are held.
+
+mod backup;
+mod crypto;
+mod frames;
+mod proto;
+
+pub(crate) use backup::{read_backup, BackupContext, BackupError, FORMAT as BACKUP_FORMAT};
+pub use crypto::Passphrase;
+pub(crate) use frames::{sniff as sniff_backup, Fault};
 
 use std::collections::HashMap;
 use std::fs::File;

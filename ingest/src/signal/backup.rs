@@ -1,0 +1,730 @@
+//! A legacy Android `.backup` into records: frames authenticated and
+//! decrypted, SQL statements replayed into a temporary SQLite database,
+//! attachment bytes streamed into temporary files, then the messages read
+//! with a column map chosen by what the database holds (docs/FORMAT.md §16).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::Value as Sql;
+use rusqlite::Connection;
+use serde_json::{json, Value};
+use spoor_normalize::text::normalize_text;
+use spoor_normalize::{
+    BlobRef, Conversation, Deletion, HashingWriter, Links, Locator, Party, Record, RecordId,
+    RecordKind, RecordTime, Revision, Sha256, Source, RECORD_SCHEMA,
+};
+
+use super::crypto::Passphrase;
+use super::frames::{Fault, Frames};
+use super::proto::{BlobKind, Frame, Param};
+use crate::export::{Blob, Item, Limits, PARSER};
+
+/// Format name of the legacy backup.
+pub(crate) const FORMAT: &str = "signal/android-backup";
+
+/// What every package made from a backup states.
+pub(crate) const LIMITATIONS: &str = "Signal never backs up disappearing or view-once messages; \
+     what they said is not in the backup";
+
+/// Where the backup is and how to open it.
+pub(crate) struct BackupContext<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) export_sha256: Sha256,
+    pub(crate) limits: &'a Limits,
+    pub(crate) passphrase: &'a Passphrase,
+}
+
+/// What reading decided and met.
+pub(crate) struct Outcome {
+    pub(crate) decisions: Vec<Value>,
+    /// Why the import is partial (the file was cut, a frame was damaged).
+    pub(crate) partial: Option<String>,
+}
+
+/// Why nothing could be read.
+pub(crate) enum BackupError<E> {
+    Fault(Fault),
+    Stopped(E),
+}
+
+/// A decrypted blob, in a temporary file.
+struct StoredBlob {
+    path: PathBuf,
+    sha256: Sha256,
+    size: u64,
+    intact: bool,
+}
+
+/// Reads the backup and hands out its records.
+pub(crate) fn read_backup<E>(
+    context: &BackupContext<'_>,
+    emit: &mut dyn FnMut(Item) -> Result<(), E>,
+) -> Result<Outcome, BackupError<E>> {
+    let file = File::open(context.path).map_err(|e| BackupError::Fault(Fault::Io(e)))?;
+    let mut frames = Frames::open(BufReader::with_capacity(1 << 20, file), context.passphrase)
+        .map_err(BackupError::Fault)?;
+    let work = tempfile::tempdir().map_err(|e| BackupError::Fault(Fault::Io(e)))?;
+    let db = Connection::open(work.path().join("replay.sqlite"))
+        .map_err(|e| BackupError::Fault(Fault::Io(io::Error::other(e))))?;
+    let _ = db.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;");
+    let mut blobs: HashMap<(BlobKind, String), StoredBlob> = HashMap::new();
+    let mut database_version = None;
+    let mut skipped_statements = 0u64;
+    let mut first_errors = Vec::new();
+    let mut unknown_frames = 0u64;
+    let mut partial = None;
+    let mut ended = false;
+    let max = context.limits.max_message_bytes;
+    loop {
+        let frame = match frames.next(max) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(Fault::WrongPassphrase) => return Err(BackupError::Fault(Fault::WrongPassphrase)),
+            Err(fault) => {
+                partial = Some(fault.to_string());
+                break;
+            }
+        };
+        match frame {
+            Frame::Version(v) => database_version = Some(v),
+            Frame::Statement { sql, params } => {
+                if skip_statement(&sql) {
+                    continue;
+                }
+                let values: Vec<Sql> = params.into_iter().map(sql_value).collect();
+                if let Err(e) = db.execute(&sql, rusqlite::params_from_iter(values)) {
+                    skipped_statements += 1;
+                    if first_errors.len() < 5 {
+                        first_errors
+                            .push(format!("{}: {e}", sql.chars().take(80).collect::<String>()));
+                    }
+                }
+            }
+            Frame::Blob {
+                kind,
+                row_id,
+                name,
+                length,
+            } => {
+                let key = row_id.map(|r| r.to_string()).or(name).unwrap_or_default();
+                let path = work.path().join(format!("blob-{}", blobs.len()));
+                let file = File::create(&path).map_err(|e| BackupError::Fault(Fault::Io(e)))?;
+                let mut writer = HashingWriter::new(BufWriter::new(file));
+                let intact = match frames.blob(length, &mut writer) {
+                    Ok(intact) => intact,
+                    Err(fault) => {
+                        partial = Some(fault.to_string());
+                        break;
+                    }
+                };
+                let (mut inner, sha256, size) = writer.finish();
+                inner
+                    .flush()
+                    .map_err(|e| BackupError::Fault(Fault::Io(e)))?;
+                blobs.insert(
+                    (kind, key),
+                    StoredBlob {
+                        path,
+                        sha256,
+                        size,
+                        intact,
+                    },
+                );
+            }
+            Frame::End => {
+                ended = true;
+                break;
+            }
+            Frame::Header { .. } | Frame::Setting => {}
+            Frame::Unknown => unknown_frames += 1,
+        }
+    }
+    let _ = db.execute_batch("COMMIT;");
+    if !ended && partial.is_none() {
+        partial = Some("the file ends without an End frame: truncated".to_owned());
+    }
+    let mut decisions = vec![
+        json!({
+            "decision": "signal-limitations",
+            "path": null,
+            "value": LIMITATIONS,
+            "basis": "Signal's backup rules (docs/FORMAT.md §16)",
+        }),
+        json!({
+            "decision": "signal-backup-format",
+            "path": null,
+            "value": { "backup_version": frames.version, "database_version": database_version },
+            "basis": "the header frame and the DatabaseVersion frame",
+        }),
+    ];
+    if skipped_statements > 0 {
+        decisions.push(json!({
+            "decision": "signal-statements-skipped",
+            "path": null,
+            "value": skipped_statements,
+            "basis": format!("statements the replay could not run (schema drift), first: {first_errors:?}"),
+        }));
+    }
+    if unknown_frames > 0 {
+        decisions.push(json!({
+            "decision": "signal-unknown-frames",
+            "path": null,
+            "value": unknown_frames,
+            "basis": "frames of a type this reader does not know (newer versions, forks); skipped",
+        }));
+    }
+    let reader = Messages::new(&db, context, &blobs);
+    let (schema, note) = reader.schema();
+    decisions.push(json!({
+        "decision": "signal-schema",
+        "path": null,
+        "value": schema,
+        "basis": note,
+    }));
+    reader.emit_all(emit).map_err(|e| match e {
+        EmitError::Stopped(e) => BackupError::Stopped(e),
+        EmitError::Io(e) => BackupError::Fault(Fault::Io(e)),
+    })?;
+    Ok(Outcome { decisions, partial })
+}
+
+/// Statements the replay leaves out: SQLite's own tables, full-text index
+/// tables and triggers, which hold no messages and need extensions or
+/// other tables to run.
+fn skip_statement(sql: &str) -> bool {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    upper.starts_with("CREATE TABLE SQLITE_")
+        || upper.starts_with("CREATE VIRTUAL TABLE")
+        || upper.starts_with("CREATE TRIGGER")
+        || upper.contains("_FTS")
+}
+
+fn sql_value(param: Param) -> Sql {
+    match param {
+        Param::Text(t) => Sql::Text(t),
+        Param::Integer(i) => Sql::Integer(i),
+        Param::Real(r) => Sql::Real(r),
+        Param::Blob(b) => Sql::Blob(b),
+        Param::Null => Sql::Null,
+    }
+}
+
+enum EmitError<E> {
+    Stopped(E),
+    Io(io::Error),
+}
+
+/// The message tables of the replayed database and how to read them.
+struct Messages<'a> {
+    db: &'a Connection,
+    context: &'a BackupContext<'a>,
+    blobs: &'a HashMap<(BlobKind, String), StoredBlob>,
+}
+
+fn columns(db: &Connection, table: &str) -> Vec<String> {
+    db.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .and_then(|mut q| q.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .unwrap_or_default()
+}
+
+/// The first of `names` that `present` holds.
+fn pick<'n>(present: &[String], names: &[&'n str]) -> Option<&'n str> {
+    names
+        .iter()
+        .copied()
+        .find(|n| present.iter().any(|p| p == n))
+}
+
+/// A row as column name → value.
+type Row = BTreeMap<String, Sql>;
+
+fn rows(db: &Connection, sql: &str, params: &[Sql]) -> Vec<Row> {
+    let Ok(mut statement) = db.prepare(sql) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = statement.column_names().map(str::to_owned).collect();
+    let Ok(mapped) = statement.query_map(rusqlite::params_from_iter(params.iter()), |r| {
+        let mut row = Row::new();
+        for (i, name) in names.iter().enumerate() {
+            row.insert(name.clone(), r.get::<_, Sql>(i)?);
+        }
+        Ok(row)
+    }) else {
+        return Vec::new();
+    };
+    mapped.flatten().collect()
+}
+
+fn int(row: &Row, key: Option<&str>) -> Option<i64> {
+    match row.get(key?)? {
+        Sql::Integer(i) => Some(*i),
+        Sql::Text(t) => t.parse().ok(),
+        _ => None,
+    }
+}
+
+fn text(row: &Row, key: Option<&str>) -> Option<String> {
+    match row.get(key?)? {
+        Sql::Text(t) if !t.is_empty() => Some(t.clone()),
+        Sql::Integer(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn millis(ms: Option<i64>) -> RecordTime {
+    match ms.map(jiff::Timestamp::from_millisecond) {
+        Some(Ok(ts)) => RecordTime {
+            utc: Some(spoor_normalize::format_utc(ts)),
+            source_text: ms.map(|m| m.to_string()),
+            ..RecordTime::default()
+        },
+        Some(Err(_)) => {
+            RecordTime::unresolved(ms.map(|m| m.to_string()).as_deref(), "instant out of range")
+        }
+        None => RecordTime::unresolved(None, "no date_sent"),
+    }
+}
+
+/// Outgoing base types (`type & 0x1F`): sent, sending, failed, fallbacks,
+/// and outgoing calls.
+fn is_outgoing(kind: i64) -> bool {
+    matches!(kind & 0x1f, 2 | 11 | 21..=26)
+}
+
+/// A user message (inbox or outbox), not a call or other event.
+fn is_user_message(kind: i64) -> bool {
+    matches!(kind & 0x1f, 20..=26) && kind & 0x10000 == 0
+}
+
+impl<'a> Messages<'a> {
+    fn new(
+        db: &'a Connection,
+        context: &'a BackupContext<'a>,
+        blobs: &'a HashMap<(BlobKind, String), StoredBlob>,
+    ) -> Messages<'a> {
+        Messages { db, context, blobs }
+    }
+
+    /// The message tables, by era: `message` (2023 on), else `mms` and `sms`.
+    fn tables(&self) -> Vec<&'static str> {
+        let present = |t: &&str| !columns(self.db, t).is_empty();
+        if present(&"message") {
+            return vec!["message"];
+        }
+        ["mms", "sms"].into_iter().filter(present).collect()
+    }
+
+    fn schema(&self) -> (Value, String) {
+        let tables = self.tables();
+        let attachments = ["attachment", "part"]
+            .into_iter()
+            .find(|t| !columns(self.db, t).is_empty());
+        let note = if tables.is_empty() {
+            "no message table (message, mms or sms) in the replayed database: no records".to_owned()
+        } else {
+            "tables found in the replayed database; columns mapped by name (pragma table_info)"
+                .to_owned()
+        };
+        (
+            json!({ "messages": tables, "attachments": attachments }),
+            note,
+        )
+    }
+
+    /// Recipient id → (key, party), and the group titles.
+    fn recipients(&self) -> HashMap<i64, (String, Party, Option<String>)> {
+        let cols = columns(self.db, "recipient");
+        let phone = pick(&cols, &["e164", "phone"]);
+        let aci = pick(&cols, &["aci", "uuid"]);
+        let group = pick(&cols, &["group_id"]);
+        let names = [
+            "system_joined_name",
+            "system_display_name",
+            "profile_joined_name",
+            "signal_profile_name",
+            "profile_given_name",
+        ];
+        let titles: HashMap<String, String> = rows(self.db, "SELECT * FROM groups", &[])
+            .into_iter()
+            .filter_map(|r| Some((text(&r, Some("group_id"))?, text(&r, Some("title"))?)))
+            .collect();
+        rows(self.db, "SELECT * FROM recipient", &[])
+            .into_iter()
+            .filter_map(|r| {
+                let id = int(&r, Some("_id"))?;
+                let e164 = text(&r, phone);
+                let aci = text(&r, aci);
+                let group_id = text(&r, group);
+                let title = group_id.as_ref().and_then(|g| titles.get(g).cloned());
+                let name = names
+                    .iter()
+                    .find_map(|n| text(&r, pick(&cols, &[n])))
+                    .or_else(|| title.clone());
+                let key = match (&aci, &e164, &group_id) {
+                    (_, _, Some(g)) => {
+                        format!("group:{}", &Sha256::of(g.as_bytes()).to_hex()[..32])
+                    }
+                    (Some(a), _, _) => format!("aci:{a}"),
+                    (None, Some(e), _) => format!("e164:{e}"),
+                    _ => format!("recipient:{id}"),
+                };
+                let (address, address_type) = match (&e164, &aci) {
+                    (Some(e), _) => (Some(e.clone()), Some("e164".to_owned())),
+                    (None, Some(a)) => (Some(a.clone()), Some("signal-aci".to_owned())),
+                    _ => (None, None),
+                };
+                let party = Party {
+                    name: name.map(|n| normalize_text(&n)),
+                    address,
+                    address_type,
+                };
+                Some((id, (key, party, title)))
+            })
+            .collect()
+    }
+
+    /// Thread id → recipient id.
+    fn threads(&self) -> HashMap<i64, i64> {
+        let cols = columns(self.db, "thread");
+        let recipient = pick(
+            &cols,
+            &["recipient_id", "thread_recipient_id", "recipient_ids"],
+        );
+        rows(self.db, "SELECT * FROM thread", &[])
+            .into_iter()
+            .filter_map(|r| Some((int(&r, Some("_id"))?, int(&r, recipient)?)))
+            .collect()
+    }
+
+    fn emit_all<E>(&self, emit: &mut dyn FnMut(Item) -> Result<(), E>) -> Result<(), EmitError<E>> {
+        let recipients = self.recipients();
+        let threads = self.threads();
+        let attachment_table = ["attachment", "part"]
+            .into_iter()
+            .find(|t| !columns(self.db, t).is_empty());
+        for table in self.tables() {
+            let cols = columns(self.db, table);
+            let map = ColumnMap {
+                sent: pick(&cols, &["date_sent", "date"]),
+                received: pick(&cols, &["date_received", "date"]),
+                kind: pick(&cols, &["type", "msg_box"]),
+                sender: pick(&cols, &["from_recipient_id", "recipient_id", "address"]),
+                thread: pick(&cols, &["thread_id"]),
+                body: pick(&cols, &["body"]),
+                deleted: pick(&cols, &["remote_deleted"]),
+                quote_id: pick(&cols, &["quote_id"]),
+                quote_author: pick(&cols, &["quote_author"]),
+                quote_body: pick(&cols, &["quote_body"]),
+                original: pick(&cols, &["original_message_id"]),
+                revision: pick(&cols, &["revision_number"]),
+                expires: pick(&cols, &["expires_in"]),
+                view_once: pick(&cols, &["view_once"]),
+                from_column: cols.iter().any(|c| c == "from_recipient_id"),
+            };
+            for row in rows(self.db, &format!("SELECT * FROM {table} ORDER BY _id"), &[]) {
+                let item = self.record(table, &row, &map, &recipients, &threads, attachment_table);
+                let item = item.map_err(EmitError::Io)?;
+                emit(item).map_err(EmitError::Stopped)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        table: &str,
+        row: &Row,
+        map: &ColumnMap,
+        recipients: &HashMap<i64, (String, Party, Option<String>)>,
+        threads: &HashMap<i64, i64>,
+        attachment_table: Option<&str>,
+    ) -> io::Result<Item> {
+        let row_id = int(row, Some("_id")).unwrap_or_default();
+        let kind_bits = int(row, map.kind).unwrap_or(0);
+        let outgoing = is_outgoing(kind_bits);
+        let thread = int(row, map.thread).and_then(|t| threads.get(&t));
+        let chat = thread.and_then(|r| recipients.get(r));
+        let chat_key = chat.map_or_else(
+            || format!("thread:{}", int(row, map.thread).unwrap_or(0)),
+            |c| c.0.clone(),
+        );
+        // Before from_recipient_id, the recipient column names the other
+        // party (the group, for outgoing group messages): outgoing is self.
+        let author = if outgoing && !map.from_column {
+            None
+        } else {
+            int(row, map.sender).and_then(|id| recipients.get(&id))
+        };
+        let (author_key, sender) = match (author, outgoing) {
+            (Some(a), _) => (a.0.clone(), Some(a.1.clone())),
+            (None, true) => (
+                "self".to_owned(),
+                Some(Party {
+                    name: Some("self".to_owned()),
+                    ..Party::default()
+                }),
+            ),
+            (None, false) => ("unknown".to_owned(), None),
+        };
+        let sent = int(row, map.sent);
+        let revision_number = int(row, map.revision);
+        let id = RecordId::derive(
+            "signal",
+            &[
+                &chat_key,
+                &author_key,
+                &sent.map(|s| s.to_string()).unwrap_or_default(),
+                &revision_number.map(|r| r.to_string()).unwrap_or_default(),
+            ],
+        );
+        let mut flags = Vec::new();
+        let mut extra = BTreeMap::new();
+        let mut warnings = Vec::new();
+        extra.insert("table".to_owned(), Value::from(table));
+        extra.insert("row_id".to_owned(), Value::from(row_id));
+        extra.insert("type".to_owned(), Value::from(kind_bits));
+        extra.insert(
+            "direction".to_owned(),
+            Value::from(if outgoing { "outgoing" } else { "incoming" }),
+        );
+        if let Some(received) = int(row, map.received) {
+            extra.insert("date_received_ms".to_owned(), Value::from(received));
+        }
+        let mut body = text(row, map.body);
+        let mut attachments = Vec::new();
+        let mut blobs = Vec::new();
+        if let Some(table) = attachment_table {
+            let cols = columns(self.db, table);
+            let message = pick(&cols, &["message_id", "mid"]);
+            let content_type = pick(&cols, &["content_type", "ct"]);
+            let quote = pick(&cols, &["quote"]);
+            if let Some(message) = message {
+                let sql = format!("SELECT * FROM {table} WHERE {message} = ?1 ORDER BY _id");
+                for part in rows(self.db, &sql, &[Sql::Integer(row_id)]) {
+                    if int(&part, quote).unwrap_or(0) != 0 {
+                        continue;
+                    }
+                    let part_id = int(&part, Some("_id")).unwrap_or_default();
+                    let media_type = text(&part, content_type).map(|t| t.to_ascii_lowercase());
+                    let stored = self.blobs.get(&(BlobKind::Attachment, part_id.to_string()));
+                    let mut r = BlobRef {
+                        role: "attachment".to_owned(),
+                        name: text(&part, Some("file_name")),
+                        media_type: media_type.clone(),
+                        size: None,
+                        sha256: None,
+                        missing: true,
+                        details: BTreeMap::from([("row_id".to_owned(), Value::from(part_id))]),
+                    };
+                    if let Some(caption) = text(&part, Some("caption")) {
+                        r.details.insert("caption".to_owned(), Value::from(caption));
+                    }
+                    match stored {
+                        None => {
+                            r.details.insert(
+                                "missing".to_owned(),
+                                Value::from("no attachment bytes in the backup (never downloaded)"),
+                            );
+                        }
+                        Some(s) if !s.intact => {
+                            r.size = Some(s.size);
+                            r.details.insert(
+                                "damaged".to_owned(),
+                                Value::from(
+                                    "the attachment's tag does not match: damaged in the backup",
+                                ),
+                            );
+                            r.details.insert(
+                                "content_sha256".to_owned(),
+                                Value::from(s.sha256.to_hex()),
+                            );
+                            warnings.push(format!("attachment {part_id} is damaged in the backup"));
+                        }
+                        Some(s) if s.size > self.context.limits.max_message_bytes as u64 => {
+                            r.size = Some(s.size);
+                            r.missing = false;
+                            r.details.insert(
+                                "content_sha256".to_owned(),
+                                Value::from(s.sha256.to_hex()),
+                            );
+                            r.details.insert(
+                                "kept_in_original".to_owned(),
+                                Value::from(
+                                    "larger than the blob limit; encrypted in the original backup",
+                                ),
+                            );
+                        }
+                        Some(s) => {
+                            let mut bytes = Vec::new();
+                            File::open(&s.path)?.read_to_end(&mut bytes)?;
+                            if media_type.as_deref() == Some("text/x-signal-plain") {
+                                body = Some(String::from_utf8_lossy(&bytes).into_owned());
+                                r.role = "long-text".to_owned();
+                            }
+                            r.size = Some(s.size);
+                            r.sha256 = Some(s.sha256);
+                            r.missing = false;
+                            blobs.push(Blob {
+                                sha256: s.sha256,
+                                bytes,
+                            });
+                        }
+                    }
+                    attachments.push(r);
+                }
+            }
+        }
+        let mut links = Links {
+            source_id: Some(format!("{author_key}/{}", sent.unwrap_or(0))),
+            ..Links::default()
+        };
+        if let Some(quoted) = int(row, map.quote_id).filter(|q| *q > 0) {
+            let quoted_author = int(row, map.quote_author)
+                .and_then(|a| recipients.get(&a))
+                .map(|a| a.0.clone());
+            links.in_reply_to.push(format!(
+                "{}/{quoted}",
+                quoted_author
+                    .clone()
+                    .unwrap_or_else(|| "unknown".to_owned())
+            ));
+            extra.insert("quote".to_owned(), json!({ "author": quoted_author, "target_sent_ms": quoted, "text": text(row, map.quote_body) }));
+        }
+        let reactions: Vec<Value> = rows(self.db, "SELECT * FROM reaction WHERE message_id = ?1", &[Sql::Integer(row_id)])
+            .into_iter()
+            .map(|r| {
+                let who = int(&r, Some("author_id")).and_then(|a| recipients.get(&a));
+                json!({ "emoji": text(&r, Some("emoji")), "author": who.map(|w| w.0.clone()), "sent": millis(int(&r, Some("date_sent"))).utc })
+            })
+            .collect();
+        if !reactions.is_empty() {
+            extra.insert("reactions".to_owned(), Value::Array(reactions));
+        }
+        let mentions: Vec<Value> = rows(self.db, "SELECT * FROM mention WHERE message_id = ?1", &[Sql::Integer(row_id)])
+            .into_iter()
+            .map(|m| {
+                let who = int(&m, Some("recipient_id")).and_then(|a| recipients.get(&a));
+                json!({ "recipient": who.map(|w| w.0.clone()), "start": int(&m, Some("range_start")), "length": int(&m, Some("range_length")) })
+            })
+            .collect();
+        if !mentions.is_empty() {
+            extra.insert("mentions".to_owned(), Value::Array(mentions));
+        }
+        let deletion = (int(row, map.deleted).unwrap_or(0) != 0).then(|| {
+            flags.push("deleted".to_owned());
+            Deletion {
+                deleted_at: None,
+                deleted_by: sender.clone(),
+            }
+        });
+        if int(row, map.expires).unwrap_or(0) > 0 {
+            flags.push("disappearing".to_owned());
+        }
+        if int(row, map.view_once).unwrap_or(0) != 0 {
+            flags.push("view-once".to_owned());
+        }
+        let revision = revision_number.map(|n| {
+            if let Some(original) = int(row, map.original) {
+                extra.insert("original_message_row".to_owned(), Value::from(original));
+            }
+            Revision {
+                version: Some(n.to_string()),
+                supersedes: None,
+                edited_at: (n > 0).then(|| millis(sent).utc).flatten(),
+            }
+        });
+        let kind = if is_user_message(kind_bits) {
+            RecordKind::Message
+        } else {
+            RecordKind::SystemEvent
+        };
+        if kind == RecordKind::SystemEvent {
+            extra.insert(
+                "system_event".to_owned(),
+                json!({ "base_type": kind_bits & 0x1f, "group_update": kind_bits & 0x10000 != 0 }),
+            );
+        }
+        let text = match kind {
+            // A group update's body is an encoded group context, not text.
+            RecordKind::SystemEvent => {
+                if let Some(raw) = body.take() {
+                    extra.insert("body".to_owned(), Value::from(raw));
+                }
+                None
+            }
+            _ => body.map(|b| normalize_text(&b)).filter(|b| !b.is_empty()),
+        };
+        let canonical = spoor_normalize::jcs::to_canonical(&Value::Object(
+            row.iter().map(|(k, v)| (k.clone(), sql_json(v))).collect(),
+        ));
+        let record = Record {
+            schema: RECORD_SCHEMA.to_owned(),
+            id,
+            kind,
+            source: Source {
+                format: FORMAT.to_owned(),
+                export_sha256: self.context.export_sha256,
+                locator: Locator {
+                    pointer: Some(format!("/{table}/{row_id}")),
+                    ..Locator::default()
+                },
+                item_sha256: Some(Sha256::of(&canonical)),
+                parser: PARSER.to_owned(),
+            },
+            conversation: Conversation {
+                id: Some(format!("signal:{chat_key}")),
+                title: chat.and_then(|c| c.2.clone().or_else(|| c.1.name.clone())),
+                participants: Vec::new(),
+            },
+            sender,
+            recipients: Vec::new(),
+            time: millis(sent),
+            subject: None,
+            text,
+            bodies: Vec::new(),
+            attachments,
+            links,
+            revision,
+            deletion,
+            flags,
+            warnings,
+            extra,
+        };
+        Ok(Item::Record(Box::new(record), blobs))
+    }
+}
+
+/// A replayed cell as JSON (blobs as lowercase hex), for the item hash.
+fn sql_json(value: &Sql) -> Value {
+    match value {
+        Sql::Null => Value::Null,
+        Sql::Integer(i) => Value::from(*i),
+        Sql::Real(r) => Value::from(*r),
+        Sql::Text(t) => Value::from(t.clone()),
+        Sql::Blob(b) => Value::from(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+    }
+}
+
+/// Which column holds what, decided per table from the columns it has.
+struct ColumnMap {
+    sent: Option<&'static str>,
+    received: Option<&'static str>,
+    kind: Option<&'static str>,
+    sender: Option<&'static str>,
+    thread: Option<&'static str>,
+    body: Option<&'static str>,
+    deleted: Option<&'static str>,
+    quote_id: Option<&'static str>,
+    quote_author: Option<&'static str>,
+    quote_body: Option<&'static str>,
+    original: Option<&'static str>,
+    revision: Option<&'static str>,
+    expires: Option<&'static str>,
+    view_once: Option<&'static str>,
+    /// `from_recipient_id` exists (2023 on): it names the author, self too.
+    from_column: bool,
+}

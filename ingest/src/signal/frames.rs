@@ -1,0 +1,439 @@
+//! Reading the frames of a legacy `.backup`, versions 0 and 1: the plaintext
+//! header, then per frame a length, the ciphertext and a 10-byte tag that is
+//! checked before anything is decoded; attachment bytes after their frame,
+//! streamed (docs/FORMAT.md §16.1).
+
+use std::io::{self, Read, Write};
+
+use hmac::Mac;
+
+use super::crypto::{self, Keys, Passphrase, MAC_LEN};
+use super::proto::{self, Frame};
+
+/// Why reading stopped.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    /// The first frame does not authenticate: the passphrase is wrong or
+    /// the file is damaged; the two cannot be told apart.
+    WrongPassphrase,
+    /// The file ends inside a frame or blob.
+    Truncated {
+        offset: u64,
+    },
+    /// A frame longer than the limit.
+    TooLarge {
+        length: u64,
+        offset: u64,
+    },
+    /// A frame after the first does not authenticate.
+    BadMac {
+        offset: u64,
+    },
+    /// A frame that authenticates but does not decode.
+    Malformed {
+        offset: u64,
+    },
+    /// Not a backup at all, or a version this reader does not know.
+    NotBackup(String),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::WrongPassphrase => f.write_str(
+                "wrong passphrase or corrupted file (the first frame does not authenticate)",
+            ),
+            Fault::Truncated { offset } => write!(
+                f,
+                "the file ends at byte {offset}, inside a frame: truncated"
+            ),
+            Fault::TooLarge { length, offset } => write!(
+                f,
+                "frame of {length} bytes at byte {offset} is over the limit; refused"
+            ),
+            Fault::BadMac { offset } => {
+                write!(f, "frame at byte {offset} does not authenticate (damaged)")
+            }
+            Fault::Malformed { offset } => write!(
+                f,
+                "frame at byte {offset} authenticates but is not a backup frame"
+            ),
+            Fault::NotBackup(why) => f.write_str(why),
+            Fault::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Largest header frame accepted: a real one is 54–56 bytes.
+const MAX_HEADER: u32 = 1024;
+
+/// Looks at a file's first bytes: a 4-byte length and a header frame with a
+/// 16-byte IV.
+pub(crate) fn sniff(head: &[u8]) -> bool {
+    let Some(len) = head
+        .get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    else {
+        return false;
+    };
+    if !(20..=MAX_HEADER).contains(&len) {
+        return false;
+    }
+    let Some(frame) = head.get(4..4 + len as usize) else {
+        return false;
+    };
+    matches!(proto::decode(frame), Some(Frame::Header { iv, .. }) if iv.len() == 16)
+}
+
+pub(crate) struct Frames<R> {
+    input: R,
+    keys: Keys,
+    iv: [u8; 16],
+    counter: u32,
+    pub(crate) version: u32,
+    offset: u64,
+    authenticated: u64,
+}
+
+/// Reads exactly `buf.len()` bytes; `Ok(false)` at a clean end before the
+/// first byte.
+fn fill<R: Read>(input: &mut R, buf: &mut [u8], offset: u64) -> Result<bool, Fault> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => {
+                return Err(Fault::Truncated {
+                    offset: offset + got as u64,
+                })
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Fault::Io(e)),
+        }
+    }
+    Ok(true)
+}
+
+impl<R: Read> Frames<R> {
+    /// Reads the header and derives the keys (about a second of SHA-512).
+    pub(crate) fn open(mut input: R, passphrase: &Passphrase) -> Result<Frames<R>, Fault> {
+        let mut len = [0u8; 4];
+        if !fill(&mut input, &mut len, 0)? {
+            return Err(Fault::NotBackup("empty file".to_owned()));
+        }
+        let len = u32::from_be_bytes(len);
+        if !(1..=MAX_HEADER).contains(&len) {
+            return Err(Fault::NotBackup(format!(
+                "header frame of {len} bytes: not a Signal backup"
+            )));
+        }
+        let mut header = vec![0u8; len as usize];
+        if !fill(&mut input, &mut header, 4)? {
+            return Err(Fault::Truncated { offset: 4 });
+        }
+        let Some(Frame::Header { iv, salt, version }) = proto::decode(&header) else {
+            return Err(Fault::NotBackup(
+                "the first frame is not a backup header".to_owned(),
+            ));
+        };
+        let iv = <[u8; 16]>::try_from(iv.as_slice())
+            .map_err(|_| Fault::NotBackup(format!("header IV of {} bytes, not 16", iv.len())))?;
+        if version > 1 {
+            return Err(Fault::NotBackup(format!(
+                "backup format version {version}; this reader knows versions 0 and 1"
+            )));
+        }
+        let keys = crypto::derive(passphrase, (!salt.is_empty()).then_some(salt.as_slice()));
+        Ok(Frames {
+            input,
+            keys,
+            counter: u32::from_be_bytes([iv[0], iv[1], iv[2], iv[3]]),
+            iv,
+            version,
+            offset: 4 + u64::from(len),
+            authenticated: 0,
+        })
+    }
+
+    fn next_iv(&mut self) -> [u8; 16] {
+        let iv = crypto::iv_for(&self.iv, self.counter);
+        self.counter = self.counter.wrapping_add(1);
+        iv
+    }
+
+    /// The next frame, authenticated and decoded; `None` at the end of the
+    /// file (a backup ends with an `End` frame; without one it was cut).
+    pub(crate) fn next(&mut self, max: usize) -> Result<Option<Frame>, Fault> {
+        let start = self.offset;
+        let mut len_bytes = [0u8; 4];
+        if !fill(&mut self.input, &mut len_bytes, start)? {
+            return Ok(None);
+        }
+        let iv = self.next_iv();
+        let mut cipher = crypto::cipher(&self.keys, &iv);
+        let mut mac = crypto::mac(&self.keys);
+        let len = if self.version >= 1 {
+            mac.update(&len_bytes);
+            let mut plain = len_bytes;
+            crypto::apply(&mut cipher, &mut plain);
+            u32::from_be_bytes(plain)
+        } else {
+            u32::from_be_bytes(len_bytes)
+        };
+        let first = self.authenticated == 0;
+        if (len as usize) <= MAC_LEN || len as usize > max {
+            return Err(if first {
+                Fault::WrongPassphrase
+            } else {
+                Fault::TooLarge {
+                    length: u64::from(len),
+                    offset: start,
+                }
+            });
+        }
+        let mut body = vec![0u8; len as usize];
+        if !fill(&mut self.input, &mut body, start + 4)? {
+            return Err(Fault::Truncated { offset: start + 4 });
+        }
+        self.offset = start + 4 + u64::from(len);
+        let (ciphertext, tag) = body.split_at_mut(len as usize - MAC_LEN);
+        mac.update(ciphertext);
+        if !crypto::tag_matches(mac, tag) {
+            return Err(if first {
+                Fault::WrongPassphrase
+            } else {
+                Fault::BadMac { offset: start }
+            });
+        }
+        self.authenticated += 1;
+        crypto::apply(&mut cipher, ciphertext);
+        proto::decode(ciphertext)
+            .map(Some)
+            .ok_or(Fault::Malformed { offset: start })
+    }
+
+    /// Streams the `length` bytes of the blob that follows an attachment,
+    /// avatar or sticker frame into `out`; `Ok(false)` when its tag does not
+    /// match (the bytes were still consumed, so the stream stays in step).
+    pub(crate) fn blob(&mut self, length: u32, out: &mut dyn Write) -> Result<bool, Fault> {
+        let iv = self.next_iv();
+        let mut cipher = crypto::cipher(&self.keys, &iv);
+        let mut mac = crypto::mac(&self.keys);
+        mac.update(&iv);
+        let mut left = u64::from(length);
+        let mut chunk = vec![0u8; 1 << 16];
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            if !fill(&mut self.input, &mut chunk[..n], self.offset)? {
+                return Err(Fault::Truncated {
+                    offset: self.offset,
+                });
+            }
+            self.offset += n as u64;
+            mac.update(&chunk[..n]);
+            crypto::apply(&mut cipher, &mut chunk[..n]);
+            out.write_all(&chunk[..n]).map_err(Fault::Io)?;
+            left -= n as u64;
+        }
+        let mut tag = [0u8; MAC_LEN];
+        if !fill(&mut self.input, &mut tag, self.offset)? {
+            return Err(Fault::Truncated {
+                offset: self.offset,
+            });
+        }
+        self.offset += MAC_LEN as u64;
+        Ok(crypto::tag_matches(mac, &tag))
+    }
+}
+
+/// A test-only writer of `.backup` files, the mirror of the reader: it is
+/// how the fixtures of every schema era and fault are made.
+#[cfg(test)]
+pub(crate) mod writer {
+    use super::*;
+    use crate::signal::proto::encode;
+
+    pub(crate) struct Writer {
+        pub(crate) out: Vec<u8>,
+        keys: Keys,
+        iv: [u8; 16],
+        counter: u32,
+        version: u32,
+    }
+
+    impl Writer {
+        pub(crate) fn new(
+            passphrase: &Passphrase,
+            iv: [u8; 16],
+            salt: [u8; 32],
+            version: u32,
+        ) -> Writer {
+            let header = encode::frame(&Frame::Header {
+                iv: iv.to_vec(),
+                salt: salt.to_vec(),
+                version,
+            });
+            let mut out = (header.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(&header);
+            Writer {
+                out,
+                keys: crypto::derive(passphrase, Some(&salt)),
+                counter: u32::from_be_bytes([iv[0], iv[1], iv[2], iv[3]]),
+                iv,
+                version,
+            }
+        }
+
+        fn next_iv(&mut self) -> [u8; 16] {
+            let iv = crypto::iv_for(&self.iv, self.counter);
+            self.counter = self.counter.wrapping_add(1);
+            iv
+        }
+
+        pub(crate) fn frame(&mut self, frame: &Frame) {
+            let mut body = encode::frame(frame);
+            let iv = self.next_iv();
+            let mut cipher = crypto::cipher(&self.keys, &iv);
+            let mut mac = crypto::mac(&self.keys);
+            let mut len = ((body.len() + MAC_LEN) as u32).to_be_bytes();
+            if self.version >= 1 {
+                crypto::apply(&mut cipher, &mut len);
+                mac.update(&len);
+            }
+            crypto::apply(&mut cipher, &mut body);
+            mac.update(&body);
+            let tag = mac.finalize().into_bytes();
+            self.out.extend_from_slice(&len);
+            self.out.extend_from_slice(&body);
+            self.out.extend_from_slice(&tag[..MAC_LEN]);
+        }
+
+        pub(crate) fn blob(&mut self, bytes: &[u8]) {
+            let iv = self.next_iv();
+            let mut cipher = crypto::cipher(&self.keys, &iv);
+            let mut mac = crypto::mac(&self.keys);
+            mac.update(&iv);
+            let mut body = bytes.to_vec();
+            crypto::apply(&mut cipher, &mut body);
+            mac.update(&body);
+            let tag = mac.finalize().into_bytes();
+            self.out.extend_from_slice(&body);
+            self.out.extend_from_slice(&tag[..MAC_LEN]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writer::Writer;
+    use super::*;
+    use crate::signal::proto::{BlobKind, Param};
+
+    fn passphrase() -> Passphrase {
+        Passphrase::parse("000001111122222333334444455555").expect("valid")
+    }
+
+    fn sample(version: u32) -> Vec<u8> {
+        let mut w = Writer::new(&passphrase(), [9; 16], [3; 32], version);
+        w.frame(&Frame::Version(215));
+        w.frame(&Frame::Statement {
+            sql: "CREATE TABLE t (a)".to_owned(),
+            params: vec![],
+        });
+        w.frame(&Frame::Statement {
+            sql: "INSERT INTO t VALUES (?)".to_owned(),
+            params: vec![Param::Integer(-1)],
+        });
+        w.frame(&Frame::Blob {
+            kind: BlobKind::Attachment,
+            row_id: Some(1),
+            name: None,
+            length: 5,
+        });
+        w.blob(b"hello");
+        w.frame(&Frame::End);
+        w.out
+    }
+
+    #[test]
+    fn both_versions_read_back() {
+        for version in [0, 1] {
+            let bytes = sample(version);
+            assert!(sniff(&bytes));
+            let mut frames = Frames::open(bytes.as_slice(), &passphrase()).expect("opens");
+            assert_eq!(frames.version, version);
+            assert_eq!(
+                frames.next(1 << 20).expect("frame"),
+                Some(Frame::Version(215))
+            );
+            assert!(matches!(
+                frames.next(1 << 20).expect("frame"),
+                Some(Frame::Statement { .. })
+            ));
+            assert!(
+                matches!(frames.next(1 << 20).expect("frame"), Some(Frame::Statement { params, .. }) if params == vec![Param::Integer(-1)])
+            );
+            assert!(matches!(
+                frames.next(1 << 20).expect("frame"),
+                Some(Frame::Blob { length: 5, .. })
+            ));
+            let mut out = Vec::new();
+            assert!(frames.blob(5, &mut out).expect("blob"));
+            assert_eq!(out, b"hello");
+            assert_eq!(frames.next(1 << 20).expect("frame"), Some(Frame::End));
+            assert_eq!(frames.next(1 << 20).expect("end of file"), None);
+        }
+    }
+
+    #[test]
+    fn faults() {
+        let bytes = sample(1);
+        let wrong = Passphrase::parse("999991111122222333334444455555").expect("valid");
+        let mut frames = Frames::open(bytes.as_slice(), &wrong).expect("header is plaintext");
+        assert!(matches!(frames.next(1 << 20), Err(Fault::WrongPassphrase)));
+        // Cut inside the third frame.
+        let cut = &bytes[..bytes.len() - 40];
+        let mut frames = Frames::open(cut, &passphrase()).expect("opens");
+        let mut outcome = Ok(None);
+        for _ in 0..6 {
+            outcome = frames.next(1 << 20);
+            if let Ok(Some(Frame::Blob { length, .. })) = outcome {
+                outcome = frames.blob(length, &mut io::sink()).map(|_| None);
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        assert!(
+            matches!(outcome, Err(Fault::Truncated { .. })),
+            "{outcome:?}"
+        );
+        // A damaged blob: its tag fails, the next frame still reads.
+        let mut damaged = bytes.clone();
+        let blob_start = sample_blob_offset(&bytes);
+        damaged[blob_start] ^= 0xff;
+        let mut frames = Frames::open(damaged.as_slice(), &passphrase()).expect("opens");
+        for _ in 0..4 {
+            frames.next(1 << 20).expect("frame");
+        }
+        assert!(!frames.blob(5, &mut io::sink()).expect("blob read"));
+        assert_eq!(frames.next(1 << 20).expect("in step"), Some(Frame::End));
+        // A frame over the limit is refused.
+        let mut frames = Frames::open(bytes.as_slice(), &passphrase()).expect("opens");
+        frames.next(1 << 20).expect("first frame");
+        assert!(matches!(frames.next(12), Err(Fault::TooLarge { .. })));
+    }
+
+    /// Offset of the blob's first byte in `sample(1)`: after the End frame
+    /// and the blob's tag are taken off the end.
+    fn sample_blob_offset(bytes: &[u8]) -> usize {
+        let end_frame = 4 + encode_len(&Frame::End) + MAC_LEN;
+        bytes.len() - end_frame - MAC_LEN - 5
+    }
+
+    fn encode_len(frame: &Frame) -> usize {
+        crate::signal::proto::encode::frame(frame).len()
+    }
+}
