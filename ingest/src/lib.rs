@@ -68,4 +68,5 @@ pub use whatsapp::DateOrder;
 pub mod internal {
     pub use crate::email::{parse_message, MessageContext, ParsedMessage};
     pub use crate::mbox::{split_mbox, MboxMessage, MboxVariant, SplitError};
+    pub use crate::signal::{BackupWriter, SqlParam};
 }

@@ -248,28 +248,31 @@ impl<R: Read> Frames<R> {
     }
 }
 
-/// A test-only writer of `.backup` files, the mirror of the reader: it is
-/// how the fixtures of every schema era and fault are made.
-#[cfg(test)]
+/// A writer of `.backup` files for tests and benches, the mirror of the
+/// reader: it is how the fixtures of every schema era and fault are made.
+/// Not for producing real backups.
 pub(crate) mod writer {
-    use super::*;
-    use crate::signal::proto::encode;
+    use super::{crypto, Frame, Keys, Passphrase, MAC_LEN};
+    use crate::signal::proto::{encode, BlobKind, Param};
+    use hmac::Mac;
 
-    pub(crate) struct Writer {
-        pub(crate) out: Vec<u8>,
+    /// Builds a backup in memory, frame by frame.
+    pub struct BackupWriter {
+        out: Vec<u8>,
         keys: Keys,
         iv: [u8; 16],
         counter: u32,
         version: u32,
     }
 
-    impl Writer {
-        pub(crate) fn new(
+    impl BackupWriter {
+        /// A backup of format `version` (0 or 1) with this IV and salt.
+        pub fn new(
             passphrase: &Passphrase,
             iv: [u8; 16],
             salt: [u8; 32],
             version: u32,
-        ) -> Writer {
+        ) -> BackupWriter {
             let header = encode::frame(&Frame::Header {
                 iv: iv.to_vec(),
                 salt: salt.to_vec(),
@@ -277,13 +280,18 @@ pub(crate) mod writer {
             });
             let mut out = (header.len() as u32).to_be_bytes().to_vec();
             out.extend_from_slice(&header);
-            Writer {
+            BackupWriter {
                 out,
                 keys: crypto::derive(passphrase, Some(&salt)),
                 counter: u32::from_be_bytes([iv[0], iv[1], iv[2], iv[3]]),
                 iv,
                 version,
             }
+        }
+
+        /// The bytes so far.
+        pub fn bytes(&self) -> &[u8] {
+            &self.out
         }
 
         fn next_iv(&mut self) -> [u8; 16] {
@@ -310,7 +318,28 @@ pub(crate) mod writer {
             self.out.extend_from_slice(&tag[..MAC_LEN]);
         }
 
-        pub(crate) fn blob(&mut self, bytes: &[u8]) {
+        /// A DatabaseVersion frame.
+        pub fn database_version(&mut self, version: u32) {
+            self.frame(&Frame::Version(version));
+        }
+
+        /// An SQL statement with its parameters.
+        pub fn statement(&mut self, sql: &str, params: Vec<Param>) {
+            self.frame(&Frame::Statement {
+                sql: sql.to_owned(),
+                params,
+            });
+        }
+
+        /// An attachment frame for `row_id` and its bytes; `damaged` spoils
+        /// the tag as Signal's 2019–2021 bug did.
+        pub fn attachment(&mut self, row_id: u64, bytes: &[u8], damaged: bool) {
+            self.frame(&Frame::Blob {
+                kind: BlobKind::Attachment,
+                row_id: Some(row_id),
+                name: None,
+                length: bytes.len() as u32,
+            });
             let iv = self.next_iv();
             let mut cipher = crypto::cipher(&self.keys, &iv);
             let mut mac = crypto::mac(&self.keys);
@@ -318,43 +347,49 @@ pub(crate) mod writer {
             let mut body = bytes.to_vec();
             crypto::apply(&mut cipher, &mut body);
             mac.update(&body);
-            let tag = mac.finalize().into_bytes();
+            let mut tag = mac.finalize().into_bytes();
+            if damaged {
+                tag[0] ^= 0xff;
+            }
             self.out.extend_from_slice(&body);
             self.out.extend_from_slice(&tag[..MAC_LEN]);
+        }
+
+        /// A frame of a type this reader does not know.
+        pub fn unknown_frame(&mut self) {
+            self.frame(&Frame::Unknown);
+        }
+
+        /// A preference (a setting frame).
+        pub fn setting(&mut self) {
+            self.frame(&Frame::Setting);
+        }
+
+        /// The End frame.
+        pub fn end(&mut self) {
+            self.frame(&Frame::End);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::writer::Writer;
+    use super::writer::BackupWriter;
     use super::*;
-    use crate::signal::proto::{BlobKind, Param};
+    use crate::signal::proto::Param;
 
     fn passphrase() -> Passphrase {
         Passphrase::parse("000001111122222333334444455555").expect("valid")
     }
 
     fn sample(version: u32) -> Vec<u8> {
-        let mut w = Writer::new(&passphrase(), [9; 16], [3; 32], version);
-        w.frame(&Frame::Version(215));
-        w.frame(&Frame::Statement {
-            sql: "CREATE TABLE t (a)".to_owned(),
-            params: vec![],
-        });
-        w.frame(&Frame::Statement {
-            sql: "INSERT INTO t VALUES (?)".to_owned(),
-            params: vec![Param::Integer(-1)],
-        });
-        w.frame(&Frame::Blob {
-            kind: BlobKind::Attachment,
-            row_id: Some(1),
-            name: None,
-            length: 5,
-        });
-        w.blob(b"hello");
-        w.frame(&Frame::End);
-        w.out
+        let mut w = BackupWriter::new(&passphrase(), [9; 16], [3; 32], version);
+        w.database_version(215);
+        w.statement("CREATE TABLE t (a)", vec![]);
+        w.statement("INSERT INTO t VALUES (?)", vec![Param::Integer(-1)]);
+        w.attachment(1, b"hello", false);
+        w.end();
+        w.bytes().to_vec()
     }
 
     #[test]

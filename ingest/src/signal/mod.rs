@@ -14,7 +14,9 @@ mod proto;
 
 pub(crate) use backup::{read_backup, BackupContext, BackupError, FORMAT as BACKUP_FORMAT};
 pub use crypto::Passphrase;
+pub use frames::writer::BackupWriter;
 pub(crate) use frames::{sniff as sniff_backup, Fault};
+pub use proto::Param as SqlParam;
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -76,11 +76,16 @@ fn fields(bytes: &[u8]) -> Fields<'_> {
 
 /// A parameter of an SQL statement.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Param {
+pub enum Param {
+    /// Text.
     Text(String),
+    /// An integer.
     Integer(i64),
+    /// A double.
     Real(f64),
+    /// Bytes.
     Blob(Vec<u8>),
+    /// NULL.
     Null,
 }
 
@@ -214,7 +219,6 @@ fn blob(bytes: &[u8], kind: BlobKind) -> Option<Frame> {
 }
 
 /// Encoding, for the test writer that makes backup fixtures.
-#[cfg(test)]
 pub(crate) mod encode {
     use super::{BlobKind, Frame, Param};
 

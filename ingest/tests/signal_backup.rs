@@ -1,0 +1,548 @@
+//! Signal's legacy Android `.backup`: fixtures for each schema era and each
+//! fault are written by the test-only writer (`internal::BackupWriter`) from
+//! a few SQL statements and blobs, then read back field by field.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use spoor_ingest::internal::{BackupWriter, SqlParam as P};
+use spoor_ingest::{read_export, Limits, Passphrase, ReadOptions, ReadSummary};
+use spoor_normalize::{RecordKind, Sha256};
+
+use common::Collected;
+
+const PASSPHRASE: &str = "00000 11111 22222 33333 44444 55555";
+const ACI_BRAM: &str = "10111213-1415-1617-1819-1a1b1c1d1e1f";
+const ACI_SELF: &str = "30313233-3435-3637-3839-3a3b3c3d3e3f";
+const T: i64 = 1_709_283_600_000;
+const PHOTO: &[u8] = b"\xff\xd8\xff\xe0 backup photo \xff\xd9";
+const LONG: &str =
+    "Het volledige verslag, langer dan een bericht: de kademuur wordt in fase 2 hersteld.";
+
+fn passphrase() -> Passphrase {
+    Passphrase::parse(PASSPHRASE).expect("valid")
+}
+
+fn writer(version: u32) -> BackupWriter {
+    BackupWriter::new(&passphrase(), [0x5a; 16], [0x11; 32], version)
+}
+
+fn text(t: &str) -> P {
+    P::Text(t.to_owned())
+}
+
+/// The 2023-on era: one `message` table with from/to recipients, the
+/// `attachment` table (2024 on), reactions, mentions and edits.
+fn modern(version: u32) -> BackupWriter {
+    let mut w = writer(version);
+    w.database_version(215);
+    for sql in [
+        "CREATE TABLE recipient (_id INTEGER PRIMARY KEY, aci TEXT, e164 TEXT, system_joined_name TEXT, profile_joined_name TEXT, group_id TEXT)",
+        "CREATE TABLE groups (_id INTEGER PRIMARY KEY, group_id TEXT, recipient_id INTEGER, title TEXT)",
+        "CREATE TABLE thread (_id INTEGER PRIMARY KEY, recipient_id INTEGER)",
+        "CREATE TABLE message (_id INTEGER PRIMARY KEY, thread_id INTEGER, from_recipient_id INTEGER, to_recipient_id INTEGER, date_sent INTEGER, date_received INTEGER, body TEXT, type INTEGER, remote_deleted INTEGER DEFAULT 0, quote_id INTEGER, quote_author INTEGER, quote_body TEXT, original_message_id INTEGER, latest_revision_id INTEGER, revision_number INTEGER DEFAULT 0, expires_in INTEGER DEFAULT 0, view_once INTEGER DEFAULT 0)",
+        "CREATE TABLE attachment (_id INTEGER PRIMARY KEY, message_id INTEGER, content_type TEXT, file_name TEXT, data_size INTEGER, caption TEXT, quote INTEGER DEFAULT 0)",
+        "CREATE TABLE reaction (_id INTEGER PRIMARY KEY, message_id INTEGER, author_id INTEGER, emoji TEXT, date_sent INTEGER)",
+        "CREATE TABLE mention (_id INTEGER PRIMARY KEY, message_id INTEGER, recipient_id INTEGER, range_start INTEGER, range_length INTEGER)",
+        "CREATE VIRTUAL TABLE message_fts USING fts5(body)",
+        "CREATE TABLE sqlite_sequence(name,seq)",
+    ] {
+        w.statement(sql, vec![]);
+    }
+    let recipient = "INSERT INTO recipient VALUES (?, ?, ?, ?, ?, ?)";
+    w.statement(
+        recipient,
+        vec![
+            P::Integer(1),
+            text(ACI_SELF),
+            text("+31600000001"),
+            P::Null,
+            text("Anne de Vries"),
+            P::Null,
+        ],
+    );
+    w.statement(
+        recipient,
+        vec![
+            P::Integer(2),
+            text(ACI_BRAM),
+            text("+31612345678"),
+            text("Bram Jansen"),
+            P::Null,
+            P::Null,
+        ],
+    );
+    w.statement(
+        recipient,
+        vec![
+            P::Integer(3),
+            P::Null,
+            P::Null,
+            P::Null,
+            P::Null,
+            text("__signal_group__v2__!0a0b0c"),
+        ],
+    );
+    w.statement(
+        "INSERT INTO groups VALUES (?, ?, ?, ?)",
+        vec![
+            P::Integer(1),
+            text("__signal_group__v2__!0a0b0c"),
+            P::Integer(3),
+            text("Projectgroep Kade"),
+        ],
+    );
+    w.statement(
+        "INSERT INTO thread VALUES (?, ?)",
+        vec![P::Integer(1), P::Integer(2)],
+    );
+    w.statement(
+        "INSERT INTO thread VALUES (?, ?)",
+        vec![P::Integer(2), P::Integer(3)],
+    );
+    let message = "INSERT INTO message (_id, thread_id, from_recipient_id, to_recipient_id, date_sent, date_received, body, type, remote_deleted, quote_id, quote_author, quote_body, original_message_id, latest_revision_id, revision_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let row = |id: i64, thread: i64, from: i64, sent: i64, body: Option<&str>, kind: i64| {
+        vec![
+            P::Integer(id),
+            P::Integer(thread),
+            P::Integer(from),
+            P::Integer(if from == 1 { 2 } else { 1 }),
+            P::Integer(sent),
+            P::Integer(sent + 1500),
+            body.map_or(P::Null, text),
+            P::Integer(kind),
+            P::Integer(0),
+            P::Null,
+            P::Null,
+            P::Null,
+            P::Null,
+            P::Null,
+            P::Integer(0),
+        ]
+    };
+    // Incoming (base type 20 with the push and secure bits), outgoing (23).
+    w.statement(
+        message,
+        row(
+            1,
+            1,
+            2,
+            T,
+            Some("Goedemorgen Anne"),
+            0x80_0000 | 0x20_0000 | 20,
+        ),
+    );
+    w.statement(
+        message,
+        row(
+            2,
+            1,
+            1,
+            T + 60_000,
+            Some("Zie bijlage"),
+            0x80_0000 | 0x20_0000 | 23,
+        ),
+    );
+    w.statement(
+        "INSERT INTO attachment VALUES (?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(10),
+            P::Integer(2),
+            text("image/jpeg"),
+            text("kade.jpg"),
+            P::Integer(PHOTO.len() as i64),
+            text("De kade"),
+            P::Integer(0),
+        ],
+    );
+    w.attachment(10, PHOTO, false);
+    // A quote of message 2 by Bram.
+    let mut quote = row(3, 1, 2, T + 120_000, Some("Mooi!"), 0x80_0000 | 20);
+    quote[9] = P::Integer(T + 60_000);
+    quote[10] = P::Integer(1);
+    quote[11] = text("Zie bijlage");
+    w.statement(message, quote);
+    w.statement(
+        "INSERT INTO reaction VALUES (?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(1),
+            P::Integer(1),
+            P::Integer(1),
+            text("👍"),
+            P::Integer(T + 30_000),
+        ],
+    );
+    // An edit in the group: revision 0 (superseded) and revision 1.
+    let mut original = row(
+        4,
+        2,
+        2,
+        T + 180_000,
+        Some("Vergadering om 10:00"),
+        0x80_0000 | 20,
+    );
+    original[13] = P::Integer(5);
+    w.statement(message, original);
+    let mut edited = row(
+        5,
+        2,
+        2,
+        T + 240_000,
+        Some("Vergadering om 11:00 @Anne"),
+        0x80_0000 | 20,
+    );
+    edited[12] = P::Integer(4);
+    edited[14] = P::Integer(1);
+    w.statement(message, edited);
+    w.statement(
+        "INSERT INTO mention VALUES (?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(1),
+            P::Integer(5),
+            P::Integer(1),
+            P::Integer(21),
+            P::Integer(5),
+        ],
+    );
+    // Deleted for everyone; a group update; a long text.
+    let mut deleted = row(6, 2, 2, T + 300_000, None, 0x80_0000 | 20);
+    deleted[8] = P::Integer(1);
+    w.statement(message, deleted);
+    w.statement(
+        message,
+        row(
+            7,
+            2,
+            1,
+            T + 360_000,
+            Some("CggSBnRpdGVs"),
+            0x10000 | 0x80000 | 23,
+        ),
+    );
+    w.statement(
+        message,
+        row(
+            8,
+            2,
+            2,
+            T + 420_000,
+            Some("Het volledige verslag, langer"),
+            0x80_0000 | 20,
+        ),
+    );
+    w.statement(
+        "INSERT INTO attachment VALUES (?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(11),
+            P::Integer(8),
+            text("text/x-signal-plain"),
+            P::Null,
+            P::Integer(LONG.len() as i64),
+            P::Null,
+            P::Integer(0),
+        ],
+    );
+    w.attachment(11, LONG.as_bytes(), false);
+    // A statement that does not fit the schema: skipped, counted.
+    w.statement("INSERT INTO no_such_table VALUES (1)", vec![]);
+    w.setting();
+    w.unknown_frame();
+    w
+}
+
+/// The era before 2023: `sms` for text, `mms` for media and groups, `part`
+/// for attachments, `recipient_id` naming the other party.
+fn legacy() -> BackupWriter {
+    let mut w = writer(0);
+    w.database_version(120);
+    for sql in [
+        "CREATE TABLE recipient (_id INTEGER PRIMARY KEY, uuid TEXT, phone TEXT, system_display_name TEXT, signal_profile_name TEXT, group_id TEXT)",
+        "CREATE TABLE thread (_id INTEGER PRIMARY KEY, thread_recipient_id INTEGER)",
+        "CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address INTEGER, date INTEGER, date_sent INTEGER, body TEXT, type INTEGER)",
+        "CREATE TABLE mms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address INTEGER, date INTEGER, date_received INTEGER, body TEXT, msg_box INTEGER, quote_id INTEGER, quote_author INTEGER, quote_body TEXT)",
+        "CREATE TABLE part (_id INTEGER PRIMARY KEY, mid INTEGER, ct TEXT, file_name TEXT, caption TEXT, quote INTEGER DEFAULT 0)",
+    ] {
+        w.statement(sql, vec![]);
+    }
+    w.statement(
+        "INSERT INTO recipient VALUES (?, ?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(2),
+            text(ACI_BRAM),
+            text("+31612345678"),
+            text("Bram Jansen"),
+            P::Null,
+            P::Null,
+        ],
+    );
+    w.statement(
+        "INSERT INTO thread VALUES (?, ?)",
+        vec![P::Integer(1), P::Integer(2)],
+    );
+    let sms = "INSERT INTO sms VALUES (?, ?, ?, ?, ?, ?, ?)";
+    w.statement(
+        sms,
+        vec![
+            P::Integer(1),
+            P::Integer(1),
+            P::Integer(2),
+            P::Integer(T + 1500),
+            P::Integer(T),
+            text("Hallo vanuit 2021"),
+            P::Integer(0x80_0000 | 20),
+        ],
+    );
+    w.statement(
+        sms,
+        vec![
+            P::Integer(2),
+            P::Integer(1),
+            P::Integer(2),
+            P::Integer(T + 60_000),
+            P::Integer(T + 60_000),
+            text("Antwoord"),
+            P::Integer(0x80_0000 | 23),
+        ],
+    );
+    w.statement(
+        "INSERT INTO mms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(1),
+            P::Integer(1),
+            P::Integer(2),
+            P::Integer(T + 120_000),
+            P::Integer(T + 121_000),
+            text("Foto"),
+            P::Integer(0x80_0000 | 20),
+            P::Null,
+            P::Null,
+            P::Null,
+        ],
+    );
+    w.statement(
+        "INSERT INTO part VALUES (?, ?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(7),
+            P::Integer(1),
+            text("image/jpeg"),
+            P::Null,
+            P::Null,
+            P::Integer(0),
+        ],
+    );
+    w.attachment(7, PHOTO, true);
+    w
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write");
+    path
+}
+
+fn options(passphrase: Option<Passphrase>) -> ReadOptions {
+    let mut options = common::options(Limits::default());
+    options.signal_passphrase = passphrase;
+    options
+}
+
+fn read(path: &Path) -> (ReadSummary, Collected) {
+    common::read_options(path, &options(Some(passphrase())))
+}
+
+#[test]
+fn modern_era_both_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for version in [0, 1] {
+        let mut w = modern(version);
+        w.end();
+        let path = write(dir.path(), &format!("signal-v{version}.backup"), w.bytes());
+        let (summary, c) = read(&path);
+        assert_eq!(summary.format, "signal/android-backup");
+        assert!(summary.unreadable.is_empty(), "{:?}", summary.unreadable);
+        let decision = |name: &str| {
+            summary
+                .decisions
+                .iter()
+                .find(|d| d["decision"] == name)
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            decision("signal-backup-format")["value"]["backup_version"],
+            version
+        );
+        assert_eq!(
+            decision("signal-backup-format")["value"]["database_version"],
+            215
+        );
+        assert_eq!(decision("signal-schema")["value"]["messages"][0], "message");
+        assert_eq!(decision("signal-statements-skipped")["value"], 1);
+        assert_eq!(decision("signal-unknown-frames")["value"], 1);
+        assert!(decision("signal-limitations")["value"]
+            .as_str()
+            .is_some_and(|v| v.contains("view-once")));
+        let r = &c.records;
+        assert_eq!(r.len(), 8);
+
+        let first = &r[0];
+        assert_eq!(
+            first.conversation.id.as_deref(),
+            Some(format!("signal:aci:{ACI_BRAM}").as_str())
+        );
+        assert_eq!(first.conversation.title.as_deref(), Some("Bram Jansen"));
+        let sender = first.sender.as_ref().expect("sender");
+        assert_eq!(
+            (
+                sender.name.as_deref(),
+                sender.address.as_deref(),
+                sender.address_type.as_deref()
+            ),
+            (Some("Bram Jansen"), Some("+31612345678"), Some("e164"))
+        );
+        assert_eq!(first.time.utc.as_deref(), Some("2024-03-01T09:00:00Z"));
+        assert_eq!(first.extra["direction"], "incoming");
+        assert_eq!(first.extra["reactions"][0]["emoji"], "👍");
+        assert_eq!(
+            first.extra["reactions"][0]["author"],
+            format!("aci:{ACI_SELF}")
+        );
+
+        let outgoing = &r[1];
+        assert_eq!(outgoing.extra["direction"], "outgoing");
+        assert_eq!(
+            outgoing.sender.as_ref().and_then(|p| p.name.as_deref()),
+            Some("Anne de Vries")
+        );
+        let photo = &outgoing.attachments[0];
+        assert_eq!(
+            (photo.name.as_deref(), photo.media_type.as_deref()),
+            (Some("kade.jpg"), Some("image/jpeg"))
+        );
+        assert_eq!(photo.sha256, Some(Sha256::of(PHOTO)));
+        assert_eq!(photo.details["caption"], "De kade");
+        assert!(c.blobs.iter().any(|b| b.bytes == PHOTO));
+
+        assert_eq!(
+            r[2].links.in_reply_to,
+            vec![format!("aci:{ACI_SELF}/{}", T + 60_000)]
+        );
+        assert_eq!(
+            r[3].revision.as_ref().and_then(|v| v.version.as_deref()),
+            Some("0")
+        );
+        let edit = r[4].revision.as_ref().expect("revision");
+        assert_eq!(edit.version.as_deref(), Some("1"));
+        assert_eq!(edit.edited_at.as_deref(), Some("2024-03-01T09:04:00Z"));
+        assert_eq!(r[4].extra["original_message_row"], 4);
+        assert_eq!(
+            r[4].extra["mentions"][0]["recipient"],
+            format!("aci:{ACI_SELF}")
+        );
+        assert_eq!(
+            r[4].conversation.title.as_deref(),
+            Some("Projectgroep Kade")
+        );
+        assert!(r[5].deletion.is_some() && r[5].text.is_none());
+        assert_eq!(r[6].kind, RecordKind::SystemEvent);
+        assert_eq!(r[6].extra["system_event"]["group_update"], true);
+        assert_eq!(r[6].text, None);
+        assert_eq!(r[7].text.as_deref(), Some(LONG));
+        assert_eq!(r[7].attachments[0].role, "long-text");
+        if version == 1 {
+            // The same backup in version 0 gives the same records.
+            let (_, v0) = read(&dir.path().join("signal-v0.backup"));
+            assert_eq!(
+                v0.records.iter().map(|x| &x.id).collect::<Vec<_>>(),
+                r.iter().map(|x| &x.id).collect::<Vec<_>>()
+            );
+        }
+    }
+}
+
+#[test]
+fn legacy_era_and_a_damaged_attachment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut w = legacy();
+    w.end();
+    let path = write(dir.path(), "signal-2021.backup", w.bytes());
+    let (summary, c) = read(&path);
+    let schema = summary
+        .decisions
+        .iter()
+        .find(|d| d["decision"] == "signal-schema")
+        .expect("schema");
+    assert_eq!(
+        schema["value"]["messages"],
+        serde_json::json!(["mms", "sms"])
+    );
+    let r = &c.records;
+    assert_eq!(r.len(), 3);
+    // mms first (table order), then sms.
+    assert_eq!(r[0].text.as_deref(), Some("Foto"));
+    assert_eq!(r[0].time.utc.as_deref(), Some("2024-03-01T09:02:00Z"));
+    let damaged = &r[0].attachments[0];
+    assert!(damaged.missing);
+    assert!(damaged.details["damaged"].is_string());
+    assert_eq!(
+        damaged.details["content_sha256"],
+        Sha256::of(PHOTO).to_hex()
+    );
+    assert_eq!(r[1].text.as_deref(), Some("Hallo vanuit 2021"));
+    assert_eq!(
+        r[1].time.utc.as_deref(),
+        Some("2024-03-01T09:00:00Z"),
+        "sms date_sent is the sending time"
+    );
+    assert_eq!(
+        r[1].sender.as_ref().and_then(|p| p.address.as_deref()),
+        Some("+31612345678")
+    );
+    // Before from_recipient_id, an outgoing row is from self.
+    assert_eq!(r[2].extra["direction"], "outgoing");
+    assert_eq!(
+        r[2].sender.as_ref().and_then(|p| p.name.as_deref()),
+        Some("self")
+    );
+}
+
+#[test]
+fn faults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut w = modern(1);
+    w.end();
+    let full = w.bytes().to_vec();
+
+    // Wrong passphrase: an error before any output.
+    let path = write(dir.path(), "signal.backup", &full);
+    let wrong = Passphrase::parse("99999 11111 22222 33333 44444 55555").expect("valid");
+    let mut sink = Collected::default();
+    let err = read_export(&path, &options(Some(wrong)), &mut sink).expect_err("wrong passphrase");
+    assert!(
+        err.to_string()
+            .contains("wrong passphrase or corrupted file"),
+        "{err}"
+    );
+    assert!(sink.records.is_empty());
+
+    // No passphrase: a clear error naming the flag.
+    let err = read_export(&path, &options(None), &mut Collected::default()).expect_err("needs it");
+    assert!(
+        err.to_string().contains("--signal-passphrase-file"),
+        "{err}"
+    );
+
+    // Truncated (no End frame): what was replayed is archived, the import
+    // is partial.
+    let cut = write(dir.path(), "cut.backup", &full[..full.len() * 2 / 3]);
+    let (summary, c) = read(&cut);
+    assert!(!c.records.is_empty());
+    assert!(c.records.len() < 8);
+    assert_eq!(summary.unreadable.len(), 1);
+    assert!(
+        summary.unreadable[0].contains("truncated") || summary.unreadable[0].contains("ends"),
+        "{:?}",
+        summary.unreadable
+    );
+}
