@@ -29,3 +29,101 @@ fn plaintext_export_is_sealed_with_its_media_and_verifies() {
     let out = t.verify();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn legacy_backup_with_the_passphrase_from_a_file_or_the_environment() {
+    use spoor_ingest::internal::{BackupWriter, SqlParam as P};
+    let t = TestStore::new();
+    let passphrase =
+        spoor_ingest::Passphrase::parse("12345 67890 12345 67890 12345 67890").expect("valid");
+    let mut w = BackupWriter::new(&passphrase, [7; 16], [8; 32], 1);
+    w.database_version(215);
+    w.statement("CREATE TABLE recipient (_id INTEGER PRIMARY KEY, aci TEXT, e164 TEXT, system_joined_name TEXT)", vec![]);
+    w.statement(
+        "CREATE TABLE thread (_id INTEGER PRIMARY KEY, recipient_id INTEGER)",
+        vec![],
+    );
+    w.statement("CREATE TABLE message (_id INTEGER PRIMARY KEY, thread_id INTEGER, from_recipient_id INTEGER, date_sent INTEGER, body TEXT, type INTEGER)", vec![]);
+    w.statement(
+        "INSERT INTO recipient VALUES (?, ?, ?, ?)",
+        vec![
+            P::Integer(2),
+            P::Null,
+            P::Text("+31612345678".into()),
+            P::Text("Bram Jansen".into()),
+        ],
+    );
+    w.statement(
+        "INSERT INTO thread VALUES (?, ?)",
+        vec![P::Integer(1), P::Integer(2)],
+    );
+    w.statement(
+        "INSERT INTO message VALUES (?, ?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(1),
+            P::Integer(1),
+            P::Integer(2),
+            P::Integer(1_709_283_600_000),
+            P::Text("Besluit genomen".into()),
+            P::Integer(20),
+        ],
+    );
+    w.end();
+    let backup = t.path("signal-2024-03-01-09-00-00.backup");
+    std::fs::write(&backup, w.bytes()).expect("write");
+    let secret = t.path("passphrase.txt");
+    std::fs::write(&secret, "12345-67890-12345-67890-12345-67890\n").expect("write");
+
+    // Without the passphrase: the original is sealed, the run says why.
+    let out = t.run(&[&backup]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("--signal-passphrase-file"),
+        "{}",
+        text(&out)
+    );
+
+    let store = t.store.display().to_string();
+    let out = crate::util::spoor(&[
+        "run",
+        "--store",
+        &store,
+        "--signal-passphrase-file",
+        secret.to_str().expect("utf-8"),
+        backup.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("12345"), "the passphrase never shows");
+    let hits = crate::util::spoor(&["search", "--store", &store, "Besluit"]);
+    assert!(text(&hits).contains("Bram Jansen"), "{}", text(&hits));
+
+    // A wrong passphrase from the environment: refused with the reason.
+    let other = t.path("other.backup");
+    let mut bytes = w.bytes().to_vec();
+    bytes.push(0); // another export, same content
+    std::fs::write(&other, &bytes).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spoor"))
+        .args(["run", "--store", &store, other.to_str().expect("utf-8")])
+        .env(
+            "SPOOR_SIGNAL_PASSPHRASE",
+            "00000 00000 00000 00000 00000 00000",
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("wrong passphrase or corrupted file"),
+        "{}",
+        text(&out)
+    );
+    let out = t.verify();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = std::fs::read_dir(t.store.join("runs")).expect("runs");
+    for report in runs.flatten() {
+        let report = std::fs::read_to_string(report.path()).expect("read");
+        assert!(
+            !report.contains("12345"),
+            "the passphrase never reaches a report"
+        );
+    }
+}

@@ -244,6 +244,9 @@ impl Store {
             "limits": self.config.limits,
             "zone": self.config.default_zone,
             "date_order_hint": self.config.date_order_hint,
+            // Whether a Signal passphrase was given (never the passphrase):
+            // a backup sealed unread for want of it is read when it comes.
+            "signal_passphrase_given": self.signal_passphrase.is_some(),
         });
         let digest = Sha256::of(&jcs::to_canonical(&settings));
         (settings, digest)
