@@ -14,12 +14,13 @@ use serde_json::{json, Value};
 use spoor_normalize::text::normalize_text;
 use spoor_normalize::{
     BlobRef, Conversation, Deletion, HashingWriter, Links, Locator, Party, Record, RecordId,
-    RecordKind, RecordTime, Revision, Sha256, Source, RECORD_SCHEMA,
+    RecordKind, Revision, Sha256, Source, RECORD_SCHEMA,
 };
 
 use super::crypto::Passphrase;
 use super::frames::{Fault, Frames};
 use super::proto::{BlobKind, Frame, Param};
+use super::time_from_millis;
 use crate::export::{Blob, Item, Limits, PARSER};
 
 /// Format name of the legacy backup.
@@ -271,20 +272,6 @@ fn text(row: &Row, key: Option<&str>) -> Option<String> {
         Sql::Text(t) if !t.is_empty() => Some(t.clone()),
         Sql::Integer(i) => Some(i.to_string()),
         _ => None,
-    }
-}
-
-fn millis(ms: Option<i64>) -> RecordTime {
-    match ms.map(jiff::Timestamp::from_millisecond) {
-        Some(Ok(ts)) => RecordTime {
-            utc: Some(spoor_normalize::format_utc(ts)),
-            source_text: ms.map(|m| m.to_string()),
-            ..RecordTime::default()
-        },
-        Some(Err(_)) => {
-            RecordTime::unresolved(ms.map(|m| m.to_string()).as_deref(), "instant out of range")
-        }
-        None => RecordTime::unresolved(None, "no date_sent"),
     }
 }
 
@@ -598,7 +585,7 @@ impl<'a> Messages<'a> {
             .into_iter()
             .map(|r| {
                 let who = int(&r, Some("author_id")).and_then(|a| recipients.get(&a));
-                json!({ "emoji": text(&r, Some("emoji")), "author": who.map(|w| w.0.clone()), "sent": millis(int(&r, Some("date_sent"))).utc })
+                json!({ "emoji": text(&r, Some("emoji")), "author": who.map(|w| w.0.clone()), "sent": time_from_millis(int(&r, Some("date_sent"))).utc })
             })
             .collect();
         if !reactions.is_empty() {
@@ -634,7 +621,7 @@ impl<'a> Messages<'a> {
             Revision {
                 version: Some(n.to_string()),
                 supersedes: None,
-                edited_at: (n > 0).then(|| millis(sent).utc).flatten(),
+                edited_at: (n > 0).then(|| time_from_millis(sent).utc).flatten(),
             }
         });
         let kind = if is_user_message(kind_bits) {
@@ -682,7 +669,7 @@ impl<'a> Messages<'a> {
             },
             sender,
             recipients: Vec::new(),
-            time: millis(sent),
+            time: time_from_millis(sent),
             subject: None,
             text,
             bodies: Vec::new(),

@@ -173,16 +173,21 @@ fn int(value: &Value) -> Option<i64> {
 
 /// Epoch milliseconds as a record time.
 fn millis(value: &Value) -> RecordTime {
-    match int(value) {
-        Some(ms) => match jiff::Timestamp::from_millisecond(ms) {
-            Ok(ts) => RecordTime {
-                utc: Some(spoor_normalize::format_utc(ts)),
-                source_text: Some(ms.to_string()),
-                ..RecordTime::default()
-            },
-            Err(_) => RecordTime::unresolved(Some(&ms.to_string()), "instant out of range"),
+    time_from_millis(int(value))
+}
+
+/// Epoch milliseconds (Signal's times) as a record time.
+pub(crate) fn time_from_millis(ms: Option<i64>) -> RecordTime {
+    let Some(ms) = ms else {
+        return RecordTime::unresolved(None, "no time in the source");
+    };
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => RecordTime {
+            utc: Some(spoor_normalize::format_utc(ts)),
+            source_text: Some(ms.to_string()),
+            ..RecordTime::default()
         },
-        None => RecordTime::unresolved(None, "no dateSent"),
+        Err(_) => RecordTime::unresolved(Some(&ms.to_string()), "instant out of range"),
     }
 }
 
