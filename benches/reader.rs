@@ -110,7 +110,10 @@ fn ingest(input: &Path, canonical: bool) {
         limits: Limits::default(),
         zone: Zone::get("Europe/Amsterdam").expect("zone"),
         date_order_hint: None,
-        signal_passphrase: None,
+        // The Signal bench passes its fixture's passphrase this way.
+        signal_passphrase: std::env::var("SPOOR_SIGNAL_PASSPHRASE")
+            .ok()
+            .and_then(|p| spoor_ingest::Passphrase::parse(&p).ok()),
     };
     let mut sink = Normalise {
         canonical,

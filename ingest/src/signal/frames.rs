@@ -294,6 +294,12 @@ pub(crate) mod writer {
             &self.out
         }
 
+        /// Takes the bytes written so far (to stream a large backup to a
+        /// file); the writer goes on where it was.
+        pub fn take_bytes(&mut self) -> Vec<u8> {
+            std::mem::take(&mut self.out)
+        }
+
         fn next_iv(&mut self) -> [u8; 16] {
             let iv = crypto::iv_for(&self.iv, self.counter);
             self.counter = self.counter.wrapping_add(1);
