@@ -1,8 +1,6 @@
 //! Signal's plaintext export through the whole pipeline.
 
-use serde_json::Value;
-
-use crate::util::{fixture, read_zip, text, TestStore};
+use crate::util::{fixture, package_json, read_zip, text, TestStore};
 
 #[test]
 fn plaintext_export_is_sealed_with_its_media_and_verifies() {
@@ -12,14 +10,7 @@ fn plaintext_export_is_sealed_with_its_media_and_verifies() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let (package, _) = t.package_of("plaintext-export/main.jsonl");
     let entries = read_zip(&package);
-    let meta: Value = serde_json::from_slice(
-        &entries
-            .iter()
-            .find(|(n, _)| n.ends_with("data/package.json"))
-            .expect("package.json")
-            .1,
-    )
-    .expect("JSON");
+    let meta = package_json(&entries);
     assert_eq!(meta["source_format"], "signal/plaintext-export");
     assert_eq!(meta["counts"]["records"], 10);
     assert_eq!(meta["counts"]["quarantined"], 2);

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{fixture, read_zip, spoor, text, TestStore};
+use crate::util::{fixture, package_json, read_zip, spoor, text, TestStore};
 
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("mkdir");
@@ -44,14 +44,7 @@ fn pages_are_sealed_versions_kept_and_the_current_one_named() {
         "teams-2024-03-01/hostedContents/1709283900000/aWQ9eF8wLXdldS1kMS0xMjM0NTY3ODkw",
     );
     let entries = read_zip(&package);
-    let meta: Value = serde_json::from_slice(
-        &entries
-            .iter()
-            .find(|(n, _)| n.ends_with("data/package.json"))
-            .expect("package.json")
-            .1,
-    )
-    .expect("JSON");
+    let meta = package_json(&entries);
     assert_eq!(meta["source_format"], "teams/folder");
     assert_eq!(
         meta["counts"]["records"], 13,

@@ -135,6 +135,20 @@ pub(crate) fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
     zip.finish().expect("finish zip");
 }
 
+/// The bytes of the entry whose name ends with `suffix`.
+pub(crate) fn entry<'a>(entries: &'a Entries, suffix: &str) -> &'a [u8] {
+    entries
+        .iter()
+        .find(|(n, _)| n.ends_with(suffix))
+        .map(|(_, b)| b.as_slice())
+        .unwrap_or_else(|| panic!("no {suffix}"))
+}
+
+/// A package's `data/package.json`.
+pub(crate) fn package_json(entries: &Entries) -> serde_json::Value {
+    serde_json::from_slice(entry(entries, "data/package.json")).expect("package.json")
+}
+
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     spoor_normalize::Sha256::of(bytes).to_hex()
 }

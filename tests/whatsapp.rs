@@ -6,19 +6,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{fixture, read_zip, sha256_hex, spoor, text, write_zip, Entries, TestStore};
-
-fn entry<'a>(entries: &'a Entries, suffix: &str) -> &'a [u8] {
-    entries
-        .iter()
-        .find(|(n, _)| n.ends_with(suffix))
-        .map(|(_, b)| b.as_slice())
-        .unwrap_or_else(|| panic!("no {suffix}"))
-}
-
-fn package_json(entries: &Entries) -> Value {
-    serde_json::from_slice(entry(entries, "data/package.json")).expect("package.json")
-}
+use crate::util::{
+    entry, fixture, package_json, read_zip, sha256_hex, spoor, text, write_zip, Entries, TestStore,
+};
 
 fn records(entries: &Entries) -> Vec<Value> {
     String::from_utf8_lossy(entry(entries, "data/records.jsonl"))
