@@ -236,6 +236,27 @@ impl ExportReader<'_> {
         self.sink.quarantine(item).map_err(|e| self.sink_error(e))
     }
 
+    /// Quarantines a whole file, with its bytes when under the copy limit.
+    fn quarantine_file(
+        &mut self,
+        path: &Path,
+        rel: Option<&str>,
+        size: u64,
+        reason: String,
+    ) -> Result<(), Error> {
+        let whole = Locator {
+            path: rel.map(str::to_owned),
+            bytes: Some([0, size]),
+            ..Locator::default()
+        };
+        let raw = if size as usize <= self.limits().max_quarantine_copy {
+            fs::read(path).map_err(|e| Error::io(path, e))?
+        } else {
+            Vec::new()
+        };
+        self.quarantine(whole, reason, &raw, size)
+    }
+
     fn note_family(&mut self, format: &str) {
         let family = format.split('/').next().unwrap_or(format);
         if !self.families.contains(family) {
@@ -341,12 +362,7 @@ impl ExportReader<'_> {
             _ => {
                 let reason = "not an e-mail message, mbox, Maildir, WhatsApp chat or Teams message (detected by content)"
                     .to_owned();
-                let raw = if size as usize <= self.limits().max_quarantine_copy {
-                    fs::read(path).map_err(|e| Error::io(path, e))?
-                } else {
-                    Vec::new()
-                };
-                self.quarantine(whole, reason, &raw, size)
+                self.quarantine_file(path, rel, size, reason)
             }
         }
     }
@@ -462,17 +478,7 @@ impl ExportReader<'_> {
             }
             Err(PageError::NotMessages(why)) => why,
         };
-        let whole = Locator {
-            path: rel.map(str::to_owned),
-            bytes: Some([0, size]),
-            ..Locator::default()
-        };
-        let raw = if size as usize <= self.limits().max_quarantine_copy {
-            fs::read(path).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        self.quarantine(whole, why, &raw, size)
+        self.quarantine_file(path, rel, size, why)
     }
 
     /// A WhatsApp chat delivered as a bare text file.
@@ -513,25 +519,10 @@ impl ExportReader<'_> {
     /// A zip: a WhatsApp export "with media" (Android or iOS), its chat
     /// file found by content and its media looked up by name.
     fn read_zip(&mut self, path: &Path, rel: Option<&str>, size: u64) -> Result<(), Error> {
-        let whole = Locator {
-            path: rel.map(str::to_owned),
-            bytes: Some([0, size]),
-            ..Locator::default()
-        };
-        let copy = |limit: usize| {
-            if size as usize <= limit {
-                fs::read(path).unwrap_or_default()
-            } else {
-                Vec::new()
-            }
-        };
         let (mut text_archive, media_archive) =
             match whatsapp::open_zip(path).and_then(|a| Ok((a, whatsapp::open_zip(path)?))) {
                 Ok(pair) => pair,
-                Err(reason) => {
-                    let raw = copy(self.limits().max_quarantine_copy);
-                    return self.quarantine(whole, reason, &raw, size);
-                }
+                Err(reason) => return self.quarantine_file(path, rel, size, reason),
             };
         let entries = whatsapp::entries(&text_archive);
         let mut chats = Vec::new();
@@ -565,8 +556,7 @@ impl ExportReader<'_> {
         }
         if chats.is_empty() {
             let reason = "a zip without a WhatsApp chat file (detected by content): not an export spoor reads".to_owned();
-            let raw = copy(self.limits().max_quarantine_copy);
-            return self.quarantine(whole, reason, &raw, size);
+            return self.quarantine_file(path, rel, size, reason);
         }
         let zip_name = path
             .file_name()

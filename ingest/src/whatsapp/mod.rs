@@ -32,13 +32,19 @@ pub(crate) const FORMAT_ZIP: &str = "whatsapp/zip";
 /// Is `head` (the first bytes of a file) the start of a WhatsApp chat?
 pub(crate) fn sniff(head: &[u8]) -> bool {
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-    let text = match std::str::from_utf8(head) {
-        Ok(t) => t,
-        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
-    };
-    text.lines()
+    valid_prefix(head)
+        .lines()
         .next()
         .is_some_and(|line| header::parse(line).is_some())
+}
+
+/// The longest valid UTF-8 start of `bytes`: a header is short and ASCII,
+/// so a line cut inside a character, or invalid later on, still shows it.
+fn valid_prefix(bytes: &[u8]) -> &str {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    }
 }
 
 /// What the survey of a chat file decided, once for the whole file.
@@ -117,10 +123,7 @@ pub(crate) fn survey<R: BufRead>(
         if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2 | 0xef)) {
             continue;
         }
-        let text = match std::str::from_utf8(buf) {
-            Ok(t) => t,
-            Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or(""),
-        };
+        let text = valid_prefix(buf);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let Some((shape, header)) = header::parse(text) else {
             continue;
@@ -370,11 +373,7 @@ fn header_of(line: &[u8], shape: &Shape) -> Option<Header> {
     }
     // A header is ASCII apart from marks and spaces; 80 bytes hold any.
     let prefix = &line[..line.len().min(80)];
-    let text = match std::str::from_utf8(prefix) {
-        Ok(t) => t,
-        Err(e) => std::str::from_utf8(&prefix[..e.valid_up_to()]).ok()?,
-    };
-    header::parse(text).and_then(|(s, h)| (s == *shape).then_some(h))
+    header::parse(valid_prefix(prefix)).and_then(|(s, h)| (s == *shape).then_some(h))
 }
 
 #[cfg(test)]
