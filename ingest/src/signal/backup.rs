@@ -1,24 +1,26 @@
 //! A legacy Android `.backup` into records: frames authenticated and
 //! decrypted, SQL statements replayed into a temporary SQLite database,
-//! attachment bytes streamed into temporary files, then the messages read
-//! with a column map chosen by what the database holds (docs/FORMAT.md §16).
+//! attachment bytes authenticated and hashed as they stream by (and
+//! decrypted again from the backup when their message is built), then the
+//! messages read with a column map chosen by what the database holds
+//! (docs/FORMAT.md §16).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use rusqlite::types::Value as Sql;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 use spoor_normalize::text::normalize_text;
 use spoor_normalize::{
-    BlobRef, Conversation, Deletion, HashingWriter, Links, Locator, Party, Record, RecordId,
-    RecordKind, Revision, Sha256, Source, RECORD_SCHEMA,
+    BlobRef, Conversation, Deletion, Links, Locator, Party, Record, RecordId, RecordKind, Revision,
+    Sha256, Source, RECORD_SCHEMA,
 };
 
 use super::crypto::Passphrase;
-use super::frames::{Fault, Frames};
+use super::frames::{BlobDecryptor, BlobSpan, Fault, Frames};
 use super::proto::{BlobKind, Frame, Param};
 use super::time_from_millis;
 use crate::export::{Blob, Item, Limits, PARSER};
@@ -51,27 +53,22 @@ pub(crate) enum BackupError<E> {
     Stopped(E),
 }
 
-/// A decrypted blob, in a temporary file.
-struct StoredBlob {
-    path: PathBuf,
-    sha256: Sha256,
-    size: u64,
-    intact: bool,
-}
-
 /// Reads the backup and hands out its records.
 pub(crate) fn read_backup<E>(
     context: &BackupContext<'_>,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
 ) -> Result<Outcome, BackupError<E>> {
     let file = File::open(context.path).map_err(|e| BackupError::Fault(Fault::Io(e)))?;
-    let mut frames = Frames::open(BufReader::with_capacity(1 << 20, file), context.passphrase)
+    // A second handle, with its own offset, reads blobs back when their
+    // messages are built.
+    let blob_file = File::open(context.path).map_err(|e| BackupError::Fault(Fault::Io(e)))?;
+    let mut frames = Frames::open(BufReader::with_capacity(1 << 16, file), context.passphrase)
         .map_err(BackupError::Fault)?;
     let work = tempfile::tempdir().map_err(|e| BackupError::Fault(Fault::Io(e)))?;
     let db = Connection::open(work.path().join("replay.sqlite"))
         .map_err(|e| BackupError::Fault(Fault::Io(io::Error::other(e))))?;
     let _ = db.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;");
-    let mut blobs: HashMap<(BlobKind, String), StoredBlob> = HashMap::new();
+    let mut blobs: HashMap<(BlobKind, String), BlobSpan> = HashMap::new();
     let mut database_version = None;
     let mut skipped_statements = 0u64;
     let mut first_errors = Vec::new();
@@ -111,29 +108,13 @@ pub(crate) fn read_backup<E>(
                 length,
             } => {
                 let key = row_id.map(|r| r.to_string()).or(name).unwrap_or_default();
-                let path = work.path().join(format!("blob-{}", blobs.len()));
-                let file = File::create(&path).map_err(|e| BackupError::Fault(Fault::Io(e)))?;
-                let mut writer = HashingWriter::new(BufWriter::new(file));
-                let intact = match frames.blob(length, &mut writer) {
-                    Ok(intact) => intact,
+                match frames.blob(length) {
+                    Ok(span) => blobs.insert((kind, key), span),
                     Err(fault) => {
                         partial = Some(fault.to_string());
                         break;
                     }
                 };
-                let (mut inner, sha256, size) = writer.finish();
-                inner
-                    .flush()
-                    .map_err(|e| BackupError::Fault(Fault::Io(e)))?;
-                blobs.insert(
-                    (kind, key),
-                    StoredBlob {
-                        path,
-                        sha256,
-                        size,
-                        intact,
-                    },
-                );
             }
             Frame::End => {
                 ended = true;
@@ -177,6 +158,11 @@ pub(crate) fn read_backup<E>(
             "basis": "frames of a type this reader does not know (newer versions, forks); skipped",
         }));
     }
+    let blobs = StoredBlobs {
+        spans: blobs,
+        file: blob_file,
+        decryptor: frames.blob_decryptor(),
+    };
     let reader = Messages::new(&db, context, &blobs);
     let (schema, note) = reader.schema();
     decisions.push(json!({
@@ -222,7 +208,26 @@ enum EmitError<E> {
 struct Messages<'a> {
     db: &'a Connection,
     context: &'a BackupContext<'a>,
-    blobs: &'a HashMap<(BlobKind, String), StoredBlob>,
+    blobs: &'a StoredBlobs,
+}
+
+/// The blobs of a backup, read back from it by their spans.
+struct StoredBlobs {
+    spans: HashMap<(BlobKind, String), BlobSpan>,
+    file: File,
+    decryptor: BlobDecryptor,
+}
+
+impl StoredBlobs {
+    /// The plaintext of a blob, decrypted again from the backup.
+    fn bytes(&self, span: &BlobSpan) -> io::Result<Vec<u8>> {
+        let mut bytes = vec![0u8; span.length as usize];
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(span.offset))?;
+        file.read_exact(&mut bytes)?;
+        self.decryptor.decrypt(span, &mut bytes);
+        Ok(bytes)
+    }
 }
 
 fn columns(db: &Connection, table: &str) -> Vec<String> {
@@ -290,7 +295,7 @@ impl<'a> Messages<'a> {
     fn new(
         db: &'a Connection,
         context: &'a BackupContext<'a>,
-        blobs: &'a HashMap<(BlobKind, String), StoredBlob>,
+        blobs: &'a StoredBlobs,
     ) -> Messages<'a> {
         Messages { db, context, blobs }
     }
@@ -497,7 +502,10 @@ impl<'a> Messages<'a> {
                     }
                     let part_id = int(&part, Some("_id")).unwrap_or_default();
                     let media_type = text(&part, content_type).map(|t| t.to_ascii_lowercase());
-                    let stored = self.blobs.get(&(BlobKind::Attachment, part_id.to_string()));
+                    let stored = self
+                        .blobs
+                        .spans
+                        .get(&(BlobKind::Attachment, part_id.to_string()));
                     let mut r = BlobRef {
                         role: "attachment".to_owned(),
                         name: text(&part, Some("file_name")),
@@ -518,7 +526,7 @@ impl<'a> Messages<'a> {
                             );
                         }
                         Some(s) if !s.intact => {
-                            r.size = Some(s.size);
+                            r.size = Some(u64::from(s.length));
                             r.details.insert(
                                 "damaged".to_owned(),
                                 Value::from(
@@ -531,8 +539,8 @@ impl<'a> Messages<'a> {
                             );
                             warnings.push(format!("attachment {part_id} is damaged in the backup"));
                         }
-                        Some(s) if s.size > self.context.limits.max_message_bytes as u64 => {
-                            r.size = Some(s.size);
+                        Some(s) if s.length as usize > self.context.limits.max_message_bytes => {
+                            r.size = Some(u64::from(s.length));
                             r.missing = false;
                             r.details.insert(
                                 "content_sha256".to_owned(),
@@ -546,13 +554,12 @@ impl<'a> Messages<'a> {
                             );
                         }
                         Some(s) => {
-                            let mut bytes = Vec::new();
-                            File::open(&s.path)?.read_to_end(&mut bytes)?;
+                            let bytes = self.blobs.bytes(s)?;
                             if media_type.as_deref() == Some("text/x-signal-plain") {
                                 body = Some(String::from_utf8_lossy(&bytes).into_owned());
                                 r.role = "long-text".to_owned();
                             }
-                            r.size = Some(s.size);
+                            r.size = Some(u64::from(s.length));
                             r.sha256 = Some(s.sha256);
                             r.missing = false;
                             blobs.push(Blob {

@@ -3,9 +3,13 @@
 //! checked before anything is decoded; attachment bytes after their frame,
 //! streamed (docs/FORMAT.md §16.1).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
+use std::sync::mpsc;
+use std::thread;
 
 use hmac::Mac;
+use sha2::Digest;
+use spoor_normalize::Sha256;
 
 use super::crypto::{self, Keys, Passphrase, MAC_LEN};
 use super::proto::{self, Frame};
@@ -214,37 +218,131 @@ impl<R: Read> Frames<R> {
             .ok_or(Fault::Malformed { offset: start })
     }
 
-    /// Streams the `length` bytes of the blob that follows an attachment,
-    /// avatar or sticker frame into `out`; `Ok(false)` when its tag does not
-    /// match (the bytes were still consumed, so the stream stays in step).
-    pub(crate) fn blob(&mut self, length: u32, out: &mut dyn Write) -> Result<bool, Fault> {
+    /// Reads the `length` bytes of the blob that follows an attachment,
+    /// avatar or sticker frame: checks its tag and hashes its plaintext,
+    /// without keeping it. The bytes are consumed even when the tag does
+    /// not match, so the stream stays in step. Large blobs are decrypted and
+    /// hashed on a second thread while this one checks the tag, the two
+    /// SHA-256 passes every byte needs.
+    pub(crate) fn blob(&mut self, length: u32) -> Result<BlobSpan, Fault> {
         let iv = self.next_iv();
-        let mut cipher = crypto::cipher(&self.keys, &iv);
+        let offset = self.offset;
         let mut mac = crypto::mac(&self.keys);
         mac.update(&iv);
-        let mut left = u64::from(length);
-        let mut chunk = vec![0u8; 1 << 16];
-        while left > 0 {
-            let n = left.min(chunk.len() as u64) as usize;
-            if !fill(&mut self.input, &mut chunk[..n], self.offset)? {
-                return Err(Fault::Truncated {
-                    offset: self.offset,
+        let mut plain = PlainDigest {
+            cipher: crypto::cipher(&self.keys, &iv),
+            hasher: sha2::Sha256::new(),
+        };
+        let sha256 = if length as usize <= CHUNK {
+            let mut chunk = vec![0u8; length as usize];
+            self.fill_blob(&mut chunk)?;
+            mac.update(&chunk);
+            plain.update(&mut chunk);
+            plain.finish()
+        } else {
+            thread::scope(|scope| {
+                let (to_helper, chunks) = mpsc::sync_channel::<Vec<u8>>(8);
+                let (give_back, spare) = mpsc::channel::<Vec<u8>>();
+                let helper = scope.spawn(move || {
+                    for mut chunk in chunks {
+                        plain.update(&mut chunk);
+                        // The reader may have stopped; then the buffer is simply freed.
+                        let _ = give_back.send(chunk);
+                    }
+                    plain.finish()
                 });
-            }
-            self.offset += n as u64;
-            mac.update(&chunk[..n]);
-            crypto::apply(&mut cipher, &mut chunk[..n]);
-            out.write_all(&chunk[..n]).map_err(Fault::Io)?;
-            left -= n as u64;
-        }
+                let mut left = length as usize;
+                while left > 0 {
+                    let n = left.min(CHUNK);
+                    let mut chunk = spare.try_recv().unwrap_or_default();
+                    chunk.resize(n, 0);
+                    self.fill_blob(&mut chunk)?;
+                    mac.update(&chunk);
+                    if to_helper.send(chunk).is_err() {
+                        break;
+                    }
+                    left -= n;
+                }
+                drop(to_helper);
+                helper
+                    .join()
+                    .map_err(|_| Fault::Io(io::Error::other("the blob hashing thread failed")))
+            })?
+        };
         let mut tag = [0u8; MAC_LEN];
-        if !fill(&mut self.input, &mut tag, self.offset)? {
+        self.fill_blob(&mut tag)?;
+        Ok(BlobSpan {
+            offset,
+            length,
+            iv,
+            intact: crypto::tag_matches(mac, &tag),
+            sha256,
+        })
+    }
+
+    /// Fills `buf` from inside a blob, where the end of the file is a cut.
+    fn fill_blob(&mut self, buf: &mut [u8]) -> Result<(), Fault> {
+        if !fill(&mut self.input, buf, self.offset)? {
             return Err(Fault::Truncated {
                 offset: self.offset,
             });
         }
-        self.offset += MAC_LEN as u64;
-        Ok(crypto::tag_matches(mac, &tag))
+        self.offset += buf.len() as u64;
+        Ok(())
+    }
+
+    /// What turns a blob's ciphertext back into its bytes later.
+    pub(crate) fn blob_decryptor(&self) -> BlobDecryptor {
+        BlobDecryptor {
+            keys: self.keys.clone(),
+        }
+    }
+}
+
+/// Bytes handed to the blob hashing thread at a time.
+const CHUNK: usize = 1 << 17;
+
+/// A blob's plaintext digest, computed as its ciphertext streams by.
+struct PlainDigest {
+    cipher: crypto::Cipher,
+    hasher: sha2::Sha256,
+}
+
+impl PlainDigest {
+    fn update(&mut self, chunk: &mut [u8]) {
+        crypto::apply(&mut self.cipher, chunk);
+        self.hasher.update(&*chunk);
+    }
+
+    fn finish(self) -> Sha256 {
+        Sha256::from_bytes(self.hasher.finalize().into())
+    }
+}
+
+/// Where a blob's ciphertext lies in the backup and what its first reading
+/// found. Its bytes are not kept: they are decrypted again from the backup
+/// when the message that holds them is built, so a backup of any size costs
+/// neither memory nor a temporary copy.
+pub(crate) struct BlobSpan {
+    /// Offset of the first ciphertext byte in the file.
+    pub(crate) offset: u64,
+    pub(crate) length: u32,
+    iv: [u8; 16],
+    /// Whether its tag matched.
+    pub(crate) intact: bool,
+    /// SHA-256 of the plaintext.
+    pub(crate) sha256: Sha256,
+}
+
+/// Decrypts blobs read back from the backup (see [`BlobSpan`]).
+pub(crate) struct BlobDecryptor {
+    keys: Keys,
+}
+
+impl BlobDecryptor {
+    /// Turns the ciphertext of `span`, read from the file, into plaintext.
+    pub(crate) fn decrypt(&self, span: &BlobSpan, bytes: &mut [u8]) {
+        crypto::apply(&mut crypto::cipher(&self.keys, &span.iv), bytes);
     }
 }
 
@@ -420,11 +518,47 @@ mod tests {
                 frames.next(1 << 20).expect("frame"),
                 Some(Frame::Blob { length: 5, .. })
             ));
-            let mut out = Vec::new();
-            assert!(frames.blob(5, &mut out).expect("blob"));
+            let span = frames.blob(5).expect("blob");
+            assert!(span.intact);
+            assert_eq!(span.sha256, Sha256::of(b"hello"));
+            let mut out = bytes[span.offset as usize..][..5].to_vec();
+            frames.blob_decryptor().decrypt(&span, &mut out);
             assert_eq!(out, b"hello");
             assert_eq!(frames.next(1 << 20).expect("frame"), Some(Frame::End));
             assert_eq!(frames.next(1 << 20).expect("end of file"), None);
+        }
+    }
+
+    /// A blob over one chunk goes through the second thread; its digest
+    /// and tag come out as for a small one, and a damaged byte anywhere is
+    /// caught.
+    #[test]
+    fn large_blob_on_two_threads() {
+        let photo: Vec<u8> = (0..3 * CHUNK + 17).map(|i| (i * 7 % 251) as u8).collect();
+        let mut w = BackupWriter::new(&passphrase(), [9; 16], [3; 32], 1);
+        w.attachment(1, &photo, false);
+        w.end();
+        let bytes = w.bytes().to_vec();
+        for flip in [None, Some(2 * CHUNK + 5)] {
+            let mut input = bytes.clone();
+            let mut frames = Frames::open(bytes.as_slice(), &passphrase()).expect("opens");
+            let Some(Frame::Blob { length, .. }) = frames.next(1 << 20).expect("frame") else {
+                panic!("an attachment frame first");
+            };
+            let start = frames.offset as usize;
+            if let Some(at) = flip {
+                input[start + at] ^= 1;
+                frames = Frames::open(input.as_slice(), &passphrase()).expect("opens");
+                frames.next(1 << 20).expect("frame");
+            }
+            let span = frames.blob(length).expect("blob");
+            assert_eq!(span.intact, flip.is_none());
+            assert_eq!(span.offset as usize, start);
+            let mut out = input[start..][..photo.len()].to_vec();
+            frames.blob_decryptor().decrypt(&span, &mut out);
+            assert_eq!(span.sha256, Sha256::of(&out));
+            assert_eq!(out == photo, flip.is_none());
+            assert_eq!(frames.next(1 << 20).expect("in step"), Some(Frame::End));
         }
     }
 
@@ -441,7 +575,7 @@ mod tests {
         for _ in 0..6 {
             outcome = frames.next(1 << 20);
             if let Ok(Some(Frame::Blob { length, .. })) = outcome {
-                outcome = frames.blob(length, &mut io::sink()).map(|_| None);
+                outcome = frames.blob(length).map(|_| None);
             }
             if outcome.is_err() {
                 break;
@@ -459,7 +593,7 @@ mod tests {
         for _ in 0..4 {
             frames.next(1 << 20).expect("frame");
         }
-        assert!(!frames.blob(5, &mut io::sink()).expect("blob read"));
+        assert!(!frames.blob(5).expect("blob read").intact);
         assert_eq!(frames.next(1 << 20).expect("in step"), Some(Frame::End));
         // A frame over the limit is refused.
         let mut frames = Frames::open(bytes.as_slice(), &passphrase()).expect("opens");
