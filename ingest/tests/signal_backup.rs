@@ -259,7 +259,7 @@ fn legacy() -> BackupWriter {
     for sql in [
         "CREATE TABLE recipient (_id INTEGER PRIMARY KEY, uuid TEXT, phone TEXT, system_display_name TEXT, signal_profile_name TEXT, group_id TEXT)",
         "CREATE TABLE thread (_id INTEGER PRIMARY KEY, thread_recipient_id INTEGER)",
-        "CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address INTEGER, date INTEGER, date_sent INTEGER, body TEXT, type INTEGER)",
+        "CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address INTEGER, date INTEGER, date_sent INTEGER, body TEXT, type INTEGER, reactions BLOB)",
         "CREATE TABLE mms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address INTEGER, date INTEGER, date_received INTEGER, body TEXT, msg_box INTEGER, quote_id INTEGER, quote_author INTEGER, quote_body TEXT)",
         "CREATE TABLE part (_id INTEGER PRIMARY KEY, mid INTEGER, ct TEXT, file_name TEXT, caption TEXT, quote INTEGER DEFAULT 0)",
     ] {
@@ -280,7 +280,17 @@ fn legacy() -> BackupWriter {
         "INSERT INTO thread VALUES (?, ?)",
         vec![P::Integer(1), P::Integer(2)],
     );
-    let sms = "INSERT INTO sms VALUES (?, ?, ?, ?, ?, ?, ?)";
+    let sms = "INSERT INTO sms VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    // ReactionList { Reaction { emoji "👍", author 2, sentTime T + 9000 } }.
+    let mut reaction = vec![0x0a, 0x04, 0xf0, 0x9f, 0x91, 0x8d, 0x10, 0x02, 0x18];
+    let mut sent = (T + 9000) as u64;
+    while sent >= 0x80 {
+        reaction.push((sent as u8) | 0x80);
+        sent >>= 7;
+    }
+    reaction.push(sent as u8);
+    let mut list = vec![0x0a, reaction.len() as u8];
+    list.extend(reaction);
     w.statement(
         sms,
         vec![
@@ -291,6 +301,7 @@ fn legacy() -> BackupWriter {
             P::Integer(T),
             text("Hallo vanuit 2021"),
             P::Integer(0x80_0000 | 20),
+            P::Blob(list),
         ],
     );
     w.statement(
@@ -303,6 +314,7 @@ fn legacy() -> BackupWriter {
             P::Integer(T + 60_000),
             text("Antwoord"),
             P::Integer(0x80_0000 | 23),
+            P::Null,
         ],
     );
     w.statement(
@@ -333,6 +345,113 @@ fn legacy() -> BackupWriter {
     );
     w.attachment(7, PHOTO, true);
     w
+}
+
+/// Database versions 168–173: `sms` is gone, every message is in `mms`
+/// (`recipient_id` still names the other party), attachments in `part`,
+/// reactions in `reaction` with `is_mms`.
+fn mms_only() -> BackupWriter {
+    let mut w = writer(1);
+    w.database_version(170);
+    for sql in [
+        "CREATE TABLE recipient (_id INTEGER PRIMARY KEY, uuid TEXT, phone TEXT, system_display_name TEXT, group_id TEXT)",
+        "CREATE TABLE thread (_id INTEGER PRIMARY KEY, recipient_id INTEGER)",
+        "CREATE TABLE mms (_id INTEGER PRIMARY KEY, thread_id INTEGER, recipient_id INTEGER, date_sent INTEGER, date_received INTEGER, body TEXT, type INTEGER, remote_deleted INTEGER DEFAULT 0)",
+        "CREATE TABLE part (_id INTEGER PRIMARY KEY, mid INTEGER, ct TEXT, file_name TEXT, quote INTEGER DEFAULT 0)",
+        "CREATE TABLE reaction (_id INTEGER PRIMARY KEY, message_id INTEGER, is_mms INTEGER, author_id INTEGER, emoji TEXT, date_sent INTEGER)",
+        "CREATE TABLE mention (_id INTEGER PRIMARY KEY, thread_id INTEGER, message_id INTEGER, recipient_id INTEGER, range_start INTEGER, range_length INTEGER)",
+    ] {
+        w.statement(sql, vec![]);
+    }
+    w.statement(
+        "INSERT INTO recipient VALUES (?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(2),
+            text(ACI_BRAM),
+            text("+31612345678"),
+            text("Bram Jansen"),
+            P::Null,
+        ],
+    );
+    w.statement(
+        "INSERT INTO thread VALUES (?, ?)",
+        vec![P::Integer(1), P::Integer(2)],
+    );
+    let mms = "INSERT INTO mms (_id, thread_id, recipient_id, date_sent, date_received, body, type) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    for (id, at, body, kind) in [
+        (1, T, "Stukken voor donderdag", 20),
+        (2, T + 60_000, "Dank, ontvangen", 23),
+    ] {
+        w.statement(
+            mms,
+            vec![
+                P::Integer(id),
+                P::Integer(1),
+                P::Integer(2),
+                P::Integer(at),
+                P::Integer(at + 800),
+                text(body),
+                P::Integer(0x80_0000 | kind),
+            ],
+        );
+    }
+    w.statement(
+        "INSERT INTO part VALUES (?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(9),
+            P::Integer(1),
+            text("application/pdf"),
+            text("agenda.pdf"),
+            P::Integer(0),
+        ],
+    );
+    w.attachment(9, PHOTO, false);
+    let reaction = "INSERT INTO reaction (message_id, is_mms, author_id, emoji, date_sent) VALUES (?, ?, ?, ?, ?)";
+    // One reaction to mms row 1, and a left-over one to a dropped sms row 1.
+    for (is_mms, emoji) in [(1, "✅"), (0, "❌")] {
+        w.statement(
+            reaction,
+            vec![
+                P::Integer(1),
+                P::Integer(is_mms),
+                P::Integer(2),
+                text(emoji),
+                P::Integer(T + 5_000),
+            ],
+        );
+    }
+    w
+}
+
+#[test]
+fn mms_only_era() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut w = mms_only();
+    w.end();
+    let path = write(dir.path(), "signal-2022.backup", w.bytes());
+    let (summary, c) = read(&path);
+    assert!(summary.unreadable.is_empty(), "{:?}", summary.unreadable);
+    let r = &c.records;
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].text.as_deref(), Some("Stukken voor donderdag"));
+    assert_eq!(r[0].time.utc.as_deref(), Some("2024-03-01T09:00:00Z"));
+    assert_eq!(
+        r[0].sender.as_ref().and_then(|p| p.address.as_deref()),
+        Some("+31612345678")
+    );
+    assert_eq!(r[0].attachments[0].name.as_deref(), Some("agenda.pdf"));
+    assert_eq!(r[0].attachments[0].sha256, Some(Sha256::of(PHOTO)));
+    assert_eq!(
+        r[0].extra["reactions"],
+        serde_json::json!([{ "emoji": "✅", "author": format!("aci:{ACI_BRAM}"), "sent": "2024-03-01T09:00:05Z" }])
+    );
+    assert_eq!(r[1].extra["direction"], "outgoing");
+    assert_eq!(
+        r[1].sender.as_ref().and_then(|p| p.name.as_deref()),
+        Some("self"),
+        "recipient_id names the other party before from_recipient_id"
+    );
+    assert_eq!(r[1].conversation.id, r[0].conversation.id);
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -436,6 +555,11 @@ fn modern_era_both_versions() {
         assert_eq!(edit.version.as_deref(), Some("1"));
         assert_eq!(edit.edited_at.as_deref(), Some("2024-03-01T09:04:00Z"));
         assert_eq!(r[4].extra["original_message_row"], 4);
+        assert_eq!(edit.supersedes.as_ref(), Some(&r[3].id));
+        assert_eq!(
+            r[3].revision.as_ref().and_then(|v| v.supersedes.as_ref()),
+            None
+        );
         assert_eq!(
             r[4].extra["mentions"][0]["recipient"],
             format!("aci:{ACI_SELF}")
@@ -499,6 +623,12 @@ fn legacy_era_and_a_damaged_attachment() {
         r[1].sender.as_ref().and_then(|p| p.address.as_deref()),
         Some("+31612345678")
     );
+    assert_eq!(
+        r[1].extra["reactions"],
+        serde_json::json!([{ "emoji": "👍", "author": format!("aci:{ACI_BRAM}"), "sent": "2024-03-01T09:00:09Z" }]),
+        "a protobuf reaction list of the era before the reaction table"
+    );
+    assert!(r[0].extra.get("reactions").is_none());
     // Before from_recipient_id, an outgoing row is from self.
     assert_eq!(r[2].extra["direction"], "outgoing");
     assert_eq!(

@@ -21,7 +21,7 @@ use spoor_normalize::{
 
 use super::crypto::Passphrase;
 use super::frames::{BlobDecryptor, BlobSpan, Fault, Frames};
-use super::proto::{BlobKind, Frame, Param};
+use super::proto::{self, BlobKind, Frame, Param};
 use super::time_from_millis;
 use crate::export::{Blob, Item, Limits, PARSER};
 
@@ -414,6 +414,7 @@ impl<'a> Messages<'a> {
                 revision: pick(&cols, &["revision_number"]),
                 expires: pick(&cols, &["expires_in"]),
                 view_once: pick(&cols, &["view_once"]),
+                reactions: pick(&cols, &["reactions"]),
                 from_column: cols.iter().any(|c| c == "from_recipient_id"),
             };
             for row in rows(self.db, &format!("SELECT * FROM {table} ORDER BY _id"), &[]) {
@@ -423,6 +424,79 @@ impl<'a> Messages<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The reactions to a row: from the `reaction` table (database version
+    /// 121 on; its `is_mms` tells `sms` and `mms` rows with the same _id
+    /// apart), else from the row's protobuf `reactions` column.
+    fn reactions(
+        &self,
+        table: &str,
+        row: &Row,
+        map: &ColumnMap,
+        recipients: &HashMap<i64, (String, Party, Option<String>)>,
+        warnings: &mut Vec<String>,
+    ) -> Vec<Value> {
+        let row_id = int(row, Some("_id")).unwrap_or_default();
+        let author = |id: i64| recipients.get(&id).map(|w| w.0.clone());
+        let reaction_cols = columns(self.db, "reaction");
+        if !reaction_cols.is_empty() {
+            let mut sql = "SELECT * FROM reaction WHERE message_id = ?1".to_owned();
+            if reaction_cols.iter().any(|c| c == "is_mms") && table != "message" {
+                sql.push_str(if table == "sms" {
+                    " AND is_mms = 0"
+                } else {
+                    " AND is_mms = 1"
+                });
+            }
+            return rows(self.db, &sql, &[Sql::Integer(row_id)])
+                .into_iter()
+                .map(|r| {
+                    json!({
+                        "emoji": text(&r, Some("emoji")),
+                        "author": int(&r, Some("author_id")).and_then(author),
+                        "sent": time_from_millis(int(&r, Some("date_sent"))).utc,
+                    })
+                })
+                .collect();
+        }
+        let Some(Sql::Blob(bytes)) = map.reactions.and_then(|c| row.get(c)) else {
+            return Vec::new();
+        };
+        let Some(list) = proto::reaction_list(bytes) else {
+            warnings.push("the reactions column does not decode as a reaction list".to_owned());
+            return Vec::new();
+        };
+        list.into_iter()
+            .map(|r| {
+                json!({
+                    "emoji": r.emoji,
+                    "author": i64::try_from(r.author).ok().and_then(author),
+                    "sent": time_from_millis(i64::try_from(r.sent_ms).ok()).utc,
+                })
+            })
+            .collect()
+    }
+
+    /// The record id of the revision an edit replaces: the row with the
+    /// same original message and the revision number before (the original
+    /// itself for revision 1).
+    fn previous_revision(
+        &self,
+        table: &str,
+        row: &Row,
+        map: &ColumnMap,
+        recipients: &HashMap<i64, (String, Party, Option<String>)>,
+        threads: &HashMap<i64, i64>,
+    ) -> Option<RecordId> {
+        let number = int(row, map.revision).filter(|n| *n > 0)?;
+        let original = int(row, map.original)?;
+        let (original_col, revision_col) = (map.original?, map.revision?);
+        let sql = format!("SELECT * FROM {table} WHERE _id = ?1 OR {original_col} = ?1");
+        rows(self.db, &sql, &[Sql::Integer(original)])
+            .into_iter()
+            .find(|r| int(r, Some(revision_col)).unwrap_or(0) == number - 1)
+            .map(|r| identity(&r, map, recipients, threads).id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -438,41 +512,15 @@ impl<'a> Messages<'a> {
         let row_id = int(row, Some("_id")).unwrap_or_default();
         let kind_bits = int(row, map.kind).unwrap_or(0);
         let outgoing = is_outgoing(kind_bits);
-        let thread = int(row, map.thread).and_then(|t| threads.get(&t));
-        let chat = thread.and_then(|r| recipients.get(r));
-        let chat_key = chat.map_or_else(
-            || format!("thread:{}", int(row, map.thread).unwrap_or(0)),
-            |c| c.0.clone(),
-        );
-        // Before from_recipient_id, the recipient column names the other
-        // party (the group, for outgoing group messages): outgoing is self.
-        let author = if outgoing && !map.from_column {
-            None
-        } else {
-            int(row, map.sender).and_then(|id| recipients.get(&id))
-        };
-        let (author_key, sender) = match (author, outgoing) {
-            (Some(a), _) => (a.0.clone(), Some(a.1.clone())),
-            (None, true) => (
-                "self".to_owned(),
-                Some(Party {
-                    name: Some("self".to_owned()),
-                    ..Party::default()
-                }),
-            ),
-            (None, false) => ("unknown".to_owned(), None),
-        };
+        let Identity {
+            chat_key,
+            chat,
+            author_key,
+            sender,
+            id,
+        } = identity(row, map, recipients, threads);
         let sent = int(row, map.sent);
         let revision_number = int(row, map.revision);
-        let id = RecordId::derive(
-            "signal",
-            &[
-                &chat_key,
-                &author_key,
-                &sent.map(|s| s.to_string()).unwrap_or_default(),
-                &revision_number.map(|r| r.to_string()).unwrap_or_default(),
-            ],
-        );
         let mut flags = Vec::new();
         let mut extra = BTreeMap::new();
         let mut warnings = Vec::new();
@@ -588,17 +636,22 @@ impl<'a> Messages<'a> {
             ));
             extra.insert("quote".to_owned(), json!({ "author": quoted_author, "target_sent_ms": quoted, "text": text(row, map.quote_body) }));
         }
-        let reactions: Vec<Value> = rows(self.db, "SELECT * FROM reaction WHERE message_id = ?1", &[Sql::Integer(row_id)])
-            .into_iter()
-            .map(|r| {
-                let who = int(&r, Some("author_id")).and_then(|a| recipients.get(&a));
-                json!({ "emoji": text(&r, Some("emoji")), "author": who.map(|w| w.0.clone()), "sent": time_from_millis(int(&r, Some("date_sent"))).utc })
-            })
-            .collect();
+        let reactions = self.reactions(table, row, map, recipients, &mut warnings);
         if !reactions.is_empty() {
             extra.insert("reactions".to_owned(), Value::Array(reactions));
         }
-        let mentions: Vec<Value> = rows(self.db, "SELECT * FROM mention WHERE message_id = ?1", &[Sql::Integer(row_id)])
+        // Mentions belong to `mms`/`message` rows; an `sms` row with the same
+        // _id is another message.
+        let mention_rows = if table == "sms" {
+            Vec::new()
+        } else {
+            rows(
+                self.db,
+                "SELECT * FROM mention WHERE message_id = ?1",
+                &[Sql::Integer(row_id)],
+            )
+        };
+        let mentions: Vec<Value> = mention_rows
             .into_iter()
             .map(|m| {
                 let who = int(&m, Some("recipient_id")).and_then(|a| recipients.get(&a));
@@ -627,7 +680,7 @@ impl<'a> Messages<'a> {
             }
             Revision {
                 version: Some(n.to_string()),
-                supersedes: None,
+                supersedes: self.previous_revision(table, row, map, recipients, threads),
                 edited_at: (n > 0).then(|| time_from_millis(sent).utc).flatten(),
             }
         });
@@ -704,6 +757,71 @@ fn sql_json(value: &Sql) -> Value {
 }
 
 /// Which column holds what, decided per table from the columns it has.
+/// Who wrote a row, in which conversation, and the record id that follows.
+struct Identity<'r> {
+    chat_key: String,
+    chat: Option<&'r (String, Party, Option<String>)>,
+    author_key: String,
+    sender: Option<Party>,
+    id: RecordId,
+}
+
+/// The identity of a message row: conversation, author, sending time and
+/// revision number, so every revision of an edit is its own record.
+fn identity<'r>(
+    row: &Row,
+    map: &ColumnMap,
+    recipients: &'r HashMap<i64, (String, Party, Option<String>)>,
+    threads: &HashMap<i64, i64>,
+) -> Identity<'r> {
+    let outgoing = is_outgoing(int(row, map.kind).unwrap_or(0));
+    let chat = int(row, map.thread)
+        .and_then(|t| threads.get(&t))
+        .and_then(|r| recipients.get(r));
+    let chat_key = chat.map_or_else(
+        || format!("thread:{}", int(row, map.thread).unwrap_or(0)),
+        |c| c.0.clone(),
+    );
+    // Before from_recipient_id, the recipient column names the other
+    // party (the group, for outgoing group messages): outgoing is self.
+    let author = if outgoing && !map.from_column {
+        None
+    } else {
+        int(row, map.sender).and_then(|id| recipients.get(&id))
+    };
+    let (author_key, sender) = match (author, outgoing) {
+        (Some(a), _) => (a.0.clone(), Some(a.1.clone())),
+        (None, true) => (
+            "self".to_owned(),
+            Some(Party {
+                name: Some("self".to_owned()),
+                ..Party::default()
+            }),
+        ),
+        (None, false) => ("unknown".to_owned(), None),
+    };
+    let id = RecordId::derive(
+        "signal",
+        &[
+            &chat_key,
+            &author_key,
+            &int(row, map.sent)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            &int(row, map.revision)
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+        ],
+    );
+    Identity {
+        chat_key,
+        chat,
+        author_key,
+        sender,
+        id,
+    }
+}
+
 struct ColumnMap {
     sent: Option<&'static str>,
     received: Option<&'static str>,
@@ -719,6 +837,8 @@ struct ColumnMap {
     revision: Option<&'static str>,
     expires: Option<&'static str>,
     view_once: Option<&'static str>,
+    /// The protobuf reaction list of database versions 37–120.
+    reactions: Option<&'static str>,
     /// `from_recipient_id` exists (2023 on): it names the author, self too.
     from_column: bool,
 }

@@ -152,6 +152,50 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Frame> {
     (!all.broken).then_some(frame)
 }
 
+/// One reaction of the `reactions` column (database versions 37–120): the
+/// protobuf `ReactionList { repeated Reaction reactions = 1 }` with
+/// `Reaction { emoji = 1, author = 2, sentTime = 3, receivedTime = 4 }`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct ListedReaction {
+    pub(crate) emoji: String,
+    /// A recipient id.
+    pub(crate) author: u64,
+    pub(crate) sent_ms: u64,
+    pub(crate) received_ms: u64,
+}
+
+/// Decodes a `ReactionList`; `None` when the bytes are not one.
+pub(crate) fn reaction_list(bytes: &[u8]) -> Option<Vec<ListedReaction>> {
+    let mut list = Vec::new();
+    let mut all = fields(bytes);
+    for (number, field) in all.by_ref() {
+        let (1, Field::Bytes(b)) = (number, field) else {
+            continue;
+        };
+        let mut reaction = ListedReaction {
+            emoji: String::new(),
+            author: 0,
+            sent_ms: 0,
+            received_ms: 0,
+        };
+        let mut inner = fields(b);
+        for (number, field) in inner.by_ref() {
+            match (number, field) {
+                (1, Field::Bytes(e)) => reaction.emoji = text(e),
+                (2, Field::Varint(v)) => reaction.author = v,
+                (3, Field::Varint(v)) => reaction.sent_ms = v,
+                (4, Field::Varint(v)) => reaction.received_ms = v,
+                _ => {}
+            }
+        }
+        if inner.broken {
+            return None;
+        }
+        list.push(reaction);
+    }
+    (!all.broken).then_some(list)
+}
+
 fn header(bytes: &[u8]) -> Option<Frame> {
     let (mut iv, mut salt, mut version) = (Vec::new(), Vec::new(), 0u32);
     let mut all = fields(bytes);
@@ -315,6 +359,28 @@ pub(crate) mod encode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reaction_list_decodes() {
+        // Two reactions, the second with an unknown field 9 that is skipped.
+        let bytes = [
+            0x0a, 0x0c, 0x0a, 0x04, 0xf0, 0x9f, 0x91, 0x8d, 0x10, 0x02, 0x18, 0x05, 0x20, 0x06,
+            0x0a, 0x05, 0x0a, 0x01, b'x', 0x48, 0x01,
+        ];
+        let list = reaction_list(&bytes).expect("decodes");
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            list[0],
+            ListedReaction {
+                emoji: "👍".to_owned(),
+                author: 2,
+                sent_ms: 5,
+                received_ms: 6
+            }
+        );
+        assert_eq!(list[1].emoji, "x");
+        assert_eq!(reaction_list(&[0x0a, 0x05, 0x0a]), None, "cut short");
+    }
 
     #[test]
     fn frames_round_trip() {
