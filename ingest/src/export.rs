@@ -18,7 +18,7 @@ use crate::pool::{process, Job, Outcome, Pool};
 use crate::signal::{self, BackupContext, BackupError, ExportContext, Fault, Passphrase};
 use crate::teams::{self, PageContext, PageError};
 use crate::whatsapp::{self, ChatContext, ChatError, DateOrder, Media, NoMedia, ZipMedia};
-use crate::{maildir, Error};
+use crate::{maildir, zipped, Error};
 
 /// Name and version of this parser, written into every record.
 pub const PARSER: &str = concat!("spoor-ingest/", env!("CARGO_PKG_VERSION"));
@@ -177,7 +177,7 @@ pub fn read_export(
     .to_owned();
     match kind {
         ExportKind::Maildir | ExportKind::Folder => reader.read_dir(path, "", 0)?,
-        ExportKind::SignalExport => reader.read_signal(path)?,
+        ExportKind::SignalExport => reader.read_signal(path, None, None)?,
         _ => reader.read_file(path, None)?,
     }
     if kind == ExportKind::Folder {
@@ -419,20 +419,41 @@ impl ExportReader<'_> {
         }
     }
 
-    /// Signal's plaintext export: a folder with `main.jsonl` and `files/`.
-    fn read_signal(&mut self, path: &Path) -> Result<(), Error> {
+    /// Signal's plaintext export: a folder with `main.jsonl` and `files/`,
+    /// or a zip holding them under `zip_prefix`. A zip that fails part way
+    /// (damaged, unpacking past the bound) keeps what was read before and is
+    /// reported as partial.
+    fn read_signal(
+        &mut self,
+        path: &Path,
+        rel: Option<&str>,
+        zip_prefix: Option<&str>,
+    ) -> Result<(), Error> {
         let options = self.options;
         let context = ExportContext {
             root: path,
             export_sha256: options.export_sha256,
             limits: &options.limits,
         };
-        match signal::read_export_folder(&context, &mut |item| self.put(item)) {
+        let read = match zip_prefix {
+            None => signal::read_export_folder(&context, &mut |item| self.put(item)),
+            Some(prefix) => {
+                if rel.is_none() {
+                    self.summary.format = signal::FORMAT_ZIP.to_owned();
+                }
+                signal::read_export_zip(&context, prefix, &mut |item| self.put(item))
+            }
+        };
+        match read {
             Ok(decisions) => {
                 self.summary.decisions.extend(decisions);
                 Ok(())
             }
             Err(signal::ReadError::Stopped(e)) => Err(e),
+            Err(signal::ReadError::Io(e)) if zip_prefix.is_some() => {
+                self.unreadable(rel.unwrap_or("main.jsonl"), e.to_string());
+                Ok(())
+            }
             Err(signal::ReadError::Io(e)) => Err(Error::io(path, e)),
         }
     }
@@ -520,11 +541,14 @@ impl ExportReader<'_> {
     /// file found by content and its media looked up by name.
     fn read_zip(&mut self, path: &Path, rel: Option<&str>, size: u64) -> Result<(), Error> {
         let (mut text_archive, media_archive) =
-            match whatsapp::open_zip(path).and_then(|a| Ok((a, whatsapp::open_zip(path)?))) {
+            match zipped::open(path).and_then(|a| Ok((a, zipped::open(path)?))) {
                 Ok(pair) => pair,
                 Err(reason) => return self.quarantine_file(path, rel, size, reason),
             };
-        let entries = whatsapp::entries(&text_archive);
+        let entries = zipped::entries(&text_archive);
+        if let Some(prefix) = signal::export_root_in_zip(&entries) {
+            return self.read_signal(path, rel, Some(&prefix));
+        }
         let mut chats = Vec::new();
         for entry in &entries {
             let root_txt =
@@ -533,7 +557,7 @@ impl ExportReader<'_> {
                 continue;
             }
             let mut head = Vec::new();
-            let opened = whatsapp::open_entry(&mut text_archive, entry.index, self.limits());
+            let opened = zipped::open_entry(&mut text_archive, entry.index, self.limits());
             if let Ok(reader) = opened {
                 let _ = reader.take(1024).read_to_end(&mut head);
             }
@@ -569,7 +593,7 @@ impl ExportReader<'_> {
                 None => name.clone(),
             };
             let limits = self.options.limits.clone();
-            let surveyed = whatsapp::open_entry(&mut text_archive, *index, &limits).and_then(|r| {
+            let surveyed = zipped::open_entry(&mut text_archive, *index, &limits).and_then(|r| {
                 whatsapp::survey(
                     io::BufReader::with_capacity(1 << 20, r),
                     self.options.date_order_hint,
@@ -592,7 +616,7 @@ impl ExportReader<'_> {
                 }
             };
             let identity = whatsapp::chat_identity(&[name, &zip_name], &grammar);
-            let reader = match whatsapp::open_entry(&mut text_archive, *index, &limits) {
+            let reader = match zipped::open_entry(&mut text_archive, *index, &limits) {
                 Ok(r) => io::BufReader::with_capacity(1 << 20, r),
                 Err(reason) => {
                     self.unreadable(&place, reason);

@@ -56,6 +56,7 @@ mod pool;
 mod signal;
 mod teams;
 mod whatsapp;
+mod zipped;
 
 pub use detect::{detect, ExportKind};
 pub use error::Error;

@@ -141,3 +141,102 @@ fn plaintext_export_into_records() {
     assert_eq!(c.quarantined[0].locator.lines, Some([19, 19]));
     assert!(c.quarantined[1].reason.contains("chat 9"));
 }
+
+/// Adds every file under `dir` to the zip, below `prefix`, in sorted order.
+fn zip_tree(writer: &mut zip::ZipWriter<fs::File>, dir: &Path, prefix: &str) {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .expect("fixture folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name");
+        let entry = format!("{prefix}{name}");
+        if file.is_dir() {
+            zip_tree(writer, &file, &format!("{entry}/"));
+        } else {
+            writer
+                .start_file(entry, zip::write::SimpleFileOptions::default())
+                .expect("start entry");
+            std::io::Write::write_all(writer, &fs::read(&file).expect("read")).expect("write");
+        }
+    }
+}
+
+/// The same export as a zip (in one folder, as Signal names it) gives the
+/// same records and blobs as the folder; a media entry that unpacks past
+/// the bound is reported, never read whole.
+#[test]
+fn plaintext_export_as_a_zip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("signal-export-2024-05-13.zip");
+    let mut writer = zip::ZipWriter::new(fs::File::create(&path).expect("create zip"));
+    zip_tree(
+        &mut writer,
+        &fixture("plaintext-export"),
+        "signal-export-2024-05-13/",
+    );
+    writer
+        .start_file(
+            "signal-export-2024-05-13/files/ff/ff-bom.bin",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .expect("start entry");
+    std::io::Write::write_all(&mut writer, &vec![0u8; 20 << 20]).expect("write");
+    writer.finish().expect("finish zip");
+
+    let (folder_summary, folder) = common::read(&fixture("plaintext-export"));
+    let (summary, zipped) = common::read(&path);
+    assert_eq!(summary.format, "signal/plaintext-export-zip");
+    assert!(summary.unreadable.is_empty(), "{:?}", summary.unreadable);
+    assert_eq!(zipped.records.len(), folder.records.len());
+    for (z, f) in zipped.records.iter().zip(&folder.records) {
+        assert_eq!((&z.id, &z.text), (&f.id, &f.text));
+        assert_eq!(z.attachments.len(), f.attachments.len());
+        for (za, fa) in z.attachments.iter().zip(&f.attachments) {
+            assert_eq!(
+                (&za.name, za.sha256, za.missing),
+                (&fa.name, fa.sha256, fa.missing)
+            );
+            if let Some(path) = fa.details.get("path").and_then(|p| p.as_str()) {
+                assert_eq!(
+                    za.details["path"],
+                    format!("signal-export-2024-05-13/{path}")
+                );
+            }
+        }
+        assert_eq!(z.source.format, "signal/plaintext-export-zip");
+        assert_eq!(
+            z.source.locator.path.as_deref(),
+            Some("signal-export-2024-05-13/main.jsonl")
+        );
+    }
+    let hashes = |blobs: &[spoor_ingest::Blob]| blobs.iter().map(|b| b.sha256).collect::<Vec<_>>();
+    assert_eq!(hashes(&zipped.blobs), hashes(&folder.blobs));
+    assert!(!zipped.blobs.is_empty());
+    assert_eq!(zipped.quarantined.len(), folder.quarantined.len());
+    let decision = |summary: &spoor_ingest::ReadSummary, name: &str| {
+        summary
+            .decisions
+            .iter()
+            .find(|d| d["decision"] == name)
+            .map(|d| d["value"].clone())
+    };
+    assert_eq!(
+        decision(&summary, "signal-unreferenced-files"),
+        Some(json!([
+            "signal-export-2024-05-13/files/ef/ef000001-ongebruikt.bin"
+        ]))
+    );
+    let unreadable = decision(&summary, "signal-unreadable-files").expect("the bomb is reported");
+    assert!(
+        unreadable[0].as_str().is_some_and(|u| u
+            .starts_with("signal-export-2024-05-13/files/ff/ff-bom.bin: ")
+            && u.contains("zip bomb")),
+        "{unreadable}"
+    );
+    assert!(decision(&folder_summary, "signal-unreadable-files").is_none());
+}

@@ -32,9 +32,13 @@ use spoor_normalize::{
 };
 
 use crate::export::{Blob, Item, Limits, Quarantined, PARSER};
+use crate::zipped::{self, Entry};
+use zip::ZipArchive;
 
-/// Format name of the plaintext export.
+/// Format name of the plaintext export, as a folder.
 pub(crate) const FORMAT: &str = "signal/plaintext-export";
+/// Format name of the plaintext export delivered as a zip.
+pub(crate) const FORMAT_ZIP: &str = "signal/plaintext-export-zip";
 
 /// What the export never holds, stated in every package made from one.
 pub(crate) const LIMITATIONS: &str =
@@ -46,8 +50,28 @@ pub(crate) fn is_export(dir: &Path) -> bool {
     dir.join("main.jsonl").is_file() && dir.join("metadata.json").is_file()
 }
 
+/// Where the export's `main.jsonl` and `metadata.json` are inside a zip:
+/// at its root or in one folder (the prefix, ending in `/`).
+pub(crate) fn export_root_in_zip(entries: &[Entry]) -> Option<String> {
+    let safe = |name: &str| {
+        entries
+            .iter()
+            .any(|e| e.unsafe_name.is_none() && e.name == name)
+    };
+    entries
+        .iter()
+        .filter(|e| e.unsafe_name.is_none())
+        .filter_map(|e| e.name.strip_suffix("main.jsonl"))
+        .filter(|prefix| {
+            prefix.is_empty() || (prefix.ends_with('/') && prefix.matches('/').count() == 1)
+        })
+        .find(|prefix| safe(&format!("{prefix}metadata.json")))
+        .map(str::to_owned)
+}
+
 /// Where the export is and what it may cost.
 pub(crate) struct ExportContext<'a> {
+    /// The folder, or the zip file.
     pub(crate) root: &'a Path,
     pub(crate) export_sha256: Sha256,
     pub(crate) limits: &'a Limits,
@@ -63,25 +87,85 @@ struct Person {
     title: Option<String>,
 }
 
-/// Reads the export at `context.root`, handing records out in file order.
+/// Reads the export folder at `context.root`, handing records out in file
+/// order.
 pub(crate) fn read_export_folder<E>(
     context: &ExportContext<'_>,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
 ) -> Result<Vec<Value>, ReadError<E>> {
-    let media = MediaIndex::build(&context.root.join("files")).map_err(ReadError::Io)?;
+    let media = MediaIndex::of_folder(&context.root.join("files")).map_err(ReadError::Io)?;
     let main = File::open(context.root.join("main.jsonl")).map_err(ReadError::Io)?;
+    let source = Opened {
+        main: BufReader::with_capacity(1 << 20, main),
+        main_path: "main.jsonl".to_owned(),
+        format: FORMAT,
+        media,
+    };
+    read_main(context, source, emit)
+}
+
+/// Reads the export zipped at `context.root`, its files under `prefix`
+/// (from [`export_root_in_zip`]); entries are read by name, bounded, never
+/// extracted.
+pub(crate) fn read_export_zip<E>(
+    context: &ExportContext<'_>,
+    prefix: &str,
+    emit: &mut dyn FnMut(Item) -> Result<(), E>,
+) -> Result<Vec<Value>, ReadError<E>> {
+    let open = |path| zipped::open(path).map_err(|e| ReadError::Io(io::Error::other(e)));
+    let (mut main_archive, media_archive) = (open(context.root)?, open(context.root)?);
+    let entries = zipped::entries(&main_archive);
+    let main_path = format!("{prefix}main.jsonl");
+    let Some(main) = entries.iter().find(|e| e.name == main_path) else {
+        return Err(ReadError::Io(io::Error::other(format!(
+            "{main_path} is not in the zip"
+        ))));
+    };
+    let media = MediaIndex::of_zip(
+        media_archive,
+        &entries,
+        &format!("{prefix}files/"),
+        context.limits,
+    );
+    let main = zipped::open_entry(&mut main_archive, main.index, context.limits)
+        .map_err(|e| ReadError::Io(io::Error::other(format!("{main_path}: {e}"))))?;
+    let source = Opened {
+        main: BufReader::with_capacity(1 << 20, main),
+        main_path,
+        format: FORMAT_ZIP,
+        media,
+    };
+    read_main(context, source, emit)
+}
+
+/// What an export is read from.
+struct Opened<R> {
+    main: R,
+    /// `main.jsonl`'s path in the export, for locators.
+    main_path: String,
+    format: &'static str,
+    media: MediaIndex,
+}
+
+fn read_main<E, R: BufRead>(
+    context: &ExportContext<'_>,
+    source: Opened<R>,
+    emit: &mut dyn FnMut(Item) -> Result<(), E>,
+) -> Result<Vec<Value>, ReadError<E>> {
+    let main_path = source.main_path;
     let mut reader = Reader {
         context,
+        format: source.format,
         recipients: HashMap::new(),
         chats: HashMap::new(),
-        media,
+        media: source.media,
         account_name: None,
     };
-    let lines = BufReader::with_capacity(1 << 20, main).split(b'\n');
+    let lines = source.main.split(b'\n');
     let mut number = 0u64;
     let mut decisions = vec![json!({
         "decision": "signal-limitations",
-        "path": "main.jsonl",
+        "path": main_path,
         "value": LIMITATIONS,
         "basis": "Signal's export rules (docs/FORMAT.md §15)",
     })];
@@ -92,7 +176,7 @@ pub(crate) fn read_export_folder<E>(
             continue;
         }
         let locator = Locator {
-            path: Some("main.jsonl".to_owned()),
+            path: Some(main_path.clone()),
             lines: Some([number, number]),
             ..Locator::default()
         };
@@ -112,7 +196,7 @@ pub(crate) fn read_export_folder<E>(
             }
             decisions.push(json!({
                 "decision": "signal-backup-info",
-                "path": "main.jsonl",
+                "path": main_path,
                 "value": frame,
                 "basis": "the first line of main.jsonl (BackupInfo)",
             }));
@@ -122,11 +206,19 @@ pub(crate) fn read_export_folder<E>(
             emit(item).map_err(ReadError::Stopped)?;
         }
     }
+    if !reader.media.unreadable.is_empty() {
+        decisions.push(json!({
+            "decision": "signal-unreadable-files",
+            "path": reader.media.root,
+            "value": reader.media.unreadable,
+            "basis": "media entries of the zip that could not be read (damaged, or unpacking past the bound); kept in the original",
+        }));
+    }
     let unlinked = reader.media.unreferenced();
     if !unlinked.is_empty() {
         decisions.push(json!({
             "decision": "signal-unreferenced-files",
-            "path": "files",
+            "path": reader.media.root,
             "value": unlinked,
             "basis": "media files whose SHA-256 no attachment names; kept in the original",
         }));
@@ -151,6 +243,7 @@ fn quarantine(locator: Locator, reason: String, raw: Vec<u8>) -> Item {
 
 struct Reader<'a> {
     context: &'a ExportContext<'a>,
+    format: &'static str,
     recipients: HashMap<String, Person>,
     /// Chat id → recipient id.
     chats: HashMap<String, String>,
@@ -577,7 +670,7 @@ impl Reader<'_> {
             id,
             kind,
             source: Source {
-                format: FORMAT.to_owned(),
+                format: self.format.to_owned(),
                 export_sha256: self.context.export_sha256,
                 locator: Locator {
                     pointer: revision
@@ -663,6 +756,28 @@ fn missing_ref(role: &str, pointer: &Value, why: &str) -> BlobRef {
     r
 }
 
+/// Up to `max_message_bytes + 1` bytes of a media file.
+fn read_place(
+    zip: &mut Option<ZipArchive<File>>,
+    place: &Place,
+    limits: &Limits,
+) -> Result<Vec<u8>, String> {
+    let max = limits.max_message_bytes as u64;
+    let mut bytes = Vec::new();
+    let read = match (place, zip.as_mut()) {
+        (Place::File(path), _) => File::open(path)
+            .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+            .map_err(|e| e.to_string()),
+        (Place::Entry(index), Some(zip)) => zipped::open_entry(zip, *index, limits).and_then(|r| {
+            r.take(max + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| e.to_string())
+        }),
+        (Place::Entry(_), None) => Err("the zip is not open".to_owned()),
+    };
+    read.map(|_| bytes)
+}
+
 enum Fetched {
     Found(Blob, String),
     Missing(String),
@@ -671,20 +786,66 @@ enum Fetched {
 /// The files under `files/`, by the SHA-256 of their content: attachments
 /// name their `plaintextHash`, which is how a file is linked to its message.
 struct MediaIndex {
-    by_hash: HashMap<Sha256, (PathBuf, String)>,
+    /// `files` in a folder, `<prefix>files` in a zip.
+    root: String,
+    by_hash: HashMap<Sha256, (Place, String)>,
     used: std::collections::BTreeSet<String>,
+    /// Entries of a zip that could not be hashed (damaged, a zip bomb).
+    unreadable: Vec<String>,
+    zip: Option<ZipArchive<File>>,
+}
+
+/// Where a media file's bytes are.
+enum Place {
+    File(PathBuf),
+    /// An entry of the zip, by index.
+    Entry(usize),
 }
 
 impl MediaIndex {
-    fn build(files: &Path) -> io::Result<MediaIndex> {
-        let mut index = MediaIndex {
+    fn empty(root: &str, zip: Option<ZipArchive<File>>) -> MediaIndex {
+        MediaIndex {
+            root: root.to_owned(),
             by_hash: HashMap::new(),
             used: std::collections::BTreeSet::new(),
-        };
+            unreadable: Vec::new(),
+            zip,
+        }
+    }
+
+    fn of_folder(files: &Path) -> io::Result<MediaIndex> {
+        let mut index = MediaIndex::empty("files", None);
         if files.is_dir() {
             index.add_dir(files, "files")?;
         }
         Ok(index)
+    }
+
+    /// Indexes the safe-named entries under `files` (ending in `/`).
+    fn of_zip(
+        mut archive: ZipArchive<File>,
+        entries: &[Entry],
+        files: &str,
+        limits: &Limits,
+    ) -> MediaIndex {
+        let mut index = MediaIndex::empty(files.trim_end_matches('/'), None);
+        for entry in entries
+            .iter()
+            .filter(|e| e.unsafe_name.is_none() && e.name.starts_with(files))
+        {
+            let hashed = zipped::open_entry(&mut archive, entry.index, limits)
+                .and_then(|r| spoor_normalize::hash_reader(r).map_err(|e| e.to_string()));
+            match hashed {
+                Ok((digest, _)) => {
+                    index
+                        .by_hash
+                        .insert(digest, (Place::Entry(entry.index), entry.name.clone()));
+                }
+                Err(why) => index.unreadable.push(format!("{}: {why}", entry.name)),
+            }
+        }
+        index.zip = Some(archive);
+        index
     }
 
     fn add_dir(&mut self, dir: &Path, rel: &str) -> io::Result<()> {
@@ -698,7 +859,8 @@ impl MediaIndex {
                 self.add_dir(&entry.path(), &child)?;
             } else if kind.is_file() {
                 let (digest, _) = spoor_normalize::hash_reader(File::open(entry.path())?)?;
-                self.by_hash.insert(digest, (entry.path(), child));
+                self.by_hash
+                    .insert(digest, (Place::File(entry.path()), child));
             }
         }
         Ok(())
@@ -716,14 +878,12 @@ impl MediaIndex {
                 "the attachment was never downloaded (no plaintextHash)".to_owned(),
             );
         };
-        let Some((path, rel)) = self.by_hash.get(&hash) else {
+        let Some((place, rel)) = self.by_hash.get(&hash) else {
             return Fetched::Missing("no file under files/ has its plaintextHash".to_owned());
         };
         let max = limits.max_message_bytes as u64;
-        let mut bytes = Vec::new();
-        let read = File::open(path).and_then(|f| f.take(max + 1).read_to_end(&mut bytes));
-        match read {
-            Ok(_) if bytes.len() as u64 <= max => {
+        match read_place(&mut self.zip, place, limits) {
+            Ok(bytes) if bytes.len() as u64 <= max => {
                 self.used.insert(rel.clone());
                 Fetched::Found(
                     Blob {

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use spoor_normalize::{Sha256, Zone};
 
 pub use header::DateOrder;
-pub(crate) use media::{entries, open as open_zip, open_entry, Media, NoMedia, ZipMedia};
+pub(crate) use media::{Media, NoMedia, ZipMedia};
 
 use crate::export::{Item, Limits};
 use crate::lines::LineReader;
