@@ -132,8 +132,56 @@ fn a_later_export_of_the_same_chat_adds_only_new_messages() {
         "the contact card comes first: {texts:?}"
     );
     assert!(texts[1].starts_with("Team"), "{texts:?}");
+    // The 14 records not written again are listed, one line each.
+    let known: Vec<Value> = String::from_utf8_lossy(entry(&second, "data/known.jsonl"))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("known line"))
+        .collect();
+    assert_eq!(known.len(), 14);
+    assert!(known.iter().all(|k| k["why"] == "already in the store"
+        && k["id"].as_str().is_some_and(|id| id.len() == 64)
+        && k["locator"]["lines"].is_array()));
     let out = t.verify();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // A known line taken out is caught even with the manifest updated.
+    let package = packages
+        .iter()
+        .find(|p| package_json(&read_zip(p))["counts"]["known"] != 0)
+        .expect("the second package");
+    let mut entries = read_zip(package);
+    let (name, bytes) = entries
+        .iter_mut()
+        .find(|(n, _)| n.ends_with("/data/known.jsonl"))
+        .expect("known.jsonl");
+    let id = name.split('/').next().unwrap_or_default().to_owned();
+    let shorter: Vec<u8> = String::from_utf8_lossy(bytes)
+        .lines()
+        .skip(1)
+        .flat_map(|l| format!("{l}\n").into_bytes())
+        .collect();
+    *bytes = shorter.clone();
+    let manifest = entries
+        .iter_mut()
+        .find(|(n, _)| *n == format!("{id}/manifest-sha256.txt"))
+        .expect("manifest");
+    let updated: String = String::from_utf8_lossy(&manifest.1)
+        .lines()
+        .map(|l| match l.strip_suffix("  data/known.jsonl") {
+            Some(_) => format!("{}  data/known.jsonl\n", sha256_hex(&shorter)),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    manifest.1 = updated.into_bytes();
+    write_zip(package, &entries);
+    let out = spoor(&["verify", package.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("counts.known + counts.duplicates is Some(14) but known.jsonl has 13 lines"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -57,7 +57,12 @@ pub(crate) fn seal(
             expected: Some(file.sha256),
         });
     }
-    for name in ["records.jsonl", "quarantine.jsonl", "package.json"] {
+    for name in [
+        "records.jsonl",
+        "quarantine.jsonl",
+        "known.jsonl",
+        "package.json",
+    ] {
         let source = staged.dir.join("data").join(name);
         let size = fs::metadata(&source).map_err(with_path(&source))?.len();
         payload.push(PayloadFile {

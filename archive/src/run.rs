@@ -691,12 +691,6 @@ impl Store {
         staged
             .drop_known(archived_in_run)
             .map_err(with_path(&staging))?;
-        archived_in_run.extend(
-            staged
-                .records
-                .iter()
-                .filter_map(|(id, _)| Sha256::from_hex(id.as_str()).ok()),
-        );
         let (settings, _) = self.package_settings();
         self.seal_staged(
             &export,
@@ -708,6 +702,7 @@ impl Store {
             read_error,
             catalog,
             trail,
+            archived_in_run,
             report,
         )
     }
@@ -724,6 +719,7 @@ impl Store {
         read_error: Option<String>,
         catalog: &mut Catalog,
         trail: &mut Trail,
+        archived_in_run: &mut HashSet<Sha256>,
         report: &mut InputReport,
     ) -> Result<(), Error> {
         let counts = staged.counts.clone();
@@ -760,7 +756,6 @@ impl Store {
                 "quarantined": counts.quarantined,
                 "blobs": counts.blobs,
             },
-            "known_records": staged.known,
             "unreadable": unreadable,
             "read_error": read_error,
         });
@@ -829,13 +824,15 @@ impl Store {
             }
         };
         indexed?;
-        let records: Vec<(String, Sha256)> = staged
-            .records
-            .iter()
-            .map(|(id, hash)| (id.to_string(), *hash))
-            .collect();
+        // Records archived now are known to the next inputs of this run.
+        let records = staged.records().map_err(with_path(&staged.dir))?;
         trail.package(
-            &records,
+            records,
+            &mut |id| {
+                if let Ok(key) = Sha256::from_hex(id) {
+                    archived_in_run.insert(key);
+                }
+            },
             &PackageSeal {
                 package_id,
                 path: &relative,

@@ -1,6 +1,9 @@
 //! Staging: what a reader produces is written to a private folder under
 //! `STORE/tmp/` first (records in source order, blobs in one pack file,
-//! quarantine), so the package can then be sealed in one sorted pass.
+//! quarantine, the records not written again), so the package can then be
+//! sealed in one sorted pass. Nothing per record is held in memory but the
+//! ids seen in this export (to tell repeats), so memory stays flat however
+//! many records an export holds.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
@@ -27,44 +30,83 @@ pub(crate) struct BlobSpan {
 }
 
 /// What staging produced: the folder with `data/records.jsonl`,
-/// `data/quarantine.jsonl` and the blob pack, and what went in.
+/// `data/quarantine.jsonl`, `data/known.jsonl` and the blob pack, and what
+/// went in.
 pub(crate) struct Staged {
     pub(crate) dir: PathBuf,
-    pub(crate) known: Vec<Value>,
     pub(crate) counts: StageCounts,
     /// Every blob, by digest (so in the order of their bag paths).
     pub(crate) blobs: BTreeMap<Sha256, BlobSpan>,
-    /// Id and record hash of every record line, in order.
-    pub(crate) records: Vec<(RecordId, Sha256)>,
+}
+
+/// The id and record hash of every line of a `records.jsonl`, in order,
+/// read back without holding them: `each` is called once per line.
+pub(crate) fn each_record_line(
+    records: impl BufRead,
+    mut each: impl FnMut(&str, Sha256, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    /// Only the id is looked at; the rest of the line is skipped unparsed.
+    #[derive(serde::Deserialize)]
+    struct IdOnly<'a> {
+        #[serde(borrow)]
+        id: std::borrow::Cow<'a, str>,
+    }
+    for line in records.split(b'\n') {
+        let line = line?;
+        let record: IdOnly<'_> = serde_json::from_slice(&line).map_err(io::Error::other)?;
+        each(&record.id, Sha256::of(&line), &line)?;
+    }
+    Ok(())
 }
 
 impl Staged {
+    fn data(&self, name: &str) -> PathBuf {
+        self.dir.join("data").join(name)
+    }
+
+    /// Opens the staged `records.jsonl`.
+    pub(crate) fn records(&self) -> io::Result<BufReader<File>> {
+        Ok(BufReader::with_capacity(
+            1 << 16,
+            File::open(self.data("records.jsonl"))?,
+        ))
+    }
+
     /// Moves the records whose ids are in `archived` (archived by an
     /// earlier input of the same run) from `records.jsonl` to the known
     /// records, and forgets blobs nothing left references.
     pub(crate) fn drop_known(&mut self, archived: &HashSet<Sha256>) -> io::Result<()> {
-        let dropped =
-            |id: &RecordId| Sha256::from_hex(id.as_str()).is_ok_and(|k| archived.contains(&k));
-        if !self.records.iter().any(|(id, _)| dropped(id)) {
+        let dropped = |id: &str| Sha256::from_hex(id).is_ok_and(|k| archived.contains(&k));
+        let mut any = false;
+        if !archived.is_empty() {
+            each_record_line(self.records()?, |id, _, _| {
+                any |= dropped(id);
+                Ok(())
+            })?;
+        }
+        if !any {
             return Ok(());
         }
-        let data = self.dir.join("data");
-        let path = data.join("records.jsonl");
-        let kept_path = data.join("records.jsonl.kept");
+        let path = self.data("records.jsonl");
+        let kept_path = self.data("records.jsonl.kept");
         let mut writer = BufWriter::new(File::create(&kept_path)?);
+        let mut known = BufWriter::new(
+            fs::OpenOptions::new()
+                .append(true)
+                .open(self.data("known.jsonl"))?,
+        );
         let mut referenced = HashSet::new();
-        let mut kept = Vec::new();
-        let lines = BufReader::new(File::open(&path)?).split(b'\n');
-        for (line, (id, hash)) in lines.zip(std::mem::take(&mut self.records)) {
-            let line = line?;
-            let record: Record = serde_json::from_slice(&line).map_err(io::Error::other)?;
-            if dropped(&id) {
-                self.known.push(json!({ "id": id, "locator": record.source.locator, "why": "already in the store" }));
-                self.counts.records -= 1;
-                self.counts.known += 1;
-                continue;
+        let records = self.records()?;
+        let counts = &mut self.counts;
+        each_record_line(records, |id, _, line| {
+            let record: Record = serde_json::from_slice(line).map_err(io::Error::other)?;
+            if dropped(id) {
+                write_known(&mut known, &record, "already in the store")?;
+                counts.records -= 1;
+                counts.known += 1;
+                return Ok(());
             }
-            writer.write_all(&line)?;
+            writer.write_all(line)?;
             writer.write_all(b"\n")?;
             referenced.extend(
                 record
@@ -73,13 +115,13 @@ impl Staged {
                     .chain(&record.attachments)
                     .filter_map(|b| b.sha256),
             );
-            kept.push((id, hash));
-        }
+            Ok(())
+        })?;
         writer.flush()?;
+        known.flush()?;
         drop(writer);
         fs::rename(&kept_path, &path)?;
-        self.records = kept;
-        for line in BufReader::new(File::open(data.join("quarantine.jsonl"))?).lines() {
+        for line in BufReader::new(File::open(self.data("quarantine.jsonl"))?).lines() {
             let item: Value = serde_json::from_str(&line?).map_err(io::Error::other)?;
             if let Some(digest) = item["raw_sha256"]
                 .as_str()
@@ -117,9 +159,7 @@ pub(crate) struct Stager<'a> {
     ids_seen: HashSet<Sha256>,
     store: &'a mut dyn KnownRecords,
     /// Records not written because the store or this export already has them.
-    pub(crate) known: Vec<Value>,
-    /// Id and record hash of every record written, in order.
-    records_written: Vec<(RecordId, Sha256)>,
+    known: BufWriter<File>,
     pub(crate) counts: StageCounts,
 }
 
@@ -141,8 +181,7 @@ impl<'a> Stager<'a> {
             blobs: BTreeMap::new(),
             ids_seen: HashSet::new(),
             store,
-            known: Vec::new(),
-            records_written: Vec::new(),
+            known: open("known.jsonl")?,
             counts: StageCounts::default(),
         })
     }
@@ -151,13 +190,12 @@ impl<'a> Stager<'a> {
     pub(crate) fn finish(mut self) -> io::Result<Staged> {
         self.records.flush()?;
         self.quarantine.flush()?;
+        self.known.flush()?;
         self.blob_pack.flush()?;
         Ok(Staged {
             dir: self.dir,
-            known: self.known,
             counts: self.counts,
             blobs: self.blobs,
-            records: self.records_written,
         })
     }
 
@@ -177,6 +215,13 @@ impl<'a> Stager<'a> {
     }
 }
 
+/// One line of `known.jsonl`: a record not written, where it was, and why.
+fn write_known(out: &mut impl Write, record: &Record, why: &str) -> io::Result<()> {
+    let entry = json!({ "id": record.id, "locator": record.source.locator, "why": why });
+    out.write_all(&jcs::to_canonical(&entry))?;
+    out.write_all(b"\n")
+}
+
 impl Sink for Stager<'_> {
     fn record(&mut self, record: Record, blobs: Vec<Blob>) -> io::Result<()> {
         // Ids are hex digests; keeping them as 32 bytes halves the memory.
@@ -191,9 +236,7 @@ impl Sink for Stager<'_> {
             None
         };
         if let Some(why) = already {
-            self.known
-                .push(json!({ "id": record.id, "locator": record.source.locator, "why": why }));
-            return Ok(());
+            return write_known(&mut self.known, &record, why);
         }
         for blob in &blobs {
             self.put_blob(blob.sha256, &blob.bytes)?;
@@ -201,7 +244,6 @@ impl Sink for Stager<'_> {
         let line = record.to_canonical_line().map_err(io::Error::other)?;
         self.records.write_all(&line)?;
         self.records.write_all(b"\n")?;
-        self.records_written.push((record.id, Sha256::of(&line)));
         self.counts.records += 1;
         Ok(())
     }

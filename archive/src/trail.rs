@@ -3,32 +3,33 @@
 //!
 //! A run appends its entries and publishes them with one checkpoint at its
 //! end, and only then records in the catalogue where each record's and
-//! package's entry is. So after a crash a package may be sealed while the
-//! catalogue knows no log entry for it. The next run looks at exactly those
-//! packages: if the last published run logged them (the crash came after
-//! publishing), their indexes are filled in; otherwise their entries are
-//! appended now, from the package and its receipt.
+//! package's entry is (read back from the published log, so nothing per
+//! record is held meanwhile). So after a crash a package may be sealed while
+//! the catalogue knows no log entry for it. The next run looks at exactly
+//! those packages: if the last published run logged them (the crash came
+//! after publishing), their indexes are filled in; otherwise their entries
+//! are appended now, from the package and its receipt.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde_json::{json, Value};
-use spoor_normalize::{jcs, Record, Sha256};
+use spoor_normalize::{jcs, Sha256};
 
 use crate::catalog::Catalog;
 use crate::fsutil::with_path;
 use crate::log::Log;
+use crate::stage::each_record_line;
 use crate::Error;
 
-/// The log of a run, and where its entries went, for the catalogue.
+/// The log of a run.
 pub(crate) struct Trail {
     pub(crate) log: Log,
-    /// (record id, entry index) appended this run.
-    records: Vec<(String, u64)>,
-    /// (package id, entry index) appended this run.
-    packages: Vec<(String, u64)>,
+    /// The log's size when the run opened it: entries from here on are this
+    /// run's.
+    start: u64,
 }
 
 /// What a `package` entry says.
@@ -43,9 +44,8 @@ pub(crate) struct PackageSeal<'a> {
 impl Trail {
     pub(crate) fn new(log: Log) -> Trail {
         Trail {
+            start: log.size(),
             log,
-            records: Vec::new(),
-            packages: Vec::new(),
         }
     }
 
@@ -67,38 +67,82 @@ impl Trail {
         .map(|_| ())
     }
 
-    /// The `record` entries of a package, then its `package` entry.
+    /// The `record` entries of a package, one per line of its
+    /// `records.jsonl` (id and record hash; `each_id` sees every id), then
+    /// its `package` entry.
     pub(crate) fn package(
         &mut self,
-        records: &[(String, Sha256)],
+        records: impl BufRead,
+        each_id: &mut dyn FnMut(&str),
         seal: &PackageSeal<'_>,
     ) -> Result<(), Error> {
-        for (id, hash) in records {
-            let index = self.append(&json!({
+        let mut failed = None;
+        let read = each_record_line(records, |id, hash, _| {
+            each_id(id);
+            let entry = json!({
                 "type": "record",
                 "id": id,
                 "hash": hash,
                 "package_id": seal.package_id,
-            }))?;
-            self.records.push((id.clone(), index));
+            });
+            self.append(&entry).map(|_| ()).map_err(|e| {
+                let message = e.to_string();
+                failed = Some(e);
+                io::Error::other(message)
+            })
+        });
+        if let Err(e) = read {
+            return Err(failed.unwrap_or_else(|| Error::Package {
+                path: seal.path.into(),
+                reason: format!("data/records.jsonl: {e}"),
+            }));
         }
-        let index = self.append(&json!({
+        self.append(&json!({
             "type": "package",
             "package_id": seal.package_id,
             "path": seal.path,
             "zip_sha256": seal.zip_sha256,
             "tagmanifest_sha256": seal.tagmanifest_sha256,
             "payload_oxum": seal.payload_oxum,
-        }))?;
-        self.packages.push((seal.package_id.to_owned(), index));
-        Ok(())
+        }))
+        .map(|_| ())
     }
 
-    /// After publishing: the catalogue learns where the entries are.
+    /// Records in the catalogue where this run's entries are, once they are
+    /// published.
     pub(crate) fn note_in(self, catalog: &mut Catalog) -> Result<(), Error> {
-        catalog.set_log_indexes(&self.records)?;
-        catalog.set_package_log_indexes(&self.packages)
+        note_entries(&self.log, self.start, catalog).map(|_| ())
     }
+}
+
+/// Entries whose log index goes to the catalogue in one transaction.
+const NOTE_BATCH: usize = 50_000;
+
+/// Sets in the catalogue the log index of every record and package entry
+/// of the published log from `from` on, reading the log back; returns the
+/// ids of the packages met.
+fn note_entries(log: &Log, from: u64, catalog: &mut Catalog) -> Result<HashSet<String>, Error> {
+    let (mut records, mut packages) = (Vec::new(), Vec::new());
+    log.for_each_entry(from, |index, bytes| {
+        let entry: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+        let id = entry
+            .get("id")
+            .or_else(|| entry.get("package_id"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        match entry.get("type").and_then(Value::as_str) {
+            Some("record") => records.push((id.to_owned(), index)),
+            Some("package") => packages.push((id.to_owned(), index)),
+            _ => {}
+        }
+        if records.len() >= NOTE_BATCH {
+            catalog.set_log_indexes(&std::mem::take(&mut records))?;
+        }
+        Ok(())
+    })?;
+    catalog.set_log_indexes(&records)?;
+    catalog.set_package_log_indexes(&packages)?;
+    Ok(packages.into_iter().map(|(id, _)| id).collect())
 }
 
 /// Makes every sealed package the catalogue knows without a log entry part
@@ -112,35 +156,23 @@ pub(crate) fn roll_forward(
     if unlogged.is_empty() {
         return Ok(0);
     }
-    // The entries of the last published run.
-    let (mut records, mut packages) = (Vec::new(), Vec::new());
+    // The entries of the last published run, which the catalogue may never
+    // have heard of.
     let size = trail.log.size();
-    if size > 0 {
+    let published = if size > 0 {
         let seal: Value =
             serde_json::from_slice(&trail.log.entry(size - 1)?).unwrap_or(Value::Null);
         let start = seal
             .pointer("/previous_checkpoint/size")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        trail.log.for_each_entry(start, |index, bytes| {
-            let entry: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
-            let id = entry
-                .get("id")
-                .or_else(|| entry.get("package_id"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            match entry.get("type").and_then(Value::as_str) {
-                Some("record") => records.push((id.to_owned(), index)),
-                Some("package") => packages.push((id.to_owned(), index)),
-                _ => {}
-            }
-            Ok(())
-        })?;
-    }
-    let published: HashMap<&str, u64> = packages.iter().map(|(id, i)| (id.as_str(), *i)).collect();
+        note_entries(&trail.log, start, catalog)?
+    } else {
+        HashSet::new()
+    };
     let mut appended = 0;
     for (package_id, relative) in unlogged {
-        if published.contains_key(package_id.as_str()) {
+        if published.contains(&package_id) {
             continue;
         }
         let zip_path = root.join(&relative);
@@ -154,32 +186,19 @@ pub(crate) fn roll_forward(
             })?;
             trail.intake(&receipt_path, &receipt)?;
         }
-        let contents = read_package(&zip_path, &package_id)?;
-        let seal = PackageSeal {
-            package_id: &package_id,
-            path: &relative,
-            zip_sha256: contents.zip_sha256,
-            tagmanifest_sha256: contents.tagmanifest_sha256,
-            payload_oxum: &contents.payload_oxum,
-        };
-        trail.package(&contents.records, &seal)?;
+        log_package(trail, &zip_path, &package_id, &relative)?;
         appended += 1;
     }
-    // Entries the last run published but the catalogue never heard of.
-    catalog.set_log_indexes(&records)?;
-    catalog.set_package_log_indexes(&packages)?;
     Ok(appended)
 }
 
-struct PackageContents {
-    records: Vec<(String, Sha256)>,
-    zip_sha256: Sha256,
-    tagmanifest_sha256: Sha256,
-    payload_oxum: String,
-}
-
-/// What the log says of a sealed package, read back from its zip.
-fn read_package(zip_path: &Path, package_id: &str) -> Result<PackageContents, Error> {
+/// Appends the entries of a sealed package, read back from its zip.
+fn log_package(
+    trail: &mut Trail,
+    zip_path: &Path,
+    package_id: &str,
+    relative: &str,
+) -> Result<(), Error> {
     let bad = |reason: String| Error::Package {
         path: zip_path.to_owned(),
         reason,
@@ -206,17 +225,15 @@ fn read_package(zip_path: &Path, package_id: &str) -> Result<PackageContents, Er
         .find_map(|l| l.strip_prefix("Payload-Oxum:"))
         .map(|v| v.trim().to_owned())
         .ok_or_else(|| bad("bag-info.txt has no Payload-Oxum".to_owned()))?;
-    let mut records = Vec::new();
-    for line in BufReader::new(read("data/records.jsonl")?.as_slice()).split(b'\n') {
-        let line = line.map_err(|e| bad(e.to_string()))?;
-        let record: Record =
-            serde_json::from_slice(&line).map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
-        records.push((record.id.to_string(), Sha256::of(&line)));
-    }
-    Ok(PackageContents {
-        records,
+    let records = archive
+        .by_name(&format!("{package_id}/data/records.jsonl"))
+        .map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
+    let seal = PackageSeal {
+        package_id,
+        path: relative,
         zip_sha256,
         tagmanifest_sha256,
-        payload_oxum,
-    })
+        payload_oxum: &payload_oxum,
+    };
+    trail.package(BufReader::new(records), &mut |_| {}, &seal)
 }

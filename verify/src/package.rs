@@ -281,6 +281,9 @@ fn read_entry(archive: &mut ZipArchive<File>, info: &EntryInfo) -> EntryResult {
         "data/quarantine.jsonl" => {
             read_lines(&mut reader, check_quarantine_line).map(|l| result.lines = Some(l))
         }
+        "data/known.jsonl" => {
+            read_lines(&mut reader, check_known_line).map(|l| result.lines = Some(l))
+        }
         p if !p.starts_with("data/") || p == "data/package.json" => {
             let mut content = Vec::new();
             let r = (&mut reader)
@@ -412,6 +415,35 @@ fn check_quarantine_line(line: &[u8], number: u64, lines: &mut Lines) {
     }
 }
 
+/// A line of `known.jsonl`: a record not written again, and why.
+fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
+    if !jcs::is_canonical(line) {
+        lines
+            .problems
+            .push((number, "not in RFC 8785 canonical form".to_owned()));
+    }
+    match serde_json::from_slice::<Value>(line) {
+        Ok(value) => {
+            if value.get("id").and_then(Value::as_str).is_none() {
+                lines
+                    .problems
+                    .push((number, "known-record entry without an id".to_owned()));
+            }
+            let why = value.get("why").and_then(Value::as_str);
+            if !matches!(
+                why,
+                Some("already in the store" | "repeated in this export")
+            ) {
+                lines.problems.push((
+                    number,
+                    format!("known-record entry with why {why:?}, not one of the two reasons"),
+                ));
+            }
+        }
+        Err(e) => lines.problems.push((number, format!("not JSON: {e}"))),
+    }
+}
+
 /// Cross-checks of the bag as a whole, once every entry has been read.
 fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> PackageFacts {
     let mut facts = PackageFacts {
@@ -440,6 +472,7 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
         "data/package.json",
         "data/records.jsonl",
         "data/quarantine.jsonl",
+        "data/known.jsonl",
     ] {
         if !by_path.contains_key(required) {
             report.problem(required, "missing from the package");
@@ -527,6 +560,7 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
     let mut referenced: BTreeMap<String, (String, u64)> = BTreeMap::new();
     let mut record_lines = 0u64;
     let mut quarantine_lines = 0u64;
+    let mut known_lines = 0u64;
     let mut export_hashes = BTreeSet::new();
     for (name, r) in [
         ("data/records.jsonl", by_path.get("data/records.jsonl")),
@@ -534,6 +568,7 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
             "data/quarantine.jsonl",
             by_path.get("data/quarantine.jsonl"),
         ),
+        ("data/known.jsonl", by_path.get("data/known.jsonl")),
     ] {
         let Some(lines) = r.and_then(|r| r.lines.as_ref()) else {
             continue;
@@ -559,6 +594,8 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
                 }
             }
             facts.records = lines.records.clone();
+        } else if name == "data/known.jsonl" {
+            known_lines = lines.count;
         } else {
             quarantine_lines = lines.count;
         }
@@ -637,6 +674,15 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
             format!(
                 "counts.records is {:?} but records.jsonl has {record_lines} lines",
                 count("records")
+            ),
+        );
+    }
+    let not_written = count("known").zip(count("duplicates")).map(|(k, d)| k + d);
+    if not_written != Some(known_lines) {
+        report.problem(
+            "data/package.json",
+            format!(
+                "counts.known + counts.duplicates is {not_written:?} but known.jsonl has {known_lines} lines",
             ),
         );
     }
