@@ -101,9 +101,9 @@ pub struct Log {
     origin: String,
     size: u64,
     hashes: TreeHashes,
-    /// Entries appended since opening, not yet written out.
-    pending: Vec<Vec<u8>>,
-    /// The bytes of the partial entry bundle at the end, if any.
+    /// The bytes of the partial entry bundle at the end, if any. A bundle
+    /// is written as soon as it is full (its checkpoint comes later), so
+    /// appending holds at most one bundle of entries.
     tail_bundle: Vec<u8>,
 }
 
@@ -131,7 +131,6 @@ impl Log {
             origin: origin.to_owned(),
             size,
             hashes,
-            pending: Vec::new(),
             tail_bundle: Vec::new(),
         };
         if let Some(head) = head {
@@ -216,34 +215,28 @@ impl Log {
         }
         let index = self.size;
         self.push_leaf_hash(record_hash(&entry))?;
-        self.pending.push(entry);
+        // MAX_ENTRY keeps the length within two bytes.
+        self.tail_bundle
+            .extend_from_slice(&(entry.len() as u16).to_be_bytes());
+        self.tail_bundle.extend_from_slice(&entry);
+        if self.size % TILE_WIDTH == 0 {
+            let bundle = std::mem::take(&mut self.tail_bundle);
+            self.write_tile(&entries_path(index / TILE_WIDTH, TILE_WIDTH), &bundle)?;
+        }
         Ok(index)
     }
 
     /// Writes the entry bundles and tiles for everything appended, then signs
     /// and writes a checkpoint; returns the new tree head.
     pub fn publish(&mut self, signer: &StandardSigner) -> Result<TreeHead, Error> {
-        let old_size = self.size - self.pending.len() as u64;
-        let mut bundle_index = old_size / TILE_WIDTH;
-        let mut bundle = std::mem::take(&mut self.tail_bundle);
-        let mut in_bundle = old_size % TILE_WIDTH;
-        for entry in std::mem::take(&mut self.pending) {
-            let len = u16::try_from(entry.len())
-                .map_err(|_| damaged(&self.dir, "entry too long".to_owned()))?;
-            bundle.extend_from_slice(&len.to_be_bytes());
-            bundle.extend_from_slice(&entry);
-            in_bundle += 1;
-            if in_bundle == TILE_WIDTH {
-                self.write_tile(&entries_path(bundle_index, TILE_WIDTH), &bundle)?;
-                bundle.clear();
-                bundle_index += 1;
-                in_bundle = 0;
-            }
+        let old_size = self.hashes.published;
+        let in_bundle = self.size % TILE_WIDTH;
+        if self.size > old_size && in_bundle > 0 {
+            self.write_tile(
+                &entries_path(self.size / TILE_WIDTH, in_bundle),
+                &self.tail_bundle,
+            )?;
         }
-        if in_bundle > 0 {
-            self.write_tile(&entries_path(bundle_index, in_bundle), &bundle)?;
-        }
-        self.tail_bundle = bundle;
         for tile in Tile::new_tiles(TILE_HEIGHT, old_size, self.size) {
             let data = tile
                 .read_data(&self.hashes)
