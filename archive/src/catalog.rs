@@ -30,6 +30,10 @@ CREATE INDEX IF NOT EXISTS sources_sha256 ON sources(sha256);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(id UNINDEXED, subject, text, people);
 ";
 
+/// Page cache of each catalogue connection, as SQLite's `cache_size`
+/// (negative: KiB).
+const CACHE_KIB: i64 = -65_536;
+
 /// Versions of one message (Teams): grouped by `version_of`, each linked to
 /// the one before it in `version_time` order (whatever order the exports
 /// came in), and the latest is current. Added after the first schema, so
@@ -53,6 +57,16 @@ CREATE VIEW IF NOT EXISTS current_versions AS
 const IS_CURRENT: &str = "(r.version_of IS NULL OR NOT EXISTS (
     SELECT 1 FROM records s WHERE s.version_of = r.version_of
     AND (s.version_time > r.version_time OR (s.version_time = r.version_time AND s.id > r.id))))";
+
+/// Where one package's entries are in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LoggedPackage {
+    pub(crate) package_id: String,
+    /// Index of its first record entry (its records follow in line order).
+    pub(crate) first_record: u64,
+    /// Index of its `package` entry.
+    pub(crate) package_entry: u64,
+}
 
 /// One search result.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -97,6 +111,11 @@ impl Catalog {
             .map_err(db_err(path))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err(path))?;
+        // Record ids are random, so indexing a large package touches pages
+        // all over the id index; SQLite's default cache of 2 MB made that
+        // mostly reads and spills.
+        conn.pragma_update(None, "cache_size", CACHE_KIB)
+            .map_err(db_err(path))?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
         let has_versions = conn
             .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'version_of'")
@@ -121,6 +140,8 @@ impl Catalog {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(db_err(path))?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)
+            .map_err(db_err(path))?;
         conn.execute_batch("BEGIN; SELECT count(*) FROM packages;")
             .map_err(db_err(path))?;
         Ok(Catalog { conn })
@@ -162,27 +183,27 @@ impl Catalog {
             .map_err(self.err())
     }
 
-    /// Records where each package's entry is in the log.
-    pub(crate) fn set_package_log_indexes(
-        &mut self,
-        indexes: &[(String, u64)],
-    ) -> Result<(), Error> {
-        self.set_indexes("UPDATE packages SET log_index = ?2 WHERE id = ?1", indexes)
-    }
-
-    /// Records where each record's entry is in the log.
-    pub(crate) fn set_log_indexes(&mut self, indexes: &[(String, u64)]) -> Result<(), Error> {
-        self.set_indexes("UPDATE records SET log_index = ?2 WHERE id = ?1", indexes)
-    }
-
-    fn set_indexes(&mut self, sql: &str, indexes: &[(String, u64)]) -> Result<(), Error> {
+    /// Records where each package's entries are in the log: its `package`
+    /// entry, and its record entries, which are the package's records in
+    /// line order from `first_record` on.
+    pub(crate) fn set_log_indexes(&mut self, logged: &[LoggedPackage]) -> Result<(), Error> {
         let place = PathBuf::from(self.conn.path().unwrap_or("catalog.sqlite"));
         let tx = self.conn.transaction().map_err(db_err(&place))?;
         {
-            let mut update = tx.prepare(sql).map_err(db_err(&place))?;
-            for (id, index) in indexes {
-                let index = i64::try_from(*index).map_err(|e| Error::Usage(e.to_string()))?;
-                update.execute(params![id, index]).map_err(db_err(&place))?;
+            let mut package = tx
+                .prepare("UPDATE packages SET log_index = ?2 WHERE id = ?1")
+                .map_err(db_err(&place))?;
+            let mut records = tx
+                .prepare("UPDATE records SET log_index = ?2 + line - 1 WHERE package_id = ?1")
+                .map_err(db_err(&place))?;
+            let index = |i: u64| i64::try_from(i).map_err(|e| Error::Usage(e.to_string()));
+            for logged in logged {
+                package
+                    .execute(params![logged.package_id, index(logged.package_entry)?])
+                    .map_err(db_err(&place))?;
+                records
+                    .execute(params![logged.package_id, index(logged.first_record)?])
+                    .map_err(db_err(&place))?;
             }
         }
         tx.commit().map_err(db_err(&place))
@@ -423,11 +444,8 @@ impl Catalog {
 impl KnownRecords for Catalog {
     fn contains(&mut self, id: &RecordId) -> std::io::Result<bool> {
         self.conn
-            .query_row("SELECT 1 FROM records WHERE id = ?1", [id.as_str()], |_| {
-                Ok(())
-            })
-            .optional()
-            .map(|r| r.is_some())
+            .prepare_cached("SELECT 1 FROM records WHERE id = ?1")
+            .and_then(|mut query| query.exists([id.as_str()]))
             .map_err(std::io::Error::other)
     }
 }

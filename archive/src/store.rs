@@ -278,29 +278,7 @@ impl Store {
         // Where each record's and package's entry is in the log (for
         // `spoor prove` and the roll-forward of interrupted runs).
         let log = Log::open(&self.root.join("log"), &self.config.origin)?;
-        let (mut logged_records, mut logged_packages) = (Vec::new(), Vec::new());
-        log.for_each_entry(0, |index, entry| {
-            let Ok(value) = serde_json::from_slice::<serde_json::Value>(entry) else {
-                return Ok(());
-            };
-            let text = |k: &str| {
-                value
-                    .get(k)
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned)
-            };
-            match value.get("type").and_then(serde_json::Value::as_str) {
-                Some("record") => logged_records.extend(text("id").map(|id| (id, index))),
-                Some("package") => logged_packages.extend(text("package_id").map(|id| (id, index))),
-                _ => {}
-            }
-            if logged_records.len() >= 10_000 {
-                catalog.set_log_indexes(&std::mem::take(&mut logged_records))?;
-            }
-            Ok(())
-        })?;
-        catalog.set_log_indexes(&logged_records)?;
-        catalog.set_package_log_indexes(&logged_packages)?;
+        crate::trail::note_entries(&log, 0, &mut catalog)?;
         Ok((packages, records))
     }
 

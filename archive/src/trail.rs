@@ -18,7 +18,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use spoor_normalize::{jcs, Sha256};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, LoggedPackage};
 use crate::fsutil::with_path;
 use crate::log::Log;
 use crate::stage::each_record_line;
@@ -115,34 +115,48 @@ impl Trail {
     }
 }
 
-/// Entries whose log index goes to the catalogue in one transaction.
-const NOTE_BATCH: usize = 50_000;
-
-/// Sets in the catalogue the log index of every record and package entry
-/// of the published log from `from` on, reading the log back; returns the
-/// ids of the packages met.
-fn note_entries(log: &Log, from: u64, catalog: &mut Catalog) -> Result<HashSet<String>, Error> {
-    let (mut records, mut packages) = (Vec::new(), Vec::new());
+/// Sets in the catalogue where the entries of the published log from
+/// `from` on are: per package, its `package` entry and its first record
+/// entry (a package's record entries come right before its package entry,
+/// in line order). Returns the packages met. Reads the log back a bundle at
+/// a time, so nothing per record is held.
+pub(crate) fn note_entries(
+    log: &Log,
+    from: u64,
+    catalog: &mut Catalog,
+) -> Result<Vec<LoggedPackage>, Error> {
+    /// The two fields looked at; the rest of an entry is skipped unparsed.
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        package_id: Option<std::borrow::Cow<'a, str>>,
+    }
+    let mut packages = Vec::new();
+    // The index after the last entry that was not a record.
+    let mut records_from = from;
     log.for_each_entry(from, |index, bytes| {
-        let entry: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
-        let id = entry
-            .get("id")
-            .or_else(|| entry.get("package_id"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        match entry.get("type").and_then(Value::as_str) {
-            Some("record") => records.push((id.to_owned(), index)),
-            Some("package") => packages.push((id.to_owned(), index)),
-            _ => {}
-        }
-        if records.len() >= NOTE_BATCH {
-            catalog.set_log_indexes(&std::mem::take(&mut records))?;
+        let Ok(entry) = serde_json::from_slice::<Entry<'_>>(bytes) else {
+            records_from = index + 1;
+            return Ok(());
+        };
+        match (entry.kind.as_ref(), entry.package_id) {
+            ("record", _) => {}
+            ("package", Some(id)) => {
+                packages.push(LoggedPackage {
+                    package_id: id.into_owned(),
+                    first_record: records_from,
+                    package_entry: index,
+                });
+                records_from = index + 1;
+            }
+            _ => records_from = index + 1,
         }
         Ok(())
     })?;
-    catalog.set_log_indexes(&records)?;
-    catalog.set_package_log_indexes(&packages)?;
-    Ok(packages.into_iter().map(|(id, _)| id).collect())
+    catalog.set_log_indexes(&packages)?;
+    Ok(packages)
 }
 
 /// Makes every sealed package the catalogue knows without a log entry part
@@ -167,6 +181,9 @@ pub(crate) fn roll_forward(
             .and_then(Value::as_u64)
             .unwrap_or(0);
         note_entries(&trail.log, start, catalog)?
+            .into_iter()
+            .map(|p| p.package_id)
+            .collect()
     } else {
         HashSet::new()
     };
