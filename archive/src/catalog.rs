@@ -30,10 +30,6 @@ CREATE INDEX IF NOT EXISTS sources_sha256 ON sources(sha256);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(id UNINDEXED, subject, text, people);
 ";
 
-/// Page cache of each catalogue connection, as SQLite's `cache_size`
-/// (negative: KiB).
-const CACHE_KIB: i64 = -65_536;
-
 /// Versions of one message (Teams): grouped by `version_of`, each linked to
 /// the one before it in `version_time` order (whatever order the exports
 /// came in), and the latest is current. Added after the first schema, so
@@ -111,11 +107,6 @@ impl Catalog {
             .map_err(db_err(path))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err(path))?;
-        // Record ids are random, so indexing a large package touches pages
-        // all over the id index; SQLite's default cache of 2 MB made that
-        // mostly reads and spills.
-        conn.pragma_update(None, "cache_size", CACHE_KIB)
-            .map_err(db_err(path))?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
         let has_versions = conn
             .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'version_of'")
@@ -140,8 +131,6 @@ impl Catalog {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(db_err(path))?;
-        conn.pragma_update(None, "cache_size", CACHE_KIB)
-            .map_err(db_err(path))?;
         conn.execute_batch("BEGIN; SELECT count(*) FROM packages;")
             .map_err(db_err(path))?;
         Ok(Catalog { conn })
