@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
-use spoor_normalize::{Record, RecordId, Sha256};
+use spoor_normalize::{Record, Sha256};
 
 use crate::fsutil::with_path;
 use crate::stage::KnownRecords;
@@ -431,10 +431,10 @@ impl Catalog {
 }
 
 impl KnownRecords for Catalog {
-    fn contains(&mut self, id: &RecordId) -> std::io::Result<bool> {
+    fn contains(&mut self, id: &str) -> std::io::Result<bool> {
         self.conn
             .prepare_cached("SELECT 1 FROM records WHERE id = ?1")
-            .and_then(|mut query| query.exists([id.as_str()]))
+            .and_then(|mut query| query.exists([id]))
             .map_err(std::io::Error::other)
     }
 }

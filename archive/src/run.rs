@@ -1,7 +1,6 @@
 //! A run: every input is taken in, read, staged and sealed as one package;
 //! a failure on one input never stops the others.
 
-use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -380,7 +379,7 @@ impl Store {
         let snapshots = (0..workers)
             .map(|_| Catalog::open_snapshot(&self.root.join("catalog.sqlite")))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut archived_in_run = HashSet::new();
+        let mut archived_in_run = false;
         let (job_tx, job_rx) = mpsc::channel::<(usize, Result<Export, Error>)>();
         let job_rx = std::sync::Mutex::new(job_rx);
         let (done_tx, done_rx) = mpsc::channel::<(usize, Result<Prepared, Error>)>();
@@ -613,7 +612,7 @@ impl Store {
         prepared: Result<Prepared, Error>,
         catalog: &mut Catalog,
         trail: &mut Trail,
-        archived_in_run: &mut HashSet<Sha256>,
+        archived_in_run: &mut bool,
         report: &mut InputReport,
     ) -> Result<(), Error> {
         let prepared = prepared?;
@@ -631,7 +630,7 @@ impl Store {
         prepared: Prepared,
         catalog: &mut Catalog,
         trail: &mut Trail,
-        archived_in_run: &mut HashSet<Sha256>,
+        archived_in_run: &mut bool,
         report: &mut InputReport,
     ) -> Result<(), Error> {
         let Prepared {
@@ -687,10 +686,11 @@ impl Store {
             summary,
             read_error,
         } = read;
-        // Records an earlier input of this run archived are known now.
-        staged
-            .drop_known(archived_in_run)
-            .map_err(with_path(&staging))?;
+        // Records an earlier input of this run archived are in the
+        // catalogue now (the workers checked a snapshot from before it).
+        if *archived_in_run {
+            staged.drop_known(catalog).map_err(with_path(&staging))?;
+        }
         let (settings, _) = self.package_settings();
         self.seal_staged(
             &export,
@@ -719,7 +719,7 @@ impl Store {
         read_error: Option<String>,
         catalog: &mut Catalog,
         trail: &mut Trail,
-        archived_in_run: &mut HashSet<Sha256>,
+        archived_in_run: &mut bool,
         report: &mut InputReport,
     ) -> Result<(), Error> {
         let counts = staged.counts.clone();
@@ -824,15 +824,9 @@ impl Store {
             }
         };
         indexed?;
-        // Records archived now are known to the next inputs of this run.
         let records = staged.records().map_err(with_path(&staged.dir))?;
         trail.package(
             records,
-            &mut |id| {
-                if let Ok(key) = Sha256::from_hex(id) {
-                    archived_in_run.insert(key);
-                }
-            },
             &PackageSeal {
                 package_id,
                 path: &relative,
@@ -842,6 +836,7 @@ impl Store {
             },
         )?;
 
+        *archived_in_run |= counts.records > 0;
         report.package_path = Some(relative);
         report.tagmanifest_sha256 = Some(sealed.tagmanifest_sha256.to_hex());
         report.payload_oxum = Some(sealed.payload_oxum);

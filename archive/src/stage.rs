@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use spoor_ingest::{Blob, Quarantined, Sink};
-use spoor_normalize::{jcs, Record, RecordId, Sha256};
+use spoor_normalize::{jcs, Record, Sha256};
 
 /// Answers whether a record id is already in the store.
 pub(crate) trait KnownRecords {
-    fn contains(&mut self, id: &RecordId) -> io::Result<bool>;
+    fn contains(&mut self, id: &str) -> io::Result<bool>;
 }
 
 /// The pack file holding every staged blob, in the staging folder.
@@ -72,18 +72,15 @@ impl Staged {
         ))
     }
 
-    /// Moves the records whose ids are in `archived` (archived by an
-    /// earlier input of the same run) from `records.jsonl` to the known
-    /// records, and forgets blobs nothing left references.
-    pub(crate) fn drop_known(&mut self, archived: &HashSet<Sha256>) -> io::Result<()> {
-        let dropped = |id: &str| Sha256::from_hex(id).is_ok_and(|k| archived.contains(&k));
+    /// Moves the records `store` holds by now (archived by an earlier input
+    /// of the same run) from `records.jsonl` to the known records, and
+    /// forgets blobs nothing left references.
+    pub(crate) fn drop_known(&mut self, store: &mut dyn KnownRecords) -> io::Result<()> {
         let mut any = false;
-        if !archived.is_empty() {
-            each_record_line(self.records()?, |id, _, _| {
-                any |= dropped(id);
-                Ok(())
-            })?;
-        }
+        each_record_line(self.records()?, |id, _, _| {
+            any = any || store.contains(id)?;
+            Ok(())
+        })?;
         if !any {
             return Ok(());
         }
@@ -100,7 +97,7 @@ impl Staged {
         let counts = &mut self.counts;
         each_record_line(records, |id, _, line| {
             let record: Record = serde_json::from_slice(line).map_err(io::Error::other)?;
-            if dropped(id) {
+            if store.contains(id)? {
                 write_known(&mut known, &record, "already in the store")?;
                 counts.records -= 1;
                 counts.known += 1;
@@ -229,7 +226,7 @@ impl Sink for Stager<'_> {
         let already = if !self.ids_seen.insert(key) {
             self.counts.duplicates += 1;
             Some("repeated in this export")
-        } else if self.store.contains(&record.id)? {
+        } else if self.store.contains(record.id.as_str())? {
             self.counts.known += 1;
             Some("already in the store")
         } else {

@@ -68,17 +68,14 @@ impl Trail {
     }
 
     /// The `record` entries of a package, one per line of its
-    /// `records.jsonl` (id and record hash; `each_id` sees every id), then
-    /// its `package` entry.
+    /// `records.jsonl` (id and record hash), then its `package` entry.
     pub(crate) fn package(
         &mut self,
         records: impl BufRead,
-        each_id: &mut dyn FnMut(&str),
         seal: &PackageSeal<'_>,
     ) -> Result<(), Error> {
         let mut failed = None;
         let read = each_record_line(records, |id, hash, _| {
-            each_id(id);
             let entry = json!({
                 "type": "record",
                 "id": id,
@@ -252,5 +249,5 @@ fn log_package(
         tagmanifest_sha256,
         payload_oxum: &payload_oxum,
     };
-    trail.package(BufReader::new(records), &mut |_| {}, &seal)
+    trail.package(BufReader::new(records), &seal)
 }
