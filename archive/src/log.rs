@@ -6,7 +6,8 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use signed_note::{Note, StandardSigner};
@@ -28,15 +29,89 @@ const MAX_ENTRY: usize = u16::MAX as usize;
 
 /// The tree's stored hashes (in `tlog_tiles`' order): those of the
 /// published tree are read from its tiles when needed, those added since
-/// are held in memory. Memory so grows with one run, not with the log.
+/// from [`NewHashes`].
 struct TreeHashes {
     dir: PathBuf,
     /// Size of the tree whose tiles are on disk.
     published: u64,
     /// Stored hashes from `stored_hash_count(published)` on.
-    new: Vec<Hash>,
+    new: NewHashes,
     /// Tiles read, by (level, index); dropped when it grows large.
     cache: RefCell<HashMap<(u8, u64), Vec<u8>>>,
+}
+
+/// The stored hashes added since the last checkpoint (about two per entry):
+/// the latest in memory, the rest spilled to an unnamed temporary file
+/// beside the log, so a run of millions of entries holds a few MB.
+struct NewHashes {
+    dir: PathBuf,
+    /// Hashes in the file, which come before those in `recent`.
+    spilled: u64,
+    file: Option<File>,
+    recent: Vec<Hash>,
+}
+
+/// Hashes held in memory before they are spilled (2 MiB).
+const SPILL_AT: usize = 1 << 16;
+
+impl NewHashes {
+    fn new(dir: &Path) -> NewHashes {
+        NewHashes {
+            dir: dir.to_owned(),
+            spilled: 0,
+            file: None,
+            recent: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.spilled + self.recent.len() as u64
+    }
+
+    fn extend(&mut self, hashes: Vec<Hash>) -> std::io::Result<()> {
+        self.recent.extend(hashes);
+        if self.recent.len() >= SPILL_AT {
+            let file = match &mut self.file {
+                Some(file) => file,
+                None => self.file.insert(tempfile::tempfile_in(&self.dir)?),
+            };
+            let bytes: Vec<u8> = self.recent.iter().flat_map(|h| h.0).collect();
+            file.write_all_at(&bytes, self.spilled * 32)?;
+            self.spilled += self.recent.len() as u64;
+            self.recent.clear();
+        }
+        Ok(())
+    }
+
+    /// Hashes `from..from + count`, read in one go.
+    fn range(&self, from: u64, count: u64) -> Option<Vec<Hash>> {
+        if from + count > self.len() {
+            return None;
+        }
+        let mut hashes = Vec::with_capacity(usize::try_from(count).ok()?);
+        let in_file = self.spilled.saturating_sub(from).min(count);
+        if in_file > 0 {
+            let mut bytes = vec![0u8; usize::try_from(in_file * 32).ok()?];
+            self.file
+                .as_ref()?
+                .read_exact_at(&mut bytes, from * 32)
+                .ok()?;
+            for chunk in bytes.chunks_exact(32) {
+                hashes.push(Hash(<[u8; 32]>::try_from(chunk).ok()?));
+            }
+        }
+        // What is left of the range lies in `recent` (possibly nothing).
+        let start = usize::try_from(from.max(self.spilled) - self.spilled).ok()?;
+        let end = usize::try_from((from + count).max(self.spilled) - self.spilled).ok()?;
+        hashes.extend_from_slice(self.recent.get(start..end)?);
+        Some(hashes)
+    }
+
+    fn clear(&mut self) {
+        self.spilled = 0;
+        self.file = None;
+        self.recent.clear();
+    }
 }
 
 /// Most tiles kept in the read cache (8 KiB each).
@@ -72,14 +147,25 @@ impl TreeHashes {
 impl HashReader for TreeHashes {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::tlog::Error> {
         let first_new = stored_hash_count(self.published);
+        let not_in_tree = || tlog_tiles::tlog::Error::IndexesNotInTree;
+        // A tile's worth of new hashes is one contiguous range: one read.
+        if let (Some(&first), Some(&last)) = (indexes.first(), indexes.last()) {
+            let contiguous = indexes.windows(2).all(|w| w[1] == w[0] + 1);
+            if first >= first_new && contiguous {
+                return self
+                    .new
+                    .range(first - first_new, last - first + 1)
+                    .ok_or_else(not_in_tree);
+            }
+        }
         indexes
             .iter()
             .map(|&index| match index.checked_sub(first_new) {
-                Some(i) => usize::try_from(i)
-                    .ok()
-                    .and_then(|i| self.new.get(i))
-                    .copied()
-                    .ok_or(tlog_tiles::tlog::Error::IndexesNotInTree),
+                Some(i) => self
+                    .new
+                    .range(i, 1)
+                    .and_then(|h| h.first().copied())
+                    .ok_or_else(not_in_tree),
                 None => self.read_from_tiles(index),
             })
             .collect()
@@ -123,7 +209,7 @@ impl Log {
         let hashes = TreeHashes {
             dir: dir.to_owned(),
             published: size,
-            new: Vec::new(),
+            new: NewHashes::new(dir),
             cache: RefCell::new(HashMap::new()),
         };
         let mut log = Log {
@@ -197,7 +283,10 @@ impl Log {
     fn push_leaf_hash(&mut self, leaf: Hash) -> Result<(), Error> {
         let hashes = stored_hashes_for_record_hash(self.size, leaf, &self.hashes)
             .map_err(|e| damaged(&self.dir, e.to_string()))?;
-        self.hashes.new.extend(hashes);
+        self.hashes
+            .new
+            .extend(hashes)
+            .map_err(|e| damaged(&self.dir, format!("spilling new tree hashes: {e}")))?;
         self.size += 1;
         Ok(())
     }
@@ -441,6 +530,50 @@ mod tests {
         }
         for (n, leaf) in ct_leaves.iter().enumerate() {
             assert_eq!(reopened.entry(n as u64).expect("entry"), leaf.clone());
+        }
+    }
+
+    /// Enough entries in one run that the new tree hashes spill to the
+    /// temporary file: the root and proofs agree with a log that published
+    /// the same entries in small runs (never spilling), and the published
+    /// tiles read back the same.
+    #[test]
+    fn spilled_tree_hashes_give_the_same_tree() {
+        let signer = StandardSigner::new(GO_SKEY).expect("Go example key");
+        let entries = 40_000u64;
+        let entry = |n: u64| format!("{{\"n\":{n}}}").into_bytes();
+        let (one, small) = (
+            tempfile::tempdir().expect("dir"),
+            tempfile::tempdir().expect("dir"),
+        );
+        let mut log = Log::open(one.path(), "PeterNeumann").expect("empty log");
+        for n in 0..entries {
+            log.append(entry(n)).expect("append");
+        }
+        assert!(log.hashes.new.spilled > 0, "the test must spill");
+        let head = log.publish(&signer).expect("publish");
+        let mut other = Log::open(small.path(), "PeterNeumann").expect("empty log");
+        let mut other_head = None;
+        for n in 0..entries {
+            other.append(entry(n)).expect("append");
+            if n % 5_000 == 4_999 {
+                other_head = Some(other.publish(&signer).expect("publish"));
+            }
+        }
+        assert_eq!(other.hashes.new.spilled, 0);
+        assert_eq!(Some(head), other_head);
+        let reopened = Log::open(one.path(), "PeterNeumann").expect("reopen");
+        for n in [0, 255, 256, 39_999] {
+            let proof = prove_record(entries, n, &reopened.hashes).expect("proof");
+            tlog_tiles::tlog::check_record(
+                &proof,
+                entries,
+                Hash(head.root),
+                n,
+                record_hash(&entry(n)),
+            )
+            .expect("inclusion");
+            assert_eq!(reopened.entry(n).expect("entry"), entry(n));
         }
     }
 
