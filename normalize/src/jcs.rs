@@ -7,13 +7,46 @@
 //! over these exact bytes, so a verifier never needs to re-serialise a record
 //! it did not parse: it checks `canonical(parse(line)) == line`.
 
-use serde_json::{Map, Number, Value};
+use serde::ser::{self, Serialize};
+use serde_json::Value;
 
 /// Serialises `value` as RFC 8785 canonical JSON.
 pub fn to_canonical(value: &Value) -> Vec<u8> {
+    // A JSON value always serialises: its keys are strings, its numbers
+    // finite.
+    serialize(value).unwrap_or_default()
+}
+
+/// Serialises anything `serde` can as RFC 8785 canonical JSON, straight to
+/// bytes (no intermediate [`Value`]): the same bytes as
+/// `to_canonical(&serde_json::to_value(x)?)`, non-finite floats as `null`
+/// as there.
+///
+/// # Errors
+/// A map key that is not a string, char or integer, or the value's own
+/// serialisation error.
+pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::with_capacity(256);
-    write_value(value, &mut out);
-    out
+    value.serialize(Canonical { out: &mut out })?;
+    Ok(out)
+}
+
+/// Why a value has no canonical JSON form.
+#[derive(Debug)]
+pub struct CanonicalError(String);
+
+impl std::fmt::Display for CanonicalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CanonicalError {}
+
+impl ser::Error for CanonicalError {
+    fn custom<M: std::fmt::Display>(message: M) -> Self {
+        CanonicalError(message.to_string())
+    }
 }
 
 /// Tells whether `bytes` is one JSON value in RFC 8785 canonical form.
@@ -27,61 +60,544 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
     }
 }
 
-fn write_value(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_string(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => write_object(map, out),
-    }
-}
-
-fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
-    let mut members: Vec<(&String, &Value)> = map.iter().collect();
-    // §3.2.3: compare names as arrays of UTF-16 code units, not UTF-8 bytes;
-    // the two orders differ for characters above U+FFFF versus U+E000..U+FFFF.
-    members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-    out.push(b'{');
-    for (i, (name, value)) in members.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_string(name, out);
-        out.push(b':');
-        write_value(value, out);
-    }
-    out.push(b'}');
-}
-
-fn write_number(n: &Number, out: &mut Vec<u8>) {
+fn write_u64(u: u64, out: &mut Vec<u8>) {
     // Integers within ±2^53 print the same in ECMAScript; anything else goes
     // through the double, as a JavaScript reader would see it.
-    const EXACT: u64 = 1 << 53;
-    if let Some(u) = n.as_u64().filter(|u| *u <= EXACT) {
+    if u <= EXACT {
         out.extend_from_slice(u.to_string().as_bytes());
-    } else if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= EXACT) {
+    } else {
+        write_f64(u as f64, out);
+    }
+}
+
+fn write_i64(i: i64, out: &mut Vec<u8>) {
+    if i.unsigned_abs() <= EXACT {
         out.extend_from_slice(i.to_string().as_bytes());
     } else {
-        let f = n.as_f64().unwrap_or(0.0);
-        if f == 0.0 {
-            // ECMAScript prints -0 as "0".
-            out.push(b'0');
-        } else {
-            let mut buffer = ryu_js::Buffer::new();
-            out.extend_from_slice(buffer.format_finite(f).as_bytes());
+        write_f64(i as f64, out);
+    }
+}
+
+/// Largest integer a double holds exactly.
+const EXACT: u64 = 1 << 53;
+
+fn write_f64(f: f64, out: &mut Vec<u8>) {
+    if !f.is_finite() {
+        // As `serde_json::to_value` has it: JSON has no NaN or infinity.
+        out.extend_from_slice(b"null");
+    } else if f == 0.0 {
+        // ECMAScript prints -0 as "0".
+        out.push(b'0');
+    } else {
+        let mut buffer = ryu_js::Buffer::new();
+        out.extend_from_slice(buffer.format_finite(f).as_bytes());
+    }
+}
+
+/// The serializer: writes one value to `out`.
+struct Canonical<'o> {
+    out: &'o mut Vec<u8>,
+}
+
+/// An array being written.
+struct Array<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+    /// For a tuple variant: the object around the array to close.
+    in_variant: bool,
+}
+
+/// An object being gathered: members are serialised into `values` and
+/// written sorted when it ends (§3.2.3).
+struct Object<'o> {
+    out: &'o mut Vec<u8>,
+    /// (name, end of its value in `values`), in the order given.
+    members: Vec<(String, usize)>,
+    values: Vec<u8>,
+    /// A map key waiting for its value.
+    key: Option<String>,
+    /// For a struct variant: the object around this one to close.
+    in_variant: bool,
+}
+
+impl<'o> Object<'o> {
+    fn new(out: &'o mut Vec<u8>, in_variant: bool) -> Object<'o> {
+        Object {
+            out,
+            members: Vec::new(),
+            values: Vec::new(),
+            key: None,
+            in_variant,
         }
+    }
+
+    fn member<T: Serialize + ?Sized>(
+        &mut self,
+        name: String,
+        value: &T,
+    ) -> Result<(), CanonicalError> {
+        value.serialize(Canonical {
+            out: &mut self.values,
+        })?;
+        self.members.push((name, self.values.len()));
+        Ok(())
+    }
+
+    fn finish(self) {
+        let mut spans = Vec::with_capacity(self.members.len());
+        let mut start = 0;
+        for (name, end) in self.members {
+            spans.push((name, start, end));
+            start = end;
+        }
+        // §3.2.3: compare names as arrays of UTF-16 code units, not UTF-8
+        // bytes; the two orders differ for characters above U+FFFF versus
+        // U+E000..U+FFFF.
+        spans.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        self.out.push(b'{');
+        for (i, (name, start, end)) in spans.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write_string(name, self.out);
+            self.out.push(b':');
+            self.out.extend_from_slice(&self.values[*start..*end]);
+        }
+        self.out.push(b'}');
+        if self.in_variant {
+            self.out.push(b'}');
+        }
+    }
+}
+
+/// Opens `{"variant":` for the enum forms that wrap their content.
+fn open_variant(out: &mut Vec<u8>, variant: &str) {
+    out.push(b'{');
+    write_string(variant, out);
+    out.push(b':');
+}
+
+impl<'o> ser::Serializer for Canonical<'o> {
+    type Ok = ();
+    type Error = CanonicalError;
+    type SerializeSeq = Array<'o>;
+    type SerializeTuple = Array<'o>;
+    type SerializeTupleStruct = Array<'o>;
+    type SerializeTupleVariant = Array<'o>;
+    type SerializeMap = Object<'o>;
+    type SerializeStruct = Object<'o>;
+    type SerializeStructVariant = Object<'o>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), CanonicalError> {
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), CanonicalError> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), CanonicalError> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), CanonicalError> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), CanonicalError> {
+        write_i64(v, self.out);
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), CanonicalError> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), CanonicalError> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), CanonicalError> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), CanonicalError> {
+        write_u64(v, self.out);
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), CanonicalError> {
+        self.serialize_f64(f64::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), CanonicalError> {
+        write_f64(v, self.out);
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), CanonicalError> {
+        write_string(v.encode_utf8(&mut [0; 4]), self.out);
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<(), CanonicalError> {
+        write_string(v, self.out);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), CanonicalError> {
+        // As serde_json: an array of numbers.
+        let mut array = self.serialize_seq(Some(v.len()))?;
+        for b in v {
+            ser::SerializeSeq::serialize_element(&mut array, b)?;
+        }
+        ser::SerializeSeq::end(array)
+    }
+    fn serialize_none(self) -> Result<(), CanonicalError> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), CanonicalError> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), CanonicalError> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), CanonicalError> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), CanonicalError> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), CanonicalError> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), CanonicalError> {
+        open_variant(self.out, variant);
+        value.serialize(Canonical {
+            out: &mut *self.out,
+        })?;
+        self.out.push(b'}');
+        Ok(())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Array<'o>, CanonicalError> {
+        self.out.push(b'[');
+        Ok(Array {
+            out: self.out,
+            first: true,
+            in_variant: false,
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Array<'o>, CanonicalError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<Array<'o>, CanonicalError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Array<'o>, CanonicalError> {
+        open_variant(self.out, variant);
+        self.out.push(b'[');
+        Ok(Array {
+            out: self.out,
+            first: true,
+            in_variant: true,
+        })
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Object<'o>, CanonicalError> {
+        Ok(Object::new(self.out, false))
+    }
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Object<'o>, CanonicalError> {
+        Ok(Object::new(self.out, false))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Object<'o>, CanonicalError> {
+        open_variant(self.out, variant);
+        Ok(Object::new(self.out, true))
+    }
+}
+
+impl Array<'_> {
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        value.serialize(Canonical {
+            out: &mut *self.out,
+        })
+    }
+
+    fn close(self) -> Result<(), CanonicalError> {
+        self.out.push(b']');
+        if self.in_variant {
+            self.out.push(b'}');
+        }
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Array<'_> {
+    type Ok = ();
+    type Error = CanonicalError;
+    fn serialize_element<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+    ) -> Result<(), CanonicalError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), CanonicalError> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTuple for Array<'_> {
+    type Ok = ();
+    type Error = CanonicalError;
+    fn serialize_element<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+    ) -> Result<(), CanonicalError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), CanonicalError> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTupleStruct for Array<'_> {
+    type Ok = ();
+    type Error = CanonicalError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), CanonicalError> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTupleVariant for Array<'_> {
+    type Ok = ();
+    type Error = CanonicalError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), CanonicalError> {
+        self.close()
+    }
+}
+
+impl ser::SerializeMap for Object<'_> {
+    type Ok = ();
+    type Error = CanonicalError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), CanonicalError> {
+        self.key = Some(key.serialize(MapKey)?);
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
+        let name = self
+            .key
+            .take()
+            .ok_or_else(|| CanonicalError("a map value without its key".to_owned()))?;
+        self.member(name, value)
+    }
+    fn end(self) -> Result<(), CanonicalError> {
+        self.finish();
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Object<'_> {
+    type Ok = ();
+    type Error = CanonicalError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<(), CanonicalError> {
+        self.member(name.to_owned(), value)
+    }
+    fn end(self) -> Result<(), CanonicalError> {
+        self.finish();
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for Object<'_> {
+    type Ok = ();
+    type Error = CanonicalError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<(), CanonicalError> {
+        self.member(name.to_owned(), value)
+    }
+    fn end(self) -> Result<(), CanonicalError> {
+        self.finish();
+        Ok(())
+    }
+}
+
+/// Map keys: strings, chars and integers (as their decimal text, as
+/// serde_json writes them); anything else has no JSON form.
+struct MapKey;
+
+fn not_a_key<T>() -> Result<T, CanonicalError> {
+    Err(CanonicalError("a map key must be a string".to_owned()))
+}
+
+impl ser::Serializer for MapKey {
+    type Ok = String;
+    type Error = CanonicalError;
+    type SerializeSeq = ser::Impossible<String, CanonicalError>;
+    type SerializeTuple = ser::Impossible<String, CanonicalError>;
+    type SerializeTupleStruct = ser::Impossible<String, CanonicalError>;
+    type SerializeTupleVariant = ser::Impossible<String, CanonicalError>;
+    type SerializeMap = ser::Impossible<String, CanonicalError>;
+    type SerializeStruct = ser::Impossible<String, CanonicalError>;
+    type SerializeStructVariant = ser::Impossible<String, CanonicalError>;
+
+    fn serialize_str(self, v: &str) -> Result<String, CanonicalError> {
+        Ok(v.to_owned())
+    }
+    fn serialize_char(self, v: char) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+    fn serialize_i8(self, v: i8) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+    fn serialize_i16(self, v: i16) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+    fn serialize_i32(self, v: i32) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+    fn serialize_i64(self, v: i64) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+    fn serialize_u8(self, v: u8) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+    fn serialize_u16(self, v: u16) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+    fn serialize_u32(self, v: u32) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+    fn serialize_u64(self, v: u64) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<String, CanonicalError> {
+        Ok(variant.to_owned())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<String, CanonicalError> {
+        value.serialize(self)
+    }
+    fn serialize_bool(self, _v: bool) -> Result<String, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_f32(self, _v: f32) -> Result<String, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_f64(self, _v: f64) -> Result<String, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result<String, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_none(self) -> Result<String, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<String, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_unit(self) -> Result<String, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<String, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<String, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStruct, CanonicalError> {
+        not_a_key()
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant, CanonicalError> {
+        not_a_key()
     }
 }
 
@@ -125,6 +641,79 @@ mod tests {
     fn canon(json: &str) -> String {
         let value: Value = serde_json::from_str(json).expect("test input is JSON");
         String::from_utf8(to_canonical(&value)).expect("canonical JSON is UTF-8")
+    }
+
+    /// Serialising a Rust value directly gives the bytes its JSON value
+    /// gives: members sorted whatever the field order, every enum form,
+    /// integer map keys, bytes, large and non-finite numbers.
+    #[test]
+    fn direct_serialisation_matches_the_value_path() {
+        #[derive(serde::Serialize)]
+        enum Shape {
+            Unit,
+            Newtype(u8),
+            Tuple(i32, &'static str),
+            Struct { z: bool, a: Option<f64> },
+        }
+        #[derive(serde::Serialize)]
+        struct Sample {
+            zeta: Vec<Shape>,
+            alpha: std::collections::BTreeMap<u64, &'static str>,
+            #[serde(with = "serde_bytes_as_seq")]
+            bytes: Vec<u8>,
+            big: u64,
+            negative: i64,
+            nothing: f64,
+            unit: (),
+            nested: (char, [f32; 2]),
+            #[serde(rename = "\u{e000}")]
+            private_use: u8,
+            #[serde(rename = "\u{1f600}")]
+            astral: u8,
+        }
+        mod serde_bytes_as_seq {
+            pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(b)
+            }
+        }
+        let sample = Sample {
+            zeta: vec![
+                Shape::Unit,
+                Shape::Newtype(7),
+                Shape::Tuple(-3, "t\n"),
+                Shape::Struct {
+                    z: true,
+                    a: Some(0.1),
+                },
+                Shape::Struct { z: false, a: None },
+            ],
+            alpha: [(10, "ten"), (2, "two")].into_iter().collect(),
+            bytes: vec![0, 255],
+            big: u64::MAX,
+            negative: -(1 << 60),
+            nothing: f64::NAN,
+            unit: (),
+            nested: ('€', [1.5, -0.0]),
+            private_use: 1,
+            astral: 2,
+        };
+        let direct = serialize(&sample).expect("serialises");
+        let via_value = to_canonical(&serde_json::to_value(&sample).expect("a JSON value"));
+        assert_eq!(
+            String::from_utf8_lossy(&direct),
+            String::from_utf8_lossy(&via_value)
+        );
+        assert!(is_canonical(&direct));
+        let text = String::from_utf8(direct).expect("utf-8");
+        assert!(
+            text.starts_with(r#"{"alpha":{"10":"ten","2":"two"},"big":18446744073709552000,"#),
+            "{text}"
+        );
+        // U+1F600 sorts before U+E000 in UTF-16 (a surrogate pair), after it in UTF-8.
+        assert!(text.ends_with("\"\u{1f600}\":2,\"\u{e000}\":1}"), "{text}");
+        let mut map = std::collections::HashMap::new();
+        map.insert(vec![1u8], 1u8);
+        assert!(serialize(&map).is_err(), "a key that is not a string");
     }
 
     /// RFC 8785 §3.2.2: the example of §3.2.2 with whitespace, escapes and numbers.

@@ -248,8 +248,7 @@ impl Record {
     /// [`Error::Serialize`] if the record cannot become JSON (it always can;
     /// the error exists so no panic path does).
     pub fn to_canonical_line(&self) -> Result<Vec<u8>, Error> {
-        let value = serde_json::to_value(self).map_err(|e| Error::Serialize(e.to_string()))?;
-        Ok(jcs::to_canonical(&value))
+        jcs::serialize(self).map_err(|e| Error::Serialize(e.to_string()))
     }
 }
 
