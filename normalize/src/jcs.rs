@@ -7,6 +7,8 @@
 //! over these exact bytes, so a verifier never needs to re-serialise a record
 //! it did not parse: it checks `canonical(parse(line)) == line`.
 
+use std::borrow::Cow;
+
 use serde::ser::{self, Serialize};
 use serde_json::Value;
 
@@ -112,7 +114,7 @@ struct Array<'o> {
 struct Object<'o> {
     out: &'o mut Vec<u8>,
     /// (name, end of its value in `values`), in the order given.
-    members: Vec<(String, usize)>,
+    members: Vec<(Cow<'static, str>, usize)>,
     values: Vec<u8>,
     /// A map key waiting for its value.
     key: Option<String>,
@@ -133,7 +135,7 @@ impl<'o> Object<'o> {
 
     fn member<T: Serialize + ?Sized>(
         &mut self,
-        name: String,
+        name: Cow<'static, str>,
         value: &T,
     ) -> Result<(), CanonicalError> {
         value.serialize(Canonical {
@@ -150,10 +152,9 @@ impl<'o> Object<'o> {
             spans.push((name, start, end));
             start = end;
         }
-        // §3.2.3: compare names as arrays of UTF-16 code units, not UTF-8
-        // bytes; the two orders differ for characters above U+FFFF versus
-        // U+E000..U+FFFF.
-        spans.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        if !spans.is_sorted_by(|a, b| utf16_order(&a.0, &b.0).is_le()) {
+            spans.sort_by(|a, b| utf16_order(&a.0, &b.0));
+        }
         self.out.push(b'{');
         for (i, (name, start, end)) in spans.iter().enumerate() {
             if i > 0 {
@@ -167,6 +168,19 @@ impl<'o> Object<'o> {
         if self.in_variant {
             self.out.push(b'}');
         }
+    }
+}
+
+/// §3.2.3: names compare as arrays of UTF-16 code units, not UTF-8 bytes.
+/// The two orders differ only between a character above U+FFFF and one in
+/// U+E000..U+FFFF, and those differ in their UTF-8 lead bytes, both 0xEE or
+/// above; anywhere else the first differing byte decides as in UTF-16.
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let differ = a.bytes().zip(b.bytes()).find(|(x, y)| x != y);
+    match differ {
+        None => a.len().cmp(&b.len()),
+        Some((x, y)) if x >= 0xEE && y >= 0xEE => a.encode_utf16().cmp(b.encode_utf16()),
+        Some((x, y)) => x.cmp(&y),
     }
 }
 
@@ -421,7 +435,7 @@ impl ser::SerializeMap for Object<'_> {
             .key
             .take()
             .ok_or_else(|| CanonicalError("a map value without its key".to_owned()))?;
-        self.member(name, value)
+        self.member(Cow::Owned(name), value)
     }
     fn end(self) -> Result<(), CanonicalError> {
         self.finish();
@@ -437,7 +451,7 @@ impl ser::SerializeStruct for Object<'_> {
         name: &'static str,
         value: &T,
     ) -> Result<(), CanonicalError> {
-        self.member(name.to_owned(), value)
+        self.member(Cow::Borrowed(name), value)
     }
     fn end(self) -> Result<(), CanonicalError> {
         self.finish();
@@ -453,7 +467,7 @@ impl ser::SerializeStructVariant for Object<'_> {
         name: &'static str,
         value: &T,
     ) -> Result<(), CanonicalError> {
-        self.member(name.to_owned(), value)
+        self.member(Cow::Borrowed(name), value)
     }
     fn end(self) -> Result<(), CanonicalError> {
         self.finish();
@@ -601,6 +615,19 @@ impl ser::Serializer for MapKey {
     }
 }
 
+/// The bytes a JSON string cannot hold as they are: controls, `"` and `\\`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Writes `s` as a JSON string escaped as ECMAScript's `JSON.stringify`
 /// does. Runs of characters that need no escape are copied whole.
 pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
@@ -608,6 +635,9 @@ pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     let mut plain_from = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        if !NEEDS_ESCAPE[usize::from(b)] {
+            continue;
+        }
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
