@@ -101,6 +101,10 @@ impl Sink for Normalise {
     fn quarantine(&mut self, _item: Quarantined) -> std::io::Result<()> {
         Ok(())
     }
+    fn blob(&mut self, bytes: &mut dyn std::io::Read) -> std::io::Result<(Sha256, u64)> {
+        // Hashed as the store would, not kept.
+        spoor_normalize::hash_reader(bytes)
+    }
 }
 
 /// The child: reads one export and prints `records seconds`.

@@ -35,6 +35,7 @@ fn legacy_backup_with_the_passphrase_from_a_file_or_the_environment() {
         vec![],
     );
     w.statement("CREATE TABLE message (_id INTEGER PRIMARY KEY, thread_id INTEGER, from_recipient_id INTEGER, date_sent INTEGER, body TEXT, type INTEGER)", vec![]);
+    w.statement("CREATE TABLE attachment (_id INTEGER PRIMARY KEY, message_id INTEGER, content_type TEXT, file_name TEXT)", vec![]);
     w.statement(
         "INSERT INTO recipient VALUES (?, ?, ?, ?)",
         vec![
@@ -59,6 +60,32 @@ fn legacy_backup_with_the_passphrase_from_a_file_or_the_environment() {
             P::Integer(20),
         ],
     );
+    // A photo, a damaged photo, and a blob no row names.
+    let photo = b"\xff\xd8\xff\xe0 getekend besluit \xff\xd9";
+    for (id, damaged) in [(7i64, false), (8, true)] {
+        w.statement(
+            "INSERT INTO message VALUES (?, ?, ?, ?, ?, ?)",
+            vec![
+                P::Integer(id),
+                P::Integer(1),
+                P::Integer(2),
+                P::Integer(1_709_283_600_000 + id * 1000),
+                P::Text(format!("foto {id}")),
+                P::Integer(20),
+            ],
+        );
+        w.statement(
+            "INSERT INTO attachment VALUES (?, ?, ?, ?)",
+            vec![
+                P::Integer(id),
+                P::Integer(id),
+                P::Text("image/jpeg".into()),
+                P::Text(format!("IMG_{id}.jpg")),
+            ],
+        );
+        w.attachment(id as u64, &photo[..], damaged);
+    }
+    w.attachment(99, b"no row names me", false);
     w.end();
     let backup = t.path("signal-2024-03-01-09-00-00.backup");
     std::fs::write(&backup, w.bytes()).expect("write");
@@ -87,6 +114,25 @@ fn legacy_backup_with_the_passphrase_from_a_file_or_the_environment() {
     assert!(!text(&out).contains("12345"), "the passphrase never shows");
     let hits = crate::util::spoor(&["search", "--store", &store, "Besluit"]);
     assert!(text(&hits).contains("Bram Jansen"), "{}", text(&hits));
+    // The photo is the package's one blob: the damaged one and the one no
+    // row names were streamed to staging but nothing references them.
+    let (package, _) = t.package_of("signal-2024-03-01-09-00-00.backup");
+    let entries = crate::util::read_zip(&package);
+    let blobs: Vec<&str> = entries
+        .iter()
+        .filter_map(|(name, _)| name.split_once("/data/blobs/sha256/").map(|(_, b)| b))
+        .collect();
+    assert_eq!(blobs.len(), 1, "{blobs:?}");
+    assert!(
+        blobs[0].ends_with(&crate::util::sha256_hex(photo)),
+        "{blobs:?}"
+    );
+    let meta = crate::util::package_json(&entries);
+    let unlinked = meta["decisions"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["decision"] == "signal-unlinked-blobs"))
+        .expect("unlinked blobs reported");
+    assert_eq!(unlinked["value"]["attachments"], 1);
 
     // A wrong passphrase from the environment: refused with the reason.
     let other = t.path("other.backup");

@@ -5,14 +5,14 @@
 //! ids seen in this export (to tell repeats), so memory stays flat however
 //! many records an export holds.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use spoor_ingest::{Blob, Quarantined, Sink};
-use spoor_normalize::{jcs, Record, Sha256};
+use spoor_normalize::{jcs, HashingWriter, Record, Sha256};
 
 /// Answers whether a record id is already in the store.
 pub(crate) trait KnownRecords {
@@ -153,6 +153,8 @@ pub(crate) struct Stager<'a> {
     blob_pack: BufWriter<File>,
     blob_pack_len: u64,
     blobs: BTreeMap<Sha256, BlobSpan>,
+    /// Streamed blobs no written record has referenced yet.
+    streamed_unreferenced: BTreeSet<Sha256>,
     ids_seen: HashSet<Sha256>,
     store: &'a mut dyn KnownRecords,
     /// Records not written because the store or this export already has them.
@@ -176,6 +178,7 @@ impl<'a> Stager<'a> {
             blob_pack: BufWriter::with_capacity(1 << 20, File::create(dir.join(BLOB_PACK))?),
             blob_pack_len: 0,
             blobs: BTreeMap::new(),
+            streamed_unreferenced: BTreeSet::new(),
             ids_seen: HashSet::new(),
             store,
             known: open("known.jsonl")?,
@@ -183,8 +186,14 @@ impl<'a> Stager<'a> {
         })
     }
 
-    /// Flushes the staged files.
+    /// Flushes the staged files. Streamed blobs nothing references are
+    /// left out of the package.
     pub(crate) fn finish(mut self) -> io::Result<Staged> {
+        for digest in &self.streamed_unreferenced {
+            if self.blobs.remove(digest).is_some() {
+                self.counts.blobs -= 1;
+            }
+        }
         self.records.flush()?;
         self.quarantine.flush()?;
         self.known.flush()?;
@@ -238,11 +247,37 @@ impl Sink for Stager<'_> {
         for blob in &blobs {
             self.put_blob(blob.sha256, &blob.bytes)?;
         }
+        for digest in record
+            .bodies
+            .iter()
+            .chain(&record.attachments)
+            .filter_map(|b| b.sha256)
+        {
+            self.streamed_unreferenced.remove(&digest);
+        }
         let line = record.to_canonical_line().map_err(io::Error::other)?;
         self.records.write_all(&line)?;
         self.records.write_all(b"\n")?;
         self.counts.records += 1;
         Ok(())
+    }
+
+    fn blob(&mut self, bytes: &mut dyn Read) -> io::Result<(Sha256, u64)> {
+        let mut writer = HashingWriter::new(&mut self.blob_pack);
+        let copied = io::copy(bytes, &mut writer);
+        let (_, sha256, len) = writer.finish();
+        let offset = self.blob_pack_len;
+        // Whatever reached the pack moves the end, even when the copy failed
+        // part way; a blob already staged leaves its second copy unused in
+        // the pack, which is never sealed as it is.
+        self.blob_pack_len += len;
+        copied?;
+        if let std::collections::btree_map::Entry::Vacant(free) = self.blobs.entry(sha256) {
+            free.insert(BlobSpan { offset, len });
+            self.streamed_unreferenced.insert(sha256);
+            self.counts.blobs += 1;
+        }
+        Ok((sha256, len))
     }
 
     fn quarantine(&mut self, item: Quarantined) -> io::Result<()> {

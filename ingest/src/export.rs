@@ -104,9 +104,15 @@ pub struct Quarantined {
 }
 
 /// What a format reader hands out, in source order.
-pub(crate) enum Item {
+pub(crate) enum Item<'a> {
     Record(Box<Record>, Vec<Blob>),
     Quarantine(Quarantined),
+    /// Bytes streamed to the sink ahead of the record that will reference
+    /// them ([`Sink::blob`]); their digest and size come back in `stored`.
+    Stream {
+        bytes: &'a mut dyn Read,
+        stored: &'a mut Option<(Sha256, u64)>,
+    },
 }
 
 /// Receives what a reader produces, in source order.
@@ -121,6 +127,18 @@ pub trait Sink {
     /// # Errors
     /// An I/O error stops the reading of this export.
     fn quarantine(&mut self, item: Quarantined) -> io::Result<()>;
+    /// Bytes streamed ahead of the record that will reference them by
+    /// digest: a blob too large to hold (a 100 MB attachment in a Signal
+    /// backup) or read long before its record. The sink reads `bytes` to
+    /// the end and returns their SHA-256 and size, which the reader then
+    /// names in the record. A streamed blob that no record or quarantined
+    /// item ends up referencing (say, one whose tag turned out wrong) is the
+    /// sink's to drop.
+    ///
+    /// # Errors
+    /// An I/O error, from the sink or from `bytes`, stops the reading of
+    /// this export.
+    fn blob(&mut self, bytes: &mut dyn Read) -> io::Result<(Sha256, u64)>;
 }
 
 /// What reading an export decided and met.
@@ -275,6 +293,10 @@ impl ExportReader<'_> {
                     .map_err(|e| self.sink_error(e))
             }
             Item::Quarantine(q) => self.quarantine(q.locator, q.reason, &q.raw, q.raw_size),
+            Item::Stream { bytes, stored } => {
+                *stored = Some(self.sink.blob(bytes).map_err(|e| self.sink_error(e))?);
+                Ok(())
+            }
         }
     }
 

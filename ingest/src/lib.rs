@@ -24,6 +24,10 @@
 //!         self.1.push(item);
 //!         Ok(())
 //!     }
+//!     // This sink keeps no blob bytes; a store writes them away.
+//!     fn blob(&mut self, bytes: &mut dyn std::io::Read) -> std::io::Result<(Sha256, u64)> {
+//!         spoor_normalize::hash_reader(bytes)
+//!     }
 //! }
 //!
 //! let dir = tempfile::tempdir()?;

@@ -24,6 +24,16 @@ impl Sink for Collected {
         self.quarantined.push(item);
         Ok(())
     }
+    fn blob(&mut self, bytes: &mut dyn std::io::Read) -> std::io::Result<(Sha256, u64)> {
+        let mut kept = Vec::new();
+        bytes.read_to_end(&mut kept)?;
+        let stored = (Sha256::of(&kept), kept.len() as u64);
+        self.blobs.push(Blob {
+            sha256: stored.0,
+            bytes: kept,
+        });
+        Ok(stored)
+    }
 }
 
 pub fn fixtures() -> PathBuf {

@@ -637,6 +637,45 @@ fn legacy_era_and_a_damaged_attachment() {
     );
 }
 
+/// An attachment larger than `max_message_bytes` is streamed to the sink
+/// like any other: a blob with its hash, never held whole.
+#[test]
+fn attachment_over_the_message_limit_is_a_blob() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut w = mms_only();
+    w.statement(
+        "INSERT INTO mms (_id, thread_id, recipient_id, date_sent, date_received, body, type) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        vec![P::Integer(3), P::Integer(1), P::Integer(2), P::Integer(T + 90_000), P::Integer(T + 90_500), text("Video"), P::Integer(0x80_0000 | 20)],
+    );
+    w.statement(
+        "INSERT INTO part VALUES (?, ?, ?, ?, ?)",
+        vec![
+            P::Integer(10),
+            P::Integer(3),
+            text("video/mp4"),
+            text("vergadering.mp4"),
+            P::Integer(0),
+        ],
+    );
+    w.attachment(10, &big, false);
+    w.end();
+    let path = write(dir.path(), "signal-video.backup", w.bytes());
+    let mut options = options(Some(passphrase()));
+    options.limits.max_message_bytes = 16 * 1024;
+    let (summary, c) = common::read_options(&path, &options);
+    assert!(summary.unreadable.is_empty(), "{:?}", summary.unreadable);
+    let video = c
+        .records
+        .iter()
+        .find(|r| r.text.as_deref() == Some("Video"))
+        .expect("the video message");
+    let blob = &video.attachments[0];
+    assert_eq!(blob.sha256, Some(Sha256::of(&big)));
+    assert_eq!((blob.size, blob.missing), (Some(big.len() as u64), false));
+    assert!(c.blobs.iter().any(|b| b.bytes == big));
+}
+
 #[test]
 fn faults() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -23,7 +23,7 @@ use super::crypto::Passphrase;
 use super::frames::{BlobDecryptor, BlobSpan, Fault, Frames};
 use super::proto::{self, BlobKind, Frame, Param};
 use super::time_from_millis;
-use crate::export::{Blob, Item, Limits, PARSER};
+use crate::export::{Item, Limits, PARSER};
 
 /// Format name of the legacy backup.
 pub(crate) const FORMAT: &str = "signal/android-backup";
@@ -68,7 +68,7 @@ pub(crate) fn read_backup<E>(
     let db = Connection::open(work.path().join("replay.sqlite"))
         .map_err(|e| BackupError::Fault(Fault::Io(io::Error::other(e))))?;
     let _ = db.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;");
-    let mut blobs: HashMap<(BlobKind, String), BlobSpan> = HashMap::new();
+    let mut blobs: HashMap<(BlobKind, String), StoredBlob> = HashMap::new();
     let mut database_version = None;
     let mut skipped_statements = 0u64;
     let mut first_errors = Vec::new();
@@ -108,13 +108,35 @@ pub(crate) fn read_backup<E>(
                 length,
             } => {
                 let key = row_id.map(|r| r.to_string()).or(name).unwrap_or_default();
-                match frames.blob(length) {
-                    Ok(span) => blobs.insert((kind, key), span),
-                    Err(fault) => {
+                // The plaintext goes straight to the sink, which stores and
+                // hashes it; a blob whose tag fails is left unreferenced.
+                let (mut stored, mut stopped) = (None, None);
+                let read = frames.blob(length, &mut |plain| {
+                    emit(Item::Stream {
+                        bytes: plain,
+                        stored: &mut stored,
+                    })
+                    .map_err(|e| {
+                        stopped = Some(e);
+                        io::Error::other("the sink stopped")
+                    })
+                });
+                match (read, stopped, stored) {
+                    (Err(fault), _, _) => {
                         partial = Some(fault.to_string());
                         break;
                     }
-                };
+                    (Ok(_), Some(e), _) => return Err(BackupError::Stopped(e)),
+                    (Ok((span, Ok(()))), None, Some((sha256, _))) => {
+                        blobs.insert((kind, key), StoredBlob { span, sha256 });
+                    }
+                    (Ok((_, consumed)), None, _) => {
+                        let why = consumed
+                            .err()
+                            .map_or_else(|| "no digest".to_owned(), |e| e.to_string());
+                        return Err(BackupError::Fault(Fault::Io(io::Error::other(why))));
+                    }
+                }
             }
             Frame::End => {
                 ended = true;
@@ -175,6 +197,15 @@ pub(crate) fn read_backup<E>(
         EmitError::Stopped(e) => BackupError::Stopped(e),
         EmitError::Io(e) => BackupError::Fault(Fault::Io(e)),
     })?;
+    let unlinked = reader.unlinked_blobs();
+    if unlinked.values().any(|n| *n > 0) {
+        decisions.push(json!({
+            "decision": "signal-unlinked-blobs",
+            "path": null,
+            "value": unlinked,
+            "basis": "blobs in the backup no message row names (avatars, stickers, attachments of rows not in the database); kept only in the encrypted original",
+        }));
+    }
     Ok(Outcome { decisions, partial })
 }
 
@@ -209,17 +240,27 @@ struct Messages<'a> {
     db: &'a Connection,
     context: &'a BackupContext<'a>,
     blobs: &'a StoredBlobs,
+    /// Attachment blobs a message named.
+    linked: std::cell::RefCell<std::collections::HashSet<String>>,
 }
 
-/// The blobs of a backup, read back from it by their spans.
+/// A blob streamed to the sink: where it is in the backup and the digest
+/// the sink stored it under.
+struct StoredBlob {
+    span: BlobSpan,
+    sha256: Sha256,
+}
+
+/// The blobs of a backup, by frame kind and row id or name.
 struct StoredBlobs {
-    spans: HashMap<(BlobKind, String), BlobSpan>,
+    spans: HashMap<(BlobKind, String), StoredBlob>,
     file: File,
     decryptor: BlobDecryptor,
 }
 
 impl StoredBlobs {
-    /// The plaintext of a blob, decrypted again from the backup.
+    /// The plaintext of a blob, decrypted again from the backup (for long
+    /// texts, whose words the record needs).
     fn bytes(&self, span: &BlobSpan) -> io::Result<Vec<u8>> {
         let mut bytes = vec![0u8; span.length as usize];
         let mut file = &self.file;
@@ -297,7 +338,28 @@ impl<'a> Messages<'a> {
         context: &'a BackupContext<'a>,
         blobs: &'a StoredBlobs,
     ) -> Messages<'a> {
-        Messages { db, context, blobs }
+        Messages {
+            db,
+            context,
+            blobs,
+            linked: Default::default(),
+        }
+    }
+
+    /// How many blobs of each kind no message named.
+    fn unlinked_blobs(&self) -> BTreeMap<&'static str, u64> {
+        let linked = self.linked.borrow();
+        let mut counts = BTreeMap::from([("attachments", 0), ("avatars", 0), ("stickers", 0)]);
+        for (kind, key) in self.blobs.spans.keys() {
+            let name = match kind {
+                BlobKind::Attachment if linked.contains(key) => continue,
+                BlobKind::Attachment => "attachments",
+                BlobKind::Avatar => "avatars",
+                BlobKind::Sticker => "stickers",
+            };
+            *counts.entry(name).or_default() += 1;
+        }
+        counts
     }
 
     /// The message tables, by era: `message` (2023 on), else `mms` and `sms`.
@@ -508,7 +570,7 @@ impl<'a> Messages<'a> {
         recipients: &HashMap<i64, (String, Party, Option<String>)>,
         threads: &HashMap<i64, i64>,
         attachment_table: Option<&str>,
-    ) -> io::Result<Item> {
+    ) -> io::Result<Item<'static>> {
         let row_id = int(row, Some("_id")).unwrap_or_default();
         let kind_bits = int(row, map.kind).unwrap_or(0);
         let outgoing = is_outgoing(kind_bits);
@@ -536,7 +598,6 @@ impl<'a> Messages<'a> {
         }
         let mut body = text(row, map.body);
         let mut attachments = Vec::new();
-        let mut blobs = Vec::new();
         if let Some(table) = attachment_table {
             let cols = columns(self.db, table);
             let message = pick(&cols, &["message_id", "mid"]);
@@ -550,10 +611,11 @@ impl<'a> Messages<'a> {
                     }
                     let part_id = int(&part, Some("_id")).unwrap_or_default();
                     let media_type = text(&part, content_type).map(|t| t.to_ascii_lowercase());
-                    let stored = self
-                        .blobs
-                        .spans
-                        .get(&(BlobKind::Attachment, part_id.to_string()));
+                    let key = part_id.to_string();
+                    let stored = self.blobs.spans.get(&(BlobKind::Attachment, key.clone()));
+                    if stored.is_some() {
+                        self.linked.borrow_mut().insert(key);
+                    }
                     let mut r = BlobRef {
                         role: "attachment".to_owned(),
                         name: text(&part, Some("file_name")),
@@ -573,8 +635,8 @@ impl<'a> Messages<'a> {
                                 Value::from("no attachment bytes in the backup (never downloaded)"),
                             );
                         }
-                        Some(s) if !s.intact => {
-                            r.size = Some(u64::from(s.length));
+                        Some(s) if !s.span.intact => {
+                            r.size = Some(u64::from(s.span.length));
                             r.details.insert(
                                 "damaged".to_owned(),
                                 Value::from(
@@ -587,33 +649,17 @@ impl<'a> Messages<'a> {
                             );
                             warnings.push(format!("attachment {part_id} is damaged in the backup"));
                         }
-                        Some(s) if s.length as usize > self.context.limits.max_message_bytes => {
-                            r.size = Some(u64::from(s.length));
-                            r.missing = false;
-                            r.details.insert(
-                                "content_sha256".to_owned(),
-                                Value::from(s.sha256.to_hex()),
-                            );
-                            r.details.insert(
-                                "kept_in_original".to_owned(),
-                                Value::from(
-                                    "larger than the blob limit; encrypted in the original backup",
-                                ),
-                            );
-                        }
                         Some(s) => {
-                            let bytes = self.blobs.bytes(s)?;
-                            if media_type.as_deref() == Some("text/x-signal-plain") {
+                            let long_text = media_type.as_deref() == Some("text/x-signal-plain")
+                                && s.span.length as usize <= self.context.limits.max_message_bytes;
+                            if long_text {
+                                let bytes = self.blobs.bytes(&s.span)?;
                                 body = Some(String::from_utf8_lossy(&bytes).into_owned());
                                 r.role = "long-text".to_owned();
                             }
-                            r.size = Some(u64::from(s.length));
+                            r.size = Some(u64::from(s.span.length));
                             r.sha256 = Some(s.sha256);
                             r.missing = false;
-                            blobs.push(Blob {
-                                sha256: s.sha256,
-                                bytes,
-                            });
                         }
                     }
                     attachments.push(r);
@@ -741,7 +787,7 @@ impl<'a> Messages<'a> {
             warnings,
             extra,
         };
-        Ok(Item::Record(Box::new(record), blobs))
+        Ok(Item::Record(Box::new(record), Vec::new()))
     }
 }
 

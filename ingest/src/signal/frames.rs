@@ -7,9 +7,7 @@ use std::io::{self, Read};
 use std::sync::mpsc;
 use std::thread;
 
-use hmac::Mac;
-use sha2::Digest;
-use spoor_normalize::Sha256;
+use hmac::{Hmac, Mac};
 
 use super::crypto::{self, Keys, Passphrase, MAC_LEN};
 use super::proto::{self, Frame};
@@ -218,66 +216,91 @@ impl<R: Read> Frames<R> {
             .ok_or(Fault::Malformed { offset: start })
     }
 
-    /// Reads the `length` bytes of the blob that follows an attachment,
-    /// avatar or sticker frame: checks its tag and hashes its plaintext,
-    /// without keeping it. The bytes are consumed even when the tag does
-    /// not match, so the stream stays in step. Large blobs are decrypted and
-    /// hashed on a second thread while this one checks the tag, the two
-    /// SHA-256 passes every byte needs.
-    pub(crate) fn blob(&mut self, length: u32) -> Result<BlobSpan, Fault> {
+    /// Streams the `length` bytes of the blob that follows an attachment,
+    /// avatar or sticker frame to `consume` as plaintext, checking its tag
+    /// as they go by: nothing of it is held. The bytes are consumed even
+    /// when the tag does not match (the stream stays in step); whether it
+    /// matched is known only at the end, in the returned span. For a large
+    /// blob the tag is computed on a second thread while this one decrypts
+    /// and `consume` hashes and stores, the two SHA-256 passes every byte
+    /// needs. A fault of the file (cut short) wins over what `consume`
+    /// returned.
+    pub(crate) fn blob(
+        &mut self,
+        length: u32,
+        consume: &mut dyn FnMut(&mut dyn Read) -> io::Result<()>,
+    ) -> Result<(BlobSpan, io::Result<()>), Fault> {
         let iv = self.next_iv();
         let offset = self.offset;
         let mut mac = crypto::mac(&self.keys);
         mac.update(&iv);
-        let mut plain = PlainDigest {
-            cipher: crypto::cipher(&self.keys, &iv),
-            hasher: sha2::Sha256::new(),
-        };
-        let sha256 = if length as usize <= CHUNK {
-            let mut chunk = vec![0u8; length as usize];
-            self.fill_blob(&mut chunk)?;
-            mac.update(&chunk);
-            plain.update(&mut chunk);
-            plain.finish()
+        let cipher = crypto::cipher(&self.keys, &iv);
+        let (consumed, fault, mac) = if length as usize <= CHUNK {
+            let mut plain = PlainBlob {
+                input: &mut self.input,
+                offset,
+                left: u64::from(length),
+                cipher,
+                tag: Tag::Here(&mut mac),
+                fault: None,
+            };
+            let consumed = consume(&mut plain).and_then(|()| plain.drain());
+            (consumed, plain.fault, mac)
         } else {
             thread::scope(|scope| {
-                let (to_helper, chunks) = mpsc::sync_channel::<Vec<u8>>(8);
+                let (to_mac, chunks) = mpsc::sync_channel::<Vec<u8>>(8);
                 let (give_back, spare) = mpsc::channel::<Vec<u8>>();
-                let helper = scope.spawn(move || {
-                    for mut chunk in chunks {
-                        plain.update(&mut chunk);
+                let tagger = scope.spawn(move || {
+                    for chunk in chunks {
+                        mac.update(&chunk);
                         // The reader may have stopped; then the buffer is simply freed.
                         let _ = give_back.send(chunk);
                     }
-                    plain.finish()
+                    mac
                 });
-                let mut left = length as usize;
-                while left > 0 {
-                    let n = left.min(CHUNK);
-                    let mut chunk = spare.try_recv().unwrap_or_default();
-                    chunk.resize(n, 0);
-                    self.fill_blob(&mut chunk)?;
-                    mac.update(&chunk);
-                    if to_helper.send(chunk).is_err() {
-                        break;
-                    }
-                    left -= n;
-                }
-                drop(to_helper);
-                helper
+                let mut plain = PlainBlob {
+                    input: &mut self.input,
+                    offset,
+                    left: u64::from(length),
+                    cipher,
+                    tag: Tag::Elsewhere { to_mac, spare },
+                    fault: None,
+                };
+                let consumed = consume(&mut plain).and_then(|()| plain.drain());
+                let fault = plain.fault;
+                drop(plain.tag);
+                let mac = tagger
                     .join()
-                    .map_err(|_| Fault::Io(io::Error::other("the blob hashing thread failed")))
+                    .map_err(|_| Fault::Io(io::Error::other("the blob tag thread failed")))?;
+                Ok((consumed, fault, mac))
             })?
         };
+        if let Some(fault) = fault {
+            return Err(fault);
+        }
+        self.offset = offset + u64::from(length);
+        if consumed.is_err() {
+            // The consumer stopped: the stream is not in step any more, and
+            // nothing after this blob is read.
+            return Ok((
+                BlobSpan {
+                    offset,
+                    length,
+                    iv,
+                    intact: false,
+                },
+                consumed,
+            ));
+        }
         let mut tag = [0u8; MAC_LEN];
         self.fill_blob(&mut tag)?;
-        Ok(BlobSpan {
+        let span = BlobSpan {
             offset,
             length,
             iv,
             intact: crypto::tag_matches(mac, &tag),
-            sha256,
-        })
+        };
+        Ok((span, consumed))
     }
 
     /// Fills `buf` from inside a blob, where the end of the file is a cut.
@@ -299,30 +322,81 @@ impl<R: Read> Frames<R> {
     }
 }
 
-/// Bytes handed to the blob hashing thread at a time.
+/// Bytes handed to the blob tag thread at a time.
 const CHUNK: usize = 1 << 17;
 
-/// A blob's plaintext digest, computed as its ciphertext streams by.
-struct PlainDigest {
+/// Where a blob's tag is computed.
+enum Tag<'m> {
+    /// On this thread.
+    Here(&'m mut Hmac<sha2::Sha256>),
+    /// On the tag thread, fed copies of the ciphertext.
+    Elsewhere {
+        to_mac: mpsc::SyncSender<Vec<u8>>,
+        spare: mpsc::Receiver<Vec<u8>>,
+    },
+}
+
+/// A blob's plaintext as a reader: each read takes ciphertext from the
+/// file, hands it to the tag, and decrypts it in place.
+struct PlainBlob<'r, 'm, R> {
+    input: &'r mut R,
+    offset: u64,
+    left: u64,
     cipher: crypto::Cipher,
-    hasher: sha2::Sha256,
+    tag: Tag<'m>,
+    /// What went wrong with the file, which the consumer only sees as an
+    /// I/O error.
+    fault: Option<Fault>,
 }
 
-impl PlainDigest {
-    fn update(&mut self, chunk: &mut [u8]) {
+impl<R: Read> PlainBlob<'_, '_, R> {
+    /// Reads what the consumer left, so the stream stays in step.
+    fn drain(&mut self) -> io::Result<()> {
+        io::copy(self, &mut io::sink()).map(|_| ())
+    }
+}
+
+impl<R: Read> Read for PlainBlob<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len())
+            .min(CHUNK);
+        if n == 0 {
+            return Ok(0);
+        }
+        let chunk = &mut buf[..n];
+        let filled = fill(self.input, chunk, self.offset).and_then(|got| {
+            got.then_some(()).ok_or(Fault::Truncated {
+                offset: self.offset,
+            })
+        });
+        if let Err(fault) = filled {
+            let message = fault.to_string();
+            self.fault = Some(fault);
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, message));
+        }
+        match &mut self.tag {
+            Tag::Here(mac) => mac.update(chunk),
+            Tag::Elsewhere { to_mac, spare } => {
+                let mut copy = spare.try_recv().unwrap_or_default();
+                copy.clear();
+                copy.extend_from_slice(chunk);
+                to_mac
+                    .send(copy)
+                    .map_err(|_| io::Error::other("the blob tag thread stopped"))?;
+            }
+        }
         crypto::apply(&mut self.cipher, chunk);
-        self.hasher.update(&*chunk);
-    }
-
-    fn finish(self) -> Sha256 {
-        Sha256::from_bytes(self.hasher.finalize().into())
+        self.offset += n as u64;
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
-/// Where a blob's ciphertext lies in the backup and what its first reading
-/// found. Its bytes are not kept: they are decrypted again from the backup
-/// when the message that holds them is built, so a backup of any size costs
-/// neither memory nor a temporary copy.
+/// Where a blob's ciphertext lies in the backup and whether its tag
+/// matched. Its bytes are not kept: a blob whose plaintext a message needs
+/// (a long text) is decrypted again from the backup.
 pub(crate) struct BlobSpan {
     /// Offset of the first ciphertext byte in the file.
     pub(crate) offset: u64,
@@ -330,8 +404,6 @@ pub(crate) struct BlobSpan {
     iv: [u8; 16],
     /// Whether its tag matched.
     pub(crate) intact: bool,
-    /// SHA-256 of the plaintext.
-    pub(crate) sha256: Sha256,
 }
 
 /// Decrypts blobs read back from the backup (see [`BlobSpan`]).
@@ -518,9 +590,10 @@ mod tests {
                 frames.next(1 << 20).expect("frame"),
                 Some(Frame::Blob { length: 5, .. })
             ));
-            let span = frames.blob(5).expect("blob");
+            let (span, plain) = read_blob(&mut frames, 5);
             assert!(span.intact);
-            assert_eq!(span.sha256, Sha256::of(b"hello"));
+            assert_eq!(plain, b"hello");
+            // Decrypted again from the file, the same bytes.
             let mut out = bytes[span.offset as usize..][..5].to_vec();
             frames.blob_decryptor().decrypt(&span, &mut out);
             assert_eq!(out, b"hello");
@@ -529,9 +602,20 @@ mod tests {
         }
     }
 
-    /// A blob over one chunk goes through the second thread; its digest
-    /// and tag come out as for a small one, and a damaged byte anywhere is
-    /// caught.
+    /// Streams a blob into memory.
+    fn read_blob<R: Read + Send>(frames: &mut Frames<R>, length: u32) -> (BlobSpan, Vec<u8>) {
+        let mut plain = Vec::new();
+        let (span, consumed) = frames
+            .blob(length, &mut |r| r.read_to_end(&mut plain).map(|_| ()))
+            .expect("blob");
+        consumed.expect("consumed");
+        (span, plain)
+    }
+
+    /// A blob over one chunk has its tag computed on a second thread; its
+    /// plaintext and tag come out as for a small one, a damaged byte
+    /// anywhere is caught, and a cut inside it is a fault however the
+    /// consumer took it.
     #[test]
     fn large_blob_on_two_threads() {
         let photo: Vec<u8> = (0..3 * CHUNK + 17).map(|i| (i * 7 % 251) as u8).collect();
@@ -551,15 +635,31 @@ mod tests {
                 frames = Frames::open(input.as_slice(), &passphrase()).expect("opens");
                 frames.next(1 << 20).expect("frame");
             }
-            let span = frames.blob(length).expect("blob");
+            let (span, plain) = read_blob(&mut frames, length);
             assert_eq!(span.intact, flip.is_none());
             assert_eq!(span.offset as usize, start);
-            let mut out = input[start..][..photo.len()].to_vec();
-            frames.blob_decryptor().decrypt(&span, &mut out);
-            assert_eq!(span.sha256, Sha256::of(&out));
-            assert_eq!(out == photo, flip.is_none());
+            assert_eq!(plain == photo, flip.is_none());
+            assert_eq!(plain.len(), photo.len());
             assert_eq!(frames.next(1 << 20).expect("in step"), Some(Frame::End));
         }
+        let cut = &bytes[..bytes.len() / 2];
+        let mut frames = Frames::open(cut, &passphrase()).expect("opens");
+        let Some(Frame::Blob { length, .. }) = frames.next(1 << 20).expect("frame") else {
+            panic!("an attachment frame first");
+        };
+        let outcome = frames.blob(length, &mut |r| io::copy(r, &mut io::sink()).map(|_| ()));
+        assert!(
+            matches!(outcome, Err(Fault::Truncated { .. })),
+            "{:?}",
+            outcome.map(|(s, c)| (s.intact, c.is_ok()))
+        );
+        // A consumer that stops: its error comes back, the file is not at fault.
+        let mut frames = Frames::open(bytes.as_slice(), &passphrase()).expect("opens");
+        frames.next(1 << 20).expect("frame");
+        let (_, consumed) = frames
+            .blob(length, &mut |_| Err(io::Error::other("disk full")))
+            .expect("no fault in the file");
+        assert_eq!(consumed.expect_err("stopped").to_string(), "disk full");
     }
 
     #[test]
@@ -575,7 +675,9 @@ mod tests {
         for _ in 0..6 {
             outcome = frames.next(1 << 20);
             if let Ok(Some(Frame::Blob { length, .. })) = outcome {
-                outcome = frames.blob(length).map(|_| None);
+                outcome = frames
+                    .blob(length, &mut |r| io::copy(r, &mut io::sink()).map(|_| ()))
+                    .map(|_| None);
             }
             if outcome.is_err() {
                 break;
@@ -593,7 +695,7 @@ mod tests {
         for _ in 0..4 {
             frames.next(1 << 20).expect("frame");
         }
-        assert!(!frames.blob(5).expect("blob read").intact);
+        assert!(!read_blob(&mut frames, 5).0.intact);
         assert_eq!(frames.next(1 << 20).expect("in step"), Some(Frame::End));
         // A frame over the limit is refused.
         let mut frames = Frames::open(bytes.as_slice(), &passphrase()).expect("opens");

@@ -232,7 +232,7 @@ pub(crate) enum ReadError<E> {
     Stopped(E),
 }
 
-fn quarantine(locator: Locator, reason: String, raw: Vec<u8>) -> Item {
+fn quarantine(locator: Locator, reason: String, raw: Vec<u8>) -> Item<'static> {
     Item::Quarantine(Quarantined {
         locator,
         reason,
@@ -309,7 +309,7 @@ fn text_of<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
 }
 
 impl Reader<'_> {
-    fn frame(&mut self, frame: &Value, locator: Locator, line: &[u8]) -> Vec<Item> {
+    fn frame(&mut self, frame: &Value, locator: Locator, line: &[u8]) -> Vec<Item<'static>> {
         if let Some(account) = frame.get("account") {
             let name = [
                 text_of(account, "givenName"),
@@ -449,7 +449,7 @@ impl Reader<'_> {
 
     /// A chat item, and before it its earlier revisions (edits), each a
     /// record linked to the one before.
-    fn chat_item(&mut self, item: &Value, locator: Locator, line: &[u8]) -> Vec<Item> {
+    fn chat_item(&mut self, item: &Value, locator: Locator, line: &[u8]) -> Vec<Item<'static>> {
         let Some(chat_id) = item.get("chatId").and_then(int_text) else {
             return vec![quarantine(
                 locator,

@@ -132,7 +132,7 @@ struct State<'s, 'c, E> {
 }
 
 impl<E> State<'_, '_, E> {
-    fn send(&mut self, item: Item) -> Result<(), PageError<E>> {
+    fn send(&mut self, item: Item<'_>) -> Result<(), PageError<E>> {
         (self.emit)(item).map_err(PageError::Stopped)
     }
 
