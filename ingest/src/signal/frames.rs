@@ -96,6 +96,8 @@ pub(crate) struct Frames<R> {
     pub(crate) version: u32,
     offset: u64,
     authenticated: u64,
+    /// Chunk buffers kept from one large blob to the next.
+    spare: Vec<Vec<u8>>,
 }
 
 /// Reads exactly `buf.len()` bytes; `Ok(false)` at a clean end before the
@@ -156,6 +158,7 @@ impl<R: Read> Frames<R> {
             version,
             offset: 4 + u64::from(len),
             authenticated: 0,
+            spare: Vec::new(),
         })
     }
 
@@ -240,21 +243,26 @@ impl<R: Read> Frames<R> {
                 input: &mut self.input,
                 offset,
                 left: u64::from(length),
-                cipher,
-                tag: Tag::Here(&mut mac),
+                crypto: Crypto::Here {
+                    mac: &mut mac,
+                    cipher: Box::new(cipher),
+                },
                 fault: None,
             };
             let consumed = consume(&mut plain).and_then(|()| plain.drain());
             (consumed, plain.fault, mac)
         } else {
             thread::scope(|scope| {
-                let (to_mac, chunks) = mpsc::sync_channel::<Vec<u8>>(8);
-                let (give_back, spare) = mpsc::channel::<Vec<u8>>();
-                let tagger = scope.spawn(move || {
-                    for chunk in chunks {
+                let (to_crypto, ciphertext) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+                let (to_reader, plaintext) = mpsc::channel::<Vec<u8>>();
+                let crypto = scope.spawn(move || {
+                    let mut cipher = cipher;
+                    for mut chunk in ciphertext {
                         mac.update(&chunk);
-                        // The reader may have stopped; then the buffer is simply freed.
-                        let _ = give_back.send(chunk);
+                        crypto::apply(&mut cipher, &mut chunk);
+                        if to_reader.send(chunk).is_err() {
+                            break;
+                        }
                     }
                     mac
                 });
@@ -262,16 +270,35 @@ impl<R: Read> Frames<R> {
                     input: &mut self.input,
                     offset,
                     left: u64::from(length),
-                    cipher,
-                    tag: Tag::Elsewhere { to_mac, spare },
+                    crypto: Crypto::Elsewhere {
+                        to_crypto,
+                        plaintext,
+                        current: Vec::new(),
+                        at: 0,
+                        in_flight: 0,
+                        spare: std::mem::take(&mut self.spare),
+                    },
                     fault: None,
                 };
                 let consumed = consume(&mut plain).and_then(|()| plain.drain());
                 let fault = plain.fault;
-                drop(plain.tag);
-                let mac = tagger
+                // Closing the way in ends the crypto thread; the buffers
+                // serve the next blob (fresh ones would each cost page
+                // faults).
+                if let Crypto::Elsewhere {
+                    to_crypto,
+                    mut spare,
+                    current,
+                    ..
+                } = plain.crypto
+                {
+                    drop(to_crypto);
+                    spare.push(current);
+                    self.spare = spare;
+                }
+                let mac = crypto
                     .join()
-                    .map_err(|_| Fault::Io(io::Error::other("the blob tag thread failed")))?;
+                    .map_err(|_| Fault::Io(io::Error::other("the blob crypto thread failed")))?;
                 Ok((consumed, fault, mac))
             })?
         };
@@ -325,25 +352,36 @@ impl<R: Read> Frames<R> {
 /// Bytes handed to the blob tag thread at a time.
 const CHUNK: usize = 1 << 17;
 
-/// Where a blob's tag is computed.
-enum Tag<'m> {
-    /// On this thread.
-    Here(&'m mut Hmac<sha2::Sha256>),
-    /// On the tag thread, fed copies of the ciphertext.
+/// Chunks on their way to and from the crypto thread.
+const IN_FLIGHT: usize = 8;
+
+/// Where a blob is authenticated and decrypted.
+enum Crypto<'m> {
+    /// On the reading thread.
+    Here {
+        mac: &'m mut Hmac<sha2::Sha256>,
+        cipher: Box<crypto::Cipher>,
+    },
+    /// On a second thread, which takes ciphertext chunks, updates the tag,
+    /// decrypts them and sends them back in order.
     Elsewhere {
-        to_mac: mpsc::SyncSender<Vec<u8>>,
-        spare: mpsc::Receiver<Vec<u8>>,
+        to_crypto: mpsc::SyncSender<Vec<u8>>,
+        plaintext: mpsc::Receiver<Vec<u8>>,
+        /// The plaintext chunk being handed out, from `at`.
+        current: Vec<u8>,
+        at: usize,
+        in_flight: usize,
+        spare: Vec<Vec<u8>>,
     },
 }
 
-/// A blob's plaintext as a reader: each read takes ciphertext from the
-/// file, hands it to the tag, and decrypts it in place.
+/// A blob's plaintext as a reader over the file's ciphertext.
 struct PlainBlob<'r, 'm, R> {
     input: &'r mut R,
     offset: u64,
+    /// Ciphertext bytes not yet taken from the file.
     left: u64,
-    cipher: crypto::Cipher,
-    tag: Tag<'m>,
+    crypto: Crypto<'m>,
     /// What went wrong with the file, which the consumer only sees as an
     /// I/O error.
     fault: Option<Fault>,
@@ -354,18 +392,9 @@ impl<R: Read> PlainBlob<'_, '_, R> {
     fn drain(&mut self) -> io::Result<()> {
         io::copy(self, &mut io::sink()).map(|_| ())
     }
-}
 
-impl<R: Read> Read for PlainBlob<'_, '_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = usize::try_from(self.left)
-            .unwrap_or(usize::MAX)
-            .min(buf.len())
-            .min(CHUNK);
-        if n == 0 {
-            return Ok(0);
-        }
-        let chunk = &mut buf[..n];
+    /// Fills `chunk` with the next ciphertext of the file.
+    fn take(&mut self, chunk: &mut [u8]) -> io::Result<()> {
         let filled = fill(self.input, chunk, self.offset).and_then(|got| {
             got.then_some(()).ok_or(Fault::Truncated {
                 offset: self.offset,
@@ -376,21 +405,91 @@ impl<R: Read> Read for PlainBlob<'_, '_, R> {
             self.fault = Some(fault);
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, message));
         }
-        match &mut self.tag {
-            Tag::Here(mac) => mac.update(chunk),
-            Tag::Elsewhere { to_mac, spare } => {
-                let mut copy = spare.try_recv().unwrap_or_default();
-                copy.clear();
-                copy.extend_from_slice(chunk);
-                to_mac
-                    .send(copy)
-                    .map_err(|_| io::Error::other("the blob tag thread stopped"))?;
+        self.offset += chunk.len() as u64;
+        self.left -= chunk.len() as u64;
+        Ok(())
+    }
+
+    /// The next chunk's length.
+    fn next_len(&self, room: usize) -> usize {
+        usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(room)
+            .min(CHUNK)
+    }
+}
+
+impl<R: Read> Read for PlainBlob<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Crypto::Here { .. } = self.crypto {
+            let n = self.next_len(buf.len());
+            if n == 0 {
+                return Ok(0);
             }
+            self.take(&mut buf[..n])?;
+            if let Crypto::Here { mac, cipher } = &mut self.crypto {
+                mac.update(&buf[..n]);
+                crypto::apply(cipher, &mut buf[..n]);
+            }
+            return Ok(n);
         }
-        crypto::apply(&mut self.cipher, chunk);
-        self.offset += n as u64;
-        self.left -= n as u64;
-        Ok(n)
+        loop {
+            if let Crypto::Elsewhere { current, at, .. } = &mut self.crypto {
+                if *at < current.len() {
+                    let n = (current.len() - *at).min(buf.len());
+                    buf[..n].copy_from_slice(&current[*at..*at + n]);
+                    *at += n;
+                    return Ok(n);
+                }
+            }
+            // Keep the crypto thread busy: send chunks until enough are out.
+            loop {
+                let (in_flight, spare) = match &mut self.crypto {
+                    Crypto::Elsewhere {
+                        in_flight, spare, ..
+                    } => (*in_flight, spare.pop()),
+                    Crypto::Here { .. } => (IN_FLIGHT, None),
+                };
+                let n = self.next_len(CHUNK);
+                if in_flight >= IN_FLIGHT || n == 0 {
+                    break;
+                }
+                let mut chunk = spare.unwrap_or_default();
+                chunk.resize(n, 0);
+                self.take(&mut chunk)?;
+                if let Crypto::Elsewhere {
+                    to_crypto,
+                    in_flight,
+                    ..
+                } = &mut self.crypto
+                {
+                    to_crypto
+                        .send(chunk)
+                        .map_err(|_| io::Error::other("the blob crypto thread stopped"))?;
+                    *in_flight += 1;
+                }
+            }
+            let Crypto::Elsewhere {
+                plaintext,
+                current,
+                at,
+                in_flight,
+                spare,
+                ..
+            } = &mut self.crypto
+            else {
+                return Ok(0);
+            };
+            if *in_flight == 0 {
+                return Ok(0);
+            }
+            let next = plaintext
+                .recv()
+                .map_err(|_| io::Error::other("the blob crypto thread stopped"))?;
+            *in_flight -= 1;
+            spare.push(std::mem::replace(current, next));
+            *at = 0;
+        }
     }
 }
 
