@@ -347,22 +347,23 @@ fn legacy() -> BackupWriter {
     w
 }
 
-/// Database versions 168–173: `sms` is gone, every message is in `mms`
-/// (`recipient_id` still names the other party), attachments in `part`,
-/// reactions in `reaction` with `is_mms`.
-fn mms_only() -> BackupWriter {
+/// Database versions 168–184: `sms` is gone, every message is in one
+/// table, `mms` until 173 and `message` from 174 (`recipient_id` still names
+/// the other party until 185), attachments in `part`, reactions in
+/// `reaction` with `is_mms`.
+fn one_message_table(version: u32, table: &str) -> BackupWriter {
     let mut w = writer(1);
-    w.database_version(170);
+    w.database_version(version);
     for sql in [
         "CREATE TABLE recipient (_id INTEGER PRIMARY KEY, uuid TEXT, phone TEXT, system_display_name TEXT, group_id TEXT)",
         "CREATE TABLE thread (_id INTEGER PRIMARY KEY, recipient_id INTEGER)",
-        "CREATE TABLE mms (_id INTEGER PRIMARY KEY, thread_id INTEGER, recipient_id INTEGER, date_sent INTEGER, date_received INTEGER, body TEXT, type INTEGER, remote_deleted INTEGER DEFAULT 0)",
         "CREATE TABLE part (_id INTEGER PRIMARY KEY, mid INTEGER, ct TEXT, file_name TEXT, quote INTEGER DEFAULT 0)",
         "CREATE TABLE reaction (_id INTEGER PRIMARY KEY, message_id INTEGER, is_mms INTEGER, author_id INTEGER, emoji TEXT, date_sent INTEGER)",
         "CREATE TABLE mention (_id INTEGER PRIMARY KEY, thread_id INTEGER, message_id INTEGER, recipient_id INTEGER, range_start INTEGER, range_length INTEGER)",
     ] {
         w.statement(sql, vec![]);
     }
+    w.statement(&format!("CREATE TABLE {table} (_id INTEGER PRIMARY KEY, thread_id INTEGER, recipient_id INTEGER, date_sent INTEGER, date_received INTEGER, body TEXT, type INTEGER, remote_deleted INTEGER DEFAULT 0)"), vec![]);
     w.statement(
         "INSERT INTO recipient VALUES (?, ?, ?, ?, ?)",
         vec![
@@ -377,13 +378,13 @@ fn mms_only() -> BackupWriter {
         "INSERT INTO thread VALUES (?, ?)",
         vec![P::Integer(1), P::Integer(2)],
     );
-    let mms = "INSERT INTO mms (_id, thread_id, recipient_id, date_sent, date_received, body, type) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    let insert = format!("INSERT INTO {table} (_id, thread_id, recipient_id, date_sent, date_received, body, type) VALUES (?, ?, ?, ?, ?, ?, ?)");
     for (id, at, body, kind) in [
         (1, T, "Stukken voor donderdag", 20),
         (2, T + 60_000, "Dank, ontvangen", 23),
     ] {
         w.statement(
-            mms,
+            &insert,
             vec![
                 P::Integer(id),
                 P::Integer(1),
@@ -424,12 +425,24 @@ fn mms_only() -> BackupWriter {
 }
 
 #[test]
-fn mms_only_era() {
+fn one_message_table_eras() {
+    for (version, table) in [(170, "mms"), (180, "message")] {
+        one_message_table_era(version, table);
+    }
+}
+
+fn one_message_table_era(version: u32, table: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut w = mms_only();
+    let mut w = one_message_table(version, table);
     w.end();
     let path = write(dir.path(), "signal-2022.backup", w.bytes());
     let (summary, c) = read(&path);
+    let schema = summary
+        .decisions
+        .iter()
+        .find(|d| d["decision"] == "signal-schema")
+        .expect("schema");
+    assert_eq!(schema["value"]["messages"], serde_json::json!([table]));
     assert!(summary.unreadable.is_empty(), "{:?}", summary.unreadable);
     let r = &c.records;
     assert_eq!(r.len(), 2);
@@ -643,7 +656,7 @@ fn legacy_era_and_a_damaged_attachment() {
 fn attachment_over_the_message_limit_is_a_blob() {
     let dir = tempfile::tempdir().expect("tempdir");
     let big: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
-    let mut w = mms_only();
+    let mut w = one_message_table(170, "mms");
     w.statement(
         "INSERT INTO mms (_id, thread_id, recipient_id, date_sent, date_received, body, type) VALUES (?, ?, ?, ?, ?, ?, ?)",
         vec![P::Integer(3), P::Integer(1), P::Integer(2), P::Integer(T + 90_000), P::Integer(T + 90_500), text("Video"), P::Integer(0x80_0000 | 20)],

@@ -489,8 +489,9 @@ impl<'a> Messages<'a> {
     }
 
     /// The reactions to a row: from the `reaction` table (database version
-    /// 121 on; its `is_mms` tells `sms` and `mms` rows with the same _id
-    /// apart), else from the row's protobuf `reactions` column.
+    /// 121 on; while it has `is_mms`, that tells `sms` rows from the rest,
+    /// which share their _ids), else from the row's protobuf `reactions`
+    /// column.
     fn reactions(
         &self,
         table: &str,
@@ -504,7 +505,7 @@ impl<'a> Messages<'a> {
         let reaction_cols = columns(self.db, "reaction");
         if !reaction_cols.is_empty() {
             let mut sql = "SELECT * FROM reaction WHERE message_id = ?1".to_owned();
-            if reaction_cols.iter().any(|c| c == "is_mms") && table != "message" {
+            if reaction_cols.iter().any(|c| c == "is_mms") {
                 sql.push_str(if table == "sms" {
                     " AND is_mms = 0"
                 } else {
