@@ -641,7 +641,7 @@ fn legacy_era_and_a_damaged_attachment() {
         serde_json::json!([{ "emoji": "👍", "author": format!("aci:{ACI_BRAM}"), "sent": "2024-03-01T09:00:09Z" }]),
         "a protobuf reaction list of the era before the reaction table"
     );
-    assert!(r[0].extra.get("reactions").is_none());
+    assert!(!r[0].extra.contains_key("reactions"));
     // Before from_recipient_id, an outgoing row is from self.
     assert_eq!(r[2].extra["direction"], "outgoing");
     assert_eq!(

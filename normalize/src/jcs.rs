@@ -373,55 +373,26 @@ impl Array<'_> {
     }
 }
 
-impl ser::SerializeSeq for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_element<T: Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.close()
-    }
+/// The four serde array forms write alike.
+macro_rules! array_form {
+    ($form:ident, $add:ident) => {
+        impl ser::$form for Array<'_> {
+            type Ok = ();
+            type Error = CanonicalError;
+            fn $add<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), CanonicalError> {
+                self.close()
+            }
+        }
+    };
 }
 
-impl ser::SerializeTuple for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_element<T: Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleStruct for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleVariant for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.close()
-    }
-}
+array_form!(SerializeSeq, serialize_element);
+array_form!(SerializeTuple, serialize_element);
+array_form!(SerializeTupleStruct, serialize_field);
+array_form!(SerializeTupleVariant, serialize_field);
 
 impl ser::SerializeMap for Object<'_> {
     type Ok = ();
@@ -443,36 +414,37 @@ impl ser::SerializeMap for Object<'_> {
     }
 }
 
-impl ser::SerializeStruct for Object<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        name: &'static str,
-        value: &T,
-    ) -> Result<(), CanonicalError> {
-        self.member(Cow::Borrowed(name), value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish();
-        Ok(())
-    }
+/// The two serde struct forms write alike.
+macro_rules! struct_form {
+    ($form:ident) => {
+        impl ser::$form for Object<'_> {
+            type Ok = ();
+            type Error = CanonicalError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                name: &'static str,
+                value: &T,
+            ) -> Result<(), CanonicalError> {
+                self.member(Cow::Borrowed(name), value)
+            }
+            fn end(self) -> Result<(), CanonicalError> {
+                self.finish();
+                Ok(())
+            }
+        }
+    };
 }
 
-impl ser::SerializeStructVariant for Object<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        name: &'static str,
-        value: &T,
-    ) -> Result<(), CanonicalError> {
-        self.member(Cow::Borrowed(name), value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish();
-        Ok(())
-    }
+struct_form!(SerializeStruct);
+struct_form!(SerializeStructVariant);
+
+/// Integer map keys are their decimal text.
+macro_rules! key_as_text {
+    ($($method:ident: $t:ty,)*) => {
+        $(fn $method(self, v: $t) -> Result<String, CanonicalError> {
+            Ok(v.to_string())
+        })*
+    };
 }
 
 /// Map keys: strings, chars and integers (as their decimal text, as
@@ -497,31 +469,17 @@ impl ser::Serializer for MapKey {
     fn serialize_str(self, v: &str) -> Result<String, CanonicalError> {
         Ok(v.to_owned())
     }
+    key_as_text!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+    );
     fn serialize_char(self, v: char) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i8(self, v: i8) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, CanonicalError> {
         Ok(v.to_string())
     }
     fn serialize_unit_variant(
@@ -702,7 +660,10 @@ mod tests {
             astral: u8,
         }
         mod serde_bytes_as_seq {
-            pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+            pub(super) fn serialize<S: serde::Serializer>(
+                b: &[u8],
+                s: S,
+            ) -> Result<S::Ok, S::Error> {
                 s.serialize_bytes(b)
             }
         }

@@ -394,53 +394,52 @@ fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
     lines.records.push((record.id.to_string(), hash));
 }
 
-fn check_quarantine_line(line: &[u8], number: u64, lines: &mut Lines) {
+/// A line that must be a canonical JSON object: its value, or `None` with
+/// the problem noted.
+fn canonical_entry(line: &[u8], number: u64, lines: &mut Lines) -> Option<Value> {
     if !jcs::is_canonical(line) {
         lines
             .problems
             .push((number, "not in RFC 8785 canonical form".to_owned()));
     }
-    match serde_json::from_slice::<Value>(line) {
-        Ok(value) => {
-            if value.get("reason").and_then(Value::as_str).is_none() {
-                lines
-                    .problems
-                    .push((number, "quarantine entry without a reason".to_owned()));
-            }
-            if let Some(digest) = value.get("raw_sha256").and_then(Value::as_str) {
-                lines.blobs.entry(digest.to_owned()).or_insert(number);
-            }
-        }
-        Err(e) => lines.problems.push((number, format!("not JSON: {e}"))),
+    serde_json::from_slice::<Value>(line)
+        .map_err(|e| lines.problems.push((number, format!("not JSON: {e}"))))
+        .ok()
+}
+
+fn check_quarantine_line(line: &[u8], number: u64, lines: &mut Lines) {
+    let Some(value) = canonical_entry(line, number, lines) else {
+        return;
+    };
+    if value.get("reason").and_then(Value::as_str).is_none() {
+        lines
+            .problems
+            .push((number, "quarantine entry without a reason".to_owned()));
+    }
+    if let Some(digest) = value.get("raw_sha256").and_then(Value::as_str) {
+        lines.blobs.entry(digest.to_owned()).or_insert(number);
     }
 }
 
 /// A line of `known.jsonl`: a record not written again, and why.
 fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
-    if !jcs::is_canonical(line) {
+    let Some(value) = canonical_entry(line, number, lines) else {
+        return;
+    };
+    if value.get("id").and_then(Value::as_str).is_none() {
         lines
             .problems
-            .push((number, "not in RFC 8785 canonical form".to_owned()));
+            .push((number, "known-record entry without an id".to_owned()));
     }
-    match serde_json::from_slice::<Value>(line) {
-        Ok(value) => {
-            if value.get("id").and_then(Value::as_str).is_none() {
-                lines
-                    .problems
-                    .push((number, "known-record entry without an id".to_owned()));
-            }
-            let why = value.get("why").and_then(Value::as_str);
-            if !matches!(
-                why,
-                Some("already in the store" | "repeated in this export")
-            ) {
-                lines.problems.push((
-                    number,
-                    format!("known-record entry with why {why:?}, not one of the two reasons"),
-                ));
-            }
-        }
-        Err(e) => lines.problems.push((number, format!("not JSON: {e}"))),
+    let why = value.get("why").and_then(Value::as_str);
+    if !matches!(
+        why,
+        Some("already in the store" | "repeated in this export")
+    ) {
+        lines.problems.push((
+            number,
+            format!("known-record entry with why {why:?}, not one of the two reasons"),
+        ));
     }
 }
 

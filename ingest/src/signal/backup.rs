@@ -454,8 +454,10 @@ impl<'a> Messages<'a> {
     }
 
     fn emit_all<E>(&self, emit: &mut dyn FnMut(Item) -> Result<(), E>) -> Result<(), EmitError<E>> {
-        let recipients = self.recipients();
-        let threads = self.threads();
+        let people = Directory {
+            recipients: self.recipients(),
+            threads: self.threads(),
+        };
         let attachment_table = ["attachment", "part"]
             .into_iter()
             .find(|t| !columns(self.db, t).is_empty());
@@ -480,7 +482,7 @@ impl<'a> Messages<'a> {
                 from_column: cols.iter().any(|c| c == "from_recipient_id"),
             };
             for row in rows(self.db, &format!("SELECT * FROM {table} ORDER BY _id"), &[]) {
-                let item = self.record(table, &row, &map, &recipients, &threads, attachment_table);
+                let item = self.record(table, &row, &map, &people, attachment_table);
                 let item = item.map_err(EmitError::Io)?;
                 emit(item).map_err(EmitError::Stopped)?;
             }
@@ -497,11 +499,11 @@ impl<'a> Messages<'a> {
         table: &str,
         row: &Row,
         map: &ColumnMap,
-        recipients: &HashMap<i64, (String, Party, Option<String>)>,
+        people: &Directory,
         warnings: &mut Vec<String>,
     ) -> Vec<Value> {
         let row_id = int(row, Some("_id")).unwrap_or_default();
-        let author = |id: i64| recipients.get(&id).map(|w| w.0.clone());
+        let author = |id: i64| people.recipients.get(&id).map(|w| w.0.clone());
         let reaction_cols = columns(self.db, "reaction");
         if !reaction_cols.is_empty() {
             let mut sql = "SELECT * FROM reaction WHERE message_id = ?1".to_owned();
@@ -549,8 +551,7 @@ impl<'a> Messages<'a> {
         table: &str,
         row: &Row,
         map: &ColumnMap,
-        recipients: &HashMap<i64, (String, Party, Option<String>)>,
-        threads: &HashMap<i64, i64>,
+        people: &Directory,
     ) -> Option<RecordId> {
         let number = int(row, map.revision).filter(|n| *n > 0)?;
         let original = int(row, map.original)?;
@@ -559,7 +560,7 @@ impl<'a> Messages<'a> {
         rows(self.db, &sql, &[Sql::Integer(original)])
             .into_iter()
             .find(|r| int(r, Some(revision_col)).unwrap_or(0) == number - 1)
-            .map(|r| identity(&r, map, recipients, threads).id)
+            .map(|r| identity(&r, map, people).id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -568,8 +569,7 @@ impl<'a> Messages<'a> {
         table: &str,
         row: &Row,
         map: &ColumnMap,
-        recipients: &HashMap<i64, (String, Party, Option<String>)>,
-        threads: &HashMap<i64, i64>,
+        people: &Directory,
         attachment_table: Option<&str>,
     ) -> io::Result<Item<'static>> {
         let row_id = int(row, Some("_id")).unwrap_or_default();
@@ -581,7 +581,7 @@ impl<'a> Messages<'a> {
             author_key,
             sender,
             id,
-        } = identity(row, map, recipients, threads);
+        } = identity(row, map, people);
         let sent = int(row, map.sent);
         let revision_number = int(row, map.revision);
         let mut flags = Vec::new();
@@ -673,7 +673,7 @@ impl<'a> Messages<'a> {
         };
         if let Some(quoted) = int(row, map.quote_id).filter(|q| *q > 0) {
             let quoted_author = int(row, map.quote_author)
-                .and_then(|a| recipients.get(&a))
+                .and_then(|a| people.recipients.get(&a))
                 .map(|a| a.0.clone());
             links.in_reply_to.push(format!(
                 "{}/{quoted}",
@@ -683,7 +683,7 @@ impl<'a> Messages<'a> {
             ));
             extra.insert("quote".to_owned(), json!({ "author": quoted_author, "target_sent_ms": quoted, "text": text(row, map.quote_body) }));
         }
-        let reactions = self.reactions(table, row, map, recipients, &mut warnings);
+        let reactions = self.reactions(table, row, map, people, &mut warnings);
         if !reactions.is_empty() {
             extra.insert("reactions".to_owned(), Value::Array(reactions));
         }
@@ -701,7 +701,7 @@ impl<'a> Messages<'a> {
         let mentions: Vec<Value> = mention_rows
             .into_iter()
             .map(|m| {
-                let who = int(&m, Some("recipient_id")).and_then(|a| recipients.get(&a));
+                let who = int(&m, Some("recipient_id")).and_then(|a| people.recipients.get(&a));
                 json!({ "recipient": who.map(|w| w.0.clone()), "start": int(&m, Some("range_start")), "length": int(&m, Some("range_length")) })
             })
             .collect();
@@ -727,7 +727,7 @@ impl<'a> Messages<'a> {
             }
             Revision {
                 version: Some(n.to_string()),
-                supersedes: self.previous_revision(table, row, map, recipients, threads),
+                supersedes: self.previous_revision(table, row, map, people),
                 edited_at: (n > 0).then(|| time_from_millis(sent).utc).flatten(),
             }
         });
@@ -804,6 +804,14 @@ fn sql_json(value: &Sql) -> Value {
 }
 
 /// Which column holds what, decided per table from the columns it has.
+/// Who is who in the replayed database.
+struct Directory {
+    /// Recipient id → (key, party, group title).
+    recipients: HashMap<i64, (String, Party, Option<String>)>,
+    /// Thread id → recipient id.
+    threads: HashMap<i64, i64>,
+}
+
 /// Who wrote a row, in which conversation, and the record id that follows.
 struct Identity<'r> {
     chat_key: String,
@@ -815,16 +823,11 @@ struct Identity<'r> {
 
 /// The identity of a message row: conversation, author, sending time and
 /// revision number, so every revision of an edit is its own record.
-fn identity<'r>(
-    row: &Row,
-    map: &ColumnMap,
-    recipients: &'r HashMap<i64, (String, Party, Option<String>)>,
-    threads: &HashMap<i64, i64>,
-) -> Identity<'r> {
+fn identity<'r>(row: &Row, map: &ColumnMap, people: &'r Directory) -> Identity<'r> {
     let outgoing = is_outgoing(int(row, map.kind).unwrap_or(0));
     let chat = int(row, map.thread)
-        .and_then(|t| threads.get(&t))
-        .and_then(|r| recipients.get(r));
+        .and_then(|t| people.threads.get(&t))
+        .and_then(|r| people.recipients.get(r));
     let chat_key = chat.map_or_else(
         || format!("thread:{}", int(row, map.thread).unwrap_or(0)),
         |c| c.0.clone(),
@@ -834,7 +837,7 @@ fn identity<'r>(
     let author = if outgoing && !map.from_column {
         None
     } else {
-        int(row, map.sender).and_then(|id| recipients.get(&id))
+        int(row, map.sender).and_then(|id| people.recipients.get(&id))
     };
     let (author_key, sender) = match (author, outgoing) {
         (Some(a), _) => (a.0.clone(), Some(a.1.clone())),
