@@ -108,11 +108,28 @@ pub(crate) enum Item<'a> {
     Record(Box<Record>, Vec<Blob>),
     Quarantine(Quarantined),
     /// Bytes streamed to the sink ahead of the record that will reference
-    /// them ([`Sink::blob`]); their digest and size come back in `stored`.
+    /// them ([`Sink::blob`]); their digest and size come back in `stored`,
+    /// or the error of `bytes` itself (a damaged entry, a cut file), which
+    /// is the reader's to report, not a failure of the sink.
     Stream {
         bytes: &'a mut dyn Read,
-        stored: &'a mut Option<(Sha256, u64)>,
+        stored: &'a mut Option<io::Result<(Sha256, u64)>>,
     },
+}
+
+/// A reader that remembers its own failure, so that the sink's errors can
+/// be told apart from those of the bytes it was given.
+struct Watched<R> {
+    inner: R,
+    failed: Option<String>,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            self.failed = Some(e.to_string());
+        })
+    }
 }
 
 /// Receives what a reader produces, in source order.
@@ -294,7 +311,18 @@ impl ExportReader<'_> {
             }
             Item::Quarantine(q) => self.quarantine(q.locator, q.reason, &q.raw, q.raw_size),
             Item::Stream { bytes, stored } => {
-                *stored = Some(self.sink.blob(bytes).map_err(|e| self.sink_error(e))?);
+                let mut watched = Watched {
+                    inner: bytes,
+                    failed: None,
+                };
+                match self.sink.blob(&mut watched) {
+                    Ok(digest) => *stored = Some(Ok(digest)),
+                    Err(_) if watched.failed.is_some() => {
+                        let why = watched.failed.unwrap_or_default();
+                        *stored = Some(Err(io::Error::new(io::ErrorKind::InvalidData, why)));
+                    }
+                    Err(e) => return Err(self.sink_error(e)),
+                }
                 Ok(())
             }
         }

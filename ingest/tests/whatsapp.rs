@@ -559,3 +559,69 @@ fn bad_input_is_quarantined_or_refused() {
     );
     assert!(limits.max_unpack_ratio > 0);
 }
+
+/// Media of any size are streamed into the store as blobs, never held
+/// whole; a media entry that unpacks past the bound is damaged, not
+/// unpacked, and the rest of the chat is read.
+#[test]
+fn large_media_are_blobs_and_a_media_bomb_is_damaged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("WhatsApp-chat met Video.zip");
+    let mut writer = zip::ZipWriter::new(fs::File::create(&path).expect("create"));
+    let deflate = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    writer
+        .start_file("WhatsApp-chat met Video.txt", deflate)
+        .expect("entry");
+    writer
+        .write_all(
+            b"21-05-2024 10:00 - Kees Mol: VID-20240501-WA0001.mp4 (bestand bijgevoegd)\n\
+              21-05-2024 10:01 - Kees Mol: bom.bin (bestand bijgevoegd)\n\
+              21-05-2024 10:02 - Lies Kok: Gezien\n",
+        )
+        .expect("write");
+    // 256 KiB that do not compress, and 20 MiB of zeros that do, far past
+    // the unpack bound.
+    let mut state = 0x2545_f491_u32;
+    let video: Vec<u8> = (0..256 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    writer
+        .start_file("VID-20240501-WA0001.mp4", deflate)
+        .expect("entry");
+    writer.write_all(&video).expect("write");
+    writer.start_file("bom.bin", deflate).expect("entry");
+    writer.write_all(&vec![0u8; 20 << 20]).expect("write");
+    writer.finish().expect("finish");
+
+    let limits = Limits {
+        max_message_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    let (summary, c) = common::read_with(&path, limits);
+    assert!(summary.unreadable.is_empty(), "{:?}", summary.unreadable);
+    assert_eq!(c.records.len(), 3);
+    let video_ref = &c.records[0].attachments[0];
+    assert_eq!(video_ref.sha256, Some(Sha256::of(&video)));
+    assert_eq!(
+        (video_ref.size, video_ref.missing),
+        (Some(video.len() as u64), false)
+    );
+    assert!(c.blobs.iter().any(|b| b.bytes == video));
+    let bomb = &c.records[1].attachments[0];
+    assert!(bomb.missing && bomb.sha256.is_none());
+    assert!(
+        bomb.details["damaged"]
+            .as_str()
+            .is_some_and(|d| d.contains("zip bomb")),
+        "{:?}",
+        bomb.details
+    );
+    assert!(c.records[1].warnings[0].starts_with("bom.bin: "));
+    assert_eq!(c.records[2].text.as_deref(), Some("Gezien"));
+}

@@ -127,7 +127,7 @@ pub(crate) fn read_backup<E>(
                         break;
                     }
                     (Ok(_), Some(e), _) => return Err(BackupError::Stopped(e)),
-                    (Ok((span, Ok(()))), None, Some((sha256, _))) => {
+                    (Ok((span, Ok(()))), None, Some(Ok((sha256, _)))) => {
                         blobs.insert((kind, key), StoredBlob { span, sha256 });
                     }
                     (Ok((_, consumed)), None, _) => {

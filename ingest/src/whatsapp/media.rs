@@ -9,35 +9,32 @@ use spoor_normalize::Sha256;
 use unicode_normalization::UnicodeNormalization;
 use zip::ZipArchive;
 
-use crate::export::{Blob, Limits};
+use crate::export::Limits;
 use crate::zipped::{open_entry, Entry};
 
 /// What became of a referenced file.
 pub(crate) enum Fetched {
-    /// The bytes, small enough to keep as a blob.
-    Found(Blob),
-    /// Larger than the blob limit: hashed, and kept only in the original.
-    OriginalOnly {
-        size: u64,
-        sha256: Sha256,
-        reason: String,
-    },
+    /// Streamed to the store as a blob, whatever its size.
+    Stored { sha256: Sha256, size: u64 },
     /// Not in the export.
     Missing(String),
     /// In the export, but unreadable (damaged, a zip bomb).
     Damaged(String),
 }
 
+/// Hands a file's bytes to the store and returns their digest and size.
+pub(crate) type Store<'s> = dyn FnMut(&mut dyn Read) -> io::Result<(Sha256, u64)> + 's;
+
 /// Where referenced files are looked up.
 pub(crate) trait Media {
-    fn fetch(&mut self, name: &str) -> Fetched;
+    fn fetch(&mut self, name: &str, store: &mut Store<'_>) -> Fetched;
 }
 
 /// A bare chat file: referenced files were not delivered.
 pub(crate) struct NoMedia;
 
 impl Media for NoMedia {
-    fn fetch(&mut self, _name: &str) -> Fetched {
+    fn fetch(&mut self, _name: &str, _store: &mut Store<'_>) -> Fetched {
         Fetched::Missing("not in the export (a chat file delivered without its media)".to_owned())
     }
 }
@@ -72,38 +69,27 @@ impl ZipMedia {
         self.referenced.contains(&index)
     }
 
-    fn read(&mut self, index: usize) -> Result<Fetched, String> {
-        let max = self.limits.max_message_bytes;
-        let mut reader = open_entry(&mut self.archive, index, &self.limits)?;
-        let mut bytes = Vec::new();
-        (&mut reader)
-            .take(max as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| e.to_string())?;
-        if bytes.len() <= max {
-            return Ok(Fetched::Found(Blob {
-                sha256: Sha256::of(&bytes),
-                bytes,
-            }));
+    /// Streams entry `index` to the store; a damaged or unbounded entry
+    /// is reported as such (what reached the store of it is left
+    /// unreferenced). When the store itself failed, its caller knows and
+    /// stops reading.
+    fn read(&mut self, index: usize, store: &mut Store<'_>) -> Fetched {
+        let stored = open_entry(&mut self.archive, index, &self.limits)
+            .and_then(|mut entry| store(&mut entry).map_err(|e| e.to_string()));
+        match stored {
+            Ok((sha256, size)) => Fetched::Stored { sha256, size },
+            Err(why) => Fetched::Damaged(why),
         }
-        let mut hasher = spoor_normalize::HashingReader::new(io::Cursor::new(bytes).chain(reader));
-        io::copy(&mut hasher, &mut io::sink()).map_err(|e| e.to_string())?;
-        let (sha256, size) = hasher.finish();
-        Ok(Fetched::OriginalOnly {
-            size,
-            sha256,
-            reason: format!("larger than the blob limit of {max} bytes"),
-        })
     }
 }
 
 impl Media for ZipMedia {
-    fn fetch(&mut self, name: &str) -> Fetched {
+    fn fetch(&mut self, name: &str, store: &mut Store<'_>) -> Fetched {
         let key: String = name.nfc().collect();
         let Some(&index) = self.by_name.get(&key) else {
             return Fetched::Missing("referenced, but not in the export's zip".to_owned());
         };
         self.referenced.insert(index);
-        self.read(index).unwrap_or_else(Fetched::Damaged)
+        self.read(index, store)
     }
 }

@@ -12,10 +12,10 @@ use spoor_normalize::{
 };
 
 use super::header::{Family, Header};
-use super::media::{Fetched, Media};
+use super::media::{Fetched, Media, Store};
 use super::phrases::{self, SystemEvent};
 use super::{read_date, ChatContext, Grammar};
-use crate::export::{Blob, Quarantined, PARSER};
+use crate::export::{Quarantined, PARSER};
 use crate::lines::Line;
 
 const LRM: char = '\u{200e}';
@@ -300,31 +300,19 @@ pub(crate) struct Built {
     fetch: Vec<usize>,
 }
 
-/// Looks up the files a record references and returns it with its blobs.
-pub(crate) fn resolve(built: Built, media: &mut dyn Media) -> (Box<Record>, Vec<Blob>) {
+/// Looks up the files a record references, streaming each to the store,
+/// and returns the record naming them.
+pub(crate) fn resolve(built: Built, media: &mut dyn Media, store: &mut Store<'_>) -> Box<Record> {
     let Built { mut record, fetch } = built;
-    let mut blobs = Vec::new();
     for index in fetch {
         let Some(blob) = record.attachments.get_mut(index) else {
             continue;
         };
         let name = blob.name.clone().unwrap_or_default();
-        match media.fetch(&name) {
-            Fetched::Found(found) => {
-                blob.size = Some(found.bytes.len() as u64);
-                blob.sha256 = Some(found.sha256);
-                blobs.push(found);
-            }
-            Fetched::OriginalOnly {
-                size,
-                sha256,
-                reason,
-            } => {
+        match media.fetch(&name, store) {
+            Fetched::Stored { sha256, size } => {
                 blob.size = Some(size);
-                blob.details
-                    .insert("content_sha256".to_owned(), Value::from(sha256.to_hex()));
-                blob.details
-                    .insert("kept_in_original".to_owned(), Value::from(reason));
+                blob.sha256 = Some(sha256);
             }
             Fetched::Missing(why) => {
                 blob.missing = true;
@@ -337,7 +325,7 @@ pub(crate) fn resolve(built: Built, media: &mut dyn Media) -> (Box<Record>, Vec<
             }
         }
     }
-    (record, blobs)
+    record
 }
 
 /// `n` in decimal, written into `buf`.

@@ -326,8 +326,24 @@ pub(crate) fn read_chat<R: BufRead, E>(
      -> Result<(), ChatError<E>> {
         let item = match message::build(message, grammar, context, clock, occurrences) {
             Step::Ready(built) => {
-                let (record, blobs) = message::resolve(built, media);
-                Item::Record(record, blobs)
+                // Media go to the store before the record that names them.
+                let mut stopped = None;
+                let record = message::resolve(built, media, &mut |bytes| {
+                    let mut stored = None;
+                    emit(Item::Stream {
+                        bytes,
+                        stored: &mut stored,
+                    })
+                    .map_err(|e| {
+                        stopped = Some(e);
+                        io::Error::other("the store stopped")
+                    })?;
+                    stored.unwrap_or_else(|| Err(io::Error::other("the store gave no digest")))
+                });
+                if let Some(e) = stopped {
+                    return Err(ChatError::Stopped(e));
+                }
+                Item::Record(record, Vec::new())
             }
             Step::Quarantine(q) => Item::Quarantine(q),
         };
