@@ -152,6 +152,41 @@ fn record_line_edited_with_manifest_updated() {
     );
 }
 
+/// The catalogue is compared package by package in line order: a row
+/// taken out and a row for a package the store does not hold are both
+/// reported.
+#[test]
+fn catalogue_rows_missing_or_stray() {
+    let (t, _, id) = sealed();
+    let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
+    db.execute(
+        "DELETE FROM records WHERE package_id = ?1 AND line = 2",
+        [&id],
+    )
+    .expect("delete");
+    db.execute(
+        "INSERT INTO records(id, hash, package_id, line) VALUES (?1, ?2, 'p-elsewhere', 1)",
+        ["f".repeat(64), "0".repeat(64)],
+    )
+    .expect("insert");
+    drop(db);
+    let out = t.verify();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("data/records.jsonl line 2: record ")
+            && said.contains("is missing from the catalogue (run spoor reindex)"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "catalogue lists record {} in p-elsewhere, but no package holds it",
+            "f".repeat(64)
+        )),
+        "{said}"
+    );
+}
+
 #[test]
 fn attachment_replaced_with_manifest_updated() {
     let t = TestStore::new();

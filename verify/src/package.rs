@@ -114,7 +114,15 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
         (results, whole.join())
     });
     results.sort_by_key(|r| r.index);
-    let mut facts = check_bag(&expected_top, &results, &mut report);
+    // The (id, hash) list of the records moves into the facts rather than
+    // being copied: it is the one list that grows with the records.
+    let records = results
+        .iter_mut()
+        .find(|r| r.bag_path == "data/records.jsonl")
+        .and_then(|r| r.lines.as_mut())
+        .map(|l| std::mem::take(&mut l.records))
+        .unwrap_or_default();
+    let mut facts = check_bag(&expected_top, &results, records, &mut report);
     match zip_sha256 {
         Ok(Ok((digest, len))) => {
             facts.zip_sha256 = Some(digest.to_hex());
@@ -444,7 +452,12 @@ fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
 }
 
 /// Cross-checks of the bag as a whole, once every entry has been read.
-fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> PackageFacts {
+fn check_bag(
+    top: &str,
+    results: &[EntryResult],
+    records: Vec<(String, String)>,
+    report: &mut Report,
+) -> PackageFacts {
     let mut facts = PackageFacts {
         package_id: top.to_owned(),
         ..PackageFacts::default()
@@ -584,7 +597,7 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
             record_lines = lines.count;
             export_hashes.extend(lines.export_hashes.iter().cloned());
             let mut ids = HashSet::new();
-            for (i, (id, _)) in lines.records.iter().enumerate() {
+            for (i, (id, _)) in records.iter().enumerate() {
                 if !id.is_empty() && !ids.insert(id.as_str()) {
                     report.problem(
                         format!("{name} line {}", i + 1),
@@ -592,13 +605,13 @@ fn check_bag(top: &str, results: &[EntryResult], report: &mut Report) -> Package
                     );
                 }
             }
-            facts.records = lines.records.clone();
         } else if name == "data/known.jsonl" {
             known_lines = lines.count;
         } else {
             quarantine_lines = lines.count;
         }
     }
+    facts.records = records;
     report.records += record_lines;
 
     // Blobs: named by their own hash, each referenced, each reference there.

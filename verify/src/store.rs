@@ -161,49 +161,83 @@ fn check_catalogue(
             return;
         }
     };
-    let rows = conn
-        .prepare("SELECT id, hash, package_id FROM records")
-        .and_then(|mut s| {
-            s.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        });
-    let rows = match rows {
-        Ok(r) => r,
-        Err(e) => {
+    // Per package, its catalogue rows in line order against its records,
+    // so nothing of the store as a whole is held.
+    for (package_id, (package_place, facts)) in packages {
+        let at = |line: usize| format!("{package_place}: data/records.jsonl line {line}");
+        let mut seen = vec![false; facts.records.len()];
+        let rows = conn
+            .prepare("SELECT id, hash, line FROM records WHERE package_id = ?1 ORDER BY line, id")
+            .and_then(|mut s| {
+                let rows = s.query_map([package_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (id, cat_hash, line) = row?;
+                    let held = usize::try_from(line)
+                        .ok()
+                        .and_then(|l| l.checked_sub(1))
+                        .filter(|&i| facts.records.get(i).is_some_and(|(held, _)| *held == id));
+                    let Some(i) = held else {
+                        report.problem(
+                            place,
+                            format!("catalogue lists record {id} in {package_id}, but no package holds it"),
+                        );
+                        continue;
+                    };
+                    seen[i] = true;
+                    let hash = &facts.records[i].1;
+                    if cat_hash != *hash {
+                        report.problem(
+                            at(i + 1),
+                            format!("record {id} hashes to {hash} in {package_id}, but the catalogue says {cat_hash} in {package_id}"),
+                        );
+                    }
+                }
+                Ok(())
+            });
+        if let Err(e) = rows {
             report.problem(place, format!("records table unreadable: {e}"));
             return;
         }
-    };
-    let mut catalogued: HashMap<String, (String, String)> = rows
-        .into_iter()
-        .map(|(id, hash, pkg)| (id, (hash, pkg)))
-        .collect();
-    for (package_id, (package_place, facts)) in packages {
-        for (line, (id, hash)) in facts.records.iter().enumerate() {
-            match catalogued.remove(id) {
-                None => report.problem(
-                    format!("{package_place}: data/records.jsonl line {}", line + 1),
+        for (i, (id, _)) in facts.records.iter().enumerate() {
+            if !seen[i] {
+                report.problem(
+                    at(i + 1),
                     format!("record {id} is missing from the catalogue (run spoor reindex)"),
-                ),
-                Some((cat_hash, cat_pkg)) if cat_hash != *hash || cat_pkg != *package_id => report.problem(
-                    format!("{package_place}: data/records.jsonl line {}", line + 1),
-                    format!("record {id} hashes to {hash} in {package_id}, but the catalogue says {cat_hash} in {cat_pkg}"),
-                ),
-                Some(_) => {}
+                );
             }
         }
     }
-    for (id, (_, pkg)) in catalogued {
-        report.problem(
-            place,
-            format!("catalogue lists record {id} in {pkg}, but no package holds it"),
-        );
+    // Rows that name a package the store does not hold.
+    let strays = conn
+        .prepare("SELECT DISTINCT package_id FROM records")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .and_then(|named| {
+            let mut ids =
+                conn.prepare("SELECT id FROM records WHERE package_id = ?1 ORDER BY line")?;
+            for package in named.iter().filter(|p| !packages.contains_key(*p)) {
+                for id in ids.query_map([package], |r| r.get::<_, String>(0))? {
+                    let id = id?;
+                    report.problem(
+                        place,
+                        format!(
+                            "catalogue lists record {id} in {package}, but no package holds it"
+                        ),
+                    );
+                }
+            }
+            Ok(())
+        });
+    if let Err(e) = strays {
+        report.problem(place, format!("records table unreadable: {e}"));
     }
 }
 

@@ -380,8 +380,10 @@ struct EntryChecker<'a> {
     root: &'a Path,
     heads: &'a BTreeMap<u64, Head>,
     /// Logged records: id → (hash, package, entry index). Grows with the
-    /// number of records.
-    records: HashMap<String, (String, String, u64)>,
+    /// number of records; the package id is shared by all its records.
+    records: HashMap<String, (String, std::rc::Rc<str>, u64)>,
+    /// The package id of the last record entry, shared with the next.
+    last_package: std::rc::Rc<str>,
     /// Logged packages: id → (zip, tag manifest, Payload-Oxum, entry index).
     packages: HashMap<String, (String, String, String, u64)>,
     /// Each run seal: entry index and the previous checkpoint it names.
@@ -395,6 +397,7 @@ impl<'a> EntryChecker<'a> {
             root,
             heads,
             records: HashMap::new(),
+            last_package: std::rc::Rc::from(""),
             packages: HashMap::new(),
             runs: Vec::new(),
             problems: Vec::new(),
@@ -423,9 +426,17 @@ impl<'a> EntryChecker<'a> {
         match value.get("type").and_then(Value::as_str) {
             Some("record") => {
                 let id = text("id");
+                let package = value
+                    .get("package_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if *self.last_package != *package {
+                    self.last_package = std::rc::Rc::from(package);
+                }
+                let package = std::rc::Rc::clone(&self.last_package);
                 if self
                     .records
-                    .insert(id.clone(), (text("hash"), text("package_id"), index))
+                    .insert(id.clone(), (text("hash"), package, index))
                     .is_some()
                 {
                     self.problem(index, format!("record {id} logged twice"));
@@ -561,7 +572,7 @@ impl<'a> EntryChecker<'a> {
                 let at = format!("{place}: data/records.jsonl line {}", line + 1);
                 match self.records.remove(record_id) {
                     None => report.problem(at, format!("record {record_id} is not in the log")),
-                    Some((logged_hash, logged_package, index)) if logged_hash != *hash || logged_package != *id => report.problem(
+                    Some((logged_hash, logged_package, index)) if logged_hash != *hash || *logged_package != **id => report.problem(
                         at,
                         format!("record {record_id} hashes to {hash} in {id}, but log entry {index} says {logged_hash} in {logged_package}"),
                     ),
