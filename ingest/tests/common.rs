@@ -70,3 +70,27 @@ pub fn read_with(path: &Path, limits: Limits) -> (ReadSummary, Collected) {
 pub fn read(path: &Path) -> (ReadSummary, Collected) {
     read_with(path, Limits::default())
 }
+
+/// Adds every file under `dir` to the zip, below `prefix`, in sorted order.
+pub fn zip_tree(writer: &mut zip::ZipWriter<std::fs::File>, dir: &Path, prefix: &str) {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("fixture folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name");
+        let entry = format!("{prefix}{name}");
+        if file.is_dir() {
+            zip_tree(writer, &file, &format!("{entry}/"));
+        } else {
+            writer
+                .start_file(entry, zip::write::SimpleFileOptions::default())
+                .expect("start entry");
+            std::io::Write::write_all(writer, &std::fs::read(&file).expect("read")).expect("write");
+        }
+    }
+}

@@ -142,30 +142,6 @@ fn plaintext_export_into_records() {
     assert!(c.quarantined[1].reason.contains("chat 9"));
 }
 
-/// Adds every file under `dir` to the zip, below `prefix`, in sorted order.
-fn zip_tree(writer: &mut zip::ZipWriter<fs::File>, dir: &Path, prefix: &str) {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .expect("fixture folder")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    for file in files {
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("utf-8 name");
-        let entry = format!("{prefix}{name}");
-        if file.is_dir() {
-            zip_tree(writer, &file, &format!("{entry}/"));
-        } else {
-            writer
-                .start_file(entry, zip::write::SimpleFileOptions::default())
-                .expect("start entry");
-            std::io::Write::write_all(writer, &fs::read(&file).expect("read")).expect("write");
-        }
-    }
-}
-
 /// The same export as a zip (in one folder, as Signal names it) gives the
 /// same records and blobs as the folder; a media entry that unpacks past
 /// the bound is reported, never read whole.
@@ -174,7 +150,7 @@ fn plaintext_export_as_a_zip() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("signal-export-2024-05-13.zip");
     let mut writer = zip::ZipWriter::new(fs::File::create(&path).expect("create zip"));
-    zip_tree(
+    common::zip_tree(
         &mut writer,
         &fixture("plaintext-export"),
         "signal-export-2024-05-13/",

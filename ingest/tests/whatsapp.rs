@@ -44,27 +44,12 @@ fn decision<'a>(summary: &'a ReadSummary, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no decision {name}: {:?}", summary.decisions))
 }
 
-/// Zips the files of a fixture folder (flat, sorted, deflated) as an
-/// export "with media" named `name`.
+/// Zips the files of a fixture folder (sorted, deflated) as an export
+/// "with media" named `name`.
 fn zip_folder(rel: &str, dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     let mut writer = zip::ZipWriter::new(fs::File::create(&path).expect("create zip"));
-    let mut files: Vec<_> = fs::read_dir(fixture(rel))
-        .expect("fixture folder")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    for file in files {
-        let entry = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("utf-8 name");
-        let options = zip::write::SimpleFileOptions::default();
-        writer.start_file(entry, options).expect("start entry");
-        writer
-            .write_all(&fs::read(&file).expect("read"))
-            .expect("write");
-    }
+    common::zip_tree(&mut writer, &fixture(rel), "");
     writer.finish().expect("finish zip");
     path
 }
