@@ -150,6 +150,13 @@ fn record_line_edited_with_manifest_updated() {
         "{}",
         text(&out)
     );
+    // And with the log's record entry, read in line order.
+    assert!(
+        text(&out).contains("data/records.jsonl line 1: record ")
+            && text(&out).contains(", but log entry "),
+        "{}",
+        text(&out)
+    );
 }
 
 /// The catalogue is compared package by package in line order: a row

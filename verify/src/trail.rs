@@ -162,7 +162,8 @@ pub(crate) fn check_trail(
 
     // One pass over the entries: the tree and its tiles recomputed, and each
     // entry checked against the store.
-    let mut entries = EntryChecker::new(root, &heads);
+    let no_packages = BTreeMap::new();
+    let mut entries = EntryChecker::new(root, &heads, packages.unwrap_or(&no_packages));
     let walk = walk_log(&log, latest.size, &sizes, |index, entry| {
         if packages.is_some() {
             entries.entry(index, entry);
@@ -379,11 +380,10 @@ impl TileCheck<'_> {
 struct EntryChecker<'a> {
     root: &'a Path,
     heads: &'a BTreeMap<u64, Head>,
-    /// Logged records: id → (hash, package, entry index). Grows with the
-    /// number of records; the package id is shared by all its records.
-    records: HashMap<String, (String, std::rc::Rc<str>, u64)>,
-    /// The package id of the last record entry, shared with the next.
-    last_package: std::rc::Rc<str>,
+    /// The packages of the store, as their own check found them.
+    store_packages: &'a BTreeMap<String, (String, PackageFacts)>,
+    /// Per package, which of its records the log named so far.
+    logged_records: HashMap<String, LoggedRecords<'a>>,
     /// Logged packages: id → (zip, tag manifest, Payload-Oxum, entry index).
     packages: HashMap<String, (String, String, String, u64)>,
     /// Each run seal: entry index and the previous checkpoint it names.
@@ -391,13 +391,45 @@ struct EntryChecker<'a> {
     problems: Vec<(String, String)>,
 }
 
+/// Where the log's record entries stand against one package's records:
+/// entries come in line order, so this costs a bit per record, not a map.
+struct LoggedRecords<'a> {
+    /// Lines of `records.jsonl` the log has named.
+    seen: Vec<bool>,
+    /// The line the next entry is expected at.
+    next: usize,
+    /// Id → line, built only when entries come out of line order.
+    by_id: Option<HashMap<&'a str, usize>>,
+}
+
+impl<'a> LoggedRecords<'a> {
+    /// The line of `records` holding `id`, if any.
+    fn line_of(&mut self, records: &'a [(String, String)], id: &str) -> Option<usize> {
+        if records.get(self.next).is_some_and(|(r, _)| r == id) {
+            return Some(self.next);
+        }
+        let by_id = self.by_id.get_or_insert_with(|| {
+            records
+                .iter()
+                .enumerate()
+                .map(|(line, (r, _))| (r.as_str(), line))
+                .collect()
+        });
+        by_id.get(id).copied()
+    }
+}
+
 impl<'a> EntryChecker<'a> {
-    fn new(root: &'a Path, heads: &'a BTreeMap<u64, Head>) -> Self {
+    fn new(
+        root: &'a Path,
+        heads: &'a BTreeMap<u64, Head>,
+        store_packages: &'a BTreeMap<String, (String, PackageFacts)>,
+    ) -> Self {
         EntryChecker {
             root,
             heads,
-            records: HashMap::new(),
-            last_package: std::rc::Rc::from(""),
+            store_packages,
+            logged_records: HashMap::new(),
             packages: HashMap::new(),
             runs: Vec::new(),
             problems: Vec::new(),
@@ -425,21 +457,40 @@ impl<'a> EntryChecker<'a> {
         };
         match value.get("type").and_then(Value::as_str) {
             Some("record") => {
-                let id = text("id");
-                let package = value
-                    .get("package_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                if *self.last_package != *package {
-                    self.last_package = std::rc::Rc::from(package);
-                }
-                let package = std::rc::Rc::clone(&self.last_package);
-                if self
-                    .records
-                    .insert(id.clone(), (text("hash"), package, index))
-                    .is_some()
-                {
+                let (id, hash, package) = (text("id"), text("hash"), text("package_id"));
+                let Some((place, facts)) = self.store_packages.get(&package) else {
+                    self.problem(
+                        index,
+                        format!("record {id} of package {package} is in no package (removed?)"),
+                    );
+                    return;
+                };
+                let logged = self
+                    .logged_records
+                    .entry(package.clone())
+                    .or_insert_with(|| LoggedRecords {
+                        seen: vec![false; facts.records.len()],
+                        next: 0,
+                        by_id: None,
+                    });
+                let Some(line) = logged.line_of(&facts.records, &id) else {
+                    self.problem(
+                        index,
+                        format!("record {id} of package {package} is in no package (removed?)"),
+                    );
+                    return;
+                };
+                let twice = std::mem::replace(&mut logged.seen[line], true);
+                logged.next = line + 1;
+                if twice {
                     self.problem(index, format!("record {id} logged twice"));
+                }
+                let held = &facts.records[line].1;
+                if *held != hash {
+                    self.problems.push((
+                        format!("{place}: data/records.jsonl line {}", line + 1),
+                        format!("record {id} hashes to {held} in {package}, but log entry {index} says {hash} in {package}"),
+                    ));
                 }
             }
             Some("package") => {
@@ -568,23 +619,15 @@ impl<'a> EntryChecker<'a> {
                     }
                 }
             }
-            for (line, (record_id, hash)) in facts.records.iter().enumerate() {
-                let at = format!("{place}: data/records.jsonl line {}", line + 1);
-                match self.records.remove(record_id) {
-                    None => report.problem(at, format!("record {record_id} is not in the log")),
-                    Some((logged_hash, logged_package, index)) if logged_hash != *hash || *logged_package != **id => report.problem(
-                        at,
-                        format!("record {record_id} hashes to {hash} in {id}, but log entry {index} says {logged_hash} in {logged_package}"),
-                    ),
-                    Some(_) => {}
+            let seen = self.logged_records.get(id).map(|l| &l.seen);
+            for (line, (record_id, _)) in facts.records.iter().enumerate() {
+                if seen.is_none_or(|s| s.get(line) != Some(&true)) {
+                    report.problem(
+                        format!("{place}: data/records.jsonl line {}", line + 1),
+                        format!("record {record_id} is not in the log"),
+                    );
                 }
             }
-        }
-        for (id, (_, package, index)) in self.records {
-            report.problem(
-                format!("log entry {index}"),
-                format!("record {id} of package {package} is in no package (removed?)"),
-            );
         }
         for (id, (_, _, _, index)) in self.packages {
             if !packages.contains_key(&id) {
