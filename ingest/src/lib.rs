@@ -7,7 +7,8 @@
 //! Formats are detected by content, not by name ([`detect`]). Today: e-mail
 //! as `.eml`, mbox (mboxo, mboxrd, mboxcl, mboxcl2), Maildir, and folders
 //! mixing these; WhatsApp chats as text or as a zip with media; Microsoft
-//! Teams messages as Graph `chatMessage` JSON; Signal's plaintext export.
+//! Teams messages as Graph `chatMessage` JSON; Signal's plaintext export (a
+//! folder or its zip) and Android's encrypted `.backup`.
 //!
 //! ```
 //! use spoor_ingest::{read_export, Blob, Limits, Quarantined, ReadOptions, Sink};
