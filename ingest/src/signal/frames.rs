@@ -224,10 +224,10 @@ impl<R: Read> Frames<R> {
     /// as they go by: nothing of it is held. The bytes are consumed even
     /// when the tag does not match (the stream stays in step); whether it
     /// matched is known only at the end, in the returned span. For a large
-    /// blob the tag is computed on a second thread while this one decrypts
-    /// and `consume` hashes and stores, the two SHA-256 passes every byte
-    /// needs. A fault of the file (cut short) wins over what `consume`
-    /// returned.
+    /// blob the tag and the decryption run on a second thread while this
+    /// one reads and `consume` hashes and stores, so the two SHA-256 passes
+    /// every byte needs run side by side. A fault of the file (cut short)
+    /// wins over what `consume` returned.
     pub(crate) fn blob(
         &mut self,
         length: u32,
@@ -238,19 +238,22 @@ impl<R: Read> Frames<R> {
         let mut mac = crypto::mac(&self.keys);
         mac.update(&iv);
         let cipher = crypto::cipher(&self.keys, &iv);
+        let source = Ciphertext {
+            input: &mut self.input,
+            offset,
+            left: u64::from(length),
+            fault: None,
+        };
         let (consumed, fault, mac) = if length as usize <= CHUNK {
             let mut plain = PlainBlob {
-                input: &mut self.input,
-                offset,
-                left: u64::from(length),
+                source,
                 crypto: Crypto::Here {
                     mac: &mut mac,
                     cipher: Box::new(cipher),
                 },
-                fault: None,
             };
             let consumed = consume(&mut plain).and_then(|()| plain.drain());
-            (consumed, plain.fault, mac)
+            (consumed, plain.source.fault, mac)
         } else {
             thread::scope(|scope| {
                 let (to_crypto, ciphertext) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
@@ -267,34 +270,20 @@ impl<R: Read> Frames<R> {
                     mac
                 });
                 let mut plain = PlainBlob {
-                    input: &mut self.input,
-                    offset,
-                    left: u64::from(length),
-                    crypto: Crypto::Elsewhere {
+                    source,
+                    crypto: Crypto::Elsewhere(Relay {
                         to_crypto,
                         plaintext,
                         current: Vec::new(),
                         at: 0,
                         in_flight: 0,
                         spare: std::mem::take(&mut self.spare),
-                    },
-                    fault: None,
+                    }),
                 };
                 let consumed = consume(&mut plain).and_then(|()| plain.drain());
-                let fault = plain.fault;
-                // Closing the way in ends the crypto thread; the buffers
-                // serve the next blob (fresh ones would each cost page
-                // faults).
-                if let Crypto::Elsewhere {
-                    to_crypto,
-                    mut spare,
-                    current,
-                    ..
-                } = plain.crypto
-                {
-                    drop(to_crypto);
-                    spare.push(current);
-                    self.spare = spare;
+                let fault = plain.source.fault;
+                if let Crypto::Elsewhere(relay) = plain.crypto {
+                    self.spare = relay.finish();
                 }
                 let mac = crypto
                     .join()
@@ -349,48 +338,30 @@ impl<R: Read> Frames<R> {
     }
 }
 
-/// Bytes handed to the blob tag thread at a time.
+/// Bytes handed to the blob crypto thread at a time.
 const CHUNK: usize = 1 << 17;
 
 /// Chunks on their way to and from the crypto thread.
 const IN_FLIGHT: usize = 8;
 
-/// Where a blob is authenticated and decrypted.
-enum Crypto<'m> {
-    /// On the reading thread.
-    Here {
-        mac: &'m mut Hmac<sha2::Sha256>,
-        cipher: Box<crypto::Cipher>,
-    },
-    /// On a second thread, which takes ciphertext chunks, updates the tag,
-    /// decrypts them and sends them back in order.
-    Elsewhere {
-        to_crypto: mpsc::SyncSender<Vec<u8>>,
-        plaintext: mpsc::Receiver<Vec<u8>>,
-        /// The plaintext chunk being handed out, from `at`.
-        current: Vec<u8>,
-        at: usize,
-        in_flight: usize,
-        spare: Vec<Vec<u8>>,
-    },
-}
-
-/// A blob's plaintext as a reader over the file's ciphertext.
-struct PlainBlob<'r, 'm, R> {
+/// A blob's ciphertext as it comes from the file.
+struct Ciphertext<'r, R> {
     input: &'r mut R,
     offset: u64,
-    /// Ciphertext bytes not yet taken from the file.
+    /// Bytes not yet taken from the file.
     left: u64,
-    crypto: Crypto<'m>,
     /// What went wrong with the file, which the consumer only sees as an
     /// I/O error.
     fault: Option<Fault>,
 }
 
-impl<R: Read> PlainBlob<'_, '_, R> {
-    /// Reads what the consumer left, so the stream stays in step.
-    fn drain(&mut self) -> io::Result<()> {
-        io::copy(self, &mut io::sink()).map(|_| ())
+impl<R: Read> Ciphertext<'_, R> {
+    /// The next chunk's length, at most `room`.
+    fn next_len(&self, room: usize) -> usize {
+        usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(room)
+            .min(CHUNK)
     }
 
     /// Fills `chunk` with the next ciphertext of the file.
@@ -409,86 +380,102 @@ impl<R: Read> PlainBlob<'_, '_, R> {
         self.left -= chunk.len() as u64;
         Ok(())
     }
+}
 
-    /// The next chunk's length.
-    fn next_len(&self, room: usize) -> usize {
-        usize::try_from(self.left)
-            .unwrap_or(usize::MAX)
-            .min(room)
-            .min(CHUNK)
+/// Where a blob is authenticated and decrypted.
+enum Crypto<'m> {
+    /// On the reading thread.
+    Here {
+        mac: &'m mut Hmac<sha2::Sha256>,
+        cipher: Box<crypto::Cipher>,
+    },
+    /// On a second thread.
+    Elsewhere(Relay),
+}
+
+/// The way to and from the crypto thread, which takes ciphertext chunks,
+/// updates the tag, decrypts them and sends them back in order.
+struct Relay {
+    to_crypto: mpsc::SyncSender<Vec<u8>>,
+    plaintext: mpsc::Receiver<Vec<u8>>,
+    /// The plaintext chunk being handed out, from `at`.
+    current: Vec<u8>,
+    at: usize,
+    in_flight: usize,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Relay {
+    fn read<R: Read>(
+        &mut self,
+        source: &mut Ciphertext<'_, R>,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
+        let stopped = || io::Error::other("the blob crypto thread stopped");
+        loop {
+            if self.at < self.current.len() {
+                let n = (self.current.len() - self.at).min(buf.len());
+                buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            // Keep the crypto thread busy: send chunks until enough are out.
+            while self.in_flight < IN_FLIGHT {
+                let n = source.next_len(CHUNK);
+                if n == 0 {
+                    break;
+                }
+                let mut chunk = self.spare.pop().unwrap_or_default();
+                chunk.resize(n, 0);
+                source.take(&mut chunk)?;
+                self.to_crypto.send(chunk).map_err(|_| stopped())?;
+                self.in_flight += 1;
+            }
+            if self.in_flight == 0 {
+                return Ok(0);
+            }
+            let next = self.plaintext.recv().map_err(|_| stopped())?;
+            self.in_flight -= 1;
+            self.spare.push(std::mem::replace(&mut self.current, next));
+            self.at = 0;
+        }
+    }
+
+    /// Closes the way in, which ends the crypto thread, and hands back the
+    /// buffers for the next blob (fresh ones would each cost page faults).
+    fn finish(self) -> Vec<Vec<u8>> {
+        let mut spare = self.spare;
+        spare.push(self.current);
+        spare
+    }
+}
+
+/// A blob's plaintext as a reader over the file's ciphertext.
+struct PlainBlob<'r, 'm, R> {
+    source: Ciphertext<'r, R>,
+    crypto: Crypto<'m>,
+}
+
+impl<R: Read> PlainBlob<'_, '_, R> {
+    /// Reads what the consumer left, so the stream stays in step.
+    fn drain(&mut self) -> io::Result<()> {
+        io::copy(self, &mut io::sink()).map(|_| ())
     }
 }
 
 impl<R: Read> Read for PlainBlob<'_, '_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Crypto::Here { .. } = self.crypto {
-            let n = self.next_len(buf.len());
-            if n == 0 {
-                return Ok(0);
-            }
-            self.take(&mut buf[..n])?;
-            if let Crypto::Here { mac, cipher } = &mut self.crypto {
-                mac.update(&buf[..n]);
-                crypto::apply(cipher, &mut buf[..n]);
-            }
-            return Ok(n);
-        }
-        loop {
-            if let Crypto::Elsewhere { current, at, .. } = &mut self.crypto {
-                if *at < current.len() {
-                    let n = (current.len() - *at).min(buf.len());
-                    buf[..n].copy_from_slice(&current[*at..*at + n]);
-                    *at += n;
-                    return Ok(n);
+        match &mut self.crypto {
+            Crypto::Here { mac, cipher } => {
+                let n = self.source.next_len(buf.len());
+                if n > 0 {
+                    self.source.take(&mut buf[..n])?;
+                    mac.update(&buf[..n]);
+                    crypto::apply(cipher, &mut buf[..n]);
                 }
+                Ok(n)
             }
-            // Keep the crypto thread busy: send chunks until enough are out.
-            loop {
-                let (in_flight, spare) = match &mut self.crypto {
-                    Crypto::Elsewhere {
-                        in_flight, spare, ..
-                    } => (*in_flight, spare.pop()),
-                    Crypto::Here { .. } => (IN_FLIGHT, None),
-                };
-                let n = self.next_len(CHUNK);
-                if in_flight >= IN_FLIGHT || n == 0 {
-                    break;
-                }
-                let mut chunk = spare.unwrap_or_default();
-                chunk.resize(n, 0);
-                self.take(&mut chunk)?;
-                if let Crypto::Elsewhere {
-                    to_crypto,
-                    in_flight,
-                    ..
-                } = &mut self.crypto
-                {
-                    to_crypto
-                        .send(chunk)
-                        .map_err(|_| io::Error::other("the blob crypto thread stopped"))?;
-                    *in_flight += 1;
-                }
-            }
-            let Crypto::Elsewhere {
-                plaintext,
-                current,
-                at,
-                in_flight,
-                spare,
-                ..
-            } = &mut self.crypto
-            else {
-                return Ok(0);
-            };
-            if *in_flight == 0 {
-                return Ok(0);
-            }
-            let next = plaintext
-                .recv()
-                .map_err(|_| io::Error::other("the blob crypto thread stopped"))?;
-            *in_flight -= 1;
-            spare.push(std::mem::replace(current, next));
-            *at = 0;
+            Crypto::Elsewhere(relay) => relay.read(&mut self.source, buf),
         }
     }
 }
