@@ -167,7 +167,9 @@ fn check_catalogue(
         let at = |line: usize| format!("{package_place}: data/records.jsonl line {line}");
         let mut seen = vec![false; facts.records.len()];
         let rows = conn
-            .prepare("SELECT id, hash, line FROM records WHERE package_id = ?1 ORDER BY line, id")
+            .prepare_cached(
+                "SELECT id, hash, line FROM records WHERE package_id = ?1 ORDER BY line, id",
+            )
             .and_then(|mut s| {
                 let rows = s.query_map([package_id], |r| {
                     Ok((
@@ -183,10 +185,7 @@ fn check_catalogue(
                         .and_then(|l| l.checked_sub(1))
                         .filter(|&i| facts.records.get(i).is_some_and(|(held, _)| *held == id));
                     let Some(i) = held else {
-                        report.problem(
-                            place,
-                            format!("catalogue lists record {id} in {package_id}, but no package holds it"),
-                        );
+                        report.problem(place, stray_row(&id, package_id));
                         continue;
                     };
                     seen[i] = true;
@@ -226,12 +225,7 @@ fn check_catalogue(
             for package in named.iter().filter(|p| !packages.contains_key(*p)) {
                 for id in ids.query_map([package], |r| r.get::<_, String>(0))? {
                     let id = id?;
-                    report.problem(
-                        place,
-                        format!(
-                            "catalogue lists record {id} in {package}, but no package holds it"
-                        ),
-                    );
+                    report.problem(place, stray_row(&id, package));
                 }
             }
             Ok(())
@@ -239,6 +233,11 @@ fn check_catalogue(
     if let Err(e) = strays {
         report.problem(place, format!("records table unreadable: {e}"));
     }
+}
+
+/// A catalogue row that no package's records.jsonl holds.
+fn stray_row(id: &str, package: &str) -> String {
+    format!("catalogue lists record {id} in {package}, but no package holds it")
 }
 
 /// Opens the catalogue without writing anything, even on read-only media
