@@ -247,6 +247,30 @@ fn two_record_lines_swapped() {
 }
 
 #[test]
+fn record_line_repeated_with_manifest_updated() {
+    let (_t, package, id) = sealed();
+    let mut entries = read_zip(&package);
+    let records = entry_mut(&mut entries, &id, "data/records.jsonl");
+    let text = String::from_utf8(records.clone()).expect("utf-8");
+    let last = text.lines().last().expect("records").to_owned();
+    let record_id = serde_json::from_str::<serde_json::Value>(&last).expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let repeated = format!("{text}{last}\n").into_bytes();
+    *records = repeated.clone();
+    update_manifest(&mut entries, &id, "data/records.jsonl", &repeated);
+    write_zip(&package, &entries);
+    assert_caught(
+        &package,
+        &[
+            &format!("data/records.jsonl line 4: record id {record_id} appears twice"),
+            "counts.records is Some(3) but records.jsonl has 4 lines",
+        ],
+    );
+}
+
+#[test]
 fn unsafe_entry_names_and_second_top_folder() {
     let (_t, package, id) = sealed();
     let mut entries = read_zip(&package);

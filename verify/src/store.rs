@@ -183,14 +183,14 @@ fn check_catalogue(
                     let held = usize::try_from(line)
                         .ok()
                         .and_then(|l| l.checked_sub(1))
-                        .filter(|&i| facts.records.get(i).is_some_and(|(held, _)| *held == id));
+                        .filter(|&i| facts.records.get(i).is_some_and(|held| held.has_id(&id)));
                     let Some(i) = held else {
                         report.problem(place, stray_row(&id, package_id));
                         continue;
                     };
                     seen[i] = true;
-                    let hash = &facts.records[i].1;
-                    if cat_hash != *hash {
+                    let hash = facts.records[i].hash;
+                    if !facts.records[i].hashes_to(&cat_hash) {
                         report.problem(
                             at(i + 1),
                             format!("record {id} hashes to {hash} in {package_id}, but the catalogue says {cat_hash} in {package_id}"),
@@ -203,11 +203,14 @@ fn check_catalogue(
             report.problem(place, format!("records table unreadable: {e}"));
             return;
         }
-        for (i, (id, _)) in facts.records.iter().enumerate() {
+        for (i, record) in facts.records.iter().enumerate() {
             if !seen[i] {
                 report.problem(
                     at(i + 1),
-                    format!("record {id} is missing from the catalogue (run spoor reindex)"),
+                    format!(
+                        "record {} is missing from the catalogue (run spoor reindex)",
+                        record.id_text()
+                    ),
                 );
             }
         }

@@ -10,13 +10,13 @@ use std::path::Path;
 
 use serde_json::Value;
 use signed_note::{Note, StandardVerifier, VerifierList};
-use spoor_normalize::jcs;
 use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
+use spoor_normalize::{jcs, Sha256};
 use tlog_tiles::checkpoint::Checkpoint;
 use tlog_tiles::tile::Tile;
 use tlog_tiles::tlog::{node_hash, record_hash, Hash, EMPTY_HASH};
 
-use crate::package::PackageFacts;
+use crate::package::{PackageFacts, RecordLine};
 use crate::report::Report;
 
 /// Whose key the signatures were checked against.
@@ -383,7 +383,7 @@ struct EntryChecker<'a> {
     /// The packages of the store, as their own check found them.
     store_packages: &'a BTreeMap<String, (String, PackageFacts)>,
     /// Per package, which of its records the log named so far.
-    logged_records: HashMap<String, LoggedRecords<'a>>,
+    logged_records: HashMap<String, LoggedRecords>,
     /// Logged packages: id → (zip, tag manifest, Payload-Oxum, entry index).
     packages: HashMap<String, (String, String, String, u64)>,
     /// Each run seal: entry index and the previous checkpoint it names.
@@ -393,29 +393,29 @@ struct EntryChecker<'a> {
 
 /// Where the log's record entries stand against one package's records:
 /// entries come in line order, so this costs a bit per record, not a map.
-struct LoggedRecords<'a> {
+struct LoggedRecords {
     /// Lines of `records.jsonl` the log has named.
     seen: Vec<bool>,
     /// The line the next entry is expected at.
     next: usize,
     /// Id → line, built only when entries come out of line order.
-    by_id: Option<HashMap<&'a str, usize>>,
+    by_id: Option<HashMap<Sha256, usize>>,
 }
 
-impl<'a> LoggedRecords<'a> {
-    /// The line of `records` holding `id`, if any.
-    fn line_of(&mut self, records: &'a [(String, String)], id: &str) -> Option<usize> {
-        if records.get(self.next).is_some_and(|(r, _)| r == id) {
+impl LoggedRecords {
+    /// The line of `records` holding the record whose id is written `id`.
+    fn line_of(&mut self, records: &[RecordLine], id: &str) -> Option<usize> {
+        if records.get(self.next).is_some_and(|r| r.has_id(id)) {
             return Some(self.next);
         }
         let by_id = self.by_id.get_or_insert_with(|| {
             records
                 .iter()
                 .enumerate()
-                .map(|(line, (r, _))| (r.as_str(), line))
+                .filter_map(|(line, r)| Some((r.id?, line)))
                 .collect()
         });
-        by_id.get(id).copied()
+        by_id.get(&Sha256::from_hex(id).ok()?).copied()
     }
 }
 
@@ -485,8 +485,8 @@ impl<'a> EntryChecker<'a> {
                 if twice {
                     self.problem(index, format!("record {id} logged twice"));
                 }
-                let held = &facts.records[line].1;
-                if *held != hash {
+                let held = facts.records[line].hash;
+                if !facts.records[line].hashes_to(&hash) {
                     self.problems.push((
                         format!("{place}: data/records.jsonl line {}", line + 1),
                         format!("record {id} hashes to {held} in {package}, but log entry {index} says {hash} in {package}"),
@@ -620,11 +620,11 @@ impl<'a> EntryChecker<'a> {
                 }
             }
             let seen = self.logged_records.get(id).map(|l| &l.seen);
-            for (line, (record_id, _)) in facts.records.iter().enumerate() {
+            for (line, record) in facts.records.iter().enumerate() {
                 if seen.is_none_or(|s| s.get(line) != Some(&true)) {
                     report.problem(
                         format!("{place}: data/records.jsonl line {}", line + 1),
-                        format!("record {record_id} is not in the log"),
+                        format!("record {} is not in the log", record.id_text()),
                     );
                 }
             }
