@@ -117,6 +117,30 @@ pub(crate) enum Item<'a> {
     },
 }
 
+/// Hands a file's bytes to the store and returns their digest and size.
+pub(crate) type Store<'s> = dyn FnMut(&mut dyn Read) -> io::Result<(Sha256, u64)> + 's;
+
+/// Streams `bytes` out through `emit` as an [`Item::Stream`], for a reader
+/// building a record whose files must reach the store first. When `emit`
+/// stops, its error is kept in `stopped` (the reader stops too); an `Err`
+/// otherwise is the bytes' own (a damaged entry), the reader's to report.
+pub(crate) fn stream_out<E>(
+    emit: &mut dyn FnMut(Item) -> Result<(), E>,
+    stopped: &mut Option<E>,
+    bytes: &mut dyn Read,
+) -> io::Result<(Sha256, u64)> {
+    let mut stored = None;
+    emit(Item::Stream {
+        bytes,
+        stored: &mut stored,
+    })
+    .map_err(|e| {
+        *stopped = Some(e);
+        io::Error::other("the store stopped")
+    })?;
+    stored.unwrap_or_else(|| Err(io::Error::other("the store gave no digest")))
+}
+
 /// A reader that remembers its own failure, so that the sink's errors can
 /// be told apart from those of the bytes it was given.
 struct Watched<R> {

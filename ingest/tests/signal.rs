@@ -216,3 +216,42 @@ fn plaintext_export_as_a_zip() {
     );
     assert!(decision(&folder_summary, "signal-unreadable-files").is_none());
 }
+
+/// A media file larger than `max_message_bytes` is streamed to the sink as a
+/// blob like any other; only a long text, which becomes the record's body,
+/// must fit the limit.
+#[test]
+fn attachment_over_the_message_limit_is_a_blob() {
+    let photo = fs::read(fixture("plaintext-export/files/ab/ab3f0c1e-kade.jpg")).expect("photo");
+    let limits = spoor_ingest::Limits {
+        max_message_bytes: 32,
+        ..spoor_ingest::Limits::default()
+    };
+    assert!(photo.len() > limits.max_message_bytes);
+    let (summary, c) = common::read_with(&fixture("plaintext-export"), limits);
+    assert!(summary.unreadable.is_empty(), "{:?}", summary.unreadable);
+    let attachment = c
+        .records
+        .iter()
+        .flat_map(|r| &r.attachments)
+        .find(|a| a.role == "attachment" && !a.missing)
+        .expect("the photo");
+    assert_eq!(attachment.sha256, Some(Sha256::of(&photo)));
+    assert_eq!(attachment.size, Some(photo.len() as u64));
+    assert_eq!(attachment.details["path"], "files/ab/ab3f0c1e-kade.jpg");
+    assert!(c.blobs.iter().any(|b| b.bytes == photo));
+    let long_text = c
+        .records
+        .iter()
+        .flat_map(|r| &r.attachments)
+        .find(|a| a.role == "long-text")
+        .expect("the long text");
+    assert!(long_text.missing);
+    assert!(
+        long_text.details["missing"]
+            .as_str()
+            .is_some_and(|why| why.ends_with("larger than 32 bytes; kept only in the original")),
+        "{:?}",
+        long_text.details
+    );
+}

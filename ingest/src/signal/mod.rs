@@ -31,7 +31,7 @@ use spoor_normalize::{
     RecordTime, Revision, Sha256, Source, RECORD_SCHEMA,
 };
 
-use crate::export::{Blob, Item, Limits, Quarantined, PARSER};
+use crate::export::{stream_out, Blob, Item, Limits, Quarantined, Store, PARSER};
 use crate::zipped::{self, Entry};
 use zip::ZipArchive;
 
@@ -202,7 +202,16 @@ fn read_main<E, R: BufRead>(
             }));
             continue;
         }
-        for item in reader.frame(&frame, locator, &line) {
+        // Attachments are streamed to the store while the frame is read,
+        // ahead of the records that name them.
+        let mut stopped = None;
+        let items = reader.frame(&frame, locator, &line, &mut |bytes| {
+            stream_out(emit, &mut stopped, bytes)
+        });
+        if let Some(e) = stopped {
+            return Err(ReadError::Stopped(e));
+        }
+        for item in items {
             emit(item).map_err(ReadError::Stopped)?;
         }
     }
@@ -309,7 +318,13 @@ fn text_of<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
 }
 
 impl Reader<'_> {
-    fn frame(&mut self, frame: &Value, locator: Locator, line: &[u8]) -> Vec<Item<'static>> {
+    fn frame(
+        &mut self,
+        frame: &Value,
+        locator: Locator,
+        line: &[u8],
+        store: &mut Store<'_>,
+    ) -> Vec<Item<'static>> {
         if let Some(account) = frame.get("account") {
             let name = [
                 text_of(account, "givenName"),
@@ -347,7 +362,7 @@ impl Reader<'_> {
             return Vec::new();
         }
         if let Some(item) = frame.get("chatItem") {
-            return self.chat_item(item, locator, line);
+            return self.chat_item(item, locator, line, store);
         }
         // Sticker packs, calls, folders, profiles: kept in the original.
         Vec::new()
@@ -449,7 +464,13 @@ impl Reader<'_> {
 
     /// A chat item, and before it its earlier revisions (edits), each a
     /// record linked to the one before.
-    fn chat_item(&mut self, item: &Value, locator: Locator, line: &[u8]) -> Vec<Item<'static>> {
+    fn chat_item(
+        &mut self,
+        item: &Value,
+        locator: Locator,
+        line: &[u8],
+        store: &mut Store<'_>,
+    ) -> Vec<Item<'static>> {
         let Some(chat_id) = item.get("chatId").and_then(int_text) else {
             return vec![quarantine(
                 locator,
@@ -482,12 +503,13 @@ impl Reader<'_> {
                 &locator,
                 Some((index, previous.clone())),
                 item,
+                store,
             );
             previous = Some(record.id.clone());
             items.push(Item::Record(Box::new(record), blobs));
         }
         let current = (count > 0).then_some((count, previous));
-        let (record, blobs) = self.record(item, &chat, &locator, current, item);
+        let (record, blobs) = self.record(item, &chat, &locator, current, item, store);
         items.push(Item::Record(Box::new(record), blobs));
         items
     }
@@ -499,6 +521,7 @@ impl Reader<'_> {
         locator: &Locator,
         revision: Option<(usize, Option<RecordId>)>,
         outer: &Value,
+        store: &mut Store<'_>,
     ) -> (Record, Vec<Blob>) {
         // Revisions carry their own dateSent; the author is the item's.
         let author = self
@@ -555,13 +578,14 @@ impl Reader<'_> {
                 .map(str::to_owned);
             if let Some(long) = standard.get("longText") {
                 match self.media.fetch(long, self.context.limits) {
-                    Fetched::Found(blob, path) => {
+                    Ok((blob, path)) => {
                         let full = String::from_utf8_lossy(&blob.bytes).into_owned();
-                        attachments.push(pointer_ref("long-text", long, Some(&blob), Some(path)));
+                        let stored = (blob.sha256, blob.bytes.len() as u64);
+                        attachments.push(pointer_ref("long-text", long, Some(stored), Some(path)));
                         blobs.push(blob);
                         text = Some(full);
                     }
-                    Fetched::Missing(why) => {
+                    Err(why) => {
                         warnings.push(format!("long text not in the export ({why}); the body is the truncated preview"));
                         attachments.push(missing_ref("long-text", long, &why));
                     }
@@ -574,13 +598,11 @@ impl Reader<'_> {
                 .flatten()
             {
                 let pointer = attachment.get("pointer").unwrap_or(&Value::Null);
-                let mut r = match self.media.fetch(pointer, self.context.limits) {
-                    Fetched::Found(blob, path) => {
-                        let r = pointer_ref("attachment", pointer, Some(&blob), Some(path));
-                        blobs.push(blob);
-                        r
+                let mut r = match self.media.stream(pointer, self.context.limits, store) {
+                    Ok((stored, path)) => {
+                        pointer_ref("attachment", pointer, Some(stored), Some(path))
                     }
-                    Fetched::Missing(why) => missing_ref("attachment", pointer, &why),
+                    Err(why) => missing_ref("attachment", pointer, &why),
                 };
                 if let Some(flag) = text_of(attachment, "flag") {
                     r.details.insert("flag".to_owned(), Value::from(flag));
@@ -731,7 +753,14 @@ impl Reader<'_> {
 }
 
 /// A blob reference for a delivered file.
-fn pointer_ref(role: &str, pointer: &Value, blob: Option<&Blob>, path: Option<String>) -> BlobRef {
+/// The reference to a file a pointer names; `stored` is its digest and size
+/// in the store, `None` when it is not there.
+fn pointer_ref(
+    role: &str,
+    pointer: &Value,
+    stored: Option<(Sha256, u64)>,
+    path: Option<String>,
+) -> BlobRef {
     let mut details = std::collections::BTreeMap::new();
     if let Some(caption) = text_of(pointer, "caption") {
         details.insert("caption".to_owned(), Value::from(caption));
@@ -743,9 +772,9 @@ fn pointer_ref(role: &str, pointer: &Value, blob: Option<&Blob>, path: Option<St
         role: role.to_owned(),
         name: text_of(pointer, "fileName").map(str::to_owned),
         media_type: text_of(pointer, "contentType").map(|t| t.to_ascii_lowercase()),
-        size: blob.map(|b| b.bytes.len() as u64),
-        sha256: blob.map(|b| b.sha256),
-        missing: blob.is_none(),
+        size: stored.map(|(_, size)| size),
+        sha256: stored.map(|(digest, _)| digest),
+        missing: stored.is_none(),
         details,
     }
 }
@@ -756,31 +785,21 @@ fn missing_ref(role: &str, pointer: &Value, why: &str) -> BlobRef {
     r
 }
 
-/// Up to `max_message_bytes + 1` bytes of a media file.
-fn read_place(
-    zip: &mut Option<ZipArchive<File>>,
+/// A media file's bytes, from the folder or the zip.
+fn open_place<'z>(
+    zip: &'z mut Option<ZipArchive<File>>,
     place: &Place,
     limits: &Limits,
-) -> Result<Vec<u8>, String> {
-    let max = limits.max_message_bytes as u64;
-    let mut bytes = Vec::new();
-    let read = match (place, zip.as_mut()) {
+) -> Result<Box<dyn Read + 'z>, String> {
+    match (place, zip.as_mut()) {
         (Place::File(path), _) => File::open(path)
-            .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+            .map(|f| Box::new(f) as Box<dyn Read>)
             .map_err(|e| e.to_string()),
-        (Place::Entry(index), Some(zip)) => zipped::open_entry(zip, *index, limits).and_then(|r| {
-            r.take(max + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| e.to_string())
-        }),
+        (Place::Entry(index), Some(zip)) => {
+            zipped::open_entry(zip, *index, limits).map(|r| Box::new(r) as Box<dyn Read>)
+        }
         (Place::Entry(_), None) => Err("the zip is not open".to_owned()),
-    };
-    read.map(|_| bytes)
-}
-
-enum Fetched {
-    Found(Blob, String),
-    Missing(String),
+    }
 }
 
 /// The files under `files/`, by the SHA-256 of their content: attachments
@@ -796,6 +815,7 @@ struct MediaIndex {
 }
 
 /// Where a media file's bytes are.
+#[derive(Clone)]
 enum Place {
     File(PathBuf),
     /// An entry of the zip, by index.
@@ -866,38 +886,60 @@ impl MediaIndex {
         Ok(())
     }
 
-    fn fetch(&mut self, pointer: &Value, limits: &Limits) -> Fetched {
-        let Some(hash) = pointer
+    /// The file a pointer names by its `plaintextHash`, and its path.
+    fn locate(&self, pointer: &Value) -> Result<(&Place, &String), String> {
+        let hash = pointer
             .pointer("/locatorInfo/plaintextHash")
             .and_then(Value::as_str)
             .and_then(|h| BASE64.decode(h.as_bytes()).ok())
             .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
             .map(Sha256::from_bytes)
-        else {
-            return Fetched::Missing(
-                "the attachment was never downloaded (no plaintextHash)".to_owned(),
-            );
-        };
-        let Some((place, rel)) = self.by_hash.get(&hash) else {
-            return Fetched::Missing("no file under files/ has its plaintextHash".to_owned());
-        };
+            .ok_or("the attachment was never downloaded (no plaintextHash)")?;
+        self.by_hash
+            .get(&hash)
+            .map(|(place, rel)| (place, rel))
+            .ok_or_else(|| "no file under files/ has its plaintextHash".to_owned())
+    }
+
+    /// The bytes of the file a pointer names (a long text: it becomes the
+    /// record's body, so it must fit in `max_message_bytes`), and its path.
+    fn fetch(&mut self, pointer: &Value, limits: &Limits) -> Result<(Blob, String), String> {
+        let (place, rel) = self.locate(pointer)?;
+        let (place, rel) = (place.clone(), rel.clone());
         let max = limits.max_message_bytes as u64;
-        match read_place(&mut self.zip, place, limits) {
-            Ok(bytes) if bytes.len() as u64 <= max => {
-                self.used.insert(rel.clone());
-                Fetched::Found(
-                    Blob {
-                        sha256: Sha256::of(&bytes),
-                        bytes,
-                    },
-                    rel.clone(),
-                )
-            }
-            Ok(_) => Fetched::Missing(format!(
+        let mut bytes = Vec::new();
+        open_place(&mut self.zip, &place, limits)
+            .and_then(|r| {
+                r.take(max + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| format!("{rel}: {e}"))?;
+        if bytes.len() as u64 > max {
+            return Err(format!(
                 "{rel}: larger than {max} bytes; kept only in the original"
-            )),
-            Err(e) => Fetched::Missing(format!("{rel}: {e}")),
+            ));
         }
+        self.used.insert(rel.clone());
+        let sha256 = Sha256::of(&bytes);
+        Ok((Blob { sha256, bytes }, rel))
+    }
+
+    /// Streams the file a pointer names to the store, whatever its size:
+    /// its digest and size there, and its path.
+    fn stream(
+        &mut self,
+        pointer: &Value,
+        limits: &Limits,
+        store: &mut Store<'_>,
+    ) -> Result<((Sha256, u64), String), String> {
+        let (place, rel) = self.locate(pointer)?;
+        let (place, rel) = (place.clone(), rel.clone());
+        let stored = open_place(&mut self.zip, &place, limits)
+            .and_then(|mut r| store(&mut r).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{rel}: {e}"))?;
+        self.used.insert(rel.clone());
+        Ok((stored, rel))
     }
 
     fn unreferenced(&self) -> Vec<String> {

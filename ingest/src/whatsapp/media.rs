@@ -3,13 +3,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{self, Read};
 
 use spoor_normalize::Sha256;
 use unicode_normalization::UnicodeNormalization;
 use zip::ZipArchive;
 
-use crate::export::Limits;
+use crate::export::{Limits, Store};
 use crate::zipped::{open_entry, Entry};
 
 /// What became of a referenced file.
@@ -21,9 +20,6 @@ pub(crate) enum Fetched {
     /// In the export, but unreadable (damaged, a zip bomb).
     Damaged(String),
 }
-
-/// Hands a file's bytes to the store and returns their digest and size.
-pub(crate) type Store<'s> = dyn FnMut(&mut dyn Read) -> io::Result<(Sha256, u64)> + 's;
 
 /// Where referenced files are looked up.
 pub(crate) trait Media {

@@ -12,9 +12,10 @@ use spoor_normalize::{
 };
 
 use super::header::{Family, Header};
-use super::media::{Fetched, Media, Store};
+use super::media::{Fetched, Media};
 use super::phrases::{self, SystemEvent};
 use super::{read_date, ChatContext, Grammar};
+use crate::export::Store;
 use crate::export::{Quarantined, PARSER};
 use crate::lines::Line;
 

@@ -20,7 +20,7 @@ use spoor_normalize::{Sha256, Zone};
 pub use header::DateOrder;
 pub(crate) use media::{Media, NoMedia, ZipMedia};
 
-use crate::export::{Item, Limits};
+use crate::export::{stream_out, Item, Limits};
 use crate::lines::LineReader;
 use header::{Family, Header, Shape};
 use message::{Clock, Occurrences, Pending, Step};
@@ -329,16 +329,7 @@ pub(crate) fn read_chat<R: BufRead, E>(
                 // Media go to the store before the record that names them.
                 let mut stopped = None;
                 let record = message::resolve(built, media, &mut |bytes| {
-                    let mut stored = None;
-                    emit(Item::Stream {
-                        bytes,
-                        stored: &mut stored,
-                    })
-                    .map_err(|e| {
-                        stopped = Some(e);
-                        io::Error::other("the store stopped")
-                    })?;
-                    stored.unwrap_or_else(|| Err(io::Error::other("the store gave no digest")))
+                    stream_out(emit, &mut stopped, bytes)
                 });
                 if let Some(e) = stopped {
                     return Err(ChatError::Stopped(e));
