@@ -322,3 +322,28 @@ fn bad_input() {
         json!("19:aaaa0000bbbb1111cccc2222dddd3333@thread.v2")
     );
 }
+
+/// A hosted content larger than `max_message_bytes` is streamed to the sink
+/// as a blob like any other (a page that large is streamed too).
+#[test]
+fn hosted_content_over_the_message_limit_is_a_blob() {
+    let bytes = fs::read(fixture(
+        "chat-pages/hostedContents/1709283900000/aWQ9eF8wLXdldS1kMS0xMjM0NTY3ODkw",
+    ))
+    .expect("read");
+    let limits = spoor_ingest::Limits {
+        max_message_bytes: 16,
+        ..spoor_ingest::Limits::default()
+    };
+    assert!(bytes.len() > limits.max_message_bytes);
+    let (summary, c) = common::read_with(&fixture("chat-pages"), limits);
+    assert!(summary.unreadable.is_empty(), "{:?}", summary.unreadable);
+    let image = at(&c.records, "page-2.json", "/value/1");
+    let delivered = &image.attachments[0];
+    assert_eq!(delivered.sha256, Some(Sha256::of(&bytes)));
+    assert_eq!(
+        (delivered.size, delivered.missing),
+        (Some(bytes.len() as u64), false)
+    );
+    assert!(c.blobs.iter().any(|b| b.bytes == bytes));
+}

@@ -1,7 +1,6 @@
 //! One Graph `chatMessage` into a record (docs/FORMAT.md §14).
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use serde_json::{json, Value};
 use spoor_normalize::text::{html_to_text, normalize_text, path_component};
@@ -11,7 +10,7 @@ use spoor_normalize::{
 };
 
 use super::{PageContext, FORMAT};
-use crate::export::{Blob, PARSER};
+use crate::export::{Blob, Store, PARSER};
 
 /// Is an `@odata.context` that of a chatMessage collection?
 pub(crate) fn is_message_context(context: &str) -> bool {
@@ -139,6 +138,7 @@ pub(crate) fn record(
     locator: Locator,
     page_conversation: Option<&str>,
     context: &PageContext<'_>,
+    store: &mut Store<'_>,
 ) -> Result<(Record, Vec<Blob>), String> {
     if !message.is_object() {
         return Err("not a JSON object".to_owned());
@@ -245,7 +245,7 @@ pub(crate) fn record(
         ));
     }
     for hosted in hosted_content_ids(content) {
-        attachments.push(hosted_ref(id, &hosted, context, &mut blobs, &mut warnings));
+        attachments.push(hosted_ref(id, &hosted, context, store));
     }
 
     let mentions: Vec<Value> = message
@@ -469,13 +469,13 @@ fn hosted_content_ids(html: &str) -> Vec<String> {
 }
 
 /// An inline image from `hostedContents/<message id>/<hosted content id>`
-/// beside the pages, or recorded as missing.
+/// beside the pages, streamed to the store whatever its size, or recorded
+/// as missing.
 fn hosted_ref(
     message_id: &str,
     hosted_id: &str,
     context: &PageContext<'_>,
-    blobs: &mut Vec<Blob>,
-    warnings: &mut Vec<String>,
+    store: &mut Store<'_>,
 ) -> BlobRef {
     let mut r = BlobRef {
         role: "inline".to_owned(),
@@ -498,30 +498,13 @@ fn hosted_ref(
         );
         return r;
     };
-    let max = context.limits.max_message_bytes;
-    let read = std::fs::File::open(root.join(&relative)).and_then(|f| {
-        let mut bytes = Vec::new();
-        f.take(max as u64 + 1).read_to_end(&mut bytes)?;
-        Ok(bytes)
-    });
-    match read {
-        Ok(bytes) if bytes.len() <= max => {
-            let blob = Blob {
-                sha256: Sha256::of(&bytes),
-                bytes,
-            };
-            r.size = Some(blob.bytes.len() as u64);
-            r.sha256 = Some(blob.sha256);
+    let stored = std::fs::File::open(root.join(&relative)).and_then(|mut file| store(&mut file));
+    match stored {
+        Ok((sha256, size)) => {
+            r.size = Some(size);
+            r.sha256 = Some(sha256);
             r.missing = false;
             r.details.insert("path".to_owned(), Value::from(relative));
-            blobs.push(blob);
-        }
-        Ok(_) => {
-            warnings.push(format!(
-                "{relative}: larger than {max} bytes; kept only in the original"
-            ));
-            r.details
-                .insert("kept_in_original".to_owned(), Value::from(relative));
         }
         Err(e) => {
             r.details.insert(

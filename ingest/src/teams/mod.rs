@@ -16,7 +16,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::{Map, Value};
 use spoor_normalize::{Locator, Sha256};
 
-use crate::export::{Item, Limits, Quarantined};
+use crate::export::{stream_out, Item, Limits, Quarantined};
 
 /// Format name of Graph chatMessage JSON.
 pub(crate) const FORMAT: &str = "teams/graph-json";
@@ -163,12 +163,19 @@ impl<E> State<'_, '_, E> {
                 .as_deref()
                 .and_then(message::conversation_from_context)
         });
-        let item = match message::record(
+        // Hosted contents reach the store ahead of the record naming them.
+        let mut stopped = None;
+        let built = message::record(
             &value,
             locator.clone(),
             page_conversation.as_deref(),
             self.context,
-        ) {
+            &mut |bytes| stream_out(&mut *self.emit, &mut stopped, bytes),
+        );
+        if let Some(e) = stopped {
+            return Err(PageError::Stopped(e));
+        }
+        let item = match built {
             Ok((record, blobs)) => Item::Record(Box::new(record), blobs),
             Err(reason) => {
                 let raw = serde_json::to_vec(&value).unwrap_or_default();
