@@ -752,7 +752,6 @@ impl Reader<'_> {
     }
 }
 
-/// A blob reference for a delivered file.
 /// The reference to a file a pointer names; `stored` is its digest and size
 /// in the store, `None` when it is not there.
 fn pointer_ref(
