@@ -886,7 +886,7 @@ impl MediaIndex {
     }
 
     /// The file a pointer names by its `plaintextHash`, and its path.
-    fn locate(&self, pointer: &Value) -> Result<(&Place, &String), String> {
+    fn locate(&self, pointer: &Value) -> Result<(Place, String), String> {
         let hash = pointer
             .pointer("/locatorInfo/plaintextHash")
             .and_then(Value::as_str)
@@ -896,7 +896,7 @@ impl MediaIndex {
             .ok_or("the attachment was never downloaded (no plaintextHash)")?;
         self.by_hash
             .get(&hash)
-            .map(|(place, rel)| (place, rel))
+            .cloned()
             .ok_or_else(|| "no file under files/ has its plaintextHash".to_owned())
     }
 
@@ -904,7 +904,6 @@ impl MediaIndex {
     /// record's body, so it must fit in `max_message_bytes`), and its path.
     fn fetch(&mut self, pointer: &Value, limits: &Limits) -> Result<(Blob, String), String> {
         let (place, rel) = self.locate(pointer)?;
-        let (place, rel) = (place.clone(), rel.clone());
         let max = limits.max_message_bytes as u64;
         let mut bytes = Vec::new();
         open_place(&mut self.zip, &place, limits)
@@ -933,7 +932,6 @@ impl MediaIndex {
         store: &mut Store<'_>,
     ) -> Result<((Sha256, u64), String), String> {
         let (place, rel) = self.locate(pointer)?;
-        let (place, rel) = (place.clone(), rel.clone());
         let stored = open_place(&mut self.zip, &place, limits)
             .and_then(|mut r| store(&mut r).map_err(|e| e.to_string()))
             .map_err(|e| format!("{rel}: {e}"))?;
