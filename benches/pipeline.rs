@@ -42,7 +42,8 @@ fn main() {
             let (_, _) = measure(&["init", "--key-file", path(&key), path(&store)], None);
             let (run_time, run_rss) =
                 measure(&["run", "--store", path(&store), path(&mbox)], Some(&mbox));
-            let (verify_time, verify_rss) = measure(&["verify", "--store", path(&store)], None);
+            let (verify_time, verify_rss) =
+                measure(&["verify", "--store", path(&store)], Some(&store));
             let checked = checked_bytes(&store);
             let run_mbs = bytes as f64 / 1e6 / run_time.as_secs_f64();
             let verify_mbs = checked as f64 / 1e6 / verify_time.as_secs_f64();
@@ -69,23 +70,36 @@ fn path(p: &Path) -> &str {
 
 /// Runs spoor, returning wall time and peak RSS in KiB.
 ///
-/// Before each step, dirty pages are written out. Before `run`, where the
-/// bench may (as root), the page cache is also emptied and the input read
-/// once (`warm`): on this kind of virtual machine, writing while the cache
-/// is full of earlier data costs several times more system time, which
-/// would make each run pay for the steps before it.
+/// Before each step, dirty pages are written out. Before `run` and `verify`,
+/// where the bench may (as root), the page cache is also emptied and what
+/// the step reads is read once (`warm`, a file or a folder): on this kind of
+/// virtual machine, writing while the cache is full of earlier data costs
+/// several times more system time, which would make each run pay for the
+/// steps before it; and `run` drops the package it writes from the cache,
+/// so without this `verify` would measure the disk, not itself.
 fn measure(args: &[&str], warm: Option<&Path>) -> (Duration, u64) {
     let _ = Command::new("sync").status();
     if let Some(path) = warm {
         let _ = fs::write("/proc/sys/vm/drop_caches", "3\n");
-        let _ = std::io::copy(
-            &mut fs::File::open(path).expect("input"),
-            &mut std::io::sink(),
-        );
+        read_all(path);
     }
     let (elapsed, peak, _) =
         sampled::run_sampled(Command::new(env!("CARGO_BIN_EXE_spoor")).args(args));
     (elapsed, peak)
+}
+
+/// Reads a file, or every file under a folder, once.
+fn read_all(path: &Path) {
+    if path.is_dir() {
+        for entry in fs::read_dir(path).expect("bench folder").flatten() {
+            read_all(&entry.path());
+        }
+    } else {
+        let _ = std::io::copy(
+            &mut fs::File::open(path).expect("bench file"),
+            &mut std::io::sink(),
+        );
+    }
 }
 
 fn checked_bytes(store: &Path) -> u64 {

@@ -4,6 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -171,6 +172,9 @@ pub(crate) fn seal(
 const DEFLATE_LEVEL: u32 = 1;
 /// Size of each read and write when copying into the zip.
 const COPY_BUFFER: usize = 1 << 20;
+/// How many bytes of the package zip are written before the kernel is asked
+/// to write them out (see [`HashTee`]).
+const WRITE_BEHIND: u64 = 16 << 20;
 /// Buffers shared by the copying and the hashing thread.
 const BUFFERS: usize = 3;
 /// Bytes taken at each of three places of an entry to decide whether
@@ -179,8 +183,17 @@ const SAMPLE: u64 = 32 << 10;
 
 /// Writes to a file and hands a copy of every write to a thread that hashes
 /// it, so the whole file's SHA-256 costs the writer only a copy.
+///
+/// Writing behind: every [`WRITE_BEHIND`] bytes the kernel is told to start
+/// writing what came before to disk and to drop what it already wrote from
+/// the page cache, so the closing fsync finds little left to do (it took
+/// 1.5 s of a 7 s run on 1 GB when all of the zip was still dirty) and a
+/// package does not fill the page cache of the machine.
 struct HashTee {
     file: File,
+    written: u64,
+    /// Where the range handed to the kernel last time begins and ends.
+    behind: (u64, u64),
     chunks: Option<mpsc::SyncSender<Vec<u8>>>,
     hasher: Option<std::thread::JoinHandle<Sha256>>,
 }
@@ -198,6 +211,8 @@ impl HashTee {
         });
         HashTee {
             file,
+            written: 0,
+            behind: (0, 0),
             chunks: Some(chunks),
             hasher: Some(hasher),
         }
@@ -218,6 +233,19 @@ impl HashTee {
 impl Write for HashTee {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
+        self.written += n as u64;
+        let (start, end) = self.behind;
+        if self.written - end >= WRITE_BEHIND {
+            // Only advice: the fsync at the end is what makes the file
+            // durable, so a kernel that ignores it loses nothing.
+            let _ = rustix::fs::fadvise(
+                &self.file,
+                start,
+                NonZeroU64::new(self.written - start),
+                rustix::fs::Advice::DontNeed,
+            );
+            self.behind = (end, self.written);
+        }
         let chunks = self
             .chunks
             .as_ref()
