@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use spoor_normalize::text::path_component;
-use spoor_normalize::{hash_reader, Sha256};
+use spoor_normalize::Sha256;
 
+use crate::fingerprint::Fingerprint;
 use crate::fsutil::with_path;
 use crate::Error;
 
@@ -24,6 +25,8 @@ pub(crate) struct OriginalFile {
     pub(crate) relative: String,
     pub(crate) sha256: Sha256,
     pub(crate) size: u64,
+    /// Taken with the SHA-256, to check the file while sealing.
+    pub(crate) crc32: u32,
 }
 
 /// A delivered export as surveyed at intake.
@@ -58,12 +61,17 @@ impl Export {
             .unwrap_or_else(|| "export".to_owned());
         if meta.is_file() {
             let file = File::open(path).map_err(with_path(path))?;
-            let (sha256, size) = hash_reader(file).map_err(with_path(path))?;
+            let Fingerprint {
+                sha256,
+                crc32,
+                size,
+            } = Fingerprint::of_reader(file).map_err(with_path(path))?;
             let files = vec![OriginalFile {
                 source: path.to_owned(),
                 relative: String::new(),
                 sha256,
                 size,
+                crc32,
             }];
             return Ok(Export {
                 path: path.to_owned(),
@@ -153,12 +161,13 @@ fn walk(dir: &Path, rel: &str, export: &mut Export) -> io::Result<()> {
                 });
             }
         } else if meta.is_file() {
-            match File::open(&path).and_then(hash_reader) {
-                Ok((sha256, size)) => export.files.push(OriginalFile {
+            match File::open(&path).and_then(Fingerprint::of_reader) {
+                Ok(fingerprint) => export.files.push(OriginalFile {
                     source: path,
                     relative: child,
-                    sha256,
-                    size,
+                    sha256: fingerprint.sha256,
+                    size: fingerprint.size,
+                    crc32: fingerprint.crc32,
                 }),
                 Err(e) => export.not_kept.push(NotKept {
                     path: child,

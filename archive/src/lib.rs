@@ -23,6 +23,7 @@
 mod bagit;
 mod catalog;
 mod config;
+mod fingerprint;
 mod fsutil;
 mod inbox;
 mod intake;

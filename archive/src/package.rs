@@ -2,7 +2,7 @@
 //! deterministic zip (entries sorted by name, fixed times and modes, no extra
 //! fields), so the same inputs give the same bytes.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Write};
 use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
@@ -14,6 +14,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::bagit;
+use crate::fingerprint::Fingerprint;
 use crate::fsutil::with_path;
 use crate::intake::Export;
 use crate::stage::{Staged, BLOB_PACK};
@@ -29,15 +30,14 @@ pub(crate) struct Sealed {
 }
 
 /// One payload file: its path in the bag and where its bytes are now
-/// (`size` bytes from `offset` in `source`).
+/// (`expected.size` bytes from `offset` in `source`).
 struct PayloadFile {
     bag_path: String,
     source: PathBuf,
     offset: u64,
-    size: u64,
-    /// The digest the bytes must have (taken at intake for originals, the
-    /// name for blobs), checked again while copying.
-    expected: Option<Sha256>,
+    /// What the bytes must be: taken at intake for originals, at staging
+    /// for blobs, just before sealing for the other staged files.
+    expected: Fingerprint,
 }
 
 /// Writes the package zip for `package_id` to `target`.
@@ -54,8 +54,11 @@ pub(crate) fn seal(
             bag_path: export.bag_path(file),
             source: file.source.clone(),
             offset: 0,
-            size: file.size,
-            expected: Some(file.sha256),
+            expected: Fingerprint {
+                sha256: file.sha256,
+                crc32: file.crc32,
+                size: file.size,
+            },
         });
     }
     for name in [
@@ -65,13 +68,14 @@ pub(crate) fn seal(
         "package.json",
     ] {
         let source = staged.dir.join("data").join(name);
-        let size = fs::metadata(&source).map_err(with_path(&source))?.len();
+        let expected = File::open(&source)
+            .and_then(Fingerprint::of_reader)
+            .map_err(with_path(&source))?;
         payload.push(PayloadFile {
             bag_path: format!("data/{name}"),
             source,
             offset: 0,
-            size,
-            expected: None,
+            expected,
         });
     }
     let pack = staged.dir.join(BLOB_PACK);
@@ -81,13 +85,16 @@ pub(crate) fn seal(
             bag_path: format!("data/blobs/sha256/{}/{hex}", &hex[..2]),
             source: pack.clone(),
             offset: span.offset,
-            size: span.len,
-            expected: Some(*digest),
+            expected: Fingerprint {
+                sha256: *digest,
+                crc32: span.crc32,
+                size: span.len,
+            },
         });
     }
     payload.sort_by(|a, b| a.bag_path.cmp(&b.bag_path));
 
-    let octets: u64 = payload.iter().map(|f| f.size).sum();
+    let octets: u64 = payload.iter().map(|f| f.expected.size).sum();
     let oxum = bagit::payload_oxum(octets, payload.len() as u64);
     let mut fields: Vec<(&str, String)> = vec![("Payload-Oxum", oxum.clone())];
     fields.extend(bag_info_fields.iter().cloned());
@@ -119,22 +126,24 @@ pub(crate) fn seal(
     let mut manifest_entries = Vec::with_capacity(payload.len());
     for file in &payload {
         let source = File::open(&file.source).map_err(with_path(&file.source))?;
-        let (digest, len) = write_file(
+        let (crc32, len) = write_file(
             &mut zip,
             &name(&file.bag_path),
             &source,
             file.offset,
-            file.size,
+            file.expected.size,
         )
         .map_err(zip_err)?;
-        if len != file.size || file.expected.is_some_and(|e| e != digest) {
+        if len != file.expected.size || crc32 != file.expected.crc32 {
             return Err(Error::Input {
                 path: file.source.clone(),
-                reason: "changed while being archived (size or SHA-256 differs from intake)"
-                    .to_owned(),
+                reason: format!(
+                    "changed while being archived: {len} bytes with CRC-32 {crc32:08x} where intake or staging saw {} bytes with CRC-32 {:08x}",
+                    file.expected.size, file.expected.crc32
+                ),
             });
         }
-        manifest_entries.push((file.bag_path.clone(), digest));
+        manifest_entries.push((file.bag_path.clone(), file.expected.sha256));
     }
     let manifest = bagit::manifest(&manifest_entries);
     write_bytes(&mut zip, &name("manifest-sha256.txt"), manifest.as_bytes()).map_err(zip_err)?;
@@ -175,7 +184,7 @@ const COPY_BUFFER: usize = 1 << 20;
 /// How many bytes of the package zip are written before the kernel is asked
 /// to write them out (see [`HashTee`]).
 const WRITE_BEHIND: u64 = 16 << 20;
-/// Buffers shared by the copying and the hashing thread.
+/// Buffers in flight to the thread hashing the whole zip.
 const BUFFERS: usize = 3;
 /// Bytes taken at each of three places of an entry to decide whether
 /// deflating it is worth it.
@@ -263,14 +272,14 @@ impl Write for HashTee {
 
 /// Adds `size` bytes at `offset` of a file as one entry, deflated when
 /// samples from their start, middle and end say that pays; returns the
-/// SHA-256 and length of what was stored.
+/// CRC-32 and length of what was stored.
 fn write_file<W: Write + io::Seek>(
     zip: &mut ZipWriter<W>,
     name: &str,
     source: &File,
     offset: u64,
     size: u64,
-) -> Result<(Sha256, u64), zip::result::ZipError> {
+) -> Result<(u32, u64), zip::result::ZipError> {
     // Every sample must pay: an mbox whose head is text but whose bulk is
     // base64 gains nothing from deflate at this level.
     let mut deflate = true;
@@ -280,55 +289,26 @@ fn write_file<W: Write + io::Seek>(
         deflate &= worth_deflating(sample.get(..n).unwrap_or(&[]));
     }
     start_entry(zip, name, deflate, size)?;
-    // Hashing runs on a second thread, so copying and hashing overlap; the
-    // buffers go back and forth, three at a time.
-    std::thread::scope(|scope| {
-        let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
-        let (empty_tx, empty_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
-        for _ in 0..BUFFERS {
-            // The channel has room for every buffer.
-            let _ = empty_tx.send(vec![0u8; COPY_BUFFER]);
+    let mut buffer = vec![0u8; COPY_BUFFER];
+    let mut crc = crc32fast::Hasher::new();
+    let mut done = 0u64;
+    // Reads stop at `size`, so a file that grew since intake is caught by
+    // the length and CRC check rather than copied past its end.
+    while done < size {
+        let want = (size - done).min(COPY_BUFFER as u64) as usize;
+        let n = match source.read_at(&mut buffer[..want], offset + done) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other?,
+        };
+        if n == 0 {
+            break;
         }
-        let hasher = scope.spawn(move || {
-            let mut hashing = HashingWriter::new(io::sink());
-            for (buffer, n) in full_rx {
-                // Writing to a sink cannot fail.
-                let _ = hashing.write_all(&buffer[..n]);
-                if empty_tx.send(buffer).is_err() {
-                    break;
-                }
-            }
-            let (_, digest, len) = hashing.finish();
-            (digest, len)
-        });
-        let mut done = 0u64;
-        // Reads stop at `size`, so a file that grew since intake is caught
-        // by the length and digest check rather than copied past its end.
-        while done < size {
-            let Ok(mut buffer) = empty_rx.recv() else {
-                break;
-            };
-            let want = (size - done).min(COPY_BUFFER as u64) as usize;
-            let n = loop {
-                match source.read_at(&mut buffer[..want], offset + done) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other?,
-                }
-            };
-            if n == 0 {
-                break;
-            }
-            zip.write_all(&buffer[..n])?;
-            done += n as u64;
-            if full_tx.send((buffer, n)).is_err() {
-                break;
-            }
-        }
-        drop(full_tx);
-        hasher
-            .join()
-            .map_err(|_| zip::result::ZipError::Io(io::Error::other("hashing thread failed")))
-    })
+        let bytes = &buffer[..n];
+        crc.update(bytes);
+        zip.write_all(bytes)?;
+        done += n as u64;
+    }
+    Ok((crc.finalize(), done))
 }
 
 /// Adds bytes held in memory as one entry.
@@ -424,6 +404,76 @@ fn byte_entropy(bytes: &[u8]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stage::{KnownRecords, Stager};
+    use spoor_ingest::Sink;
+
+    struct NothingKnown;
+
+    impl KnownRecords for NothingKnown {
+        fn contains(&mut self, _: &str) -> io::Result<bool> {
+            Ok(false)
+        }
+    }
+
+    /// An export of one file and a staging folder with one blob (a
+    /// quarantined item's bytes), ready to
+    /// seal; `spoil` may change either before sealing.
+    fn seal_after(spoil: impl FnOnce(&Path, &Staged)) -> Result<Sealed, Error> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let original = dir.path().join("chat.txt");
+        std::fs::write(&original, b"01/02/2024 10:00 - Anna: hallo\n").expect("write");
+        let export = Export::survey(&original).expect("intake");
+        let mut known = NothingKnown;
+        let mut stager = Stager::create(&dir.path().join("staging"), &mut known).expect("stager");
+        stager
+            .quarantine(spoor_ingest::Quarantined {
+                locator: Default::default(),
+                reason: "unreadable".to_owned(),
+                raw: b"bytes kept as a blob".to_vec(),
+                raw_size: 20,
+            })
+            .expect("blob staged");
+        let staged = stager.finish().expect("staged");
+        std::fs::write(staged.dir.join("data/package.json"), b"{}\n").expect("write");
+        spoil(&original, &staged);
+        seal(&dir.path().join("p.zip"), "p-test", &staged, &export, &[])
+    }
+
+    fn overwrite_first_byte(path: &Path) {
+        let mut bytes = std::fs::read(path).expect("read");
+        bytes[0] ^= 1;
+        std::fs::write(path, bytes).expect("write");
+    }
+
+    #[test]
+    fn a_file_that_changed_since_intake_or_staging_is_not_sealed() {
+        assert!(seal_after(|_, _| {}).is_ok());
+        for (what, spoil) in [
+            (
+                "chat.txt",
+                Box::new(|original: &Path, _: &Staged| overwrite_first_byte(original))
+                    as Box<dyn FnOnce(&Path, &Staged)>,
+            ),
+            (
+                BLOB_PACK,
+                Box::new(|_: &Path, staged: &Staged| {
+                    overwrite_first_byte(&staged.dir.join(BLOB_PACK))
+                }),
+            ),
+        ] {
+            match seal_after(spoil) {
+                Err(Error::Input { path, reason }) => {
+                    assert!(path.ends_with(what), "{}", path.display());
+                    assert!(
+                        reason.starts_with("changed while being archived: ")
+                            && reason.contains("CRC-32"),
+                        "{reason}"
+                    );
+                }
+                other => panic!("{what} changed, yet sealing gave {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn compressibility_guess() {

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use spoor_ingest::{Blob, Quarantined, Sink};
-use spoor_normalize::{jcs, HashingWriter, Record, Sha256};
+use spoor_normalize::{jcs, Record, Sha256};
+
+use crate::fingerprint::FingerprintWriter;
 
 /// Answers whether a record id is already in the store.
 pub(crate) trait KnownRecords {
@@ -27,6 +29,8 @@ pub(crate) const BLOB_PACK: &str = "blobs.pack";
 pub(crate) struct BlobSpan {
     pub(crate) offset: u64,
     pub(crate) len: u64,
+    /// Of the bytes as staged, to check them while sealing.
+    pub(crate) crc32: u32,
 }
 
 /// What staging produced: the folder with `data/records.jsonl`,
@@ -213,6 +217,7 @@ impl<'a> Stager<'a> {
         let span = BlobSpan {
             offset: self.blob_pack_len,
             len: bytes.len() as u64,
+            crc32: crc32fast::hash(bytes),
         };
         self.blob_pack_len += span.len;
         self.blobs.insert(sha256, span);
@@ -263,9 +268,10 @@ impl Sink for Stager<'_> {
     }
 
     fn blob(&mut self, bytes: &mut dyn Read) -> io::Result<(Sha256, u64)> {
-        let mut writer = HashingWriter::new(&mut self.blob_pack);
+        let mut writer = FingerprintWriter::new(&mut self.blob_pack);
         let copied = io::copy(bytes, &mut writer);
-        let (_, sha256, len) = writer.finish();
+        let (_, fingerprint) = writer.finish();
+        let (sha256, len) = (fingerprint.sha256, fingerprint.size);
         let offset = self.blob_pack_len;
         // Whatever reached the pack moves the end, even when the copy failed
         // part way; a blob already staged leaves its second copy unused in
@@ -273,7 +279,11 @@ impl Sink for Stager<'_> {
         self.blob_pack_len += len;
         copied?;
         if let std::collections::btree_map::Entry::Vacant(free) = self.blobs.entry(sha256) {
-            free.insert(BlobSpan { offset, len });
+            free.insert(BlobSpan {
+                offset,
+                len,
+                crc32: fingerprint.crc32,
+            });
             self.streamed_unreferenced.insert(sha256);
             self.counts.blobs += 1;
         }
