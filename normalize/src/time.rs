@@ -170,23 +170,25 @@ pub fn format_wall(wall: DateTime) -> String {
     if wall.subsec_nanosecond() != 0 || !(1000..=9999).contains(&wall.year()) {
         return wall.to_string();
     }
-    let mut text = String::with_capacity(20);
-    for (value, width, after) in [
-        (wall.year().unsigned_abs(), 4, Some('-')),
-        (wall.month().unsigned_abs().into(), 2, Some('-')),
-        (wall.day().unsigned_abs().into(), 2, Some('T')),
-        (wall.hour().unsigned_abs().into(), 2, Some(':')),
-        (wall.minute().unsigned_abs().into(), 2, Some(':')),
-        (wall.second().unsigned_abs().into(), 2, None),
+    let mut text = *b"0000-00-00T00:00:00";
+    let year = wall.year().unsigned_abs();
+    for (at, value) in [
+        (0, year / 100),
+        (2, year % 100),
+        (5, wall.month().unsigned_abs().into()),
+        (8, wall.day().unsigned_abs().into()),
+        (11, wall.hour().unsigned_abs().into()),
+        (14, wall.minute().unsigned_abs().into()),
+        (17, wall.second().unsigned_abs().into()),
     ] {
         let value: u16 = value;
-        for place in (0..width).rev() {
-            let digit = (value / 10u16.pow(place)) % 10;
-            text.push(char::from(b'0' + digit as u8));
-        }
-        text.extend(after);
+        text[at] = b'0' + (value / 10) as u8;
+        text[at + 1] = b'0' + (value % 10) as u8;
     }
-    text
+    // Every byte is an ASCII digit or separator.
+    let mut out = String::with_capacity(20);
+    out.extend(text.iter().map(|&b| char::from(b)));
+    out
 }
 
 #[cfg(test)]

@@ -123,14 +123,17 @@ pub(crate) fn survey<R: BufRead>(
         if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2 | 0xef)) {
             continue;
         }
-        let text = valid_prefix(buf);
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let Some((shape, header)) = header::parse(text) else {
+        let buf = buf.strip_prefix("\u{feff}".as_bytes()).unwrap_or(buf);
+        // The header is in the first bytes, as when reading (`header_of`).
+        let Some((shape, header)) =
+            header::parse(valid_prefix(&buf[..buf.len().min(HEADER_BYTES)]))
+        else {
             continue;
         };
         if first_slot.is_none() && shape.family == Family::Ios {
-            first_slot = text[header.body_start..]
-                .split_once(": \u{200e}")
+            first_slot = valid_prefix(buf)
+                .get(header.body_start..)
+                .and_then(|rest| rest.split_once(": \u{200e}"))
                 .map(|(slot, _)| slot.to_owned());
         }
         let at = match tallies.iter().position(|(s, _)| *s == shape) {
@@ -372,14 +375,16 @@ pub(crate) fn read_chat<R: BufRead, E>(
     Ok(())
 }
 
+/// A header is ASCII apart from marks and spaces; this many bytes hold any.
+const HEADER_BYTES: usize = 80;
+
 /// The header at the start of `line` if it has exactly the file's shape.
 fn header_of(line: &[u8], shape: &Shape) -> Option<Header> {
     let &first = line.first()?;
     if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2)) {
         return None;
     }
-    // A header is ASCII apart from marks and spaces; 80 bytes hold any.
-    let prefix = &line[..line.len().min(80)];
+    let prefix = &line[..line.len().min(HEADER_BYTES)];
     header::parse(valid_prefix(prefix)).and_then(|(s, h)| (s == *shape).then_some(h))
 }
 
