@@ -586,16 +586,42 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
+/// Where the first byte at or after `from` that needs an escape is, or
+/// `bytes.len()`. Eight bytes are tested at a time while none of them is a
+/// control, `"` or `\`, which for most text is all of it.
+fn next_escape(bytes: &[u8], mut from: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Some byte of `v` is below `n` (n <= 0x80); exact for "some", which is
+    // all that is asked.
+    let below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGHS != 0;
+    let any_equal = |v: u64, b: u8| below(v ^ (ONES * u64::from(b)), 1);
+    while let Some(word) = bytes
+        .get(from..from + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+    {
+        let v = u64::from_ne_bytes(word);
+        if below(v, 0x20) || any_equal(v, b'"') || any_equal(v, b'\\') {
+            break;
+        }
+        from += 8;
+    }
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]))
+        .map_or(bytes.len(), |at| from + at)
+}
+
 /// Writes `s` as a JSON string escaped as ECMAScript's `JSON.stringify`
 /// does. Runs of characters that need no escape are copied whole.
 pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut plain_from = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !NEEDS_ESCAPE[usize::from(b)] {
-            continue;
-        }
+    loop {
+        let at = next_escape(bytes, plain_from);
+        out.extend_from_slice(bytes.get(plain_from..at).unwrap_or_default());
+        let Some(&b) = bytes.get(at) else { break };
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -604,10 +630,8 @@ pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
             b'\n' => b"\\n",
             0x0c => b"\\f",
             b'\r' => b"\\r",
-            0..=0x1f => b"",
-            _ => continue,
+            _ => b"",
         };
-        out.extend_from_slice(&bytes[plain_from..i]);
         if escape.is_empty() {
             const DIGITS: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(b"\\u00");
@@ -616,9 +640,8 @@ pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
         } else {
             out.extend_from_slice(escape);
         }
-        plain_from = i + 1;
+        plain_from = at + 1;
     }
-    out.extend_from_slice(&bytes[plain_from..]);
     out.push(b'"');
 }
 
@@ -825,6 +848,18 @@ mod properties {
     }
 
     proptest! {
+        /// Strings are escaped as serde_json (and `JSON.stringify`) escape
+        /// them, whatever runs of plain bytes and escapes they hold.
+        #[test]
+        fn strings_escape_as_serde_json_does(
+            text in prop_oneof![any::<String>(), "[\\x00-\\x7f]{0,40}", "[a\"\\\\\\x1f\\n\\x7f€]{0,40}"]
+        ) {
+            let mut ours = Vec::new();
+            write_string(&text, &mut ours);
+            let theirs = serde_json::to_string(&text).expect("a string serialises");
+            prop_assert_eq!(String::from_utf8(ours).expect("UTF-8"), theirs);
+        }
+
         /// Canonicalising is idempotent: parse and canonicalise again gives
         /// the same bytes, and the result is recognised as canonical.
         #[test]
