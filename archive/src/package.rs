@@ -416,8 +416,8 @@ mod tests {
     }
 
     /// An export of one file and a staging folder with one blob (a
-    /// quarantined item's bytes), ready to
-    /// seal; `spoil` may change either before sealing.
+    /// quarantined item's bytes), ready to seal; `spoil` may change either
+    /// before sealing.
     fn seal_after(spoil: impl FnOnce(&Path, &Staged)) -> Result<Sealed, Error> {
         let dir = tempfile::tempdir().expect("temp dir");
         let original = dir.path().join("chat.txt");
