@@ -16,8 +16,9 @@ use spoor_normalize::{jcs, Record, Sha256};
 
 use crate::fingerprint::FingerprintWriter;
 
-/// Answers whether a record id is already in the store.
-pub(crate) trait KnownRecords {
+/// Answers whether a record id is already in the store. `Send`, as the
+/// stager it serves is a [`Sink`].
+pub(crate) trait KnownRecords: Send {
     fn contains(&mut self, id: &str) -> io::Result<bool>;
 }
 

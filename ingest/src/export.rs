@@ -17,7 +17,7 @@ use crate::mbox::{detect_variant, split_mbox, SplitError};
 use crate::pool::{process, Job, Outcome, Pool};
 use crate::signal::{self, BackupContext, BackupError, ExportContext, Fault, Passphrase};
 use crate::teams::{self, PageContext, PageError};
-use crate::whatsapp::{self, ChatContext, ChatError, DateOrder, Media, NoMedia, ZipMedia};
+use crate::whatsapp::{self, ChatContext, ChatError, DateOrder, ZipMedia};
 use crate::{maildir, zipped, Error};
 
 /// Name and version of this parser, written into every record.
@@ -156,8 +156,13 @@ impl<R: Read> Read for Watched<R> {
     }
 }
 
-/// Receives what a reader produces, in source order.
-pub trait Sink {
+/// Hands what a reader produces to the sink, from whichever reading thread
+/// has its turn.
+type Emit<'s> = dyn FnMut(Item) -> Result<(), Error> + Send + 's;
+
+/// Receives what a reader produces, in source order. Readers may call it
+/// from threads of their own (one at a time), so it must be `Send`.
+pub trait Sink: Send {
     /// One record and the blobs it references.
     ///
     /// # Errors
@@ -591,14 +596,10 @@ impl ExportReader<'_> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let identity = whatsapp::chat_identity(&[name.as_deref().unwrap_or("")], &grammar);
         let place = rel.map(str::to_owned);
-        match self.chat(
-            open()?,
-            &grammar,
-            identity,
-            whatsapp::FORMAT_TEXT,
-            place,
-            &mut NoMedia,
-        ) {
+        let read = |context: &ChatContext<'_>, emit: &mut Emit<'_>| {
+            whatsapp::read_chat_file(path, &grammar, context, emit)
+        };
+        match self.chat(&grammar, identity, whatsapp::FORMAT_TEXT, place, read) {
             Ok(()) => Ok(()),
             Err(ChatError::Stopped(e)) => Err(e),
             Err(ChatError::Read(e)) => match rel {
@@ -697,13 +698,15 @@ impl ExportReader<'_> {
                     continue;
                 }
             };
+            let read = |context: &ChatContext<'_>, emit: &mut Emit<'_>| {
+                whatsapp::read_chat(reader, &grammar, context, &mut media, emit)
+            };
             match self.chat(
-                reader,
                 &grammar,
                 identity,
                 whatsapp::FORMAT_ZIP,
                 Some(place.clone()),
-                &mut media,
+                read,
             ) {
                 Ok(()) => {}
                 Err(ChatError::Stopped(e)) => return Err(e),
@@ -728,14 +731,13 @@ impl ExportReader<'_> {
     }
 
     /// The reading pass over one chat file, its decisions recorded.
-    fn chat<R: io::BufRead>(
+    fn chat(
         &mut self,
-        input: R,
         grammar: &whatsapp::Grammar,
         identity: whatsapp::ChatIdentity,
         format: &'static str,
         place: Option<String>,
-        media: &mut dyn Media,
+        read: impl FnOnce(&ChatContext<'_>, &mut Emit<'_>) -> Result<(), ChatError<Error>>,
     ) -> Result<(), ChatError<Error>> {
         let options = self.options;
         self.summary
@@ -755,7 +757,7 @@ impl ExportReader<'_> {
             zone: &options.zone,
             limits: &options.limits,
         };
-        whatsapp::read_chat(input, grammar, &context, media, &mut |item| self.put(item))
+        read(&context, &mut |item| self.put(item))
     }
 
     fn read_mbox(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {

@@ -34,6 +34,16 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
+    /// A reader of `inner`, which starts at offset `pos` of the stream,
+    /// right after line `line_number`.
+    pub(crate) fn starting_at(inner: R, cap: usize, pos: u64, line_number: u64) -> Self {
+        LineReader {
+            pos,
+            line_number,
+            ..LineReader::new(inner, cap)
+        }
+    }
+
     /// 1-based number of the line last returned.
     pub(crate) fn line_number(&self) -> u64 {
         self.line_number

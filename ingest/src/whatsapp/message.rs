@@ -99,32 +99,70 @@ impl Pending {
     }
 }
 
+/// What reading carries from one record to the next: the clock's place in
+/// a fall-back hour and the count of identical messages. A chat read in
+/// chunks starts each chunk with a fresh carry and checks, once the chunk
+/// before is done, that starting fresh made no difference
+/// ([`Carry::same_as_fresh`]).
+#[derive(Default)]
+pub(crate) struct Carry {
+    clock: Clock,
+    occurrences: Occurrences,
+    /// Wall time of the first record that consulted this carry.
+    first_wall: Option<DateTime>,
+}
+
+impl Carry {
+    /// Would a chunk read from a fresh carry have read the same had it
+    /// started from `self`? True when the chunk's first record is in another
+    /// minute than the last one counted and takes the first instant of its
+    /// wall time, as a fresh clock does; and for a chunk that consulted no
+    /// carry at all.
+    pub(crate) fn same_as_fresh(&self, chunk: &Carry) -> bool {
+        chunk.first_wall.is_none_or(|first| {
+            self.occurrences.wall != Some(first) && self.clock.choice(first) == FoldChoice::Earlier
+        })
+    }
+
+    /// The carry after `chunk`, which was read fresh right after `self`.
+    pub(crate) fn then(self, chunk: Carry) -> Carry {
+        if chunk.first_wall.is_some() {
+            chunk
+        } else {
+            self
+        }
+    }
+}
+
 /// Resolves wall-clock times in file order. In the autumn fall-back hour
 /// the first pass through the hour takes summer time; once the clock steps
 /// back inside the hour, the second pass takes standard time.
 #[derive(Default)]
-pub(crate) struct Clock {
+struct Clock {
     previous: Option<(DateTime, Option<Ambiguity>)>,
     second_pass: bool,
 }
 
 impl Clock {
+    fn choice(&self, wall: DateTime) -> FoldChoice {
+        let stepped_back = matches!(
+            self.previous,
+            Some((before, Some(Ambiguity::FoldEarlier | Ambiguity::FoldLater))) if wall < before
+        );
+        if self.second_pass || stepped_back {
+            FoldChoice::Later
+        } else {
+            FoldChoice::Earlier
+        }
+    }
+
     fn resolve(
         &mut self,
         wall: DateTime,
         zone: &Zone,
         source_text: &str,
     ) -> (RecordTime, Option<[String; 2]>) {
-        let stepped_back = matches!(
-            self.previous,
-            Some((before, Some(Ambiguity::FoldEarlier | Ambiguity::FoldLater))) if wall < before
-        );
-        let choice = if self.second_pass || stepped_back {
-            FoldChoice::Later
-        } else {
-            FoldChoice::Earlier
-        };
-        let time = RecordTime::from_wall_clock(wall, zone, choice, source_text);
+        let time = RecordTime::from_wall_clock(wall, zone, self.choice(wall), source_text);
         let candidates = match time.ambiguity {
             Some(Ambiguity::FoldEarlier | Ambiguity::FoldLater) => zone.fold_candidates(wall),
             _ => None,
@@ -140,7 +178,7 @@ impl Clock {
 /// their header time. Most times have one record, so a short list is
 /// searched first and a map takes over for floods.
 #[derive(Default)]
-pub(crate) struct Occurrences {
+struct Occurrences {
     wall: Option<DateTime>,
     few: Vec<(String, String, u32)>,
     many: HashMap<(String, String), u32>,
@@ -185,8 +223,7 @@ pub(crate) fn build(
     message: Pending,
     grammar: &Grammar,
     context: &ChatContext<'_>,
-    clock: &mut Clock,
-    occurrences: &mut Occurrences,
+    carry: &mut Carry,
 ) -> Step {
     let Some(header) = message.header else {
         return Step::Quarantine(
@@ -225,9 +262,12 @@ pub(crate) fn build(
         .or_else(|| rest.strip_suffix('\n'))
         .unwrap_or(rest);
     let rest = normalize_text_keeping_marks(rest);
-    let (time, fold_candidates) = clock.resolve(wall, context.zone, time_text);
+    carry.first_wall.get_or_insert(wall);
+    let (time, fold_candidates) = carry.clock.resolve(wall, context.zone, time_text);
     let parts = split_sender(&rest, grammar.shape.family);
-    let occurrence = occurrences.next(wall, parts.slot.unwrap_or(""), &rest);
+    let occurrence = carry
+        .occurrences
+        .next(wall, parts.slot.unwrap_or(""), &rest);
     let mut number = [0u8; 10];
     let id = RecordId::derive(
         "whatsapp",

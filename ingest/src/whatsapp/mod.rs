@@ -7,6 +7,7 @@
 //! header grammar and the date order once for the whole file, then the
 //! reading pass turns each header and its continuation lines into a record.
 
+mod chunks;
 mod header;
 mod media;
 mod message;
@@ -17,13 +18,14 @@ use std::io::{self, BufRead};
 use serde_json::{json, Value};
 use spoor_normalize::{Sha256, Zone};
 
+pub(crate) use chunks::read_chat_file;
 pub use header::DateOrder;
 pub(crate) use media::{Media, NoMedia, ZipMedia};
 
 use crate::export::{stream_out, Item, Limits};
 use crate::lines::LineReader;
 use header::{Family, Header, Shape};
-use message::{Clock, Occurrences, Pending, Step};
+use message::{Carry, Pending, Step};
 
 /// Format names of the two containers.
 pub(crate) const FORMAT_TEXT: &str = "whatsapp/text";
@@ -305,12 +307,10 @@ pub(crate) enum ChatError<E> {
     Stopped(E),
 }
 
-/// The reading pass: each header of the surveyed shape starts a record, and
-/// the lines up to the next one are its body.
-///
-/// Records are built on this thread: on two cores, handing them to worker
-/// threads measured slower (records allocated on one thread and freed on
-/// another cost the allocator more than the building saves).
+/// The reading pass over a chat in one stream (a chat inside a zip): each
+/// header of the surveyed shape starts a record, and the lines up to the
+/// next one are its body. A chat file on disk is read in chunks on several
+/// threads instead ([`read_chat_file`]).
 pub(crate) fn read_chat<R: BufRead, E>(
     input: R,
     grammar: &Grammar,
@@ -318,62 +318,92 @@ pub(crate) fn read_chat<R: BufRead, E>(
     media: &mut dyn Media,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
 ) -> Result<(), ChatError<E>> {
-    let max = context.limits.max_message_bytes;
-    let mut lines = LineReader::new(input, max.saturating_add(1));
-    let mut pending: Option<Pending> = None;
-    let mut clock = Clock::default();
-    let mut occurrences = Occurrences::default();
-    let mut finish = |message: Pending,
-                      clock: &mut Clock,
-                      occurrences: &mut Occurrences|
-     -> Result<(), ChatError<E>> {
-        let item = match message::build(message, grammar, context, clock, occurrences) {
-            Step::Ready(built) => {
-                // Media go to the store before the record that names them.
-                let mut stopped = None;
-                let record = message::resolve(built, media, &mut |bytes| {
-                    stream_out(emit, &mut stopped, bytes)
-                });
-                if let Some(e) = stopped {
-                    return Err(ChatError::Stopped(e));
-                }
-                Item::Record(record, Vec::new())
-            }
-            Step::Quarantine(q) => Item::Quarantine(q),
-        };
-        emit(item).map_err(ChatError::Stopped)
+    let mut lines = LineReader::new(input, context.limits.max_message_bytes.saturating_add(1));
+    let span = Span {
+        grammar,
+        context,
+        stop_at: u64::MAX,
     };
-    while let Some(line) = lines.next_line().map_err(ChatError::Read)? {
-        let mut text_start = 0;
-        if line.start == 0 && lines.buf.starts_with(b"\xef\xbb\xbf") {
-            text_start = 3;
-        }
-        match header_of(&lines.buf[text_start..], &grammar.shape) {
-            Some(mut header) => {
-                header.time_text.0 += text_start;
-                header.time_text.1 += text_start;
-                header.body_start += text_start;
-                if let Some(done) = pending.take() {
-                    finish(done, &mut clock, &mut occurrences)?;
-                }
-                pending = Some(Pending::start(
-                    &line,
-                    lines.line_number(),
-                    &lines.buf,
-                    header,
-                    max,
-                ));
-            }
-            None => pending
-                .get_or_insert_with(|| Pending::preamble(&line, lines.line_number()))
-                .push(&line, lines.line_number(), &lines.buf, max),
-        }
-    }
-    if let Some(done) = pending.take() {
-        finish(done, &mut clock, &mut occurrences)?;
-    }
-    Ok(())
+    span.read(&mut lines, &mut Carry::default(), media, emit)
+        .map(|_| ())
 }
+
+/// Where a reading pass runs: the file's grammar and context, and the offset
+/// at or after which a header ends the span (it starts the next one).
+struct Span<'a, 'c> {
+    grammar: &'a Grammar,
+    context: &'a ChatContext<'c>,
+    stop_at: u64,
+}
+
+impl Span<'_, '_> {
+    /// Reads records from `lines` until a header of the file's shape that
+    /// starts at or after `stop_at`, or the end. Returns the number of the
+    /// span's last line.
+    fn read<R: BufRead, E>(
+        &self,
+        lines: &mut LineReader<R>,
+        carry: &mut Carry,
+        media: &mut dyn Media,
+        emit: &mut dyn FnMut(Item) -> Result<(), E>,
+    ) -> Result<u64, ChatError<E>> {
+        let (grammar, context) = (self.grammar, self.context);
+        let max = context.limits.max_message_bytes;
+        let mut pending: Option<Pending> = None;
+        let mut finish = |message: Pending, carry: &mut Carry| -> Result<(), ChatError<E>> {
+            let item = match message::build(message, grammar, context, carry) {
+                Step::Ready(built) => {
+                    // Media go to the store before the record that names them.
+                    let mut stopped = None;
+                    let record = message::resolve(built, media, &mut |bytes| {
+                        stream_out(emit, &mut stopped, bytes)
+                    });
+                    if let Some(e) = stopped {
+                        return Err(ChatError::Stopped(e));
+                    }
+                    Item::Record(record, Vec::new())
+                }
+                Step::Quarantine(q) => Item::Quarantine(q),
+            };
+            emit(item).map_err(ChatError::Stopped)
+        };
+        let mut last_line = lines.line_number();
+        while let Some(line) = lines.next_line().map_err(ChatError::Read)? {
+            let mut text_start = 0;
+            if line.start == 0 && lines.buf.starts_with(BOM) {
+                text_start = BOM.len();
+            }
+            match header_of(&lines.buf[text_start..], &grammar.shape) {
+                Some(_) if line.start >= self.stop_at => break,
+                Some(mut header) => {
+                    header.time_text.0 += text_start;
+                    header.time_text.1 += text_start;
+                    header.body_start += text_start;
+                    if let Some(done) = pending.take() {
+                        finish(done, carry)?;
+                    }
+                    pending = Some(Pending::start(
+                        &line,
+                        lines.line_number(),
+                        &lines.buf,
+                        header,
+                        max,
+                    ));
+                }
+                None => pending
+                    .get_or_insert_with(|| Pending::preamble(&line, lines.line_number()))
+                    .push(&line, lines.line_number(), &lines.buf, max),
+            }
+            last_line = lines.line_number();
+        }
+        if let Some(done) = pending.take() {
+            finish(done, carry)?;
+        }
+        Ok(last_line)
+    }
+}
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// A header is ASCII apart from marks and spaces; this many bytes hold any.
 const HEADER_BYTES: usize = 80;
