@@ -176,11 +176,15 @@ impl Clock {
 /// Counts identical records (same time, sender and body) so each gets its
 /// own id. Only the current time is remembered: identical messages share
 /// their header time. Most times have one record, so a short list is
-/// searched first and a map takes over for floods.
+/// searched first (its texts kept in one buffer, reused from minute to
+/// minute) and a map takes over for floods.
 #[derive(Default)]
 struct Occurrences {
     wall: Option<DateTime>,
-    few: Vec<(String, String, u32)>,
+    /// Sender and body of the first few records of this time.
+    texts: String,
+    /// Where each one's sender and body end in `texts`, and its count.
+    few: Vec<(usize, usize, u32)>,
     many: HashMap<(String, String), u32>,
 }
 
@@ -190,15 +194,25 @@ impl Occurrences {
     fn next(&mut self, wall: DateTime, sender: &str, body: &str) -> u32 {
         if self.wall != Some(wall) {
             self.wall = Some(wall);
+            self.texts.clear();
             self.few.clear();
             self.many.clear();
         }
-        if let Some(seen) = self.few.iter_mut().find(|e| e.0 == sender && e.1 == body) {
-            seen.2 += 1;
-            return seen.2;
+        let mut start = 0;
+        for (sender_end, body_end, count) in &mut self.few {
+            if &self.texts[start..*sender_end] == sender
+                && &self.texts[*sender_end..*body_end] == body
+            {
+                *count += 1;
+                return *count;
+            }
+            start = *body_end;
         }
         if self.few.len() < Self::FEW {
-            self.few.push((sender.to_owned(), body.to_owned(), 1));
+            self.texts.push_str(sender);
+            let sender_end = self.texts.len();
+            self.texts.push_str(body);
+            self.few.push((sender_end, self.texts.len(), 1));
             return 1;
         }
         let n = self
@@ -517,14 +531,16 @@ fn system_with(out: &mut Draft, text: &str, event: SystemEvent, slot: Option<&st
 /// A user's message: attachments, omitted media, deletions, the edited
 /// marker, locations and polls are read; what remains is the text.
 fn message_body(body: &str, cue: bool, out: &mut Draft) {
-    let mut body = body.to_owned();
-    if let Some(stripped) = strip_edited(&body) {
-        body = stripped;
-        out.flags.push("edited".to_owned());
-    }
+    let mut body = match strip_edited(body) {
+        Some(stripped) => {
+            out.flags.push("edited".to_owned());
+            stripped
+        }
+        None => body.to_owned(),
+    };
     let (first, caption) = match body.split_once('\n') {
-        Some((first, rest)) => (first.to_owned(), Some(rest.to_owned())),
-        None => (body.clone(), None),
+        Some((first, rest)) => (first, Some(rest)),
+        None => (body.as_str(), None),
     };
     let first_bare = first.trim_start_matches(LRM);
 
@@ -564,10 +580,10 @@ fn message_body(body: &str, cue: bool, out: &mut Draft) {
         .find_map(|s| first_bare.strip_suffix(s))
     {
         attach(out, name, None);
-        out.text = caption;
+        out.text = caption.map(str::to_owned);
         return;
     }
-    if let Some((before, name)) = ios_attachment(&first) {
+    if let Some((before, name)) = ios_attachment(first) {
         let before = before.trim_end_matches(LRM).trim();
         let info = before.contains(" • ").then_some(before);
         attach(out, name, info);
@@ -580,7 +596,7 @@ fn message_body(body: &str, cue: bool, out: &mut Draft) {
             if !text.is_empty() {
                 text.push('\n');
             }
-            text.push_str(&caption);
+            text.push_str(caption);
         }
         out.text = Some(text);
         return;
@@ -597,7 +613,7 @@ fn message_body(body: &str, cue: bool, out: &mut Draft) {
     } else if phrases::POLL.contains(&first_bare.trim_end()) {
         out.flags.push("poll".to_owned());
         out.extra
-            .insert("poll".to_owned(), poll(caption.as_deref().unwrap_or("")));
+            .insert("poll".to_owned(), poll(caption.unwrap_or("")));
         // The marks before each option line are structure.
         body = body
             .lines()
@@ -771,6 +787,28 @@ fn media_type(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identical_messages_are_counted_per_minute() {
+        let mut seen = Occurrences::default();
+        let minute = jiff::civil::date(2024, 5, 1).at(10, 0, 0, 0);
+        // Sender and body are told apart even when their joins agree.
+        assert_eq!(seen.next(minute, "Jan", "ja"), 1);
+        assert_eq!(seen.next(minute, "Ja", "nja"), 1);
+        assert_eq!(seen.next(minute, "Jan", "ja"), 2);
+        // Past the short list, a flood is counted in the map.
+        for n in 0..20 {
+            assert_eq!(seen.next(minute, "Eva", &format!("bericht {n}")), 1);
+        }
+        assert_eq!(seen.next(minute, "Eva", "bericht 19"), 2);
+        assert_eq!(seen.next(minute, "Eva", "bericht 3"), 2);
+        assert_eq!(seen.next(minute, "Jan", "ja"), 3);
+        // A new minute starts over.
+        assert_eq!(
+            seen.next(minute + jiff::SignedDuration::from_mins(1), "Jan", "ja"),
+            1
+        );
+    }
 
     #[test]
     fn phone_numbers_become_e164() {

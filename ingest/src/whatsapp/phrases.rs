@@ -210,6 +210,12 @@ pub(crate) struct SystemEvent {
 /// Finds the first system-event pattern that matches all of `text`.
 pub(crate) fn system_event(text: &str) -> Option<SystemEvent> {
     SYSTEM_EVENTS.iter().find_map(|(event, language, pattern)| {
+        // The literal after the last placeholder ends the text: a quick
+        // test that rules out most patterns (a quote in it matches any).
+        let tail = &pattern[pattern.rfind('}').map_or(0, |at| at + 1)..];
+        if !tail.contains(is_quote) && !text.ends_with(tail) {
+            return None;
+        }
         let mut found = SystemEvent {
             event,
             language,
