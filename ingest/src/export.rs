@@ -583,12 +583,7 @@ impl ExportReader<'_> {
 
     /// A WhatsApp chat delivered as a bare text file.
     fn read_chat_file(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
-        let open = || {
-            File::open(path)
-                .map(|f| io::BufReader::with_capacity(1 << 20, f))
-                .map_err(|e| Error::io(path, e))
-        };
-        let surveyed = whatsapp::survey(open()?, self.options.date_order_hint);
+        let surveyed = whatsapp::survey_file(path, self.options.date_order_hint);
         let grammar = match surveyed.map_err(|e| Error::io(path, e))? {
             Ok(grammar) => grammar,
             Err(reason) => return self.undecidable(path, rel, reason),

@@ -23,7 +23,10 @@ use std::sync::{Condvar, Mutex, PoisonError};
 
 use spoor_normalize::Locator;
 
-use super::{header_of, read_chat, ChatContext, ChatError, Grammar, NoMedia, Span};
+use super::{
+    decide, header_of, read_chat, ChatContext, ChatError, DateOrder, Grammar, NoMedia, Span,
+    SurveyPart,
+};
 use crate::export::{Item, Quarantined};
 use crate::lines::LineReader;
 use crate::whatsapp::message::Carry;
@@ -37,6 +40,62 @@ const CHUNK_BYTES: u64 = 64 << 10;
 /// Files smaller than this are read in one pass: threads would cost more
 /// than they save.
 const PARALLEL_MIN_BYTES: u64 = 4 << 20;
+
+/// Surveys a chat file on disk (see [`survey`]), in as many parts as there
+/// are cores when it is large enough to gain from it.
+pub(crate) fn survey_file(
+    path: &Path,
+    hint: Option<DateOrder>,
+) -> io::Result<Result<Grammar, String>> {
+    let len = std::fs::metadata(path)?.len();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = if len < PARALLEL_MIN_BYTES {
+        1
+    } else {
+        threads as u64
+    };
+    survey_in_parts(path, len, parts).map(|part| decide(part, hint))
+}
+
+/// The survey of `path` (`len` bytes) in `parts` parts of about equal
+/// size, each on a thread of its own, merged in file order.
+fn survey_in_parts(path: &Path, len: u64, parts: u64) -> io::Result<SurveyPart> {
+    let part = |i: u64| -> io::Result<SurveyPart> {
+        let (start, end) = (len * i / parts, len * (i + 1) / parts);
+        let mut input = BufReader::with_capacity(1 << 20, File::open(path)?);
+        let start = line_start(&mut input, start)?;
+        SurveyPart::read(&mut LineReader::starting_at(input, 160, start, 0), end)
+    };
+    let surveyed: Vec<io::Result<SurveyPart>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (1..parts).map(|i| scope.spawn(move || part(i))).collect();
+        let mut surveyed = vec![part(0)];
+        for thread in threads {
+            surveyed.push(
+                thread
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a survey thread failed"))),
+            );
+        }
+        surveyed
+    });
+    let mut whole = SurveyPart::default();
+    for part in surveyed {
+        whole = whole.then(part?);
+    }
+    Ok(whole)
+}
+
+/// Positions `input` at the first line that starts at or after `offset`,
+/// and returns where that is.
+fn line_start(input: &mut BufReader<File>, offset: u64) -> io::Result<u64> {
+    if offset == 0 {
+        input.seek(SeekFrom::Start(0))?;
+        return Ok(0);
+    }
+    input.seek(SeekFrom::Start(offset - 1))?;
+    let skipped = input.skip_until(b'\n')?;
+    Ok(offset - 1 + skipped as u64)
+}
 
 /// Reads a chat file on disk, in chunks on every core when it is large
 /// enough to gain from it, else in one pass.
@@ -304,11 +363,8 @@ impl ChunkReader<'_, '_> {
         if k == 0 {
             return Ok(0);
         }
-        let nominal = k.saturating_mul(self.chunk_bytes);
-        input.seek(SeekFrom::Start(nominal - 1))?;
-        // The first line that starts at or after `nominal`.
-        let skip = input.skip_until(b'\n')?;
-        let mut lines = LineReader::starting_at(input, 160, nominal - 1 + skip as u64, 0);
+        let first = line_start(input, k.saturating_mul(self.chunk_bytes))?;
+        let mut lines = LineReader::starting_at(input, 160, first, 0);
         while let Some(line) = lines.next_line()? {
             if header_of(&lines.buf, &self.grammar.shape).is_some() {
                 return Ok(line.start);
@@ -333,7 +389,7 @@ mod tests {
 
     use super::*;
     use crate::export::Limits;
-    use crate::whatsapp::{chat_identity, survey, DateOrder};
+    use crate::whatsapp::{chat_identity, survey};
 
     /// Each item as comparable text: a record's canonical line, a
     /// quarantined item's every field.
@@ -410,11 +466,10 @@ mod tests {
         path
     }
 
-    #[test]
-    fn chunks_read_exactly_as_one_pass() {
-        let dir = tempfile::tempdir().expect("tempdir");
+    /// The tricky chat and every chat file among the fixtures.
+    fn chats(dir: &Path) -> Vec<PathBuf> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/whatsapp");
-        let mut files = vec![tricky_chat(dir.path())];
+        let mut files = vec![tricky_chat(dir)];
         for folder in std::fs::read_dir(&root).expect("fixtures") {
             for entry in std::fs::read_dir(folder.expect("entry").path()).expect("folder") {
                 let path = entry.expect("entry").path();
@@ -424,7 +479,41 @@ mod tests {
             }
         }
         assert!(files.len() > 10, "{files:?}");
+        files
+    }
+
+    #[test]
+    fn surveys_in_parts_decide_as_one_pass() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut files = chats(dir.path());
+        // Dates that go back only across the middle of the file: read in
+        // parts, the step back is still seen, so only d-m-y fits.
+        let seam = dir.path().join("seam.txt");
+        std::fs::write(
+            &seam,
+            "01/02/2024 10:00 - A: x\n02/02/2024 10:00 - A: y\n01/03/2024 10:00 - A: z\n",
+        )
+        .expect("write");
+        files.push(seam.clone());
         for path in &files {
+            let whole = survey(BufReader::new(File::open(path).expect("open")), None)
+                .expect("reads")
+                .map(|g| format!("{g:?}"));
+            let len = std::fs::metadata(path).expect("size").len();
+            for parts in [1, 2, 3, 5, 8, 50] {
+                let decided = decide(survey_in_parts(path, len, parts).expect("reads"), None)
+                    .map(|g| format!("{g:?}"));
+                assert_eq!(decided, whole, "{} in {parts} parts", path.display());
+            }
+        }
+        let grammar = decide(survey_in_parts(&seam, 72, 3).expect("reads"), None).expect("decides");
+        assert_eq!(grammar.order, DateOrder::Dmy);
+    }
+
+    #[test]
+    fn chunks_read_exactly_as_one_pass() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for path in &chats(dir.path()) {
             let whole = read_all(path, None);
             assert!(!whole.is_empty());
             for bytes in [1, 2, 7, 31, 64, 100, 257, 1000, 1 << 20] {

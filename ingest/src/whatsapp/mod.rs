@@ -18,7 +18,7 @@ use std::io::{self, BufRead};
 use serde_json::{json, Value};
 use spoor_normalize::{Sha256, Zone};
 
-pub(crate) use chunks::read_chat_file;
+pub(crate) use chunks::{read_chat_file, survey_file};
 pub use header::DateOrder;
 pub(crate) use media::{Media, NoMedia, ZipMedia};
 
@@ -94,20 +94,132 @@ impl Grammar {
 /// Per-shape tallies of the survey.
 struct ShapeTally {
     count: u64,
-    first_line: u64,
+    /// Offset of the first line of this shape.
+    first_at: u64,
     orders: [OrderTally; 4],
 }
 
 #[derive(Clone, Copy, Default)]
 struct OrderTally {
     invalid: bool,
+    /// The first and the last valid date read.
+    first: Option<jiff::civil::Date>,
     previous: Option<jiff::civil::Date>,
     decreases: u64,
 }
 
+impl OrderTally {
+    fn add(&mut self, date: Option<jiff::civil::Date>) {
+        match date {
+            None => self.invalid = true,
+            Some(date) => {
+                if self.previous.is_some_and(|p| date < p) {
+                    self.decreases += 1;
+                }
+                self.first.get_or_insert(date);
+                self.previous = Some(date);
+            }
+        }
+    }
+
+    /// These tallies followed by `later`'s, of the part of the file after.
+    fn then(&mut self, later: &OrderTally) {
+        self.invalid |= later.invalid;
+        self.decreases += later.decreases;
+        if let (Some(before), Some(after)) = (self.previous, later.first) {
+            if after < before {
+                self.decreases += 1;
+            }
+        }
+        self.first = self.first.or(later.first);
+        self.previous = later.previous.or(self.previous);
+    }
+}
+
 /// Most distinct header shapes tracked: a real file has one, and date-led
-/// body lines add a few.
+/// body lines add a few. (Surveyed in parts, a file with more than this in
+/// one part may count a late shape less than one pass would.)
 const MAX_SHAPES: usize = 64;
+
+/// What the survey found in one part of a file (or in all of it).
+#[derive(Default)]
+pub(crate) struct SurveyPart {
+    // A file has one shape and a few look-alikes: a list beats hashing.
+    tallies: Vec<(Shape, ShapeTally)>,
+    first_slot: Option<String>,
+}
+
+impl SurveyPart {
+    /// Tallies the headers of the lines read from `lines` that start
+    /// before `end`.
+    pub(crate) fn read<R: BufRead>(lines: &mut LineReader<R>, end: u64) -> io::Result<SurveyPart> {
+        let mut part = SurveyPart::default();
+        while let Some(line) = lines.next_line()? {
+            if line.start >= end {
+                break;
+            }
+            let buf = &lines.buf;
+            let Some(&first) = buf.first() else { continue };
+            if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2 | 0xef)) {
+                continue;
+            }
+            let buf = buf.strip_prefix("\u{feff}".as_bytes()).unwrap_or(buf);
+            // The header is in the first bytes, as when reading (`header_of`).
+            let Some((shape, header)) =
+                header::parse(valid_prefix(&buf[..buf.len().min(HEADER_BYTES)]))
+            else {
+                continue;
+            };
+            if part.first_slot.is_none() && shape.family == Family::Ios {
+                part.first_slot = valid_prefix(buf)
+                    .get(header.body_start..)
+                    .and_then(|rest| rest.split_once(": \u{200e}"))
+                    .map(|(slot, _)| slot.to_owned());
+            }
+            let Some(tally) = part.tally(shape, line.start) else {
+                continue;
+            };
+            tally.count += 1;
+            for (order, t) in DateOrder::ALL.iter().zip(&mut tally.orders) {
+                t.add(read_date(*order, &header));
+            }
+        }
+        Ok(part)
+    }
+
+    /// The tally of `shape`, new if there is room for it.
+    fn tally(&mut self, shape: Shape, at: u64) -> Option<&mut ShapeTally> {
+        let index = match self.tallies.iter().position(|(s, _)| *s == shape) {
+            Some(index) => index,
+            None if self.tallies.len() >= MAX_SHAPES => return None,
+            None => {
+                let tally = ShapeTally {
+                    count: 0,
+                    first_at: at,
+                    orders: [OrderTally::default(); 4],
+                };
+                self.tallies.push((shape, tally));
+                self.tallies.len() - 1
+            }
+        };
+        self.tallies.get_mut(index).map(|(_, t)| t)
+    }
+
+    /// This part followed by `later`, the part of the file after it.
+    pub(crate) fn then(mut self, later: SurveyPart) -> SurveyPart {
+        for (shape, tally) in later.tallies {
+            let Some(mine) = self.tally(shape, tally.first_at) else {
+                continue;
+            };
+            mine.count += tally.count;
+            for (order, later) in mine.orders.iter_mut().zip(&tally.orders) {
+                order.then(later);
+            }
+        }
+        self.first_slot = self.first_slot.or(later.first_slot);
+        self
+    }
+}
 
 /// Reads the chat once, deciding its header grammar and date order (see
 /// docs/FORMAT.md §13.2). `Ok(Err(reason))` when no decision is possible.
@@ -115,61 +227,21 @@ pub(crate) fn survey<R: BufRead>(
     input: R,
     hint: Option<DateOrder>,
 ) -> io::Result<Result<Grammar, String>> {
-    let mut lines = LineReader::new(input, 160);
-    // A file has one shape and a few look-alikes: a list beats hashing.
-    let mut tallies: Vec<(Shape, ShapeTally)> = Vec::new();
-    let mut first_slot = None;
-    while lines.next_line()?.is_some() {
-        let buf = &lines.buf;
-        let Some(&first) = buf.first() else { continue };
-        if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2 | 0xef)) {
-            continue;
-        }
-        let buf = buf.strip_prefix("\u{feff}".as_bytes()).unwrap_or(buf);
-        // The header is in the first bytes, as when reading (`header_of`).
-        let Some((shape, header)) =
-            header::parse(valid_prefix(&buf[..buf.len().min(HEADER_BYTES)]))
-        else {
-            continue;
-        };
-        if first_slot.is_none() && shape.family == Family::Ios {
-            first_slot = valid_prefix(buf)
-                .get(header.body_start..)
-                .and_then(|rest| rest.split_once(": \u{200e}"))
-                .map(|(slot, _)| slot.to_owned());
-        }
-        let at = match tallies.iter().position(|(s, _)| *s == shape) {
-            Some(at) => at,
-            None if tallies.len() >= MAX_SHAPES => continue,
-            None => {
-                let tally = ShapeTally {
-                    count: 0,
-                    first_line: lines.line_number(),
-                    orders: [OrderTally::default(); 4],
-                };
-                tallies.push((shape, tally));
-                tallies.len() - 1
-            }
-        };
-        let tally = &mut tallies[at].1;
-        tally.count += 1;
-        for (order, t) in DateOrder::ALL.iter().zip(&mut tally.orders) {
-            match read_date(*order, &header) {
-                None => t.invalid = true,
-                Some(date) => {
-                    if t.previous.is_some_and(|p| date < p) {
-                        t.decreases += 1;
-                    }
-                    t.previous = Some(date);
-                }
-            }
-        }
-    }
+    let part = SurveyPart::read(&mut LineReader::new(input, 160), u64::MAX)?;
+    Ok(decide(part, hint))
+}
+
+/// The grammar a survey of the whole file found, or why there is none.
+pub(crate) fn decide(survey: SurveyPart, hint: Option<DateOrder>) -> Result<Grammar, String> {
+    let SurveyPart {
+        tallies,
+        first_slot,
+    } = survey;
     let Some((shape, tally)) = tallies
         .into_iter()
-        .max_by_key(|(_, t)| (t.count, std::cmp::Reverse(t.first_line)))
+        .max_by_key(|(_, t)| (t.count, std::cmp::Reverse(t.first_at)))
     else {
-        return Ok(Err("no WhatsApp message header found".to_owned()));
+        return Err("no WhatsApp message header found".to_owned());
     };
     let fits: Vec<(DateOrder, u64)> = DateOrder::ALL
         .iter()
@@ -214,13 +286,13 @@ pub(crate) fn survey<R: BufRead>(
             }
         }
     };
-    Ok(decided.map(|(order, order_basis)| Grammar {
+    decided.map(|(order, order_basis)| Grammar {
         shape,
         order,
         order_basis,
         headers: tally.count,
         first_slot,
-    }))
+    })
 }
 
 /// The calendar date of a header under `order`. Year-first orders need a
