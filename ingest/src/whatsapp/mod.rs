@@ -6,6 +6,9 @@
 //! A chat file is read twice, streaming both times: a survey decides the
 //! header grammar and the date order once for the whole file, then the
 //! reading pass turns each header and its continuation lines into a record.
+//! A chat file of 4 MB or more on disk is surveyed in parts and read in
+//! chunks on every core (`chunks`), with exactly the records, in exactly
+//! the order, of one pass; a chat inside a zip is read in one pass.
 
 mod chunks;
 mod header;
