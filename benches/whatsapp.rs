@@ -9,6 +9,11 @@
 //! whatsapp-chat-parser@4.0.2` was run, that parser reads the same chat for
 //! a side-by-side figure (docs/PERFORMANCE.md has the commands).
 //!
+//! A "floor" row measures what any reader of the chat must do per record
+//! whatever its design: find the line, and take the two SHA-256 the record
+//! format asks for (the item's bytes, and the id's canonical JSON array of
+//! chat, time, sender, body and occurrence), on every core.
+//!
 //! "Ingest + normalise" is reading the export into normalised records
 //! (text, UTC times, ids, blobs hashed), what the peer parser's message
 //! objects are to it; a second row adds turning each record into its
@@ -33,6 +38,11 @@ fn main() {
     if reader::run_as_child() {
         return;
     }
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--floor") {
+        floor(std::path::Path::new(&args[at + 1]));
+        return;
+    }
     let (sizes, base) = sampled::sizes_and_base("100");
     reader::header();
     for mb in sizes {
@@ -52,6 +62,21 @@ fn main() {
         )
         .expect("generate zip");
 
+        warm(&chat);
+        let (_, rss, said) = sampled::run_sampled(
+            Command::new(std::env::current_exe().expect("own path"))
+                .arg("--floor")
+                .arg(&chat),
+        );
+        let (records, seconds) = records_and_seconds(&said);
+        report(
+            mb,
+            "floor: find + 2 SHA-256",
+            seconds,
+            chat_bytes,
+            records,
+            rss,
+        );
         reader::measure_reader(mb, "records from text", &chat, chat_bytes, false);
         reader::measure_reader(mb, "+ canonical lines", &chat, chat_bytes, true);
         reader::measure_reader(mb, "records from zip", &zip, zip_bytes, false);
@@ -116,6 +141,72 @@ const messages = parseString(readFileSync(process.argv[2], 'utf8'), { parseAttac
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
 console.log(`${messages.length} ${seconds}`);
 "#;
+
+/// The floor child: each core takes an equal part of the file, finds each
+/// message (a header line and the lines after it) and hashes it twice as
+/// the reader must (no header parsing, no survey, no time zone, no record);
+/// prints `messages seconds`.
+fn floor(chat: &std::path::Path) {
+    use spoor_normalize::{RecordId, Sha256};
+    use std::io::{BufRead, Seek};
+    let start = std::time::Instant::now();
+    let len = fs::metadata(chat).expect("chat").len();
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let lines: u64 = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..parts)
+            .map(|i| {
+                scope.spawn(move || {
+                    let (from, to) = (len * i / parts, len * (i + 1) / parts);
+                    let mut file = fs::File::open(chat).expect("chat");
+                    file.seek(std::io::SeekFrom::Start(from)).expect("seek");
+                    let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+                    let mut at = from;
+                    if from > 0 {
+                        at += input.skip_until(b'\n').expect("read") as u64;
+                    }
+                    let (mut item, mut count) = (Vec::new(), 0u64);
+                    let mut hash = |item: &[u8]| {
+                        // `DD-MM-YYYY HH:MM - ` is 19 bytes.
+                        let text = std::str::from_utf8(item.get(19..).unwrap_or_default())
+                            .unwrap_or_default();
+                        let (sender, body) = text.split_once(": ").unwrap_or(("", text));
+                        let id = RecordId::derive(
+                            "whatsapp",
+                            &["whatsapp:Bench", "2023-01-13T00:00:00", sender, body, "1"],
+                        );
+                        std::hint::black_box((Sha256::of(item), id));
+                        count += 1;
+                    };
+                    // A line that starts like a header starts a message; the
+                    // lines after it up to the next one are its body.
+                    let mut line = Vec::new();
+                    while at < to {
+                        line.clear();
+                        let n = input.read_until(b'\n', &mut line).expect("read");
+                        if n == 0 {
+                            break;
+                        }
+                        at += n as u64;
+                        if line.get(16..19) == Some(b" - ") && !item.is_empty() {
+                            hash(&item);
+                            item.clear();
+                        }
+                        item.extend_from_slice(&line);
+                    }
+                    if !item.is_empty() {
+                        hash(&item);
+                    }
+                    count
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("floor thread"))
+            .sum()
+    });
+    println!("{lines} {}", start.elapsed().as_secs_f64());
+}
 
 fn path(p: &std::path::Path) -> &str {
     p.to_str().expect("bench paths are UTF-8")
