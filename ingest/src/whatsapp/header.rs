@@ -201,8 +201,10 @@ impl std::str::FromStr for DateOrder {
 
 /// Reads a header at the start of `line` (after any structural U+200E),
 /// returning its shape and values, or `None` when the line does not start
-/// with a header of any shape.
-pub(crate) fn parse(line: &str) -> Option<(Shape, Header)> {
+/// with a header of any shape. Works on bytes: a header is ASCII apart from
+/// marks and spaces matched whole, so the line need not be valid UTF-8 past
+/// it (nor checked first).
+pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
     let mut cursor = Cursor { text: line, pos: 0 };
     cursor.skip_marks();
     let family = if cursor.eat("[") {
@@ -214,7 +216,7 @@ pub(crate) fn parse(line: &str) -> Option<(Shape, Header)> {
     let mut date = [0u32; 3];
     let mut digits = [0u8; 3];
     (date[0], digits[0]) = cursor.number(4)?;
-    let date_separator = *line.as_bytes().get(cursor.pos)?;
+    let date_separator = *line.get(cursor.pos)?;
     if !matches!(date_separator, b'/' | b'.' | b'-') {
         return None;
     }
@@ -236,13 +238,13 @@ pub(crate) fn parse(line: &str) -> Option<(Shape, Header)> {
     }
     let word = cursor
         .rest()
-        .bytes()
-        .take_while(u8::is_ascii_alphabetic)
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic())
         .count();
-    if word > 0 && word <= 8 && cursor.rest().as_bytes().get(word) == Some(&b' ') {
+    if word > 0 && word <= 8 && cursor.rest().get(word) == Some(&b' ') {
         cursor.pos += word + 1;
     }
-    let between_bytes = &line.as_bytes()[between_start..cursor.pos];
+    let between_bytes = &line[between_start..cursor.pos];
     let mut between = Between {
         len: u8::try_from(between_bytes.len()).ok()?,
         bytes: [0; 15],
@@ -253,7 +255,7 @@ pub(crate) fn parse(line: &str) -> Option<(Shape, Header)> {
         .copy_from_slice(between_bytes);
 
     let (hour, hour_digits) = cursor.number(2)?;
-    let time_separator = *line.as_bytes().get(cursor.pos)?;
+    let time_separator = *line.get(cursor.pos)?;
     if !matches!(time_separator, b':' | b'.') {
         return None;
     }
@@ -264,7 +266,6 @@ pub(crate) fn parse(line: &str) -> Option<(Shape, Header)> {
     if cursor.peek_byte() == Some(time_separator)
         && cursor
             .text
-            .as_bytes()
             .get(cursor.pos + 1)
             .is_some_and(u8::is_ascii_digit)
     {
@@ -274,14 +275,16 @@ pub(crate) fn parse(line: &str) -> Option<(Shape, Header)> {
     }
     let mut meridiem = None;
     let mut pm = None;
-    if let Some(space) = cursor
-        .rest()
-        .chars()
-        .next()
-        .filter(|c| MARKER_SPACES.contains(c))
-    {
+    if let Some(space) = MARKER_SPACES.iter().copied().find(|c| {
+        cursor
+            .rest()
+            .starts_with(c.encode_utf8(&mut [0; 4]).as_bytes())
+    }) {
         let after = &cursor.rest()[space.len_utf8()..];
-        if let Some((text, is_pm, style)) = MARKERS.iter().find(|(m, ..)| after.starts_with(m)) {
+        if let Some((text, is_pm, style)) = MARKERS
+            .iter()
+            .find(|(m, ..)| after.starts_with(m.as_bytes()))
+        {
             cursor.pos += space.len_utf8() + text.len();
             meridiem = Some((MarkerStyle(*style), space));
             pm = Some(*is_pm);
@@ -327,21 +330,21 @@ pub(crate) fn parse(line: &str) -> Option<(Shape, Header)> {
 }
 
 struct Cursor<'a> {
-    text: &'a str,
+    text: &'a [u8],
     pos: usize,
 }
 
 impl Cursor<'_> {
-    fn rest(&self) -> &str {
-        self.text.get(self.pos..).unwrap_or("")
+    fn rest(&self) -> &[u8] {
+        self.text.get(self.pos..).unwrap_or_default()
     }
 
     fn peek_byte(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.pos).copied()
+        self.text.get(self.pos).copied()
     }
 
     fn eat(&mut self, literal: &str) -> bool {
-        let hit = self.rest().starts_with(literal);
+        let hit = self.rest().starts_with(literal.as_bytes());
         if hit {
             self.pos += literal.len();
         }
@@ -363,7 +366,7 @@ impl Cursor<'_> {
 
     /// 1 to `max` ASCII digits.
     fn number(&mut self, max: usize) -> Option<(u32, u8)> {
-        let bytes = &self.text.as_bytes()[self.pos..];
+        let bytes = self.rest();
         let n = bytes
             .iter()
             .take(max + 1)
@@ -392,7 +395,7 @@ mod tests {
     use super::*;
 
     fn read(line: &str) -> (Shape, Header) {
-        parse(line).unwrap_or_else(|| panic!("no header in {line:?}"))
+        parse(line.as_bytes()).unwrap_or_else(|| panic!("no header in {line:?}"))
     }
 
     #[test]
@@ -436,7 +439,7 @@ mod tests {
         ] {
             assert_eq!(read(line).1.hour, hour, "{line}");
         }
-        assert!(parse("1/4/23, 13:05 PM - a").is_none());
+        assert!(parse(b"1/4/23, 13:05 PM - a").is_none());
     }
 
     #[test]
@@ -454,14 +457,23 @@ mod tests {
     }
 
     #[test]
+    fn bytes_after_the_header_need_not_be_utf8() {
+        let (_, h) = parse(b"31-12-2020 23:59 - \xffNaam").expect("header");
+        assert_eq!(h.body_start, 19);
+        // A narrow space cut short is not a marker space.
+        assert!(parse(b"1/4/23, 5:46\xe2\x80 pm - a").is_none());
+        assert!(parse(b"1/4/23, 5:46\xe2\x80\xaf").is_none());
+    }
+
+    #[test]
     fn shapes_tell_lines_apart() {
         let (android, _) = read("12-03-2021 10:00 - Jan: hoi");
-        assert!(parse("12-03-2021 om 10:00 is het overleg").is_none_or(|(s, _)| s != android));
-        assert!(parse("30/08/25 18.30 juga boleh").is_none());
+        assert!(parse(b"12-03-2021 om 10:00 is het overleg").is_none_or(|(s, _)| s != android));
+        assert!(parse(b"30/08/25 18.30 juga boleh").is_none());
         let (ios, _) = read("[12-03-2021 10:00:00] Jan: hoi");
         assert_ne!(ios, android);
-        assert!(parse("[ja] dat klopt").is_none());
-        assert!(parse("12-03-2021 25:00 - x").is_none());
+        assert!(parse(b"[ja] dat klopt").is_none());
+        assert!(parse(b"12-03-2021 25:00 - x").is_none());
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub(crate) fn sniff(head: &[u8]) -> bool {
     valid_prefix(head)
         .lines()
         .next()
-        .is_some_and(|line| header::parse(line).is_some())
+        .is_some_and(|line| header::parse(line.as_bytes()).is_some())
 }
 
 /// The longest valid UTF-8 start of `bytes`: a header is short and ASCII,
@@ -168,9 +168,7 @@ impl SurveyPart {
             }
             let buf = buf.strip_prefix("\u{feff}".as_bytes()).unwrap_or(buf);
             // The header is in the first bytes, as when reading (`header_of`).
-            let Some((shape, header)) =
-                header::parse(valid_prefix(&buf[..buf.len().min(HEADER_BYTES)]))
-            else {
+            let Some((shape, header)) = header::parse(&buf[..buf.len().min(HEADER_BYTES)]) else {
                 continue;
             };
             if part.first_slot.is_none() && shape.family == Family::Ios {
@@ -490,7 +488,7 @@ fn header_of(line: &[u8], shape: &Shape) -> Option<Header> {
         return None;
     }
     let prefix = &line[..line.len().min(HEADER_BYTES)];
-    header::parse(valid_prefix(prefix)).and_then(|(s, h)| (s == *shape).then_some(h))
+    header::parse(prefix).and_then(|(s, h)| (s == *shape).then_some(h))
 }
 
 #[cfg(test)]
