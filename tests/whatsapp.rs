@@ -288,3 +288,123 @@ fn overlapping_exports_in_one_run_add_each_message_once_in_input_order() {
     }
     assert_eq!(packages[0], packages[1], "one run or two, the same records");
 }
+
+/// A chat of 4.5 MB (read in chunks on every core) archived after three
+/// small slices of it (each read in one pass): every message of a slice
+/// gets the same id in the large export, so the large package lists exactly
+/// those as already in the store, and every line of the file is accounted
+/// for once, in order. Runs of identical messages in one minute (told apart
+/// by their occurrence) fall on chunk edges too.
+#[test]
+fn a_large_chat_read_on_every_core_keeps_the_ids_of_one_pass() {
+    let t = TestStore::new();
+    let name = "WhatsApp-chat met Grote Groep.txt";
+    // (first message of its minute, text)
+    let mut messages: Vec<(bool, String)> = Vec::new();
+    let start = 13 * 24 * 60; // 13 January, so every day settles d-m-y
+    let mut minute = 0;
+    let mut lines = 0;
+    while messages.iter().map(|(_, m)| m.len()).sum::<usize>() < 4_500_000 {
+        let at = start + minute;
+        let day = at / (24 * 60);
+        let (month, day) = if day > 31 { (2, day - 31) } else { (1, day) };
+        let header = format!(
+            "{day:02}-{month:02}-2023 {:02}:{:02} - ",
+            at / 60 % 24,
+            at % 60
+        );
+        let repeats = if minute % 10 == 0 { 3 } else { 1 };
+        for n in 0..repeats {
+            let body = match (minute % 7, repeats) {
+                (_, 3) => "Eva Jansen: akkoord\n".to_owned(),
+                (0, _) => format!(
+                    "Jan de Vries: bericht {minute} over de begroting\nmet een tweede regel\n"
+                ),
+                _ => format!("Sanne Visser: bericht {minute} over het voorstel van de wethouder\n"),
+            };
+            lines += body.matches('\n').count();
+            messages.push((n == 0, format!("{header}{body}")));
+        }
+        minute += 1;
+    }
+    let whole: String = messages.iter().map(|(_, m)| m.as_str()).collect();
+    assert!(whole.len() > 4 << 20, "large enough to be read in chunks");
+    fs::create_dir_all(t.path("full")).expect("mkdir");
+    let full = t.path("full").join(name);
+    fs::write(&full, &whole).expect("write");
+
+    // Slices that start at the first message of a minute: head, middle, tail.
+    let minute_start = |from: usize| {
+        (from..messages.len())
+            .find(|&i| messages[i].0)
+            .expect("a minute starts")
+    };
+    let middle = minute_start(messages.len() / 3);
+    let tail = minute_start(messages.len() - 400);
+    let mut sliced = 0;
+    for (folder, range) in [
+        ("head", 0..300),
+        ("middle", middle..middle + 300),
+        ("tail", tail..messages.len()),
+    ] {
+        fs::create_dir_all(t.path(folder)).expect("mkdir");
+        let slice = t.path(folder).join(name);
+        let chat: String = messages[range.clone()]
+            .iter()
+            .map(|(_, m)| m.as_str())
+            .collect();
+        fs::write(&slice, chat).expect("write");
+        let out = t.run(&[&slice]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        sliced += range.len();
+    }
+    let slice_ids: std::collections::BTreeSet<String> = t
+        .packages()
+        .iter()
+        .flat_map(|p| records(&read_zip(p)))
+        .map(|r| r["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(
+        slice_ids.len(),
+        sliced,
+        "repeated messages have ids of their own"
+    );
+
+    let out = t.run(&[&full]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let package = t
+        .packages()
+        .into_iter()
+        .find(|p| package_json(&read_zip(p))["counts"]["known"] != 0)
+        .expect("the large package");
+    let entries = read_zip(&package);
+    let meta = package_json(&entries);
+    assert_eq!(meta["counts"]["known"], sliced);
+    assert_eq!(meta["counts"]["records"], messages.len() - sliced);
+    let known: Vec<Value> = String::from_utf8_lossy(entry(&entries, "data/known.jsonl"))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("known line"))
+        .collect();
+    let known_ids: std::collections::BTreeSet<String> = known
+        .iter()
+        .map(|k| k["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(known_ids, slice_ids);
+    // Every line once, in order: the records' and the known ones' line
+    // ranges, sorted, tile the file.
+    let mut ranges: Vec<(u64, u64)> = records(&entries)
+        .iter()
+        .map(|r| &r["source"]["locator"]["lines"])
+        .chain(known.iter().map(|k| &k["locator"]["lines"]))
+        .map(|l| (l[0].as_u64().expect("first"), l[1].as_u64().expect("last")))
+        .collect();
+    ranges.sort();
+    let mut next = 1;
+    for (first, last) in ranges {
+        assert_eq!(first, next, "line ranges tile the file");
+        next = last + 1;
+    }
+    assert_eq!(next, lines as u64 + 1);
+    let out = t.verify();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
