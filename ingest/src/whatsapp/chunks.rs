@@ -21,16 +21,15 @@ use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use spoor_normalize::Locator;
+use spoor_normalize::{Locator, Record};
 
+use super::message::Carry;
 use super::{
     decide, header_of, read_chat, ChatContext, ChatError, DateOrder, Grammar, NoMedia, Span,
     SurveyPart,
 };
 use crate::export::{Item, Quarantined};
 use crate::lines::LineReader;
-use crate::whatsapp::message::Carry;
-use spoor_normalize::Record;
 
 /// Nominal size of a chunk: big enough that the hand-over between threads
 /// costs little, small enough that a chunk's records (about 600) are still
@@ -47,14 +46,20 @@ pub(crate) fn survey_file(
     path: &Path,
     hint: Option<DateOrder>,
 ) -> io::Result<Result<Grammar, String>> {
+    let (len, threads) = threads_for(path)?;
+    survey_in_parts(path, len, threads as u64).map(|part| decide(part, hint))
+}
+
+/// The size of the file at `path` and how many threads to read it on:
+/// every core when it is large enough to gain from it, else one.
+fn threads_for(path: &Path) -> io::Result<(u64, usize)> {
     let len = std::fs::metadata(path)?.len();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parts = if len < PARALLEL_MIN_BYTES {
+    let threads = if len < PARALLEL_MIN_BYTES {
         1
     } else {
-        threads as u64
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     };
-    survey_in_parts(path, len, parts).map(|part| decide(part, hint))
+    Ok((len, threads))
 }
 
 /// The survey of `path` (`len` bytes) in `parts` parts of about equal
@@ -105,14 +110,25 @@ pub(crate) fn read_chat_file<E: Send>(
     context: &ChatContext<'_>,
     emit: &mut (dyn FnMut(Item) -> Result<(), E> + Send),
 ) -> Result<(), ChatError<E>> {
-    let len = std::fs::metadata(path).map_err(ChatError::Read)?.len();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if len < PARALLEL_MIN_BYTES || threads < 2 {
+    let (len, threads) = threads_for(path).map_err(ChatError::Read)?;
+    if threads < 2 {
         let file = File::open(path).map_err(ChatError::Read)?;
         let input = BufReader::with_capacity(1 << 20, file);
         return read_chat(input, grammar, context, &mut NoMedia, emit);
     }
-    read_in_chunks(path, grammar, context, emit, CHUNK_BYTES, threads)
+    read_in_chunks(path, len, grammar, context, emit, CHUNK_BYTES, threads)
+}
+
+/// What one chunk's reading left for its turn.
+struct Chunk {
+    /// Offset of its first line.
+    start: u64,
+    items: Vec<Buffered>,
+    /// Lines in the chunk.
+    lines: u64,
+    carry: Carry,
+    /// Why reading stopped early, if it did.
+    failed: Option<io::Error>,
 }
 
 impl Chunk {
@@ -132,18 +148,6 @@ impl Chunk {
             ..Chunk::at(0)
         }
     }
-}
-
-/// What one chunk's reading left for its turn.
-struct Chunk {
-    /// Offset of its first line.
-    start: u64,
-    items: Vec<Buffered>,
-    /// Lines in the chunk.
-    lines: u64,
-    carry: Carry,
-    /// Why reading stopped early, if it did.
-    failed: Option<io::Error>,
 }
 
 enum Buffered {
@@ -167,16 +171,17 @@ impl<E> Turn<'_, E> {
     }
 }
 
-/// Reads `path` in chunks of about `chunk_bytes` on `threads` threads.
-pub(crate) fn read_in_chunks<E: Send>(
+/// Reads `path` (`len` bytes) in chunks of about `chunk_bytes` on
+/// `threads` threads.
+fn read_in_chunks<E: Send>(
     path: &Path,
+    len: u64,
     grammar: &Grammar,
     context: &ChatContext<'_>,
     emit: &mut (dyn FnMut(Item) -> Result<(), E> + Send),
     chunk_bytes: u64,
     threads: usize,
 ) -> Result<(), ChatError<E>> {
-    let len = std::fs::metadata(path).map_err(ChatError::Read)?.len();
     let chunks = len.div_ceil(chunk_bytes.max(1)).max(1);
     let turn = Mutex::new(Turn {
         next: 0,
@@ -426,7 +431,8 @@ mod tests {
         let read = match chunked {
             None => read_chat(file(), &grammar, &context, &mut NoMedia, &mut emit),
             Some((bytes, threads)) => {
-                read_in_chunks(path, &grammar, &context, &mut emit, bytes, threads)
+                let len = std::fs::metadata(path).expect("size").len();
+                read_in_chunks(path, len, &grammar, &context, &mut emit, bytes, threads)
             }
         };
         assert!(read.is_ok(), "{} read", path.display());

@@ -36,7 +36,7 @@ pub(crate) const FORMAT_ZIP: &str = "whatsapp/zip";
 
 /// Is `head` (the first bytes of a file) the start of a WhatsApp chat?
 pub(crate) fn sniff(head: &[u8]) -> bool {
-    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let head = head.strip_prefix(BOM).unwrap_or(head);
     valid_prefix(head)
         .lines()
         .next()
@@ -166,7 +166,7 @@ impl SurveyPart {
             if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2 | 0xef)) {
                 continue;
             }
-            let buf = buf.strip_prefix("\u{feff}".as_bytes()).unwrap_or(buf);
+            let buf = buf.strip_prefix(BOM).unwrap_or(buf);
             // The header is in the first bytes, as when reading (`header_of`).
             let Some((shape, header)) = header::parse(&buf[..buf.len().min(HEADER_BYTES)]) else {
                 continue;
@@ -476,6 +476,7 @@ impl Span<'_, '_> {
     }
 }
 
+/// U+FEFF as UTF-8, which some exports start with.
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// A header is ASCII apart from marks and spaces; this many bytes hold any.
