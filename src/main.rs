@@ -349,6 +349,22 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                 pubkey: pubkey.as_deref().map(read_public_key).transpose()?,
                 since,
             };
+            // A check that is recorded in the log must read a store no run
+            // is changing: take the store's lock first, waiting for a run.
+            let recorder = match (record, &store) {
+                (true, Some(root)) => {
+                    let opened = Store::open(root)?;
+                    let key = signing_key_for(&opened, signing_key)?;
+                    Some((opened, key))
+                }
+                _ => None,
+            };
+            let fixity_lock = match &recorder {
+                Some((opened, _)) => Some(opened.lock_for_fixity(&|holder| {
+                    eprintln!("spoor: waiting for the run that holds the store ({holder})");
+                })?),
+                None => None,
+            };
             let report = match (&store, &package) {
                 (Some(store), _) => spoor_verify::verify_store(store, &trust)?,
                 (None, Some(package)) => spoor_verify::verify_package(package)?,
@@ -384,9 +400,7 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                     report.findings.len()
                 )?;
             }
-            if let (true, Some(store)) = (record, &store) {
-                let store = Store::open(store)?;
-                let key = signing_key_for(&store, signing_key)?;
+            if let (Some(lock), Some((_, key))) = (&fixity_lock, &recorder) {
                 let fixity = Fixity {
                     intact: report.is_intact(),
                     problems: report.findings.len(),
@@ -394,7 +408,7 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                     records: report.records,
                     bytes: report.bytes,
                 };
-                let size = store.record_fixity(&fixity, &key)?;
+                let size = lock.record(&fixity, key)?;
                 if !json {
                     writeln!(
                         out,

@@ -41,7 +41,7 @@ pub use catalog::SearchHit;
 pub use config::{StoreConfig, STORE_FORMAT};
 pub use inbox::InboxOptions;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
-pub use run::{Fixity, InputReport, InputStatus, RunProgress, RunReport};
+pub use run::{Fixity, FixityLock, InputReport, InputStatus, RunProgress, RunReport};
 pub use spoor_ingest::{DateOrder, Passphrase};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 
@@ -100,6 +100,9 @@ pub enum Error {
     /// Reading an input failed.
     #[error(transparent)]
     Ingest(#[from] spoor_ingest::Error),
+    /// Another process holds the store's lock.
+    #[error("{0}")]
+    InUse(String),
     /// The store was used wrongly (e.g. `init` on an existing store).
     #[error("{0}")]
     Usage(String),

@@ -19,7 +19,7 @@ use tlog_tiles::tlog::{
     HashReader,
 };
 
-use crate::fsutil::{with_path, write_atomic};
+use crate::fsutil::{temporary_name, with_path, write_atomic};
 use crate::Error;
 
 /// Tile height of C2SP tlog-tiles: 2^8 = 256 hashes per tile.
@@ -455,7 +455,7 @@ impl Log {
         let path = self.dir.join(relative);
         let dir = path.parent().unwrap_or(&self.dir);
         fs::create_dir_all(dir).map_err(with_path(dir))?;
-        let temporary = path.with_extension("tmp-tile");
+        let temporary = temporary_name(&path);
         fs::write(&temporary, bytes).map_err(with_path(&temporary))?;
         fs::rename(&temporary, &path).map_err(with_path(&path))
     }

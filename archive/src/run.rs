@@ -12,7 +12,7 @@ use spoor_ingest::{read_export, ReadOptions, PARSER};
 use spoor_normalize::{jcs, Sha256, Zone};
 
 use crate::catalog::{Catalog, PackageContents};
-use crate::fsutil::{rename_durably, with_path, write_atomic};
+use crate::fsutil::{remove_leftovers, rename_durably, with_path, write_atomic};
 use crate::inbox::{self, InboxOptions};
 use crate::intake::Export;
 use crate::lock::StoreLock;
@@ -269,30 +269,18 @@ impl Store {
         write_atomic(&path, &bytes).map_err(with_path(&path))
     }
 
-    /// Appends a `fixity` seal with the outcome of a verification of this
-    /// store and publishes a checkpoint, so scheduled checks become part of
-    /// the audit trail. Returns the new log size.
+    /// Takes the store's lock for a scheduled check, waiting for a run
+    /// that holds it to finish (`waiting` is told who holds it): the check
+    /// then reads a store nobody changes, and its outcome is recorded
+    /// with [`FixityLock::record`] before the lock is let go.
     ///
     /// # Errors
-    /// As for a run: the store lock, the log, the signing key.
-    pub fn record_fixity(&self, fixity: &Fixity, key: &SigningKey) -> Result<u64, Error> {
-        let _lock = StoreLock::acquire(&self.root)?;
-        let log_dir = self.root.join("log");
-        Log::complete_interrupted_publish(&log_dir)?;
-        let previous = Log::head(&log_dir)?;
-        let mut log = Log::open(&log_dir, &self.config.origin)?;
-        log.append(jcs::to_canonical(&json!({
-            "type": "fixity",
-            "checked_at": jiff::Timestamp::now().to_string(),
-            "tool_version": env!("CARGO_PKG_VERSION"),
-            "result": if fixity.intact { "intact" } else { "problems-found" },
-            "problems": fixity.problems,
-            "packages": fixity.packages,
-            "records": fixity.records,
-            "bytes": fixity.bytes,
-            "previous_checkpoint": previous.map(|h| json!({ "size": h.size, "root": hex(&h.root) })),
-        })))?;
-        Ok(log.publish(&key.0)?.size)
+    /// When the lock file cannot be opened or locked.
+    pub fn lock_for_fixity(&self, waiting: &dyn Fn(&str)) -> Result<FixityLock<'_>, Error> {
+        Ok(FixityLock {
+            store: self,
+            _lock: StoreLock::acquire_waiting(&self.root, waiting)?,
+        })
     }
 
     /// Archives every input; returns the report (also written to `runs/`).
@@ -541,8 +529,7 @@ impl Store {
             });
         }
         let staging = self
-            .root
-            .join("tmp")
+            .work_space()
             .join(format!("{index}-{package_id}.{}", std::process::id()));
         let read = self.stage(&export, &staging, snapshot);
         if read.is_err() {
@@ -574,6 +561,7 @@ impl Store {
             })?,
             date_order_hint: self.config.date_order_hint,
             signal_passphrase: self.signal_passphrase.clone(),
+            work_dir: self.work_space(),
         };
         let read = read_export(&export.path, &options, &mut stager);
         let (summary, read_error) = match read {
@@ -778,10 +766,7 @@ impl Store {
         bag_info.push(("Spoor-Package-Format", PACKAGE_FORMAT.to_owned()));
         bag_info.push(("Spoor-Source-Format", summary.format.clone()));
 
-        let partial = self
-            .root
-            .join("tmp")
-            .join(format!("{package_id}.zip.partial"));
+        let partial = self.work_space().join(format!("{package_id}.zip.partial"));
         let relative = format!("packages/{month}/{package_id}.zip");
         let target = self.root.join(&relative);
         let records_path = staged.dir.join("data/records.jsonl");
@@ -857,10 +842,17 @@ impl Store {
         Ok(())
     }
 
-    /// Removes what an interrupted run left in `tmp/` (staging folders,
-    /// unfinished zips). Only called under the store lock.
+    /// Removes what an interrupted run left: everything in `tmp/` (staging
+    /// folders, unfinished zips, decrypted working copies), and the
+    /// temporary files of writes it did not finish in `intake/`, `runs/`
+    /// and `log/`. `tmp/` is made private to the store's owner (mode 0700),
+    /// since decrypted sources are worked on there. Only called under the
+    /// store lock.
     fn clear_work_space(&self) -> Result<(), Error> {
-        let tmp = self.root.join("tmp");
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = self.work_space();
+        fs::create_dir_all(&tmp).map_err(with_path(&tmp))?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o700)).map_err(with_path(&tmp))?;
         for entry in fs::read_dir(&tmp).map_err(with_path(&tmp))?.flatten() {
             let path = entry.path();
             let removed = if path.is_dir() {
@@ -869,6 +861,13 @@ impl Store {
                 fs::remove_file(&path)
             };
             removed.map_err(with_path(&path))?;
+        }
+        for dir in ["intake", "runs", "log"] {
+            let dir = self.root.join(dir);
+            let removed = remove_leftovers(&dir).map_err(with_path(&dir))?;
+            if removed > 0 {
+                tracing::warn!(folder = %dir.display(), removed, "removed unfinished files of an interrupted run");
+            }
         }
         Ok(())
     }
@@ -886,6 +885,40 @@ impl Store {
             .into_iter()
             .find(|p| p.file_name().is_some_and(|n| n == name.as_str()))
             .map(|p| self.relative(&p)))
+    }
+}
+
+/// The store locked for a scheduled check (see [`Store::lock_for_fixity`]).
+#[derive(Debug)]
+pub struct FixityLock<'a> {
+    store: &'a Store,
+    _lock: StoreLock,
+}
+
+impl FixityLock<'_> {
+    /// Appends a `fixity` seal with the outcome of a verification of this
+    /// store and publishes a checkpoint, so scheduled checks become part of
+    /// the audit trail. Returns the new log size.
+    ///
+    /// # Errors
+    /// As for a run: the log, the signing key.
+    pub fn record(&self, fixity: &Fixity, key: &SigningKey) -> Result<u64, Error> {
+        let log_dir = self.store.root.join("log");
+        Log::complete_interrupted_publish(&log_dir)?;
+        let previous = Log::head(&log_dir)?;
+        let mut log = Log::open(&log_dir, &self.store.config.origin)?;
+        log.append(jcs::to_canonical(&json!({
+            "type": "fixity",
+            "checked_at": jiff::Timestamp::now().to_string(),
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "result": if fixity.intact { "intact" } else { "problems-found" },
+            "problems": fixity.problems,
+            "packages": fixity.packages,
+            "records": fixity.records,
+            "bytes": fixity.bytes,
+            "previous_checkpoint": previous.map(|h| json!({ "size": h.size, "root": hex(&h.root) })),
+        })))?;
+        Ok(log.publish(&key.0)?.size)
     }
 }
 

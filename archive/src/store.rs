@@ -290,6 +290,12 @@ impl Store {
         self.catalog()?.search(query, limit)
     }
 
+    /// `STORE/tmp/`: where a run stages, seals and decrypts before anything
+    /// is renamed into the store; private (0700) and emptied by every run.
+    pub(crate) fn work_space(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
     pub(crate) fn relative(&self, path: &Path) -> String {
         path.strip_prefix(&self.root)
             .unwrap_or(path)

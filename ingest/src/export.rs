@@ -77,6 +77,11 @@ pub struct ReadOptions {
     pub date_order_hint: Option<DateOrder>,
     /// The passphrase of Signal backups (never logged or written).
     pub signal_passphrase: Option<Passphrase>,
+    /// A folder private to the caller (mode 0700) where a reader may keep
+    /// working copies of decrypted data (a Signal backup's database is
+    /// replayed there); the reader removes what it made, and the caller
+    /// should empty the folder after a crash.
+    pub work_dir: PathBuf,
 }
 
 /// Bytes a record references, addressed by their SHA-256.
@@ -479,6 +484,7 @@ impl ExportReader<'_> {
             export_sha256: options.export_sha256,
             limits: &options.limits,
             passphrase,
+            work_dir: &options.work_dir,
         };
         match signal::read_backup(&context, &mut |item| self.put(item)) {
             Ok(outcome) => {

@@ -40,6 +40,7 @@
 //!     zone: spoor_normalize::Zone::get("Europe/Amsterdam")?,
 //!     date_order_hint: None,
 //!     signal_passphrase: None,
+//!     work_dir: dir.path().to_owned(),
 //! };
 //! let mut sink = Collect::default();
 //! let summary = read_export(&path, &options, &mut sink)?;

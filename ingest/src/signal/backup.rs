@@ -38,6 +38,8 @@ pub(crate) struct BackupContext<'a> {
     pub(crate) export_sha256: Sha256,
     pub(crate) limits: &'a Limits,
     pub(crate) passphrase: &'a Passphrase,
+    /// Where the decrypted database is replayed (see `ReadOptions`).
+    pub(crate) work_dir: &'a Path,
 }
 
 /// What reading decided and met.
@@ -53,6 +55,32 @@ pub(crate) enum BackupError<E> {
     Stopped(E),
 }
 
+/// An empty database to replay the backup into, in a folder of its own
+/// (mode 0700, removed when the returned guard drops) under `work_dir`, the
+/// file itself readable by its owner only: it holds every message in plain
+/// text. Foreign keys are not enforced, as Signal's own restore does not:
+/// the frames put rows before the rows they reference.
+fn replay_database(work_dir: &Path) -> Result<(tempfile::TempDir, Connection), Fault> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let work = tempfile::Builder::new()
+        .prefix("signal-replay-")
+        .tempdir_in(work_dir)
+        .map_err(Fault::Io)?;
+    let path = work.path().join("replay.sqlite");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(Fault::Io)?;
+    let db = Connection::open(&path).map_err(|e| Fault::Io(io::Error::other(e)))?;
+    db.execute_batch(
+        "PRAGMA foreign_keys = OFF; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;",
+    )
+    .map_err(|e| Fault::Io(io::Error::other(e)))?;
+    Ok((work, db))
+}
+
 /// Reads the backup and hands out its records.
 pub(crate) fn read_backup<E>(
     context: &BackupContext<'_>,
@@ -64,10 +92,7 @@ pub(crate) fn read_backup<E>(
     let blob_file = File::open(context.path).map_err(|e| BackupError::Fault(Fault::Io(e)))?;
     let mut frames = Frames::open(BufReader::with_capacity(1 << 16, file), context.passphrase)
         .map_err(BackupError::Fault)?;
-    let work = tempfile::tempdir().map_err(|e| BackupError::Fault(Fault::Io(e)))?;
-    let db = Connection::open(work.path().join("replay.sqlite"))
-        .map_err(|e| BackupError::Fault(Fault::Io(io::Error::other(e))))?;
-    let _ = db.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;");
+    let (_work, db) = replay_database(context.work_dir).map_err(BackupError::Fault)?;
     let mut blobs: HashMap<(BlobKind, String), StoredBlob> = HashMap::new();
     let mut database_version = None;
     let mut skipped_statements = 0u64;
