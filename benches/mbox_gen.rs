@@ -190,22 +190,22 @@ pub(crate) fn write_mbox(
         ));
         msg.push_str(&format!(
             "Subject: {}{subject} {n}\nMIME-Version: 1.0\n",
-            if n % 3 == 0 { "Re: " } else { "" }
+            if n.is_multiple_of(3) { "Re: " } else { "" }
         ));
-        if n > 1 && n % 3 == 0 {
+        if n > 1 && n.is_multiple_of(3) {
             msg.push_str(&format!("In-Reply-To: <{}.{seed}@{}>\n", n - 1, DOMAINS[1]));
         }
         let words = 40 + rng.below(400);
         let body = paragraph(&mut rng, words);
         let with_attachment = rng.below(100) < attachment_share;
-        if with_attachment || n % 4 == 0 {
+        if with_attachment || n.is_multiple_of(4) {
             msg.push_str("Content-Type: multipart/mixed; boundary=\"grens\"\n\n--grens\n");
             msg.push_str(
                 "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n",
             );
             msg.push_str(&body);
             msg.push_str("\n>From the minutes: akkoord.\n");
-            if n % 4 == 0 {
+            if n.is_multiple_of(4) {
                 msg.push_str("--grens\nContent-Type: text/html; charset=utf-8\n\n<html><body><p>");
                 msg.push_str(&body.replace('\n', "<br>"));
                 msg.push_str("</p></body></html>\n");

@@ -313,7 +313,7 @@ impl Log {
         self.tail_bundle
             .extend_from_slice(&(entry.len() as u16).to_be_bytes());
         self.tail_bundle.extend_from_slice(&entry);
-        if self.size % TILE_WIDTH == 0 {
+        if self.size.is_multiple_of(TILE_WIDTH) {
             let bundle = std::mem::take(&mut self.tail_bundle);
             self.write_tile(&entries_path(index / TILE_WIDTH, TILE_WIDTH), &bundle)?;
         }
