@@ -1,6 +1,7 @@
 //! Archiving: the demo inputs, determinism, idempotence, reindex and search.
 
 use std::fs;
+use std::process::Command;
 
 use crate::util::{fixture, read_zip, sha256_hex, spoor, text, TestStore};
 
@@ -249,11 +250,24 @@ fn write_lock(t: &TestStore, pid: u64) {
     fs::write(t.store.join("lock"), lock.to_string()).expect("write lock");
 }
 
+/// Holds the store's lock as a run does (docs/FORMAT.md §2), naming this
+/// test process, until dropped.
+fn hold_lock(t: &TestStore) -> fs::File {
+    write_lock(t, u64::from(std::process::id()));
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(t.store.join("lock"))
+        .expect("open lock");
+    file.lock().expect("flock");
+    file
+}
+
 #[test]
 fn a_second_run_on_the_same_store_stops_naming_the_holder() {
     let t = TestStore::new();
     // This test process stands in for a run that is still going.
-    write_lock(&t, u64::from(std::process::id()));
+    let _held = hold_lock(&t);
     let out = t.run(&[&fixture("email/eml/plain.eml")]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let expected = format!(
@@ -280,6 +294,72 @@ fn a_lock_left_by_a_dead_run_is_taken_over() {
         "the lock is released after the run"
     );
     assert_eq!(t.verify().status.code(), Some(0));
+}
+
+/// See: #18. A lock file left empty (a full disk) or unreadable never
+/// wedges the store: nobody holds it, so it is taken over with a warning.
+#[test]
+fn r18_an_empty_or_unreadable_lock_file_is_taken_over() {
+    let t = TestStore::new();
+    for left in [&b""[..], b"{\"pid\": 12", b"\xff\xfe garbage"] {
+        fs::write(t.store.join("lock"), left).expect("write lock");
+        let out = t.run(&[&fixture("email/eml/plain.eml")]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        if !left.is_empty() {
+            assert!(
+                text(&out).contains("unreadable") && text(&out).contains("taken over"),
+                "{}",
+                text(&out)
+            );
+        }
+        assert!(!t.store.join("lock").exists(), "released after the run");
+    }
+    assert_eq!(t.verify().status.code(), Some(0));
+}
+
+/// See: #18. `verify --record` waits for the run that holds the store, so
+/// it never records a check of a store half-way through a change; a plain
+/// verify meanwhile checks the store as of the last checkpoint and says so.
+#[test]
+fn r18_verify_during_a_run_waits_to_record_and_otherwise_reads_a_snapshot() {
+    let t = TestStore::new();
+    assert_eq!(
+        t.run(&[&fixture("email/eml/plain.eml")]).status.code(),
+        Some(0)
+    );
+    let held = hold_lock(&t);
+    let plain = t.verify();
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
+    assert!(
+        text(&plain).contains("a spoor process is changing the store"),
+        "{}",
+        text(&plain)
+    );
+    let store = t.store.clone();
+    let recording = std::thread::spawn(move || {
+        Command::new(env!("CARGO_BIN_EXE_spoor"))
+            .args(["verify", "--record", "--store"])
+            .arg(&store)
+            .args(["--pubkey"])
+            .arg(store.join("log/public-key"))
+            .output()
+            .expect("spoor runs")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        !recording.is_finished(),
+        "verify --record waits for the lock"
+    );
+    drop(held);
+    let out = recording.join().expect("verify thread");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("waiting for the run that holds the store"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("recorded in the log"), "{}", text(&out));
+    assert!(!t.store.join("lock").exists());
 }
 
 #[test]

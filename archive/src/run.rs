@@ -467,6 +467,7 @@ impl Store {
         let seal = json!({
             "type": "run",
             "run_id": run_id,
+            "started_at": started.to_string(),
             "tool_version": env!("CARGO_PKG_VERSION"),
             "settings_sha256": self.package_settings().1,
             "counts": {

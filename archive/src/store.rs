@@ -297,11 +297,17 @@ impl Store {
     }
 
     pub(crate) fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned()
+        relative_to(&self.root, path)
     }
+}
+
+/// `path` relative to the store's `root`, as the catalogue and the log name
+/// files.
+pub(crate) fn relative_to(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `$HOME/.config/spoor/keys/<store id>.key`.

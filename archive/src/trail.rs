@@ -22,6 +22,7 @@ use crate::catalog::{Catalog, LoggedPackage};
 use crate::fsutil::with_path;
 use crate::log::Log;
 use crate::stage::each_record_line;
+use crate::store::{files_under, relative_to};
 use crate::Error;
 
 /// The log of a run.
@@ -163,6 +164,18 @@ pub(crate) fn roll_forward(
     catalog: &mut Catalog,
     trail: &mut Trail,
 ) -> Result<usize, Error> {
+    // A run killed after a package was renamed into place, but before the
+    // catalogue committed it, leaves a package only the disk knows.
+    for zip in files_under(&root.join("packages"), "zip")? {
+        let relative = relative_to(root, &zip);
+        let Some(package_id) = zip.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if catalog.package_path(package_id)?.is_none() {
+            tracing::warn!(package = %relative, "a package of an interrupted run, not yet catalogued");
+            catalog.index_package(&zip, &relative)?;
+        }
+    }
     let unlogged = catalog.unlogged_packages()?;
     if unlogged.is_empty() {
         return Ok(0);
@@ -190,6 +203,24 @@ pub(crate) fn roll_forward(
             continue;
         }
         let zip_path = root.join(&relative);
+        if catalog.receipt_of(&package_id)?.is_none() {
+            // Killed between writing the receipt and cataloguing it.
+            for receipt in files_under(&root.join("intake"), "json")? {
+                let receipt_relative = relative_to(root, &receipt);
+                let value: Value =
+                    File::open(&receipt)
+                        .map_err(with_path(&receipt))
+                        .and_then(|f| {
+                            serde_json::from_reader(BufReader::new(f)).map_err(|e| Error::Package {
+                                path: receipt.clone(),
+                                reason: format!("intake receipt: {e}"),
+                            })
+                        })?;
+                if value.get("package_id").and_then(Value::as_str) == Some(package_id.as_str()) {
+                    catalog.index_receipt(&receipt_relative, &value)?;
+                }
+            }
+        }
         if let Some(receipt_path) = catalog.receipt_of(&package_id)? {
             let path = root.join(&receipt_path);
             let receipt: Value = File::open(&path).map_err(with_path(&path)).and_then(|f| {

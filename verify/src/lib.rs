@@ -42,7 +42,14 @@ pub mod internal {
     /// its tiles, recomputed from the entries; not what the entries name.
     pub fn verify_log(root: &Path, pubkey: &str) -> Report {
         let mut report = Report::default();
-        check_trail(root, TrustedKey::Given(pubkey), None, None, &mut report);
+        check_trail(
+            root,
+            TrustedKey::Given(pubkey),
+            None,
+            None,
+            None,
+            &mut report,
+        );
         report
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::package::{check_package, PackageFacts};
 use crate::report::Report;
-use crate::trail::{check_trail, TrustedKey};
+use crate::trail::{check_trail, kept_size, TrailFacts, TrustedKey};
 use crate::Error;
 
 /// What the auditor brings to a store check.
@@ -46,6 +46,24 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         });
     }
     let mut report = Report::default();
+    // What a run may change while this check reads is read in the order it
+    // is written: the log's size first, then the catalogue (one read
+    // transaction), then the packages; so everything the log covers up to
+    // that size is in the catalogue and in the folder as listed.
+    let writer = writer(root);
+    if let Some(writer) = &writer {
+        report.notes.push(format!(
+            "a spoor process is changing the store ({writer}): checked as of the last published \
+             checkpoint; packages sealed since, and the catalogue, are not checked"
+        ));
+    }
+    let limit = kept_size(root);
+    // Kept alive while the connection reads a copy (see `open_read_only`).
+    let mut _copy = None;
+    let catalogue = match writer {
+        None => Some(open_catalogue(root, &mut _copy)),
+        Some(_) => None,
+    };
     let mut packages: BTreeMap<String, (String, PackageFacts)> = BTreeMap::new();
     for zip in dated_files(root, "packages", "zip", &mut report)? {
         let place = relative(root, &zip);
@@ -59,16 +77,76 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         .pubkey
         .as_deref()
         .map_or(TrustedKey::StoresOwn, TrustedKey::Given);
-    let logged = check_trail(
+    let trail = check_trail(
         root,
         key,
         trust.since.as_deref(),
+        limit,
         Some(&packages),
         &mut report,
     );
-    check_receipts(root, &packages, &logged, &mut report)?;
-    check_catalogue(root, &packages, &mut report);
+    let received = check_receipts(root, &packages, &trail.logged, &mut report)?;
+    check_unlogged(&packages, &trail, &received, &mut report);
+    match catalogue {
+        Some(Ok(conn)) => check_catalogue(&conn, &packages, &trail.logged, &mut report),
+        Some(Err(e)) => report.problem("catalog.sqlite", e),
+        None => {}
+    }
     Ok(report)
+}
+
+/// The process holding the store's lock (docs/FORMAT.md §2), as its lock
+/// file names it, when that process is alive; never this process itself.
+fn writer(root: &Path) -> Option<String> {
+    let bytes = fs::read(root.join("lock")).ok()?;
+    let holder: Value = serde_json::from_slice(&bytes).ok()?;
+    let pid = holder.get("pid").and_then(Value::as_u64)?;
+    let host = holder.get("host").and_then(Value::as_str).unwrap_or("?");
+    let this_host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let alive = if host == this_host.trim() {
+        pid != u64::from(std::process::id()) && Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        // Another host's process cannot be looked at: assume it runs.
+        true
+    };
+    alive.then(|| {
+        let since = holder
+            .get("started_at")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        format!("pid {pid}, host {host}, since {since}")
+    })
+}
+
+/// Packages no log entry covers. Every run logs the packages an
+/// interrupted run before it sealed (docs/FORMAT.md §11.1), so one
+/// received before the last logged run began should have been logged by
+/// it: a problem. Later ones are the tail of an interrupted run: a note.
+fn check_unlogged(
+    packages: &BTreeMap<String, (String, PackageFacts)>,
+    trail: &TrailFacts,
+    received: &HashMap<String, jiff::Timestamp>,
+    report: &mut Report,
+) {
+    for (id, (place, _)) in packages {
+        if trail.logged.contains(id) {
+            continue;
+        }
+        match (received.get(id), trail.last_run_started) {
+            (Some(received), Some(run)) if run > *received => report.problem(
+                place,
+                format!(
+                    "not covered by the log, although a run that began at {run} came after it \
+                     was received at {received} and should have logged it; until then it proves \
+                     nothing (a `spoor run` logs it)"
+                ),
+            ),
+            _ => report.notes.push(format!(
+                "{place}: NOT YET COVERED BY THE LOG: sealed by a run that was interrupted before \
+                 publishing (the next run logs it), or put there by hand; until then it proves nothing"
+            )),
+        }
+    }
 }
 
 /// Receipts against packages. A receipt whose package is neither in the
@@ -80,8 +158,9 @@ fn check_receipts(
     packages: &BTreeMap<String, (String, PackageFacts)>,
     logged: &HashSet<String>,
     report: &mut Report,
-) -> Result<(), Error> {
+) -> Result<HashMap<String, jiff::Timestamp>, Error> {
     let mut receipted: HashMap<&str, usize> = HashMap::new();
+    let mut received: HashMap<String, jiff::Timestamp> = HashMap::new();
     for path in dated_files(root, "intake", "json", report)? {
         let place = relative(root, &path);
         report.receipts += 1;
@@ -114,6 +193,14 @@ fn check_receipts(
             continue;
         };
         *receipted.entry(facts.package_id.as_str()).or_default() += 1;
+        if let Some(at) = receipt
+            .get("received_at")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        {
+            let earliest = received.entry(package_id.to_owned()).or_insert(at);
+            *earliest = (*earliest).min(at);
+        }
         let sha256 = receipt.get("sha256").and_then(Value::as_str);
         if sha256 != facts.export_sha256.as_deref() {
             report.problem(&place, format!("receipt SHA-256 {sha256:?} differs from the original in {package_place} ({:?})", facts.export_sha256));
@@ -134,36 +221,47 @@ fn check_receipts(
             report.problem(place, "no intake receipt names this package");
         }
     }
-    Ok(())
+    Ok(received)
+}
+
+/// The catalogue, opened read-only in one read transaction, so it stays as
+/// it was at this moment; `None` when there is none.
+fn open_catalogue(
+    root: &Path,
+    copy: &mut Option<tempfile::TempDir>,
+) -> Result<Option<Connection>, String> {
+    let path = root.join("catalog.sqlite");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = open_read_only(&path, copy).map_err(|e| format!("cannot be opened: {e}"))?;
+    conn.execute_batch("BEGIN; SELECT COUNT(*) FROM packages;")
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    Ok(Some(conn))
 }
 
 /// The catalogue is an index, never the truth: any disagreement with the
-/// packages is a finding, to be repaired with `spoor reindex`.
+/// packages the log covers is a finding, to be repaired with `spoor
+/// reindex`. (A package not yet logged may not be catalogued yet either;
+/// the next run does both.)
 fn check_catalogue(
-    root: &Path,
+    conn: &Option<Connection>,
     packages: &BTreeMap<String, (String, PackageFacts)>,
+    logged: &HashSet<String>,
     report: &mut Report,
 ) {
-    let path = root.join("catalog.sqlite");
-    if !path.exists() {
+    let Some(conn) = conn else {
         report
             .notes
             .push("no catalogue to compare (catalog.sqlite absent)".to_owned());
         return;
-    }
-    let place = "catalog.sqlite";
-    // Kept alive while the connection reads a copy (see `open_read_only`).
-    let mut _copy = None;
-    let conn = match open_read_only(&path, &mut _copy) {
-        Ok(c) => c,
-        Err(e) => {
-            report.problem(place, format!("cannot be opened: {e}"));
-            return;
-        }
     };
+    let place = "catalog.sqlite";
     // Per package, its catalogue rows in line order against its records,
     // so nothing of the store as a whole is held.
-    for (package_id, (package_place, facts)) in packages {
+    for (package_id, (package_place, facts)) in
+        packages.iter().filter(|(id, _)| logged.contains(*id))
+    {
         let at = |line: usize| format!("{package_place}: data/records.jsonl line {line}");
         let mut seen = vec![false; facts.records.len()];
         let rows = conn
@@ -346,6 +444,12 @@ fn dated_files(
             for (name, path) in list(&month_path)? {
                 if path.is_file() && name.ends_with(&format!(".{extension}")) {
                     out.push(path);
+                } else if is_temporary(&name) {
+                    report.notes.push(format!(
+                        "{}: an unfinished write (of a run killed meanwhile, or in progress); \
+                         the next run removes it",
+                        relative(root, &path)
+                    ));
                 } else {
                     report.problem(
                         relative(root, &path),
@@ -356,4 +460,11 @@ fn dated_files(
         }
     }
     Ok(out)
+}
+
+/// Whether a file name is a temporary one (`<name>.tmp-<pid>`, docs/FORMAT.md
+/// §2): written, then renamed into place.
+fn is_temporary(name: &str) -> bool {
+    name.rsplit_once(".tmp-")
+        .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
 }

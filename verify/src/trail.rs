@@ -33,13 +33,36 @@ pub(crate) struct Head {
     pub(crate) root: Hash,
 }
 
+/// What the trail says about the packages, for the store check.
+#[derive(Default)]
+pub(crate) struct TrailFacts {
+    /// Packages that have a `package` entry.
+    pub(crate) logged: HashSet<String>,
+    /// When the last `run` seal's run started (seals that say so).
+    pub(crate) last_run_started: Option<jiff::Timestamp>,
+}
+
+/// The largest checkpoint size kept in `log/checkpoints/` now: a store
+/// check reads the log up to there only, so a run publishing meanwhile
+/// does not make it see entries for packages it did not list.
+pub(crate) fn kept_size(root: &Path) -> Option<u64> {
+    fs::read_dir(root.join("log/checkpoints"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+}
+
+/// Checks the log of the store at `root` up to the checkpoint of size
+/// `limit` (or the latest, without one).
 pub(crate) fn check_trail(
     root: &Path,
     key: TrustedKey<'_>,
     since: Option<&[u8]>,
+    limit: Option<u64>,
     packages: Option<&BTreeMap<String, (String, PackageFacts)>>,
     report: &mut Report,
-) -> HashSet<String> {
+) -> TrailFacts {
     let log = root.join("log");
     let key_text = match key {
         TrustedKey::Given(k) => k.trim().to_owned(),
@@ -53,13 +76,13 @@ pub(crate) fn check_trail(
                 Ok(k) => k.trim().to_owned(),
                 Err(e) => {
                     report.problem("log/public-key", format!("cannot be read: {e}"));
-                    return HashSet::new();
+                    return TrailFacts::default();
                 }
             }
         }
     };
     let Some((origin, verifiers)) = trusted_key(&key_text, report) else {
-        return HashSet::new();
+        return TrailFacts::default();
     };
 
     // No run has completed yet: nothing to check, nothing covered.
@@ -68,10 +91,7 @@ pub(crate) fn check_trail(
         report
             .notes
             .push("the log is empty: no run has completed yet".to_owned());
-        for (place, _) in packages.into_iter().flat_map(|p| p.values()) {
-            report.notes.push(not_yet_logged(place));
-        }
-        return HashSet::new();
+        return TrailFacts::default();
     }
 
     // Every kept checkpoint, by size, each signature checked.
@@ -80,7 +100,7 @@ pub(crate) fn check_trail(
         Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
         Err(e) => {
             report.problem("log/checkpoints", format!("cannot be read: {e}"));
-            return HashSet::new();
+            return TrailFacts::default();
         }
     };
     for path in kept {
@@ -89,6 +109,10 @@ pub(crate) fn check_trail(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let place = format!("log/checkpoints/{name}");
+        if limit.is_some_and(|limit| name.parse::<u64>().is_ok_and(|size| size > limit)) {
+            // Published after this check began.
+            continue;
+        }
         let Some(head) = read_checkpoint(&path, &place, &origin, &verifiers, report) else {
             continue;
         };
@@ -108,9 +132,19 @@ pub(crate) fn check_trail(
         &verifiers,
         report,
     ) else {
-        return HashSet::new();
+        return TrailFacts::default();
     };
     let mut latest = latest;
+    if let Some(kept) = limit
+        .filter(|limit| latest.size > *limit)
+        .and_then(|limit| heads.get(&limit))
+    {
+        // Replaced after this check began: check the store as it was.
+        latest = Head {
+            size: kept.size,
+            root: kept.root,
+        };
+    }
     match heads
         .iter()
         .next_back()
@@ -173,7 +207,7 @@ pub(crate) fn check_trail(
         report.problem(place, problem);
     }
     if !walk.complete {
-        return HashSet::new();
+        return TrailFacts::default();
     }
     // Every checkpoint's root must be the root of the same entries; so all
     // are consistent with one another (RFC 6962 §2.1.2 holds by
@@ -194,11 +228,14 @@ pub(crate) fn check_trail(
             );
         }
     }
-    let logged: HashSet<String> = entries.packages.keys().cloned().collect();
+    let facts = TrailFacts {
+        logged: entries.packages.keys().cloned().collect(),
+        last_run_started: entries.last_run_started,
+    };
     if let Some(packages) = packages {
         entries.finish(&heads, &walk.roots, packages, report);
     }
-    logged
+    facts
 }
 
 /// What one pass over the log found.
@@ -283,14 +320,6 @@ fn walk_log(
     tiles.finish();
     walk.problems.extend(tiles.problems);
     walk
-}
-
-/// The note for a package no log entry covers yet.
-fn not_yet_logged(place: &str) -> String {
-    format!(
-        "{place}: NOT YET COVERED BY THE LOG: sealed by a run that was interrupted before publishing \
-         (the next run logs it), or put there by hand; until then it proves nothing"
-    )
 }
 
 /// Adds a leaf hash to a compact range (the roots of the perfect subtrees
@@ -388,6 +417,8 @@ struct EntryChecker<'a> {
     packages: HashMap<String, (String, String, String, u64)>,
     /// Each run seal: entry index and the previous checkpoint it names.
     runs: Vec<(u64, Option<(u64, String)>)>,
+    /// When the last `run` seal that says so began.
+    last_run_started: Option<jiff::Timestamp>,
     problems: Vec<(String, String)>,
 }
 
@@ -432,6 +463,7 @@ impl<'a> EntryChecker<'a> {
             logged_records: HashMap::new(),
             packages: HashMap::new(),
             runs: Vec::new(),
+            last_run_started: None,
             problems: Vec::new(),
         }
     }
@@ -552,6 +584,15 @@ impl<'a> EntryChecker<'a> {
                         )
                     });
                 self.runs.push((index, previous));
+                if value.get("type").and_then(Value::as_str) == Some("run") {
+                    let started = value
+                        .get("started_at")
+                        .and_then(Value::as_str)
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                    if started.is_some() {
+                        self.last_run_started = started;
+                    }
+                }
             }
             other => self.problem(index, format!("unknown entry type {other:?}")),
         }
@@ -598,10 +639,8 @@ impl<'a> EntryChecker<'a> {
         }
         for (id, (place, facts)) in packages {
             match self.packages.get(id) {
-                None => {
-                    report.notes.push(not_yet_logged(place));
-                    continue;
-                }
+                // Judged by the store check, which knows when it was sealed.
+                None => continue,
                 Some((zip, tagmanifest, oxum, index)) => {
                     for (field, logged, found) in [
                         ("zip_sha256", zip, &facts.zip_sha256),
