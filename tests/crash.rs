@@ -98,3 +98,103 @@ fn killed_runs_leave_a_verifiable_store_and_the_next_run_completes() {
         .expect("count");
     assert_eq!(unlogged, 0, "every package is in the log");
 }
+
+/// Every file under `dir`, recursively.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The stage boundaries of a run, in the order a run meets them (see
+/// `kill_point` and docs/OPERATIONS.md).
+const KILL_POINTS: &[&str] = &[
+    "locked",
+    "staged",
+    "before-rename",
+    "receipt-written",
+    "sealed",
+    "placed",
+    "catalogued",
+    "logged",
+    "tiles-written",
+    "checkpoint-kept",
+    "published",
+    "noted",
+];
+
+/// See: #18. The real binary stopped by SIGKILL at every stage boundary:
+/// the store verifies right after (nothing phantom), and the next run
+/// leaves every package and record in the log, provable, and no leftovers.
+#[test]
+fn r18_a_run_killed_at_every_stage_boundary_is_completed_by_the_next() {
+    use std::os::unix::process::ExitStatusExt;
+    let fixtures = crate::util::fixture("email/eml");
+    for point in KILL_POINTS {
+        let t = TestStore::new();
+        let first = t.run(&[&fixtures.join("plain.eml")]);
+        assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+        let inputs = [fixtures.join("html-only.eml"), fixtures.join("no-date.eml")];
+        let killed = Command::new(env!("CARGO_BIN_EXE_spoor"))
+            .args(["run", "--store"])
+            .arg(&t.store)
+            .args(&inputs)
+            .env("SPOOR_KILL_AT", point)
+            .output()
+            .expect("spoor runs");
+        assert_eq!(
+            killed.status.signal(),
+            Some(9),
+            "{point}: the run reaches the point and is killed there: {}",
+            text(&killed)
+        );
+        let verify = t.verify();
+        assert_eq!(
+            verify.status.code(),
+            Some(0),
+            "{point}: right after the kill:\n{}",
+            text(&verify)
+        );
+
+        let next = t.run(&inputs.iter().map(|p| p.as_path()).collect::<Vec<_>>());
+        assert_eq!(next.status.code(), Some(0), "{point}: {}", text(&next));
+        let verify = t.verify();
+        let said = text(&verify);
+        assert_eq!(verify.status.code(), Some(0), "{point}: {said}");
+        assert!(
+            said.contains(": intact: 3 packages, 3 records"),
+            "{point}: {said}"
+        );
+        assert!(!said.contains("NOT YET COVERED"), "{point}: {said}");
+        assert!(!said.contains("unfinished write"), "{point}: {said}");
+        let leftovers: Vec<_> = files(&t.store)
+            .into_iter()
+            .filter(|p| p.starts_with(t.store.join("tmp")) || p.to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{point}: {leftovers:?}");
+
+        let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
+        let ids: Vec<String> = db
+            .prepare("SELECT id FROM records WHERE log_index IS NOT NULL ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("ids");
+        assert_eq!(ids.len(), 3, "{point}: every record's log entry is known");
+        for id in &ids {
+            let proof =
+                crate::util::spoor(&["prove", "--store", t.store.to_str().expect("utf-8"), id]);
+            assert_eq!(
+                proof.status.code(),
+                Some(0),
+                "{point}: prove {id}: {}",
+                text(&proof)
+            );
+        }
+    }
+}

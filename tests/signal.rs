@@ -21,12 +21,17 @@ fn plaintext_export_is_sealed_with_its_media_and_verifies() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
-#[test]
-fn legacy_backup_with_the_passphrase_from_a_file_or_the_environment() {
+/// The photo the legacy backup of [`legacy_backup`] carries.
+const PHOTO: &[u8] = b"\xff\xd8\xff\xe0 getekend besluit \xff\xd9";
+
+/// The passphrase of [`legacy_backup`], as a user types it.
+const PASSPHRASE: &str = "12345 67890 12345 67890 12345 67890";
+
+/// A legacy `.backup` of database version 215: one text message, a photo,
+/// a damaged photo, and a blob no row names.
+fn legacy_backup() -> spoor_ingest::internal::BackupWriter {
     use spoor_ingest::internal::{BackupWriter, SqlParam as P};
-    let t = TestStore::new();
-    let passphrase =
-        spoor_ingest::Passphrase::parse("12345 67890 12345 67890 12345 67890").expect("valid");
+    let passphrase = spoor_ingest::Passphrase::parse(PASSPHRASE).expect("valid");
     let mut w = BackupWriter::new(&passphrase, [7; 16], [8; 32], 1);
     w.database_version(215);
     w.statement("CREATE TABLE recipient (_id INTEGER PRIMARY KEY, aci TEXT, e164 TEXT, system_joined_name TEXT)", vec![]);
@@ -61,7 +66,7 @@ fn legacy_backup_with_the_passphrase_from_a_file_or_the_environment() {
         ],
     );
     // A photo, a damaged photo, and a blob no row names.
-    let photo = b"\xff\xd8\xff\xe0 getekend besluit \xff\xd9";
+    let photo = PHOTO;
     for (id, damaged) in [(7i64, false), (8, true)] {
         w.statement(
             "INSERT INTO message VALUES (?, ?, ?, ?, ?, ?)",
@@ -87,6 +92,14 @@ fn legacy_backup_with_the_passphrase_from_a_file_or_the_environment() {
     }
     w.attachment(99, b"no row names me", false);
     w.end();
+    w
+}
+
+#[test]
+fn legacy_backup_with_the_passphrase_from_a_file_or_the_environment() {
+    let t = TestStore::new();
+    let w = legacy_backup();
+    let photo = PHOTO;
     let backup = t.path("signal-2024-03-01-09-00-00.backup");
     std::fs::write(&backup, w.bytes()).expect("write");
     let secret = t.path("passphrase.txt");
@@ -163,4 +176,63 @@ fn legacy_backup_with_the_passphrase_from_a_file_or_the_environment() {
             "the passphrase never reaches a report"
         );
     }
+}
+
+/// See: #18. A backup's decrypted database is replayed under the store's
+/// private work space, never in the system's temporary folder; a kill
+/// leaves it there (owner-only), and the next run removes it.
+#[test]
+fn r18_decrypted_backup_stays_in_the_store_work_space_and_a_kill_leaves_nothing_elsewhere() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::ExitStatusExt;
+    let t = TestStore::new();
+    let backup = t.path("signal-2024-03-01-09-00-00.backup");
+    std::fs::write(&backup, legacy_backup().bytes()).expect("write");
+    let system_tmp = t.path("system-tmp");
+    std::fs::create_dir(&system_tmp).expect("mkdir");
+    let run = |kill: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_spoor"));
+        command
+            .args(["run", "--store"])
+            .arg(&t.store)
+            .arg(&backup)
+            .env("SPOOR_SIGNAL_PASSPHRASE", PASSPHRASE)
+            .env("TMPDIR", &system_tmp);
+        if let Some(point) = kill {
+            command.env("SPOOR_KILL_AT", point);
+        }
+        command.output().expect("spoor runs")
+    };
+    let killed = run(Some("signal-replayed"));
+    assert_eq!(killed.status.signal(), Some(9), "{}", text(&killed));
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(
+        std::fs::read_dir(&system_tmp).expect("read").count(),
+        0,
+        "nothing in the system's temporary folder"
+    );
+    let work = t.store.join("tmp");
+    assert_eq!(mode(&work), 0o700);
+    let replays: Vec<_> = std::fs::read_dir(&work)
+        .expect("read")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("signal-replay-"))
+        })
+        .collect();
+    assert_eq!(replays.len(), 1, "{replays:?}");
+    assert_eq!(mode(&replays[0]), 0o700);
+    assert_eq!(mode(&replays[0].join("replay.sqlite")), 0o600);
+
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_dir(&work).expect("read").count(),
+        0,
+        "work space emptied"
+    );
+    assert_eq!(std::fs::read_dir(&system_tmp).expect("read").count(), 0);
 }

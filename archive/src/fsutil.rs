@@ -17,6 +17,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
     }
+    spoor_ingest::internal::kill_point("before-rename");
     rename_durably(&tmp, path)
 }
 

@@ -348,6 +348,7 @@ impl Log {
             path: self.dir.clone(),
             source: e.into(),
         })?;
+        spoor_ingest::internal::kill_point("tiles-written");
         let root =
             tree_hash(self.size, &self.hashes).map_err(|e| damaged(&self.dir, e.to_string()))?;
         let checkpoint = Checkpoint::new(&self.origin, self.size, root, "")
@@ -365,6 +366,7 @@ impl Log {
             ));
         }
         self.write(&kept, &signed)?;
+        spoor_ingest::internal::kill_point("checkpoint-kept");
         self.write("checkpoint", &signed)?;
         // What was new is now in the tiles.
         self.hashes.published = self.size;

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 
 use serde::Serialize;
 use serde_json::{json, Value};
+use spoor_ingest::internal::kill_point;
 use spoor_ingest::{read_export, ReadOptions, PARSER};
 use spoor_normalize::{jcs, Sha256, Zone};
 
@@ -343,6 +344,7 @@ impl Store {
             std::process::id()
         );
         let _lock = StoreLock::acquire(&self.root)?;
+        kill_point("locked");
         self.clear_work_space()?;
         let mut catalog = self.catalog()?;
         let log_dir = self.root.join("log");
@@ -483,9 +485,11 @@ impl Store {
         });
         trail.log.append(jcs::to_canonical(&seal))?;
         let head = trail.log.publish(&key.0)?;
+        kill_point("published");
         tracing::info!(run = %run_id, log_size = head.size, "checkpoint published");
         trail.note_in(&mut catalog)?;
         catalog.checkpoint_wal()?;
+        kill_point("noted");
         let report = RunReport {
             run_id: run_id.clone(),
             started_at: started.to_string(),
@@ -584,6 +588,7 @@ impl Store {
             ),
         };
         let staged = stager.finish().map_err(with_path(staging))?;
+        kill_point("staged");
         Ok(StagedRead {
             staging: staging.to_owned(),
             staged,
@@ -665,6 +670,7 @@ impl Store {
         let mut receipt_bytes = jcs::to_canonical(&receipt);
         receipt_bytes.push(b'\n');
         write_atomic(&receipt_path, &receipt_bytes).map_err(with_path(&receipt_path))?;
+        kill_point("receipt-written");
         catalog.index_receipt(&self.relative(&receipt_path), &receipt)?;
         // In the log the intake comes before anything derived from the export.
         trail.intake(&self.relative(&receipt_path), &receipt)?;
@@ -790,10 +796,14 @@ impl Store {
             });
             let placed =
                 seal(&partial, package_id, &staged, export, &bag_info).and_then(|sealed| {
+                    kill_point("sealed");
                     rename_durably(&partial, target)
                         .map(|()| sealed)
                         .map_err(with_path(target))
                 });
+            if placed.is_ok() {
+                kill_point("placed");
+            }
             let _ = go.send(placed.is_ok());
             let indexed = indexer.join().unwrap_or_else(|_| {
                 Err(Error::Usage(
@@ -810,6 +820,7 @@ impl Store {
             }
         };
         indexed?;
+        kill_point("catalogued");
         let records = staged.records().map_err(with_path(&staged.dir))?;
         trail.package(
             records,
@@ -821,6 +832,7 @@ impl Store {
                 payload_oxum: &sealed.payload_oxum,
             },
         )?;
+        kill_point("logged");
 
         *archived_in_run |= counts.records > 0;
         report.package_path = Some(relative);

@@ -76,4 +76,19 @@ pub mod internal {
     pub use crate::email::{parse_message, MessageContext, ParsedMessage};
     pub use crate::mbox::{split_mbox, MboxMessage, MboxVariant, SplitError};
     pub use crate::signal::{BackupWriter, SqlParam};
+
+    /// Kills this process with SIGKILL when `$SPOOR_KILL_AT` names this
+    /// point, so the crash tests can stop the real binary at every stage
+    /// boundary (docs/OPERATIONS.md lists the points). Only in debug
+    /// builds (what `cargo test` builds); a release build ignores it.
+    pub fn kill_point(name: &str) {
+        #[cfg(debug_assertions)]
+        if std::env::var_os("SPOOR_KILL_AT").is_some_and(|at| at == name) {
+            use rustix::process::{getpid, kill_process, Signal};
+            let _ = kill_process(getpid(), Signal::KILL);
+            // SIGKILL cannot be caught; nothing after this runs.
+        }
+        #[cfg(not(debug_assertions))]
+        let _ = name;
+    }
 }

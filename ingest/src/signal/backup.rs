@@ -61,9 +61,10 @@ pub(crate) enum BackupError<E> {
 /// text. Foreign keys are not enforced, as Signal's own restore does not:
 /// the frames put rows before the rows they reference.
 fn replay_database(work_dir: &Path) -> Result<(tempfile::TempDir, Connection), Fault> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let work = tempfile::Builder::new()
         .prefix("signal-replay-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir_in(work_dir)
         .map_err(Fault::Io)?;
     let path = work.path().join("replay.sqlite");
@@ -172,6 +173,7 @@ pub(crate) fn read_backup<E>(
         }
     }
     let _ = db.execute_batch("COMMIT;");
+    crate::internal::kill_point("signal-replayed");
     if !ended && partial.is_none() {
         partial = Some("the file ends without an End frame: truncated".to_owned());
     }
