@@ -88,7 +88,7 @@ fn legacy_backup() -> spoor_ingest::internal::BackupWriter {
                 P::Text(format!("IMG_{id}.jpg")),
             ],
         );
-        w.attachment(id as u64, &photo[..], damaged);
+        w.attachment(id as u64, photo, damaged);
     }
     w.attachment(99, b"no row names me", false);
     w.end();
