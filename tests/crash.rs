@@ -99,20 +99,6 @@ fn killed_runs_leave_a_verifiable_store_and_the_next_run_completes() {
     assert_eq!(unlogged, 0, "every package is in the log");
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// The stage boundaries of a run, in the order a run meets them (see
 /// `kill_point` and docs/OPERATIONS.md).
 const KILL_POINTS: &[&str] = &[
@@ -174,7 +160,7 @@ fn r18_a_run_killed_at_every_stage_boundary_is_completed_by_the_next() {
         );
         assert!(!said.contains("NOT YET COVERED"), "{point}: {said}");
         assert!(!said.contains("unfinished write"), "{point}: {said}");
-        let leftovers: Vec<_> = files(&t.store)
+        let leftovers: Vec<_> = crate::util::files_under(&t.store)
             .into_iter()
             .filter(|p| p.starts_with(t.store.join("tmp")) || p.to_string_lossy().contains(".tmp-"))
             .collect();

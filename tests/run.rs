@@ -461,3 +461,57 @@ fn json_logs_for_the_nightly_journal() {
         String::from_utf8_lossy(&quiet.stderr)
     );
 }
+
+/// See: #18. Names are bytes: an input whose name is not UTF-8 is archived,
+/// reported (its exact bytes in the report) and moved like any other.
+#[test]
+fn r18_a_name_that_is_not_utf8_is_archived_reported_and_moved() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = TestStore::new();
+    let inbox = t.path("inbox");
+    fs::create_dir_all(&inbox).expect("inbox");
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.eml");
+    fs::copy(fixture("email/eml/plain.eml"), inbox.join(name)).expect("copy");
+    let out = spoor(&[
+        "run",
+        "--store",
+        t.store.to_str().expect("utf-8"),
+        "--inbox",
+        inbox.to_str().expect("utf-8"),
+        "--settle-seconds",
+        "0",
+        "--move-done",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("caf\u{fffd}.eml: archived as email/eml"),
+        "{}",
+        text(&out)
+    );
+    assert!(inbox.join("done").join(name).is_file(), "moved to done/");
+    let report = fs::read_dir(t.store.join("runs"))
+        .expect("runs")
+        .flatten()
+        .next()
+        .expect("a report");
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(report.path()).expect("read")).expect("json");
+    let input = &report["inputs"][0];
+    let hex: String = inbox
+        .join(name)
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(input["path_bytes"], hex.as_str());
+    assert_eq!(input["status"], "archived");
+    let receipt = crate::util::files_under(&t.store.join("intake"))
+        .into_iter()
+        .next()
+        .expect("a receipt");
+    let receipt: serde_json::Value =
+        serde_json::from_slice(&fs::read(receipt).expect("read")).expect("json");
+    assert_eq!(receipt["stored_name"], "caf%E9.eml");
+    assert_eq!(t.verify().status.code(), Some(0));
+}

@@ -46,10 +46,8 @@ impl TestStore {
 
     /// All package zips, sorted.
     pub(crate) fn packages(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        walk(&self.store.join("packages"), &mut out);
+        let mut out = files_under(&self.store.join("packages"));
         out.retain(|p| p.extension().is_some_and(|e| e == "zip"));
-        out.sort();
         out
     }
 
@@ -73,6 +71,14 @@ impl TestStore {
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+}
+
+/// Every file under `dir`, recursively, sorted.
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
+    out
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

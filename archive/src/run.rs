@@ -44,8 +44,14 @@ pub enum InputStatus {
 /// The outcome for one input.
 #[derive(Clone, Debug, Serialize)]
 pub struct InputReport {
-    /// The input as given.
+    /// The input as given (in the JSON report: as UTF-8, invalid bytes
+    /// replaced by U+FFFD; `path_bytes` then holds the exact bytes).
+    #[serde(serialize_with = "lossy_path")]
     pub path: PathBuf,
+    /// The exact bytes of `path` in lowercase hex, only when it is not
+    /// valid UTF-8 (names are bytes on Unix).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<String>,
     /// What happened.
     pub status: InputStatus,
     /// SHA-256 of the export (tree hash for folders).
@@ -72,7 +78,8 @@ pub struct InputReport {
     /// The bag's Payload-Oxum.
     pub payload_oxum: Option<String>,
     /// Where the export was moved after archiving (inbox runs with
-    /// `move_done`).
+    /// `move_done`; lossy UTF-8 in the JSON report, as `path`).
+    #[serde(serialize_with = "lossy_optional_path")]
     pub moved_to: Option<PathBuf>,
     /// Time spent on this input, in seconds.
     pub seconds: f64,
@@ -82,8 +89,13 @@ pub struct InputReport {
 
 impl InputReport {
     fn new(path: &Path) -> InputReport {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
         InputReport {
             path: path.to_owned(),
+            path_bytes: std::str::from_utf8(bytes)
+                .is_err()
+                .then(|| bytes.iter().map(|b| format!("{b:02x}")).collect()),
             status: InputStatus::Failed,
             sha256: None,
             package_id: None,
@@ -1012,6 +1024,20 @@ fn survey_all(inputs: &[PathBuf]) -> Vec<Option<Result<Export, Error>>> {
         }
     }
     surveys
+}
+
+fn lossy_path<S: serde::Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path.to_string_lossy())
+}
+
+fn lossy_optional_path<S: serde::Serializer>(
+    path: &Option<PathBuf>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(path) => lossy_path(path, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 fn hex(bytes: &[u8; 32]) -> String {
