@@ -69,8 +69,13 @@ fn progress_bar() -> indicatif::ProgressBar {
 /// $SPOOR_SIGNAL_PASSPHRASE; errors never repeat it.
 fn signal_passphrase(file: Option<&Path>) -> anyhow::Result<Option<Passphrase>> {
     let text = match file {
-        Some(file) => std::fs::read_to_string(file).with_context(|| {
-            format!("{}: cannot read the Signal passphrase file", file.display())
+        // The name is not repeated: given by mistake, it is the
+        // passphrase itself.
+        Some(file) => std::fs::read_to_string(file).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the file given with --signal-passphrase-file ({e}); \
+                 its name is not shown, in case it is the passphrase itself"
+            )
         })?,
         None => match std::env::var("SPOOR_SIGNAL_PASSPHRASE") {
             Ok(text) => text,

@@ -139,3 +139,110 @@ fn missing_input_fails_naming_it() {
     );
     assert!(text(&out).contains("No such file"), "{}", text(&out));
 }
+
+/// See: #18. A passphrase given by mistake as the passphrase file's name
+/// is never echoed.
+#[test]
+fn r18_a_passphrase_given_as_the_file_name_is_not_echoed() {
+    let t = TestStore::new();
+    let out = crate::util::spoor(&[
+        "run",
+        "--store",
+        t.store.to_str().expect("utf-8"),
+        "--signal-passphrase-file",
+        "12345 67890 12345 67890 13579 24680",
+        crate::util::fixture("email/eml/plain.eml")
+            .to_str()
+            .expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--signal-passphrase-file"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("13579"), "{}", text(&out));
+}
+
+/// See: #18. `init` refused (the key inside the store) leaves no store.
+#[test]
+fn r18_a_refused_init_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let out = crate::util::spoor(&[
+        "init",
+        "--key-file",
+        store.join("log.key").to_str().expect("utf-8"),
+        store.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("outside the store"), "{}", text(&out));
+    assert!(!store.exists(), "no half-made store");
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).expect("mkdir");
+    let out = crate::util::spoor(&[
+        "init",
+        "--key-file",
+        empty.join("log.key").to_str().expect("utf-8"),
+        empty.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(fs::read_dir(&empty).expect("read").count(), 0, "left empty");
+}
+
+/// See: #18. A truncated zip (a Signal plaintext export cut short) is not
+/// taken for a WhatsApp export: it is kept, quarantined, and named as a zip.
+#[test]
+fn r18_a_truncated_zip_is_not_called_whatsapp() {
+    let t = TestStore::new();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (name, text) in [
+        ("signal-export/metadata.json", "{\"version\":1}\n"),
+        ("signal-export/main.jsonl", "{\"account\":{}}\n"),
+    ] {
+        zip.start_file(name, options).expect("entry");
+        std::io::Write::write_all(&mut zip, text.repeat(40).as_bytes()).expect("write");
+    }
+    let bytes = zip.finish().expect("zip").into_inner();
+    let cut = &bytes[..bytes.len() / 2];
+    let (code, output, entries) = archive(&t, "signal-export.zip", cut);
+    assert_eq!(code, Some(3), "{output}");
+    assert!(output.contains("as unknown/zip"), "{output}");
+    assert_eq!(entry(&entries, "data/original/signal-export.zip"), cut);
+    assert_eq!(t.verify().status.code(), Some(0));
+}
+
+/// See: #18. A folder with a file that could not be kept stays in the
+/// inbox with --move-done, and the report says why.
+#[test]
+fn r18_a_folder_not_kept_whole_is_not_moved_to_done() {
+    let t = TestStore::new();
+    let inbox = t.path("inbox");
+    let export = inbox.join("mail");
+    fs::create_dir_all(&export).expect("mkdir");
+    fs::copy(
+        crate::util::fixture("email/eml/plain.eml"),
+        export.join("plain.eml"),
+    )
+    .expect("copy");
+    std::os::unix::fs::symlink("/etc/hostname", export.join("link.eml")).expect("symlink");
+    let out = crate::util::spoor(&[
+        "run",
+        "--store",
+        t.store.to_str().expect("utf-8"),
+        "--inbox",
+        inbox.to_str().expect("utf-8"),
+        "--settle-seconds",
+        "0",
+        "--move-done",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("left in the inbox: 1 of its files"),
+        "{}",
+        text(&out)
+    );
+    assert!(export.join("plain.eml").is_file(), "not moved");
+    assert!(!inbox.join("done").join("mail").exists());
+}

@@ -72,6 +72,10 @@ pub struct InputReport {
     pub quarantined: u64,
     /// Parts that could not be read at all.
     pub unreadable: Vec<String>,
+    /// Files of a folder export that could not be kept in the package
+    /// (unreadable, or not regular files); such an export is never moved
+    /// to `done/`, so nothing is taken from the inbox that was not kept.
+    pub not_kept: u64,
     /// SHA-256 of the package's `tagmanifest-sha256.txt`, which pins
     /// every other file of the bag.
     pub tagmanifest_sha256: Option<String>,
@@ -106,6 +110,7 @@ impl InputReport {
             duplicates: 0,
             quarantined: 0,
             unreadable: vec![],
+            not_kept: 0,
             tagmanifest_sha256: None,
             payload_oxum: None,
             moved_to: None,
@@ -462,7 +467,11 @@ impl Store {
                     report.status,
                     InputStatus::Archived | InputStatus::Partial | InputStatus::Known
                 );
-                if let (Some(inbox), true) = (done_inbox, archived) {
+                if let (Some(_), true, n @ 1..) = (done_inbox, archived, report.not_kept) {
+                    report.error = Some(format!(
+                        "left in the inbox: {n} of its files could not be kept (unreadable, or not regular files); once they are readable it is archived again"
+                    ));
+                } else if let (Some(inbox), true) = (done_inbox, archived) {
                     match inbox::move_done(inbox, input) {
                         Ok(moved) => report.moved_to = Some(moved),
                         Err(e) => {
@@ -648,6 +657,7 @@ impl Store {
         } = prepared;
         report.seconds += seconds;
         report.sha256 = Some(export.sha256.to_hex());
+        report.not_kept = export.not_kept.len() as u64;
         report.package_id = Some(package_id.clone());
         // An earlier input of this run may have been the same export.
         let existing = match known {

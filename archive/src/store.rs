@@ -85,6 +85,26 @@ impl Store {
                 reason: format!("unknown time zone {:?}", options.default_zone),
             });
         }
+        let existed = root.exists();
+        let made = Store::make(root, options);
+        if made.is_err() {
+            // Refused or failed half-way: leave no half-made store behind.
+            let _ = if existed {
+                fs::read_dir(root).map(|entries| {
+                    for entry in entries.flatten() {
+                        let _ = fs::remove_dir_all(entry.path())
+                            .or_else(|_| fs::remove_file(entry.path()));
+                    }
+                })
+            } else {
+                fs::remove_dir_all(root)
+            };
+        }
+        made
+    }
+
+    /// The work of [`Store::init`] once its checks passed.
+    fn make(root: &Path, options: &InitOptions) -> Result<Store, Error> {
         for dir in ["intake", "packages", "runs", "tmp"] {
             fs::create_dir_all(root.join(dir)).map_err(with_path(root))?;
         }

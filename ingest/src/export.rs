@@ -237,7 +237,8 @@ pub fn read_export(
         ExportKind::Maildir => "email/maildir",
         ExportKind::Folder => "email/folder",
         ExportKind::WhatsApp => whatsapp::FORMAT_TEXT,
-        ExportKind::Zip => whatsapp::FORMAT_ZIP,
+        // Named after what it holds, once that is known.
+        ExportKind::Zip => "unknown/zip",
         ExportKind::Teams => teams::FORMAT,
         ExportKind::SignalExport => signal::FORMAT,
         ExportKind::SignalBackup => signal::BACKUP_FORMAT,
@@ -657,6 +658,9 @@ impl ExportReader<'_> {
         if chats.is_empty() {
             let reason = "a zip without a WhatsApp chat file (detected by content): not an export spoor reads".to_owned();
             return self.quarantine_file(path, rel, size, reason);
+        }
+        if rel.is_none() {
+            self.summary.format = whatsapp::FORMAT_ZIP.to_owned();
         }
         let zip_name = path
             .file_name()
