@@ -31,6 +31,11 @@ pub struct Limits {
     /// only in the original: parsing holds a message and its decoded parts in
     /// memory at once.
     pub max_message_bytes: usize,
+    /// Largest chat message (bytes of a WhatsApp record's lines). WhatsApp
+    /// sends at most 65,536 characters; a larger "message" is a pasted or
+    /// damaged file, quarantined by its place in the original, which keeps
+    /// it whole. Bounds memory and keeps reading linear.
+    pub max_chat_message_bytes: usize,
     /// Longest header line (bytes) before a message is quarantined: RFC 5322
     /// allows 998, and a 50 MB "header" is an attack or a damaged file.
     pub max_header_line_bytes: usize,
@@ -54,6 +59,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_message_bytes: 64 << 20,
+            max_chat_message_bytes: 1 << 20,
             max_header_line_bytes: 1 << 20,
             max_mime_parts: 256,
             max_nesting: 8,

@@ -82,7 +82,7 @@ proptest! {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("WhatsApp Chat with Fuzz.txt");
         std::fs::write(&path, &bytes).expect("write");
-        let mut options = common::options(Limits { max_message_bytes: 1 << 12, ..Limits::default() });
+        let mut options = common::options(Limits { max_chat_message_bytes: 1 << 12, ..Limits::default() });
         options.date_order_hint = Some(spoor_ingest::DateOrder::Dmy);
         let mut sink = common::Collected::default();
         let Ok(summary) = spoor_ingest::read_export(&path, &options, &mut sink) else {

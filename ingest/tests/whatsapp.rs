@@ -610,3 +610,38 @@ fn large_media_are_blobs_and_a_media_bomb_is_damaged() {
     assert!(c.records[1].warnings[0].starts_with("bom.bin: "));
     assert_eq!(c.records[2].text.as_deref(), Some("Gezien"));
 }
+
+/// See: #18. A "message" of megabytes (a pasted file, many lines or one)
+/// is quarantined by its place in the original, never held whole; the
+/// messages around it are records. The file is large enough to be read in
+/// chunks on every core.
+#[test]
+fn r18_a_message_over_the_chat_limit_is_quarantined_by_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("WhatsApp Chat met Lang.txt");
+    let mut chat = String::from("25-03-2024 10:00 - Jan: hoi\n25-03-2024 10:01 - Piet: begin\n");
+    let many_lines = "regel van een geplakt bestand\n".repeat(200_000);
+    chat.push_str(&many_lines);
+    let one_line = format!("25-03-2024 10:02 - Piet: {}\n", "x".repeat(3 << 20));
+    chat.push_str(&one_line);
+    chat.push_str("25-03-2024 10:03 - Jan: klaar\n");
+    std::fs::write(&path, &chat).expect("write");
+    assert!(chat.len() > 8 << 20, "read in chunks");
+
+    let (summary, c) = common::read(&path);
+    assert!(summary.unreadable.is_empty(), "{:?}", summary.unreadable);
+    let texts: Vec<_> = c.records.iter().map(|r| r.text.as_deref()).collect();
+    assert_eq!(texts, [Some("hoi"), Some("klaar")]);
+    assert_eq!(c.quarantined.len(), 2);
+    let lines: Vec<_> = c.quarantined.iter().map(|q| q.locator.lines).collect();
+    assert_eq!(lines, [Some([2, 200_002]), Some([200_003, 200_003])]);
+    for q in &c.quarantined {
+        assert!(q.raw.is_empty(), "not copied: the original holds it");
+        assert!(
+            q.reason.contains("exceed the limit of 1048576 bytes"),
+            "{}",
+            q.reason
+        );
+    }
+    assert_eq!(c.quarantined[1].raw_size, one_line.len() as u64);
+}

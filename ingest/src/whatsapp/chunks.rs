@@ -277,7 +277,7 @@ impl ChunkReader<'_, '_> {
     }
 
     fn cap(&self) -> usize {
-        self.context.limits.max_message_bytes.saturating_add(1)
+        self.context.limits.max_chat_message_bytes.saturating_add(1)
     }
 
     /// Builds chunk `k`'s records into a buffer, from a fresh carry.
@@ -405,7 +405,7 @@ mod tests {
             .expect("a chat");
         let zone = Zone::get("Europe/Amsterdam").expect("zone");
         let limits = Limits {
-            max_message_bytes: 200,
+            max_chat_message_bytes: 200,
             ..Limits::default()
         };
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());

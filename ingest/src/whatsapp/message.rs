@@ -85,7 +85,7 @@ impl Pending {
         let reason = if self.oversize {
             format!(
                 "{reason}; {size} bytes exceed the limit of {} bytes and are kept only in the original",
-                context.limits.max_message_bytes
+                context.limits.max_chat_message_bytes
             )
         } else {
             reason.to_owned()

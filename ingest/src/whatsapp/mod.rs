@@ -391,7 +391,10 @@ pub(crate) fn read_chat<R: BufRead, E>(
     media: &mut dyn Media,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
 ) -> Result<(), ChatError<E>> {
-    let mut lines = LineReader::new(input, context.limits.max_message_bytes.saturating_add(1));
+    let mut lines = LineReader::new(
+        input,
+        context.limits.max_chat_message_bytes.saturating_add(1),
+    );
     let span = Span {
         grammar,
         context,
@@ -421,7 +424,7 @@ impl Span<'_, '_> {
         emit: &mut dyn FnMut(Item) -> Result<(), E>,
     ) -> Result<u64, ChatError<E>> {
         let (grammar, context) = (self.grammar, self.context);
-        let max = context.limits.max_message_bytes;
+        let max = context.limits.max_chat_message_bytes;
         let mut pending: Option<Pending> = None;
         let mut finish = |message: Pending, carry: &mut Carry| -> Result<(), ChatError<E>> {
             let item = match message::build(message, grammar, context, carry) {
