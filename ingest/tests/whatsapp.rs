@@ -506,7 +506,8 @@ fn bad_input_is_quarantined_or_refused() {
         "{}",
         c.quarantined[0].reason
     );
-    assert_eq!(summary.format, "whatsapp/zip");
+    // Cut short, it cannot be told what it held (see #18).
+    assert_eq!(summary.format, "unknown/zip");
 
     // A zip without a chat in it.
     let other = dir.path().join("photos.zip");

@@ -68,8 +68,13 @@ fn survey_in_parts(path: &Path, len: u64, parts: u64) -> io::Result<SurveyPart> 
     let part = |i: u64| -> io::Result<SurveyPart> {
         let (start, end) = (len * i / parts, len * (i + 1) / parts);
         let mut input = BufReader::with_capacity(1 << 20, File::open(path)?);
-        let start = line_start(&mut input, start)?;
-        SurveyPart::read(&mut LineReader::starting_at(input, 160, start, 0), end)
+        match line_start(&mut input, start, end)? {
+            Some(start) => {
+                SurveyPart::read(&mut LineReader::starting_at(input, 160, start, 0), end)
+            }
+            // No line starts in this part.
+            None => Ok(SurveyPart::default()),
+        }
     };
     let surveyed: Vec<io::Result<SurveyPart>> = std::thread::scope(|scope| {
         let threads: Vec<_> = (1..parts).map(|i| scope.spawn(move || part(i))).collect();
@@ -90,16 +95,34 @@ fn survey_in_parts(path: &Path, len: u64, parts: u64) -> io::Result<SurveyPart> 
     Ok(whole)
 }
 
-/// Positions `input` at the first line that starts at or after `offset`,
-/// and returns where that is.
-fn line_start(input: &mut BufReader<File>, offset: u64) -> io::Result<u64> {
-    if offset == 0 {
+/// Positions `input` at the first line that starts at or after `offset`
+/// and returns where that is, if it is before `before`. The search stops
+/// there: one line may be longer than many chunks, and is not scanned once
+/// for each.
+fn line_start(input: &mut BufReader<File>, offset: u64, before: u64) -> io::Result<Option<u64>> {
+    let Some(mut pos) = offset.checked_sub(1) else {
         input.seek(SeekFrom::Start(0))?;
-        return Ok(0);
+        return Ok((0 < before).then_some(0));
+    };
+    input.seek(SeekFrom::Start(pos))?;
+    loop {
+        let available = input.fill_buf()?;
+        if available.is_empty() || pos >= before {
+            return Ok(None);
+        }
+        let room = usize::try_from(before - pos).unwrap_or(usize::MAX);
+        let Some(scan) = available.get(..available.len().min(room)) else {
+            return Ok(None);
+        };
+        if let Some(i) = memchr::memchr(b'\n', scan) {
+            input.consume(i + 1);
+            pos += i as u64 + 1;
+            return Ok((pos < before).then_some(pos));
+        }
+        let used = scan.len();
+        input.consume(used);
+        pos += used as u64;
     }
-    input.seek(SeekFrom::Start(offset - 1))?;
-    let skipped = input.skip_until(b'\n')?;
-    Ok(offset - 1 + skipped as u64)
 }
 
 /// Reads a chat file on disk, in chunks on every core when it is large
@@ -283,9 +306,17 @@ impl ChunkReader<'_, '_> {
     /// Builds chunk `k`'s records into a buffer, from a fresh carry.
     /// `items` is an empty buffer to fill.
     fn read(&self, k: u64, input: &mut BufReader<File>, items: Vec<Buffered>) -> Chunk {
-        let start = self
-            .start_of(k, input)
-            .and_then(|start| input.seek(SeekFrom::Start(start)));
+        let start = match self.start_of(k, input) {
+            Ok(Some(start)) => input.seek(SeekFrom::Start(start)),
+            // No record starts in it: nothing to read, nothing consulted.
+            Ok(None) => {
+                return Chunk {
+                    items,
+                    ..Chunk::at(0)
+                }
+            }
+            Err(e) => Err(e),
+        };
         let mut chunk = match start {
             Ok(start) => Chunk {
                 items,
@@ -362,20 +393,28 @@ impl ChunkReader<'_, '_> {
     }
 
     /// Where chunk `k` starts: byte 0 for the first, else the first header
-    /// of the file's shape at or after `k × chunk_bytes` (the end of the
-    /// file if there is none).
-    fn start_of(&self, k: u64, input: &mut BufReader<File>) -> io::Result<u64> {
+    /// of the file's shape at or after `k × chunk_bytes`; `None` when none
+    /// starts before the next chunk's nominal start (the chunk is empty).
+    /// Looking no further keeps a record of many chunks' length (a pasted
+    /// file) from being scanned once per chunk it spans.
+    fn start_of(&self, k: u64, input: &mut BufReader<File>) -> io::Result<Option<u64>> {
         if k == 0 {
-            return Ok(0);
+            return Ok(Some(0));
         }
-        let first = line_start(input, k.saturating_mul(self.chunk_bytes))?;
+        let next = k.saturating_add(1).saturating_mul(self.chunk_bytes);
+        let Some(first) = line_start(input, k.saturating_mul(self.chunk_bytes), next)? else {
+            return Ok(None);
+        };
         let mut lines = LineReader::starting_at(input, 160, first, 0);
         while let Some(line) = lines.next_line()? {
+            if line.start >= next {
+                break;
+            }
             if header_of(&lines.buf, &self.grammar.shape).is_some() {
-                return Ok(line.start);
+                return Ok(Some(line.start));
             }
         }
-        Ok(lines.position())
+        Ok(None)
     }
 }
 
