@@ -80,6 +80,14 @@ fn main() {
         reader::measure_reader(mb, "records from text", &chat, chat_bytes, false);
         reader::measure_reader(mb, "+ canonical lines", &chat, chat_bytes, true);
         reader::measure_reader(mb, "records from zip", &zip, zip_bytes, false);
+        // One "message" the size of the whole chat (a pasted file), as one
+        // line and as many: quarantined by place past the chat limit, in
+        // time and memory that do not grow with it (#18).
+        for (what, one_line) in [("one huge line", true), ("one huge message", false)] {
+            let long = dir.join(format!("WhatsApp-chat met Lang {one_line}.txt"));
+            let bytes = write_long_message(&long, mb * 1_000_000, one_line);
+            reader::measure_reader(mb, what, &long, bytes, false);
+        }
 
         let store = dir.join("store");
         let key = dir.join("log.key");
@@ -206,6 +214,21 @@ fn floor(chat: &std::path::Path) {
             .sum()
     });
     println!("{lines} {}", start.elapsed().as_secs_f64());
+}
+
+/// A chat of three messages, the middle one `bytes` long: one line, or
+/// lines of 18 bytes. Returns the file's size.
+fn write_long_message(path: &std::path::Path, bytes: u64, one_line: bool) -> u64 {
+    let mut out = BufWriter::new(fs::File::create(path).expect("create chat"));
+    let piece: &[u8] = if one_line { b"lang bericht lang " } else { b"lang bericht lang\n" };
+    out.write_all(b"25-03-2024 10:00 - Jan: hoi\n25-03-2024 10:01 - Piet: begin ")
+        .expect("write");
+    for _ in 0..bytes / piece.len() as u64 {
+        out.write_all(piece).expect("write");
+    }
+    out.write_all(b"\n25-03-2024 10:02 - Jan: klaar\n").expect("write");
+    out.flush().expect("flush");
+    fs::metadata(path).expect("chat").len()
 }
 
 fn path(p: &std::path::Path) -> &str {
