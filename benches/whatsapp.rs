@@ -220,13 +220,18 @@ fn floor(chat: &std::path::Path) {
 /// lines of 18 bytes. Returns the file's size.
 fn write_long_message(path: &std::path::Path, bytes: u64, one_line: bool) -> u64 {
     let mut out = BufWriter::new(fs::File::create(path).expect("create chat"));
-    let piece: &[u8] = if one_line { b"lang bericht lang " } else { b"lang bericht lang\n" };
+    let piece: &[u8] = if one_line {
+        b"lang bericht lang "
+    } else {
+        b"lang bericht lang\n"
+    };
     out.write_all(b"25-03-2024 10:00 - Jan: hoi\n25-03-2024 10:01 - Piet: begin ")
         .expect("write");
     for _ in 0..bytes / piece.len() as u64 {
         out.write_all(piece).expect("write");
     }
-    out.write_all(b"\n25-03-2024 10:02 - Jan: klaar\n").expect("write");
+    out.write_all(b"\n25-03-2024 10:02 - Jan: klaar\n")
+        .expect("write");
     out.flush().expect("flush");
     fs::metadata(path).expect("chat").len()
 }
