@@ -775,6 +775,7 @@ impl Store {
             },
             "unreadable": unreadable,
             "read_error": read_error,
+            "accounting": summary.accounting,
         });
         let mut package_bytes = jcs::to_canonical(&package_json);
         package_bytes.push(b'\n');

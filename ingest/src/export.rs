@@ -215,6 +215,20 @@ pub struct ReadSummary {
     /// Parts of the export that could not be read at all (the import is
     /// partial): path and reason.
     pub unreadable: Vec<String>,
+    /// The units the export held, when every item read came from exactly
+    /// one of them (so records + quarantined = units read); `None` for
+    /// formats that do not count yet.
+    pub accounting: Option<Accounting>,
+}
+
+/// How many units of one kind an export held; each became exactly one
+/// item (a record, or a quarantined item).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Accounting {
+    /// What was counted, e.g. `signal message rows`.
+    pub unit: String,
+    /// How many were read.
+    pub read: u64,
 }
 
 /// Reads the export at `path` (a file or a folder), streaming records and
@@ -496,12 +510,15 @@ impl ExportReader<'_> {
         match signal::read_backup(&context, &mut |item| self.put(item)) {
             Ok(outcome) => {
                 self.summary.decisions.extend(outcome.decisions);
-                if let Some(why) = outcome.partial {
-                    let place = rel.map_or_else(|| path.display().to_string(), str::to_owned);
-                    self.unreadable(
-                        &place,
-                        format!("{why}; the records before that point were archived"),
-                    );
+                let place = rel.map_or_else(|| path.display().to_string(), str::to_owned);
+                for why in outcome.partial {
+                    self.unreadable(&place, why);
+                }
+                if rel.is_none() {
+                    self.summary.accounting = Some(Accounting {
+                        unit: "signal message rows".to_owned(),
+                        read: outcome.message_rows,
+                    });
                 }
                 Ok(())
             }

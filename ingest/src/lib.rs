@@ -66,7 +66,9 @@ mod zipped;
 
 pub use detect::{detect, ExportKind};
 pub use error::Error;
-pub use export::{read_export, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink, PARSER};
+pub use export::{
+    read_export, Accounting, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink, PARSER,
+};
 pub use signal::Passphrase;
 pub use whatsapp::DateOrder;
 

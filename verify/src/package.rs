@@ -755,6 +755,21 @@ fn check_bag(
             ),
         );
     }
+    // Every unit the export held became one line of records.jsonl,
+    // known.jsonl or quarantine.jsonl (docs/FORMAT.md §6.3).
+    if let Some(accounting) = package.get("accounting").filter(|a| !a.is_null()) {
+        let read = accounting.get("read").and_then(Value::as_u64);
+        let lines = record_lines + known_lines + quarantine_lines;
+        if read != Some(lines) {
+            report.problem(
+                "data/package.json",
+                format!(
+                    "accounting: {read:?} {} read, but records, known and quarantine lines add up to {lines}",
+                    accounting.get("unit").and_then(Value::as_str).unwrap_or("units")
+                ),
+            );
+        }
+    }
     let export_sha256 = package
         .pointer("/export/sha256")
         .and_then(Value::as_str)

@@ -23,7 +23,7 @@ use super::crypto::Passphrase;
 use super::frames::{BlobDecryptor, BlobSpan, Fault, Frames};
 use super::proto::{self, BlobKind, Frame, Param};
 use super::time_from_millis;
-use crate::export::{Item, Limits, PARSER};
+use crate::export::{Item, Limits, Quarantined, PARSER};
 
 /// Format name of the legacy backup.
 pub(crate) const FORMAT: &str = "signal/android-backup";
@@ -45,8 +45,14 @@ pub(crate) struct BackupContext<'a> {
 /// What reading decided and met.
 pub(crate) struct Outcome {
     pub(crate) decisions: Vec<Value>,
-    /// Why the import is partial (the file was cut, a frame was damaged).
-    pub(crate) partial: Option<String>,
+    /// Why the import is partial (the file was cut, a frame was damaged,
+    /// statements could not be replayed, attachments are damaged): each
+    /// reason with its count and first cause.
+    pub(crate) partial: Vec<String>,
+    /// Message rows met: each rows of a message table in the replayed
+    /// database, or an `INSERT` into one that could not be replayed. Each
+    /// became exactly one item (record or quarantined).
+    pub(crate) message_rows: u64,
 }
 
 /// Why nothing could be read.
@@ -99,27 +105,55 @@ pub(crate) fn read_backup<E>(
     let mut skipped_statements = 0u64;
     let mut first_errors = Vec::new();
     let mut unknown_frames = 0u64;
-    let mut partial = None;
+    let mut left_out = BTreeMap::<&'static str, u64>::new();
+    let mut failed_message_rows = 0u64;
+    let mut partial = Vec::new();
     let mut ended = false;
     let max = context.limits.max_message_bytes;
+    // The header is frame 0.
+    let mut frame_index = 0u64;
     loop {
         let frame = match frames.next(max) {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(Fault::WrongPassphrase) => return Err(BackupError::Fault(Fault::WrongPassphrase)),
             Err(fault) => {
-                partial = Some(fault.to_string());
+                partial.push(format!(
+                    "{fault}; the records before that point were archived"
+                ));
                 break;
             }
         };
+        frame_index += 1;
         match frame {
             Frame::Version(v) => database_version = Some(v),
             Frame::Statement { sql, params } => {
-                if skip_statement(&sql) {
+                if let Some(what) = left_out_by_design(&sql) {
+                    *left_out.entry(what).or_default() += 1;
                     continue;
                 }
                 let values: Vec<Sql> = params.into_iter().map(sql_value).collect();
-                if let Err(e) = db.execute(&sql, rusqlite::params_from_iter(values)) {
+                let raw = || {
+                    let params: Vec<Value> = values.iter().map(sql_json).collect();
+                    spoor_normalize::jcs::to_canonical(&json!({ "sql": sql, "parameters": params }))
+                };
+                if let Err(e) = db.execute(&sql, rusqlite::params_from_iter(values.iter())) {
+                    if inserts_into_message_table(&sql) {
+                        // A message row the replay could not take: kept
+                        // as the statement and its values, with the reason.
+                        failed_message_rows += 1;
+                        let item = Quarantined {
+                            locator: Locator {
+                                frame: Some(frame_index),
+                                ..Locator::default()
+                            },
+                            reason: format!("a message row the replay could not take: {e}"),
+                            raw_size: raw().len() as u64,
+                            raw: raw(),
+                        };
+                        emit(Item::Quarantine(item)).map_err(BackupError::Stopped)?;
+                        continue;
+                    }
                     skipped_statements += 1;
                     if first_errors.len() < 5 {
                         first_errors
@@ -149,7 +183,9 @@ pub(crate) fn read_backup<E>(
                 });
                 match (read, stopped, stored) {
                     (Err(fault), _, _) => {
-                        partial = Some(fault.to_string());
+                        partial.push(format!(
+                            "{fault}; the records before that point were archived"
+                        ));
                         break;
                     }
                     (Ok(_), Some(e), _) => return Err(BackupError::Stopped(e)),
@@ -174,8 +210,11 @@ pub(crate) fn read_backup<E>(
     }
     let _ = db.execute_batch("COMMIT;");
     crate::internal::kill_point("signal-replayed");
-    if !ended && partial.is_none() {
-        partial = Some("the file ends without an End frame: truncated".to_owned());
+    if !ended && partial.is_empty() {
+        partial.push(
+            "the file ends without an End frame: truncated; the records before that point were archived"
+                .to_owned(),
+        );
     }
     let mut decisions = vec![
         json!({
@@ -197,6 +236,18 @@ pub(crate) fn read_backup<E>(
             "path": null,
             "value": skipped_statements,
             "basis": format!("statements the replay could not run (schema drift), first: {first_errors:?}"),
+        }));
+        partial.push(format!(
+            "{skipped_statements} statements of the backup could not be replayed, so what they held is missing; first: {}",
+            first_errors.first().map_or("?", String::as_str)
+        ));
+    }
+    if !left_out.is_empty() {
+        decisions.push(json!({
+            "decision": "signal-statements-left-out",
+            "path": null,
+            "value": left_out,
+            "basis": "statements not replayed by design: SQLite's own tables, full-text indexes (their tables and the triggers that fill them), which hold only copies of message text",
         }));
     }
     if unknown_frames > 0 {
@@ -220,10 +271,23 @@ pub(crate) fn read_backup<E>(
         "value": schema,
         "basis": note,
     }));
-    reader.emit_all(emit).map_err(|e| match e {
+    let rows = reader.emit_all(emit).map_err(|e| match e {
         EmitError::Stopped(e) => BackupError::Stopped(e),
         EmitError::Io(e) => BackupError::Fault(Fault::Io(e)),
     })?;
+    if rows.read != rows.emitted {
+        partial.push(format!(
+            "{} of {} message rows could not be read from the replayed database",
+            rows.read.saturating_sub(rows.emitted),
+            rows.read
+        ));
+    }
+    let damaged = reader.damaged.get();
+    if damaged > 0 {
+        partial.push(format!(
+            "{damaged} attachments are damaged in the backup (their tag does not match); their messages name them as damaged"
+        ));
+    }
     let unlinked = reader.unlinked_blobs();
     if unlinked.values().any(|n| *n > 0) {
         decisions.push(json!({
@@ -233,18 +297,44 @@ pub(crate) fn read_backup<E>(
             "basis": "blobs in the backup no message row names (avatars, stickers, attachments of rows not in the database); kept only in the encrypted original",
         }));
     }
-    Ok(Outcome { decisions, partial })
+    Ok(Outcome {
+        decisions,
+        partial,
+        message_rows: rows.emitted + failed_message_rows,
+    })
 }
 
-/// Statements the replay leaves out: SQLite's own tables, full-text index
-/// tables and triggers, which hold no messages and need extensions or
-/// other tables to run.
-fn skip_statement(sql: &str) -> bool {
+/// Whether a statement inserts a row into a message table (`message`,
+/// `mms`, `sms`), as the backup writes them: `INSERT INTO <table> ...`.
+fn inserts_into_message_table(sql: &str) -> bool {
+    let mut words = sql.split_whitespace();
+    let insert = words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("INSERT"));
+    let into = words.next().is_some_and(|w| w.eq_ignore_ascii_case("INTO"));
+    let table = words.next().map(|w| {
+        w.trim_matches(|c| c == '"' || c == '`')
+            .to_ascii_lowercase()
+    });
+    insert && into && matches!(table.as_deref(), Some("message" | "mms" | "sms"))
+}
+
+/// Statements the replay leaves out by design, named by what they are:
+/// SQLite's own tables (`sqlite_sequence`, made by AUTOINCREMENT itself),
+/// full-text indexes (virtual tables, their shadow tables and rows), and
+/// triggers (Signal's fill those indexes; replayed, each message `INSERT`
+/// would fail without them). None holds anything the tables do not.
+fn left_out_by_design(sql: &str) -> Option<&'static str> {
     let upper = sql.trim_start().to_ascii_uppercase();
-    upper.starts_with("CREATE TABLE SQLITE_")
-        || upper.starts_with("CREATE VIRTUAL TABLE")
-        || upper.starts_with("CREATE TRIGGER")
-        || upper.contains("_FTS")
+    if upper.starts_with("CREATE TABLE SQLITE_") || upper.starts_with("INSERT INTO SQLITE_") {
+        Some("sqlite-internal")
+    } else if upper.starts_with("CREATE TRIGGER") {
+        Some("triggers")
+    } else if upper.starts_with("CREATE VIRTUAL TABLE") || upper.contains("_FTS") {
+        Some("full-text-index")
+    } else {
+        None
+    }
 }
 
 fn sql_value(param: Param) -> Sql {
@@ -269,6 +359,15 @@ struct Messages<'a> {
     blobs: &'a StoredBlobs,
     /// Attachment blobs a message named.
     linked: std::cell::RefCell<std::collections::HashSet<String>>,
+    /// Attachments a message named whose bytes are damaged.
+    damaged: std::cell::Cell<u64>,
+}
+
+/// Message rows of the replayed database: how many the tables hold, and
+/// how many became items.
+struct RowCount {
+    read: u64,
+    emitted: u64,
 }
 
 /// A blob streamed to the sink: where it is in the backup and the digest
@@ -370,6 +469,7 @@ impl<'a> Messages<'a> {
             context,
             blobs,
             linked: Default::default(),
+            damaged: Default::default(),
         }
     }
 
@@ -480,7 +580,14 @@ impl<'a> Messages<'a> {
             .collect()
     }
 
-    fn emit_all<E>(&self, emit: &mut dyn FnMut(Item) -> Result<(), E>) -> Result<(), EmitError<E>> {
+    fn emit_all<E>(
+        &self,
+        emit: &mut dyn FnMut(Item) -> Result<(), E>,
+    ) -> Result<RowCount, EmitError<E>> {
+        let mut count = RowCount {
+            read: 0,
+            emitted: 0,
+        };
         let people = Directory {
             recipients: self.recipients(),
             threads: self.threads(),
@@ -508,13 +615,22 @@ impl<'a> Messages<'a> {
                 reactions: pick(&cols, &["reactions"]),
                 from_column: cols.iter().any(|c| c == "from_recipient_id"),
             };
+            // Counted apart from the reading, so a row the reading misses
+            // shows.
+            count.read += self
+                .db
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_or(0, |n| u64::try_from(n).unwrap_or(0));
             for row in rows(self.db, &format!("SELECT * FROM {table} ORDER BY _id"), &[]) {
                 let item = self.record(table, &row, &map, &people, attachment_table);
                 let item = item.map_err(EmitError::Io)?;
                 emit(item).map_err(EmitError::Stopped)?;
+                count.emitted += 1;
             }
         }
-        Ok(())
+        Ok(count)
     }
 
     /// The reactions to a row: from the `reaction` table (database version
@@ -676,6 +792,7 @@ impl<'a> Messages<'a> {
                                 Value::from(s.sha256.to_hex()),
                             );
                             warnings.push(format!("attachment {part_id} is damaged in the backup"));
+                            self.damaged.set(self.damaged.get() + 1);
                         }
                         Some(s) => {
                             let long_text = media_type.as_deref() == Some("text/x-signal-plain")
