@@ -255,3 +255,59 @@ fn attachment_over_the_message_limit_is_a_blob() {
         long_text.details
     );
 }
+
+/// See: #15. A message a group admin deleted for everyone is a deletion,
+/// like one its author deleted; a chat item of a kind the reader does not
+/// know is quarantined with its JSON, never an empty message.
+#[test]
+fn r15_admin_deletions_and_unknown_chat_items() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let export = dir.path().join("signal-export");
+    fs::create_dir(&export).expect("mkdir");
+    fs::copy(
+        fixture("plaintext-export/metadata.json"),
+        export.join("metadata.json"),
+    )
+    .expect("copy");
+    // The fixture's header, recipients and chats, then two new items.
+    let head: Vec<String> = fs::read_to_string(fixture("plaintext-export/main.jsonl"))
+        .expect("read")
+        .lines()
+        .take_while(|l| !l.starts_with("{\"chatItem\""))
+        .map(str::to_owned)
+        .collect();
+    let items = [
+        r#"{"chatItem":{"chatId":"2","authorId":"3","dateSent":"1709290000000","incoming":{"dateReceived":"1709290000500"},"adminDeletedMessage":{"adminId":"1"}}}"#,
+        r#"{"chatItem":{"chatId":"2","authorId":"3","dateSent":"1709290060000","incoming":{"dateReceived":"1709290060500"},"hologramMessage":{"text":"uit de toekomst"}}}"#,
+    ];
+    fs::write(
+        export.join("main.jsonl"),
+        format!("{}\n{}\n", head.join("\n"), items.join("\n")),
+    )
+    .expect("write");
+    let (_, c) = common::read(&export);
+    assert_eq!((c.records.len(), c.quarantined.len()), (1, 1));
+    let deleted = &c.records[0];
+    assert!(
+        deleted.flags.iter().any(|f| f == "admin-deleted"),
+        "{:?}",
+        deleted.flags
+    );
+    let deletion = deleted.deletion.as_ref().expect("a deletion");
+    assert_eq!(
+        deletion.deleted_by.as_ref().and_then(|p| p.name.as_deref()),
+        Some("Anne de Vries"),
+        "deleted by the admin, not the author"
+    );
+    assert_eq!(
+        deleted.sender.as_ref().and_then(|p| p.name.as_deref()),
+        Some("Cees Bakker")
+    );
+    let unknown = &c.quarantined[0];
+    assert!(
+        unknown.reason.contains("hologramMessage"),
+        "{}",
+        unknown.reason
+    );
+    assert_eq!(unknown.raw, items[1].as_bytes());
+}

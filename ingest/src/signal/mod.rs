@@ -488,6 +488,19 @@ impl Reader<'_> {
                 line.to_vec(),
             )];
         };
+        if !CHAT_ITEM_KINDS.iter().any(|k| item.get(*k).is_some()) {
+            let keys: Vec<&str> = item
+                .as_object()
+                .map(|o| o.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            return vec![quarantine(
+                locator,
+                format!(
+                    "a chat item of a kind this reader does not know (fields {keys:?}); kept with its JSON, never as an empty message"
+                ),
+                line.to_vec(),
+            )];
+        }
         let mut items = Vec::new();
         let mut previous: Option<RecordId> = None;
         let revisions = item
@@ -651,6 +664,17 @@ impl Reader<'_> {
                 deleted_at: None,
                 deleted_by: author.as_ref().map(|a| a.party.clone()),
             });
+        } else if let Some(admin_deleted) = item.get("adminDeletedMessage") {
+            // Deleted for everyone by a group admin, not by its author.
+            flags.extend(["deleted".to_owned(), "admin-deleted".to_owned()]);
+            let admin = self
+                .person(admin_deleted.get("adminId").and_then(int_text))
+                .map(|a| a.party.clone());
+            extra.insert("admin_deleted".to_owned(), admin_deleted.clone());
+            deletion = Some(Deletion {
+                deleted_at: None,
+                deleted_by: admin,
+            });
         } else if let Some(update) = item.get("updateMessage") {
             kind = RecordKind::SystemEvent;
             let (name, detail) = update
@@ -751,6 +775,22 @@ impl Reader<'_> {
             .collect()
     }
 }
+
+/// The kinds of chat item (the `item` oneof of Signal's `ChatItem`) this
+/// reader turns into records; an item of any other kind is quarantined.
+const CHAT_ITEM_KINDS: &[&str] = &[
+    "standardMessage",
+    "contactMessage",
+    "stickerMessage",
+    "remoteDeletedMessage",
+    "updateMessage",
+    "paymentNotification",
+    "giftBadge",
+    "viewOnceMessage",
+    "directStoryReplyMessage",
+    "poll",
+    "adminDeletedMessage",
+];
 
 /// The reference to a file a pointer names; `stored` is its digest and size
 /// in the store, `None` when it is not there.
