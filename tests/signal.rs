@@ -249,3 +249,81 @@ fn r18_decrypted_backup_stays_in_the_store_work_space_and_a_kill_leaves_nothing_
     );
     assert_eq!(std::fs::read_dir(&system_tmp).expect("read").count(), 0);
 }
+
+/// See: #15. A backup with Signal's foreign keys and rows before the rows
+/// they reference, and one message row the replay cannot take: archived as
+/// partial with that row quarantined, every row accounted for in the
+/// package, and the store verifies.
+#[test]
+fn r15_every_backup_row_is_a_record_or_quarantined() {
+    use spoor_ingest::internal::{BackupWriter, SqlParam as P};
+    let t = TestStore::new();
+    let passphrase = spoor_ingest::Passphrase::parse(PASSPHRASE).expect("valid");
+    let mut w = BackupWriter::new(&passphrase, [3; 16], [4; 32], 1);
+    w.database_version(230);
+    for sql in [
+        "CREATE TABLE message (_id INTEGER PRIMARY KEY AUTOINCREMENT, date_sent INTEGER NOT NULL, date_received INTEGER NOT NULL, thread_id INTEGER NOT NULL REFERENCES thread (_id) ON DELETE CASCADE, from_recipient_id INTEGER NOT NULL REFERENCES recipient (_id) ON DELETE CASCADE, to_recipient_id INTEGER NOT NULL REFERENCES recipient (_id) ON DELETE CASCADE, type INTEGER NOT NULL, body TEXT)",
+        "CREATE TABLE thread (_id INTEGER PRIMARY KEY AUTOINCREMENT, recipient_id INTEGER NOT NULL UNIQUE REFERENCES recipient (_id) ON DELETE CASCADE)",
+        "CREATE TABLE recipient (_id INTEGER PRIMARY KEY AUTOINCREMENT, aci TEXT UNIQUE DEFAULT NULL, e164 TEXT UNIQUE DEFAULT NULL, system_joined_name TEXT DEFAULT NULL)",
+    ] {
+        w.statement(sql, vec![]);
+    }
+    let insert = "INSERT INTO message VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    for (id, sent, body) in [
+        (1, Some(1_709_283_600_000i64), "Besluit: akkoord"),
+        (2, None, "zonder tijd"),
+        (3, Some(1_709_283_660_000), "Genoteerd"),
+    ] {
+        w.statement(
+            insert,
+            vec![
+                P::Integer(id),
+                sent.map_or(P::Null, P::Integer),
+                P::Integer(1_709_283_700_000),
+                P::Integer(1),
+                P::Integer(2),
+                P::Integer(1),
+                P::Integer(0x80_0000 | 20),
+                P::Text(body.into()),
+            ],
+        );
+    }
+    w.statement(
+        "INSERT INTO thread VALUES (?, ?)",
+        vec![P::Integer(1), P::Integer(2)],
+    );
+    w.statement(
+        "INSERT INTO recipient VALUES (?, ?, ?, ?)",
+        vec![
+            P::Integer(2),
+            P::Null,
+            P::Text("+31612345678".into()),
+            P::Text("Bram Jansen".into()),
+        ],
+    );
+    w.end();
+    let backup = t.path("signal-2026-01-02-03-04-05.backup");
+    std::fs::write(&backup, w.bytes()).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spoor"))
+        .args(["run", "--store"])
+        .arg(&t.store)
+        .arg(&backup)
+        .env("SPOOR_SIGNAL_PASSPHRASE", PASSPHRASE)
+        .output()
+        .expect("spoor runs");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("archived (partial) as signal/android-backup: 2 records, 0 known, 0 duplicates, 1 quarantined"),
+        "{}",
+        text(&out)
+    );
+    let (package, _) = t.package_of("signal-2026-01-02-03-04-05.backup");
+    let entries = crate::util::read_zip(&package);
+    let meta = crate::util::package_json(&entries);
+    assert_eq!(
+        meta["accounting"],
+        serde_json::json!({ "unit": "signal message rows", "read": 3 })
+    );
+    let verify = t.verify();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+}

@@ -324,3 +324,24 @@ fn stray_files_in_the_store_layout_are_reported() {
         "{output}"
     );
 }
+
+/// See: #15. The account of units in package.json must add up to the
+/// lines of records, known and quarantine: a package that claims more
+/// units read than it holds items is caught.
+#[test]
+fn r15_accounting_that_does_not_add_up() {
+    let (_t, package, id) = sealed();
+    let mut entries = read_zip(&package);
+    let meta = entry_mut(&mut entries, &id, "data/package.json");
+    let mut value: serde_json::Value = serde_json::from_slice(meta).expect("json");
+    value["accounting"] = serde_json::json!({ "unit": "signal message rows", "read": 99 });
+    let mut bytes = spoor_normalize::jcs::to_canonical(&value);
+    bytes.push(b'\n');
+    *meta = bytes.clone();
+    update_manifest(&mut entries, &id, "data/package.json", &bytes);
+    write_zip(&package, &entries);
+    assert_caught(
+        &package,
+        &["data/package.json: accounting: Some(99) signal message rows read, but records, known and quarantine lines add up to 3"],
+    );
+}
