@@ -118,6 +118,7 @@ fn ingest(input: &Path, canonical: bool) {
         signal_passphrase: std::env::var("SPOOR_SIGNAL_PASSPHRASE")
             .ok()
             .and_then(|p| spoor_ingest::Passphrase::parse(&p).ok()),
+        signal_recovery_key: None,
         work_dir: std::env::temp_dir(),
     };
     let mut sink = Normalise {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use spoor_archive::{DateOrder, Fixity, InboxOptions, InitOptions, Passphrase, RunProgress, Store};
+use spoor_archive::{
+    DateOrder, Fixity, InboxOptions, InitOptions, Passphrase, RecoveryKey, RunProgress, Store,
+};
 
 /// Exit code when the command could not run at all.
 const COULD_NOT_RUN: u8 = 2;
@@ -65,26 +67,19 @@ fn progress_bar() -> indicatif::ProgressBar {
     bar
 }
 
-/// The Signal backup passphrase from `file`, else from
-/// $SPOOR_SIGNAL_PASSPHRASE; errors never repeat it.
-fn signal_passphrase(file: Option<&Path>) -> anyhow::Result<Option<Passphrase>> {
-    let text = match file {
-        // The name is not repeated: given by mistake, it is the
-        // passphrase itself.
-        Some(file) => std::fs::read_to_string(file).map_err(|e| {
+/// A Signal secret from the file given with `flag`, else from the
+/// environment variable `env`; errors never repeat it, nor the file's name
+/// (given by mistake, that is the secret itself).
+fn signal_secret(file: Option<&Path>, flag: &str, env: &str) -> anyhow::Result<Option<String>> {
+    match file {
+        Some(file) => std::fs::read_to_string(file).map(Some).map_err(|e| {
             anyhow::anyhow!(
-                "cannot read the file given with --signal-passphrase-file ({e}); \
-                 its name is not shown, in case it is the passphrase itself"
+                "cannot read the file given with {flag} ({e}); \
+                 its name is not shown, in case it is the secret itself"
             )
-        })?,
-        None => match std::env::var("SPOOR_SIGNAL_PASSPHRASE") {
-            Ok(text) => text,
-            Err(_) => return Ok(None),
-        },
-    };
-    Passphrase::parse(&text)
-        .map(Some)
-        .map_err(|e| anyhow::anyhow!("Signal passphrase: {e}"))
+        }),
+        None => Ok(std::env::var(env).ok()),
+    }
 }
 
 /// Moves the bar as the run reports.
@@ -161,6 +156,11 @@ enum Command {
         /// The passphrase itself never goes on the command line.
         #[arg(long)]
         signal_passphrase_file: Option<PathBuf>,
+        /// A file holding the recovery key of Signal backup folders (64
+        /// letters and digits; spaces and dashes ignored). Default:
+        /// $SPOOR_SIGNAL_RECOVERY_KEY. Never on the command line.
+        #[arg(long)]
+        signal_recovery_key_file: Option<PathBuf>,
         /// Exports to archive.
         #[arg(required_unless_present = "inbox")]
         inputs: Vec<PathBuf>,
@@ -304,12 +304,30 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             tz,
             date_order,
             signal_passphrase_file,
+            signal_recovery_key_file,
             inputs,
         } => {
             let mut store = Store::open(&store)?;
             store.override_wall_clock(tz.as_deref(), date_order)?;
-            if let Some(passphrase) = signal_passphrase(signal_passphrase_file.as_deref())? {
+            let passphrase = signal_secret(
+                signal_passphrase_file.as_deref(),
+                "--signal-passphrase-file",
+                "SPOOR_SIGNAL_PASSPHRASE",
+            )?;
+            if let Some(text) = passphrase {
+                let passphrase = Passphrase::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("Signal passphrase: {e}"))?;
                 store.set_signal_passphrase(passphrase);
+            }
+            let recovery_key = signal_secret(
+                signal_recovery_key_file.as_deref(),
+                "--signal-recovery-key-file",
+                "SPOOR_SIGNAL_RECOVERY_KEY",
+            )?;
+            if let Some(text) = recovery_key {
+                let key = RecoveryKey::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("Signal recovery key: {e}"))?;
+                store.set_signal_recovery_key(key);
             }
             let key = signing_key_for(&store, signing_key)?;
             let bar = progress_bar();

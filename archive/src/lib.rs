@@ -42,7 +42,7 @@ pub use config::{StoreConfig, STORE_FORMAT};
 pub use inbox::InboxOptions;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
 pub use run::{Fixity, FixityLock, InputReport, InputStatus, RunProgress, RunReport};
-pub use spoor_ingest::{DateOrder, Passphrase};
+pub use spoor_ingest::{DateOrder, Passphrase, RecoveryKey};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 
 /// Internals reached by the benches; not a stable API.

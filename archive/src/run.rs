@@ -587,6 +587,7 @@ impl Store {
             })?,
             date_order_hint: self.config.date_order_hint,
             signal_passphrase: self.signal_passphrase.clone(),
+            signal_recovery_key: self.signal_recovery_key.clone(),
             work_dir: self.work_space(),
         };
         let read = read_export(&export.path, &options, &mut stager);

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use spoor_ingest::{DateOrder, Limits, Passphrase};
+use spoor_ingest::{DateOrder, Limits, Passphrase, RecoveryKey};
 use spoor_normalize::{jcs, Sha256, Zone};
 
 use crate::catalog::{Catalog, SearchHit};
@@ -59,6 +59,9 @@ pub struct Store {
     pub(crate) config: StoreConfig,
     /// For Signal backups; held for this process only, never written.
     pub(crate) signal_passphrase: Option<Passphrase>,
+    /// For Signal message-backup folders; held for this process only,
+    /// never written.
+    pub(crate) signal_recovery_key: Option<RecoveryKey>,
 }
 
 impl Store {
@@ -159,6 +162,7 @@ impl Store {
             root: root.to_owned(),
             config,
             signal_passphrase: None,
+            signal_recovery_key: None,
         };
         store.catalog()?;
         Ok(store)
@@ -181,6 +185,7 @@ impl Store {
             root: root.to_owned(),
             config: StoreConfig::load(&path)?,
             signal_passphrase: None,
+            signal_recovery_key: None,
         })
     }
 
@@ -251,6 +256,13 @@ impl Store {
         self.signal_passphrase = Some(passphrase);
     }
 
+    /// Sets the recovery key Signal message-backup folders are opened with,
+    /// for this process only: it is never written to the store, a package
+    /// or a log.
+    pub fn set_signal_recovery_key(&mut self, key: RecoveryKey) {
+        self.signal_recovery_key = Some(key);
+    }
+
     pub(crate) fn catalog(&self) -> Result<Catalog, Error> {
         Catalog::open(&self.root.join("catalog.sqlite"))
     }
@@ -267,6 +279,7 @@ impl Store {
             // Whether a Signal passphrase was given (never the passphrase):
             // a backup sealed unread for want of it is read when it comes.
             "signal_passphrase_given": self.signal_passphrase.is_some(),
+            "signal_recovery_key_given": self.signal_recovery_key.is_some(),
         });
         let digest = Sha256::of(&jcs::to_canonical(&settings));
         (settings, digest)

@@ -26,6 +26,13 @@ pub enum ExportKind {
     SignalExport,
     /// Signal's legacy encrypted Android backup (`.backup`).
     SignalBackup,
+    /// Signal's message backup: a `SignalBackups` folder or one snapshot
+    /// of it (`main`, `metadata`).
+    SignalMessageBackup,
+    /// A bare, unencrypted message-backup frame stream (`.binproto`).
+    SignalMessageStream,
+    /// Signal's remote Secure Backup with forward secrecy (`SBACKUP`).
+    SignalRemoteBackup,
     /// A file with no content, or only white space.
     Empty,
     /// Nothing spoor can read.
@@ -44,6 +51,8 @@ pub fn detect(path: &Path) -> io::Result<ExportKind> {
             ExportKind::Maildir
         } else if crate::signal::is_export(path) {
             ExportKind::SignalExport
+        } else if crate::signal::is_snapshot(path) || crate::signal::is_backups_folder(path) {
+            ExportKind::SignalMessageBackup
         } else {
             ExportKind::Folder
         });
@@ -72,6 +81,12 @@ pub(crate) fn sniff(head: &[u8]) -> ExportKind {
     }
     if crate::signal::sniff_backup(head) {
         return ExportKind::SignalBackup;
+    }
+    if crate::signal::sniff_remote_backup(head) {
+        return ExportKind::SignalRemoteBackup;
+    }
+    if crate::signal::sniff_message_stream(head) {
+        return ExportKind::SignalMessageStream;
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return ExportKind::Zip;

@@ -15,7 +15,9 @@ use crate::detect::{detect, is_maildir, sniff, ExportKind};
 use crate::email::MessageContext;
 use crate::mbox::{detect_variant, split_mbox, SplitError};
 use crate::pool::{process, Job, Outcome, Pool};
-use crate::signal::{self, BackupContext, BackupError, ExportContext, Fault, Passphrase};
+use crate::signal::{
+    self, BackupContext, BackupError, ExportContext, Fault, Passphrase, RecoveryKey,
+};
 use crate::teams::{self, PageContext, PageError};
 use crate::whatsapp::{self, ChatContext, ChatError, DateOrder, ZipMedia};
 use crate::{maildir, zipped, Error};
@@ -83,6 +85,9 @@ pub struct ReadOptions {
     pub date_order_hint: Option<DateOrder>,
     /// The passphrase of Signal backups (never logged or written).
     pub signal_passphrase: Option<Passphrase>,
+    /// The recovery key of Signal message-backup folders (never logged or
+    /// written).
+    pub signal_recovery_key: Option<RecoveryKey>,
     /// A folder private to the caller (mode 0700) where a reader may keep
     /// working copies of decrypted data (a Signal backup's database is
     /// replayed there); the reader removes what it made, and the caller
@@ -262,12 +267,17 @@ pub fn read_export(
         ExportKind::Teams => teams::FORMAT,
         ExportKind::SignalExport => signal::FORMAT,
         ExportKind::SignalBackup => signal::BACKUP_FORMAT,
+        ExportKind::SignalMessageBackup | ExportKind::SignalRemoteBackup => {
+            signal::MESSAGE_BACKUP_FORMAT
+        }
+        ExportKind::SignalMessageStream => signal::MESSAGE_STREAM_FORMAT,
         ExportKind::Empty | ExportKind::Unknown => "unknown",
     }
     .to_owned();
     match kind {
         ExportKind::Maildir | ExportKind::Folder => reader.read_dir(path, "", 0)?,
         ExportKind::SignalExport => reader.read_signal(path, None, None)?,
+        ExportKind::SignalMessageBackup => reader.read_message_backup(path, None)?,
         _ => reader.read_file(path, None)?,
     }
     if kind == ExportKind::Folder {
@@ -444,6 +454,12 @@ impl ExportReader<'_> {
             ExportKind::Zip => self.read_zip(path, rel, size),
             ExportKind::Teams => self.read_teams(path, rel, size),
             ExportKind::SignalBackup => self.read_signal_backup(path, rel),
+            ExportKind::SignalMessageStream => self.read_message_stream(path, rel),
+            ExportKind::SignalRemoteBackup => self.undecidable(
+                path,
+                rel,
+                signal::MessageBackupFault::ForwardSecrecy.to_string(),
+            ),
             ExportKind::Eml => {
                 if size > self.limits().max_message_bytes as u64 {
                     let reason = format!(
@@ -525,6 +541,63 @@ impl ExportReader<'_> {
             Err(BackupError::Stopped(e)) => Err(e),
             Err(BackupError::Fault(Fault::Io(e))) => Err(Error::io(path, e)),
             Err(BackupError::Fault(fault)) => self.undecidable(path, rel, fault.to_string()),
+        }
+    }
+
+    /// Signal's message backup folder: opened with the recovery key; without
+    /// it, or with a wrong one, nothing is read and the run says so.
+    fn read_message_backup(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
+        let options = self.options;
+        let Some(key) = &options.signal_recovery_key else {
+            let reason = "a Signal backup folder is encrypted: give the account's recovery key with `spoor run --signal-recovery-key-file FILE` or $SPOOR_SIGNAL_RECOVERY_KEY".to_owned();
+            return self.undecidable(path, rel, reason);
+        };
+        let context = ExportContext {
+            root: path,
+            export_sha256: options.export_sha256,
+            limits: &options.limits,
+        };
+        match signal::read_message_backup(&context, key, &mut |item| self.put(item)) {
+            Ok(decisions) => {
+                self.summary.decisions.extend(decisions);
+                Ok(())
+            }
+            Err(signal::MessageBackupError::Read(signal::ReadError::Stopped(e))) => Err(e),
+            Err(signal::MessageBackupError::Read(signal::ReadError::Io(e))) => {
+                // The stream broke after the tag matched: what came before
+                // is read.
+                let place = rel.map_or_else(|| path.display().to_string(), str::to_owned);
+                self.unreadable(&place, format!("the frame stream broke off: {e}; the records before that point were archived"));
+                Ok(())
+            }
+            Err(signal::MessageBackupError::Fault(signal::MessageBackupFault::Io(e))) => {
+                self.undecidable(path, rel, format!("cannot be read: {e}"))
+            }
+            Err(signal::MessageBackupError::Fault(fault)) => {
+                self.undecidable(path, rel, fault.to_string())
+            }
+        }
+    }
+
+    /// A bare, unencrypted message-backup frame stream.
+    fn read_message_stream(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
+        let options = self.options;
+        let context = ExportContext {
+            root: path,
+            export_sha256: options.export_sha256,
+            limits: &options.limits,
+        };
+        match signal::read_message_stream(&context, &mut |item| self.put(item)) {
+            Ok(decisions) => {
+                self.summary.decisions.extend(decisions);
+                Ok(())
+            }
+            Err(signal::ReadError::Stopped(e)) => Err(e),
+            Err(signal::ReadError::Io(e)) => {
+                let place = rel.map_or_else(|| path.display().to_string(), str::to_owned);
+                self.unreadable(&place, format!("the frame stream broke off: {e}; the records before that point were archived"));
+                Ok(())
+            }
         }
     }
 

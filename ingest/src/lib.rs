@@ -40,6 +40,7 @@
 //!     zone: spoor_normalize::Zone::get("Europe/Amsterdam")?,
 //!     date_order_hint: None,
 //!     signal_passphrase: None,
+//!     signal_recovery_key: None,
 //!     work_dir: dir.path().to_owned(),
 //! };
 //! let mut sink = Collect::default();
@@ -69,7 +70,7 @@ pub use error::Error;
 pub use export::{
     read_export, Accounting, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink, PARSER,
 };
-pub use signal::Passphrase;
+pub use signal::{Passphrase, RecoveryKey};
 pub use whatsapp::DateOrder;
 
 /// Internals reached by the fuzz and property tests; not a stable API.
@@ -77,7 +78,7 @@ pub use whatsapp::DateOrder;
 pub mod internal {
     pub use crate::email::{parse_message, MessageContext, ParsedMessage};
     pub use crate::mbox::{split_mbox, MboxMessage, MboxVariant, SplitError};
-    pub use crate::signal::{BackupWriter, SqlParam};
+    pub use crate::signal::{BackupWriter, MessageBackupWriter, SqlParam};
 
     /// Kills this process with SIGKILL when `$SPOOR_KILL_AT` names this
     /// point, so the crash tests can stop the real binary at every stage

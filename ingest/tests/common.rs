@@ -53,6 +53,7 @@ pub fn options(limits: Limits) -> ReadOptions {
         zone: Zone::get("Europe/Amsterdam").expect("the tz database has Amsterdam"),
         date_order_hint: None,
         signal_passphrase: None,
+        signal_recovery_key: None,
         work_dir: std::env::temp_dir(),
     }
 }

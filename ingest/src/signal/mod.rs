@@ -10,12 +10,20 @@
 mod backup;
 mod crypto;
 mod frames;
+mod message_backup;
 mod proto;
 
 pub(crate) use backup::{read_backup, BackupContext, BackupError, FORMAT as BACKUP_FORMAT};
 pub use crypto::Passphrase;
 pub use frames::writer::BackupWriter;
 pub(crate) use frames::{sniff as sniff_backup, Fault};
+pub use message_backup::writer::MessageBackupWriter;
+pub use message_backup::RecoveryKey;
+pub(crate) use message_backup::{
+    is_backups_folder, is_snapshot, sniff_plain as sniff_message_stream,
+    sniff_remote as sniff_remote_backup, Fault as MessageBackupFault,
+    FORMAT as MESSAGE_BACKUP_FORMAT, FORMAT_PLAIN as MESSAGE_STREAM_FORMAT,
+};
 pub use proto::Param as SqlParam;
 
 use std::collections::HashMap;
@@ -100,6 +108,75 @@ pub(crate) fn read_export_folder<E>(
         main_path: "main.jsonl".to_owned(),
         format: FORMAT,
         media,
+        frames: false,
+    };
+    read_main(context, source, emit)
+}
+
+/// Why a message backup was not read at all.
+pub(crate) enum MessageBackupError<E> {
+    Fault(message_backup::Fault),
+    Read(ReadError<E>),
+}
+
+/// Reads a message backup folder (`SignalBackups/`, or one snapshot of it)
+/// at `context.root` with the recovery key: its newest complete snapshot,
+/// media from the pool when the export holds it.
+pub(crate) fn read_message_backup<E>(
+    context: &ExportContext<'_>,
+    key: &RecoveryKey,
+    emit: &mut dyn FnMut(Item) -> Result<(), E>,
+) -> Result<Vec<Value>, MessageBackupError<E>> {
+    let snapshot =
+        message_backup::choose_snapshot(context.root).map_err(MessageBackupError::Fault)?;
+    let frames =
+        message_backup::open_snapshot(&snapshot, key).map_err(MessageBackupError::Fault)?;
+    let keys = message_backup::MediaKeys::default();
+    let lines =
+        message_backup::JsonLines::new(frames, context.limits.max_message_bytes, keys.clone());
+    let main_path = if snapshot.rel.is_empty() {
+        "main".to_owned()
+    } else {
+        format!("{}/main", snapshot.rel)
+    };
+    let pool = match snapshot.pool {
+        Some(dir) => Pool::Here { dir, keys },
+        None => Pool::NotDelivered,
+    };
+    let source = Opened {
+        main: BufReader::with_capacity(1 << 20, lines),
+        main_path,
+        format: message_backup::FORMAT,
+        media: MediaIndex::of_pool(pool),
+        frames: true,
+    };
+    let mut decisions = vec![json!({
+        "decision": "signal-backup-snapshot",
+        "path": null,
+        "value": { "read": snapshot.rel, "not_read": snapshot.others },
+        "basis": "the newest complete snapshot (signal-backup-YYYY-MM-DD-HH-MM-SS with main and metadata); a -tmp one is unfinished, older ones are earlier states of the same account; all stay in the original",
+    })];
+    decisions.extend(read_main(context, source, emit).map_err(MessageBackupError::Read)?);
+    Ok(decisions)
+}
+
+/// Reads a bare, unencrypted message-backup frame stream (`.binproto`).
+pub(crate) fn read_message_stream<E>(
+    context: &ExportContext<'_>,
+    emit: &mut dyn FnMut(Item) -> Result<(), E>,
+) -> Result<Vec<Value>, ReadError<E>> {
+    let file = File::open(context.root).map_err(ReadError::Io)?;
+    let lines = message_backup::JsonLines::new(
+        BufReader::with_capacity(1 << 16, file),
+        context.limits.max_message_bytes,
+        message_backup::MediaKeys::default(),
+    );
+    let source = Opened {
+        main: BufReader::with_capacity(1 << 20, lines),
+        main_path: String::new(),
+        format: message_backup::FORMAT_PLAIN,
+        media: MediaIndex::of_pool(Pool::NotDelivered),
+        frames: true,
     };
     read_main(context, source, emit)
 }
@@ -134,6 +211,7 @@ pub(crate) fn read_export_zip<E>(
         main_path,
         format: FORMAT_ZIP,
         media,
+        frames: false,
     };
     read_main(context, source, emit)
 }
@@ -145,6 +223,9 @@ struct Opened<R> {
     main_path: String,
     format: &'static str,
     media: MediaIndex,
+    /// Each line is a frame of a message backup, decoded: locators name
+    /// the frame (the BackupInfo being frame 0), not the line.
+    frames: bool,
 }
 
 fn read_main<E, R: BufRead>(
@@ -152,7 +233,7 @@ fn read_main<E, R: BufRead>(
     source: Opened<R>,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
 ) -> Result<Vec<Value>, ReadError<E>> {
-    let main_path = source.main_path;
+    let main_path = source.main_path.clone();
     let mut reader = Reader {
         context,
         format: source.format,
@@ -176,8 +257,9 @@ fn read_main<E, R: BufRead>(
             continue;
         }
         let locator = Locator {
-            path: Some(main_path.clone()),
-            lines: Some([number, number]),
+            path: (!main_path.is_empty()).then(|| main_path.clone()),
+            lines: (!source.frames).then_some([number, number]),
+            frame: source.frames.then_some(number - 1),
             ..Locator::default()
         };
         let frame: Value = match serde_json::from_slice(&line) {
@@ -818,9 +900,23 @@ fn pointer_ref(
     }
 }
 
+/// A file the message names but the export does not hold (or holds
+/// damaged): why, and the SHA-256 the message gives for its bytes, so it
+/// can be matched if it turns up.
 fn missing_ref(role: &str, pointer: &Value, why: &str) -> BlobRef {
     let mut r = pointer_ref(role, pointer, None, None);
     r.details.insert("missing".to_owned(), Value::from(why));
+    let digest = pointer
+        .pointer("/locatorInfo/plaintextHash")
+        .and_then(Value::as_str)
+        .and_then(|h| BASE64.decode(h.as_bytes()).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok());
+    if let Some(digest) = digest {
+        r.details.insert(
+            "expected_sha256".to_owned(),
+            Value::from(Sha256::from_bytes(digest).to_hex()),
+        );
+    }
     r
 }
 
@@ -838,6 +934,23 @@ fn open_place<'z>(
             zipped::open_entry(zip, *index, limits).map(|r| Box::new(r) as Box<dyn Read>)
         }
         (Place::Entry(_), None) => Err("the zip is not open".to_owned()),
+        (
+            Place::Pool {
+                path, key, size, ..
+            },
+            _,
+        ) => message_backup::open_media(path, key, *size).map_err(|e| e.to_string()),
+    }
+}
+
+/// A pool file must decrypt to the bytes its frame names by hash.
+fn check_pool_digest(place: &Place, digest: &Sha256) -> Result<(), String> {
+    match place {
+        Place::Pool { hash, .. } if hash != digest => Err(
+            "decrypted, it does not hash to the plaintextHash its message names: damaged"
+                .to_owned(),
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -846,11 +959,24 @@ fn open_place<'z>(
 struct MediaIndex {
     /// `files` in a folder, `<prefix>files` in a zip.
     root: String,
+    /// For a message backup: its encrypted media pool.
+    pool: Option<Pool>,
     by_hash: HashMap<Sha256, (Place, String)>,
     used: std::collections::BTreeSet<String>,
     /// Entries of a zip that could not be hashed (damaged, a zip bomb).
     unreadable: Vec<String>,
     zip: Option<ZipArchive<File>>,
+}
+
+/// Where a message backup's media are.
+enum Pool {
+    /// The pool `files/XX/<media name>`, and the keys the frames gave.
+    Here {
+        dir: PathBuf,
+        keys: message_backup::MediaKeys,
+    },
+    /// Not part of the export (a snapshot delivered without its pool).
+    NotDelivered,
 }
 
 /// Where a media file's bytes are.
@@ -859,16 +985,32 @@ enum Place {
     File(PathBuf),
     /// An entry of the zip, by index.
     Entry(usize),
+    /// A file of a message backup's pool, encrypted under its local key;
+    /// `size` plaintext bytes whose SHA-256 is `hash`.
+    Pool {
+        path: PathBuf,
+        key: [u8; 64],
+        size: u64,
+        hash: Sha256,
+    },
 }
 
 impl MediaIndex {
     fn empty(root: &str, zip: Option<ZipArchive<File>>) -> MediaIndex {
         MediaIndex {
             root: root.to_owned(),
+            pool: None,
             by_hash: HashMap::new(),
             used: std::collections::BTreeSet::new(),
             unreadable: Vec::new(),
             zip,
+        }
+    }
+
+    fn of_pool(pool: Pool) -> MediaIndex {
+        MediaIndex {
+            pool: Some(pool),
+            ..MediaIndex::empty("files", None)
         }
     }
 
@@ -934,6 +1076,40 @@ impl MediaIndex {
             .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
             .map(Sha256::from_bytes)
             .ok_or("the attachment was never downloaded (no plaintextHash)")?;
+        match &self.pool {
+            None => {}
+            Some(Pool::NotDelivered) => {
+                return Err(
+                    "the media pool (files/ beside the snapshot) is not part of the delivered export; deliver the SignalBackups folder"
+                        .to_owned(),
+                )
+            }
+            Some(Pool::Here { dir, keys }) => {
+                let (name, key) = keys
+                    .borrow()
+                    .get(hash.as_bytes().as_slice())
+                    .cloned()
+                    .ok_or("the attachment has no local key: not in the local backup")?;
+                let rel = format!("files/{}/{name}", &name[..2.min(name.len())]);
+                let path = dir.join(name.get(..2).unwrap_or_default()).join(&name);
+                if !path.is_file() {
+                    return Err(format!("{rel} is not in the media pool"));
+                }
+                let size = pointer
+                    .pointer("/locatorInfo/size")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(u64::MAX);
+                return Ok((
+                    Place::Pool {
+                        path,
+                        key,
+                        size,
+                        hash,
+                    },
+                    rel,
+                ));
+            }
+        }
         self.by_hash
             .get(&hash)
             .cloned()
@@ -958,8 +1134,9 @@ impl MediaIndex {
                 "{rel}: larger than {max} bytes; kept only in the original"
             ));
         }
-        self.used.insert(rel.clone());
         let sha256 = Sha256::of(&bytes);
+        check_pool_digest(&place, &sha256).map_err(|e| format!("{rel}: {e}"))?;
+        self.used.insert(rel.clone());
         Ok((Blob { sha256, bytes }, rel))
     }
 
@@ -974,6 +1151,7 @@ impl MediaIndex {
         let (place, rel) = self.locate(pointer)?;
         let stored = open_place(&mut self.zip, &place, limits)
             .and_then(|mut r| store(&mut r).map_err(|e| e.to_string()))
+            .and_then(|stored| check_pool_digest(&place, &stored.0).map(|()| stored))
             .map_err(|e| format!("{rel}: {e}"))?;
         self.used.insert(rel.clone());
         Ok((stored, rel))
