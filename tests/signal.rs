@@ -327,3 +327,93 @@ fn r15_every_backup_row_is_a_record_or_quarantined() {
     let verify = t.verify();
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
 }
+
+/// See: #15. A `SignalBackups` folder archived end to end with the
+/// recovery key from a file: its messages and the photo from the media
+/// pool are in the package, the store verifies, and the key shows nowhere.
+#[test]
+fn r15_signal_backups_folder_end_to_end() {
+    use spoor_ingest::internal::MessageBackupWriter;
+    let t = TestStore::new();
+    let key_text =
+        "q8wd m3zn 7vkp a2ty x6rc h9bf e4ju n1sg p5lo k0ai t3xw c7vm r2ye b6qn f9uz d4hs";
+    let key = spoor_ingest::RecoveryKey::parse(key_text).expect("valid");
+    let photo = b"\xff\xd8\xff\xe0 plattegrond \xff\xd9";
+    let mut w = MessageBackupWriter::new(1_767_225_600_000);
+    w.self_recipient(1);
+    w.contact(2, [0x22; 16], 31_687_654_321, "Cees", "Bakker");
+    w.chat(1, 2);
+    w.text(1, 2, 1_767_225_601_000, "Vergadering verplaatst");
+    w.attachment(
+        1,
+        2,
+        1_767_225_602_000,
+        "Kaart",
+        photo,
+        "image/jpeg",
+        "kaart.jpg",
+        true,
+    );
+    let root = t.path("SignalBackups");
+    w.write_folder(
+        &root,
+        "signal-backup-2026-01-01-00-00-00",
+        &key,
+        *b"0123456789abcdef",
+    )
+    .expect("write");
+    let secret = t.path("recovery-key.txt");
+    std::fs::write(&secret, format!("{key_text}\n")).expect("write");
+    let out = crate::util::spoor(&[
+        "run",
+        "--store",
+        t.store.to_str().expect("utf-8"),
+        "--signal-recovery-key-file",
+        secret.to_str().expect("utf-8"),
+        root.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("archived as signal/message-backup: 2 records"),
+        "{}",
+        text(&out)
+    );
+    let package = t.packages().pop().expect("a package");
+    let entries = crate::util::read_zip(&package);
+    assert!(
+        entries
+            .iter()
+            .any(|(name, _)| name.ends_with(&crate::util::sha256_hex(photo))),
+        "the photo is a blob"
+    );
+    let verify = t.verify();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    for (name, bytes) in &entries {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains("q8wd"),
+            "the key is in {name}"
+        );
+    }
+    assert!(!text(&out).contains("q8wd"));
+
+    // The same folder with a wrong key from the environment, into another
+    // store: kept unread, the run says why.
+    let t = TestStore::new();
+    let other = t.path("Other");
+    w.write_folder(
+        &other,
+        "signal-backup-2026-01-01-00-00-00",
+        &key,
+        *b"0123456789abcdef",
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spoor"))
+        .args(["run", "--store"])
+        .arg(&t.store)
+        .arg(&other)
+        .env("SPOOR_SIGNAL_RECOVERY_KEY", "z".repeat(64))
+        .output()
+        .expect("spoor runs");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("wrong recovery key"), "{}", text(&out));
+}
