@@ -227,16 +227,7 @@ fn r18_a_folder_not_kept_whole_is_not_moved_to_done() {
     )
     .expect("copy");
     std::os::unix::fs::symlink("/etc/hostname", export.join("link.eml")).expect("symlink");
-    let out = crate::util::spoor(&[
-        "run",
-        "--store",
-        t.store.to_str().expect("utf-8"),
-        "--inbox",
-        inbox.to_str().expect("utf-8"),
-        "--settle-seconds",
-        "0",
-        "--move-done",
-    ]);
+    let out = t.run_inbox(&inbox);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         text(&out).contains("left in the inbox: 1 of its files"),

@@ -472,16 +472,7 @@ fn r18_a_name_that_is_not_utf8_is_archived_reported_and_moved() {
     fs::create_dir_all(&inbox).expect("inbox");
     let name = std::ffi::OsStr::from_bytes(b"caf\xe9.eml");
     fs::copy(fixture("email/eml/plain.eml"), inbox.join(name)).expect("copy");
-    let out = spoor(&[
-        "run",
-        "--store",
-        t.store.to_str().expect("utf-8"),
-        "--inbox",
-        inbox.to_str().expect("utf-8"),
-        "--settle-seconds",
-        "0",
-        "--move-done",
-    ]);
+    let out = t.run_inbox(&inbox);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("caf\u{fffd}.eml: archived as email/eml"),

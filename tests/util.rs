@@ -39,6 +39,20 @@ impl TestStore {
         spoor(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
+    /// Runs `spoor run --inbox INBOX --settle-seconds 0 --move-done`.
+    pub(crate) fn run_inbox(&self, inbox: &Path) -> Output {
+        spoor(&[
+            "run",
+            "--store",
+            self.store.to_str().expect("utf-8"),
+            "--inbox",
+            inbox.to_str().expect("utf-8"),
+            "--settle-seconds",
+            "0",
+            "--move-done",
+        ])
+    }
+
     /// Runs `spoor verify --store`.
     pub(crate) fn verify(&self) -> Output {
         spoor(&["verify", "--store", self.store.to_str().expect("utf-8")])

@@ -562,14 +562,7 @@ impl ExportReader<'_> {
                 self.summary.decisions.extend(decisions);
                 Ok(())
             }
-            Err(signal::MessageBackupError::Read(signal::ReadError::Stopped(e))) => Err(e),
-            Err(signal::MessageBackupError::Read(signal::ReadError::Io(e))) => {
-                // The stream broke after the tag matched: what came before
-                // is read.
-                let place = rel.map_or_else(|| path.display().to_string(), str::to_owned);
-                self.unreadable(&place, format!("the frame stream broke off: {e}; the records before that point were archived"));
-                Ok(())
-            }
+            Err(signal::MessageBackupError::Read(e)) => self.frames_broke_off(path, rel, e),
             Err(signal::MessageBackupError::Fault(signal::MessageBackupFault::Io(e))) => {
                 self.undecidable(path, rel, format!("cannot be read: {e}"))
             }
@@ -592,10 +585,26 @@ impl ExportReader<'_> {
                 self.summary.decisions.extend(decisions);
                 Ok(())
             }
-            Err(signal::ReadError::Stopped(e)) => Err(e),
-            Err(signal::ReadError::Io(e)) => {
+            Err(e) => self.frames_broke_off(path, rel, e),
+        }
+    }
+
+    /// A message backup's frame stream that broke off part way (after its
+    /// tag matched): what came before is read; the import is partial.
+    fn frames_broke_off(
+        &mut self,
+        path: &Path,
+        rel: Option<&str>,
+        error: signal::ReadError<Error>,
+    ) -> Result<(), Error> {
+        match error {
+            signal::ReadError::Stopped(e) => Err(e),
+            signal::ReadError::Io(e) => {
                 let place = rel.map_or_else(|| path.display().to_string(), str::to_owned);
-                self.unreadable(&place, format!("the frame stream broke off: {e}; the records before that point were archived"));
+                self.unreadable(
+                    &place,
+                    format!("the frame stream broke off: {e}; the records before that point were archived"),
+                );
                 Ok(())
             }
         }

@@ -34,10 +34,7 @@ impl Passphrase {
     /// # Errors
     /// A message that says what is wrong without repeating the passphrase.
     pub fn parse(text: &str) -> Result<Passphrase, String> {
-        let kept: Vec<u8> = text
-            .bytes()
-            .filter(|b| !matches!(b, b' ' | b'-' | b'\n' | b'\r' | b'\t'))
-            .collect();
+        let kept = without_separators(text);
         if let Some(bad) = kept.iter().find(|b| !b.is_ascii_digit()) {
             let what = if bad.is_ascii_graphic() {
                 format!("the character {:?}", char::from(*bad))
@@ -56,6 +53,14 @@ impl Passphrase {
         })?;
         Ok(Passphrase(digits))
     }
+}
+
+/// A secret as people type it, without the spaces, dashes and line breaks
+/// Signal shows between its groups.
+pub(crate) fn without_separators(text: &str) -> Vec<u8> {
+    text.bytes()
+        .filter(|b| !matches!(b, b' ' | b'-' | b'\n' | b'\r' | b'\t'))
+        .collect()
 }
 
 /// The two keys of a backup.

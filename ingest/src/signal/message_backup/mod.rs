@@ -66,11 +66,8 @@ impl RecoveryKey {
     /// # Errors
     /// A message that says what is wrong without repeating the key.
     pub fn parse(text: &str) -> Result<RecoveryKey, String> {
-        let kept: Vec<u8> = text
-            .bytes()
-            .filter(|b| !matches!(b, b' ' | b'-' | b'\n' | b'\r' | b'\t'))
-            .map(|b| b.to_ascii_lowercase())
-            .collect();
+        let mut kept = super::crypto::without_separators(text);
+        kept.make_ascii_lowercase();
         let what = "a Signal recovery key is 64 letters and digits (spaces and dashes are ignored)";
         if !kept.iter().all(u8::is_ascii_alphanumeric) {
             return Err(format!("{what}; this one holds other characters"));
@@ -340,11 +337,18 @@ impl<R: Read> Read for CbcReader<R> {
             }
             self.refill()?;
         }
-        let n = out.len().min(self.ready.len() - self.at);
-        out[..n].copy_from_slice(&self.ready[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(hand_out(&self.ready, &mut self.at, out))
     }
+}
+
+/// Copies what is left of `buf` from `at` into `out`, as much as fits;
+/// returns how much.
+fn hand_out(buf: &[u8], at: &mut usize, out: &mut [u8]) -> usize {
+    let rest = buf.get(*at..).unwrap_or_default();
+    let n = out.len().min(rest.len());
+    out[..n].copy_from_slice(&rest[..n]);
+    *at += n;
+    n
 }
 
 /// A snapshot chosen to read, and what else the folder held.
@@ -601,10 +605,7 @@ impl<R: Read> Read for JsonLines<R> {
             }
             self.next_line()?;
         }
-        let n = out.len().min(self.line.len() - self.at);
-        out[..n].copy_from_slice(&self.line[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(hand_out(&self.line, &mut self.at, out))
     }
 }
 
