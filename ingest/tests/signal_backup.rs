@@ -940,3 +940,30 @@ fn r15_real_schemas_replay_every_message_row() {
         );
     }
 }
+
+/// See: #15. A backup whose schema holds no message table this reader
+/// knows is never an empty archive: the import is partial, saying why.
+#[test]
+fn r15_no_message_table_is_partial() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut w = writer(1);
+    w.database_version(400);
+    w.statement(
+        "CREATE TABLE chat_message_v3 (_id INTEGER PRIMARY KEY, body TEXT)",
+        vec![],
+    );
+    w.statement(
+        "INSERT INTO chat_message_v3 VALUES (?, ?)",
+        vec![P::Integer(1), text("in een tabel uit de toekomst")],
+    );
+    w.end();
+    let path = write(dir.path(), "signal-future.backup", w.bytes());
+    let (summary, c) = read(&path);
+    assert!(c.records.is_empty());
+    assert_eq!(summary.unreadable.len(), 1, "{:?}", summary.unreadable);
+    assert!(
+        summary.unreadable[0].contains("no message table"),
+        "{:?}",
+        summary.unreadable
+    );
+}

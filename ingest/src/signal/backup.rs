@@ -264,6 +264,14 @@ pub(crate) fn read_backup<E>(
         decryptor: frames.blob_decryptor(),
     };
     let reader = Messages::new(&db, context, &blobs);
+    if reader.tables().is_empty() {
+        // A schema this reader does not know must never pass as an empty
+        // archive.
+        partial.push(
+            "no message table (message, mms or sms) in the replayed database: nothing could be read as messages"
+                .to_owned(),
+        );
+    }
     let (schema, note) = reader.schema();
     decisions.push(json!({
         "decision": "signal-schema",
