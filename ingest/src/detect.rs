@@ -76,7 +76,9 @@ pub(crate) fn sniff(head: &[u8]) -> ExportKind {
     if head.iter().all(|b| b.is_ascii_whitespace()) {
         return ExportKind::Empty;
     }
-    if head.starts_with(b"From ") {
+    // A byte order mark before an mbox or a message is not content.
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    if text.starts_with(b"From ") {
         return ExportKind::Mbox;
     }
     if crate::signal::sniff_backup(head) {
@@ -97,7 +99,7 @@ pub(crate) fn sniff(head: &[u8]) -> ExportKind {
     if crate::teams::sniff(head) {
         return ExportKind::Teams;
     }
-    if looks_like_header_field(head) {
+    if looks_like_header_field(text) {
         return ExportKind::Eml;
     }
     ExportKind::Unknown

@@ -476,6 +476,12 @@ impl ExportReader<'_> {
                     }
                     Err(e) => return Err(Error::io(path, e)),
                 };
+                // A byte order mark before the first header is not part of
+                // the message (the original keeps it).
+                let bytes = match bytes.strip_prefix(b"\xef\xbb\xbf") {
+                    Some(rest) => rest.to_vec(),
+                    None => bytes,
+                };
                 let context = message_context("email/eml", self.options.export_sha256, whole);
                 self.message(bytes, context)
             }

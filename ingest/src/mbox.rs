@@ -12,8 +12,9 @@
 //! * **mboxo** — framing by From_ lines; one `>` is removed from `>From `.
 //!
 //! Without `>>From ` lines mboxo and mboxrd un-quote identically, so that
-//! choice cannot change a record. A From_ line is a line starting with
-//! `From ` that begins the file or follows an empty line.
+//! choice cannot change a record. A From_ line is a line of the From_
+//! grammar ([`is_from_line`]), with or without an empty line before it:
+//! Thunderbird and many converters write none.
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
@@ -84,8 +85,102 @@ pub struct MboxMessage {
     pub oversize: bool,
 }
 
-fn is_from_line(line: &[u8]) -> bool {
-    line.starts_with(b"From ")
+/// A separator line of the From_ grammar (RFC 4155 §2, and how mail
+/// clients such as mutt tell one): `From `, the envelope sender (a token,
+/// possibly quoted, or `-` as Thunderbird writes), then an asctime date:
+/// weekday, month and day, a time, a year, in the orders writers use, with
+/// an optional zone. A body line that merely starts with `From ` (text,
+/// not quoted by a careless writer) does not match, so no blank line is
+/// needed before a separator and none is taken from a body.
+pub(crate) fn is_from_line(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"From ") else {
+        return false;
+    };
+    let Ok(rest) = std::str::from_utf8(trim_eol(rest)) else {
+        return false;
+    };
+    let mut tokens: Vec<&str> = rest.split_ascii_whitespace().collect();
+    // The sender may be quoted and hold spaces.
+    if let Some(quoted) = rest.trim_start().strip_prefix('"') {
+        // `"local part"@domain`: the sender ends at the first space after
+        // the closing quote.
+        let Some((_, after)) = quoted.split_once('"') else {
+            return false;
+        };
+        tokens = after
+            .split_ascii_whitespace()
+            .skip(usize::from(!after.starts_with(' ')))
+            .collect();
+    } else if tokens.first().is_some_and(|t| weekday(t)) && tokens.get(1).is_some_and(|t| month(t))
+    {
+        // No sender at all: `From Mon Jan  1 …` as some tools write.
+    } else if tokens.is_empty() {
+        return false;
+    } else {
+        tokens.remove(0);
+    }
+    asctime(&tokens)
+}
+
+/// `Www Mmm dd hh:mm[:ss] [zone] yyyy [zone]` or with day and month, or
+/// time and year, swapped; zones as `+hhmm`, `-hhmm` or letters.
+fn asctime(tokens: &[&str]) -> bool {
+    let mut tokens = tokens.iter().map(|t| t.trim_end_matches(','));
+    if !tokens.next().is_some_and(weekday) {
+        return false;
+    }
+    let (mut month_seen, mut day_seen, mut time_seen, mut year_seen) = (false, false, false, false);
+    for token in tokens {
+        let digits = token.bytes().all(|b| b.is_ascii_digit());
+        if !month_seen && month(token) {
+            month_seen = true;
+        } else if !day_seen && digits && token.len() <= 2 && !time_seen {
+            day_seen = token.parse::<u8>().is_ok_and(|d| (1..=31).contains(&d));
+            if !day_seen {
+                return false;
+            }
+        } else if !time_seen && clock(token) {
+            time_seen = true;
+        } else if !year_seen && digits && (token.len() == 4 || token.len() == 2) {
+            year_seen = true;
+        } else if !zone(token)
+            && !(token.eq_ignore_ascii_case("remote") || token.eq_ignore_ascii_case("from"))
+        {
+            return false;
+        }
+    }
+    month_seen && day_seen && time_seen && year_seen
+}
+
+fn weekday(token: &str) -> bool {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    DAYS.iter()
+        .any(|d| d.eq_ignore_ascii_case(token.trim_end_matches(',')))
+}
+
+fn month(token: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    MONTHS.iter().any(|m| m.eq_ignore_ascii_case(token))
+}
+
+/// `h:mm` or `hh:mm:ss`.
+fn clock(token: &str) -> bool {
+    let parts: Vec<&str> = token.split(':').collect();
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `+hhmm`, `-hhmm`, or a zone name (`GMT`, `CEST`, `UTC`).
+fn zone(token: &str) -> bool {
+    let offset = token.len() == 5
+        && matches!(token.as_bytes().first(), Some(b'+' | b'-'))
+        && token.bytes().skip(1).all(|b| b.is_ascii_digit());
+    let name = (2..=5).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_uppercase());
+    offset || name
 }
 
 fn is_blank(line: &[u8]) -> bool {
@@ -110,12 +205,14 @@ pub(crate) fn detect_variant<F: Read + Seek>(file: &mut F) -> io::Result<Detecti
     file.seek(SeekFrom::Start(0))?;
     let mut reader = LineReader::new(BufReader::with_capacity(READ_BUFFER, &mut *file), 1 << 12);
     let (mut messages, mut with_length, mut quoted, mut deep_quoted) = (0u64, 0u64, 0u64, 0u64);
+    let mut unseparated = 0u64;
     let mut previous_blank = true;
     let mut in_headers = false;
-    while reader.next_line()?.is_some() {
-        let line = reader.buf.as_slice();
-        if previous_blank && is_from_line(line) {
+    while let Some(read) = reader.next_line()? {
+        let line = without_bom(read.start, reader.buf.as_slice());
+        if is_from_line(line) {
             messages += 1;
+            unseparated += u64::from(!previous_blank);
             in_headers = true;
         } else if in_headers {
             if is_blank(line) {
@@ -174,6 +271,10 @@ pub(crate) fn detect_variant<F: Read + Seek>(file: &mut F) -> io::Result<Detecti
             format!("framed by {messages} From_ lines; {quoted} >From lines, no >>From lines (mboxo and mboxrd read alike){lengths}"),
         )
     };
+    let basis = format!(
+        "{basis}; a From_ line is one of the grammar `From <sender> <asctime date>` (RFC 4155), \
+         with or without a blank line before it ({unseparated} without)"
+    );
     Ok(Detection { variant, basis })
 }
 
@@ -237,17 +338,14 @@ pub fn split_mbox<R: Read, E>(
         max_message.saturating_add(1),
     );
     let mut current: Option<MboxMessage> = None;
-    let mut previous_blank = true;
     // Content-Length framing: bytes of body still owed to the current message.
     let mut body_owed: Option<u64> = None;
     let mut in_headers = false;
     let mut header_length: Option<u64> = None;
     while let Some(line) = reader.next_line().map_err(SplitError::Read)? {
-        let bytes = reader.buf.as_slice();
+        let bytes = without_bom(line.start, reader.buf.as_slice());
         let owed = body_owed.filter(|n| *n > 0);
-        let starts_message = owed.is_none()
-            && is_from_line(bytes)
-            && (previous_blank || variant.by_content_length());
+        let starts_message = owed.is_none() && is_from_line(bytes);
         if starts_message {
             if let Some(done) = current.take() {
                 each(finish(done)).map_err(SplitError::Stopped)?;
@@ -262,10 +360,8 @@ pub fn split_mbox<R: Read, E>(
             in_headers = true;
             header_length = None;
             body_owed = None;
-            previous_blank = false;
             continue;
         }
-        previous_blank = is_blank(bytes);
         let Some(message) = current.as_mut() else {
             // Bytes before the first From_ line: keep them as a message of
             // their own so nothing is lost; the parser will judge them.
@@ -334,7 +430,54 @@ fn finish(mut message: MboxMessage) -> MboxMessage {
     message
 }
 
+/// The first line of a file without the byte order mark some writers put
+/// before it (it stays in the message's byte range, which is the file's).
+fn without_bom(start: u64, line: &[u8]) -> &[u8] {
+    if start == 0 {
+        line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line)
+    } else {
+        line
+    }
+}
+
 fn trim_eol(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_from_line;
+
+    /// See: #16. Separators as writers put them, and body lines that only
+    /// start with `From `.
+    #[test]
+    fn from_lines_by_their_grammar() {
+        for line in [
+            "From a@b.example Mon Apr  1 09:00:00 2024\n",
+            "From - Tue Mar 05 09:12:44 2024\r\n",
+            "From MAILER-DAEMON Fri Jul  8 12:08:34 2011\n",
+            "From a@b.example Mon Apr 1 09:00 2024\n",
+            "From a@b.example Mon Apr  1 09:00:00 +0200 2024\n",
+            "From a@b.example Mon Apr  1 09:00:00 2024 +0200\n",
+            "From a@b.example Mon Apr  1 09:00:00 CEST 2024\n",
+            "From \"Jan de Wit\"@b.example Wed Jan 10 08:00:00 2024\n",
+            "From Mon Apr  1 09:00:00 2024\n",
+            "From a@b.example Sat, 5 Mar 2022 12:00:00 +0100\n",
+        ] {
+            assert!(is_from_line(line.as_bytes()), "{line:?}");
+        }
+        for line in [
+            "From the minutes of last week: the bridge stays closed.\n",
+            "From a@b.example\n",
+            "From a@b.example Mon Apr  1 2024\n",
+            "From here on, Mon Apr  1 09:00:00 2024 is the date\n",
+            "From a@b.example Xyz Apr  1 09:00:00 2024\n",
+            "From a@b.example Mon Apr 41 09:00:00 2024\n",
+            "From: a@b.example\n",
+            "From \n",
+        ] {
+            assert!(!is_from_line(line.as_bytes()), "{line:?}");
+        }
+    }
 }
