@@ -143,8 +143,9 @@ fn asctime(tokens: &[&str]) -> bool {
             time_seen = true;
         } else if !year_seen && digits && (token.len() == 4 || token.len() == 2) {
             year_seen = true;
-        } else if !zone(token)
-            && !(token.eq_ignore_ascii_case("remote") || token.eq_ignore_ascii_case("from"))
+        } else if !(zone(token)
+            || token.eq_ignore_ascii_case("remote")
+            || token.eq_ignore_ascii_case("from"))
         {
             return false;
         }
