@@ -206,9 +206,17 @@ fn record_removed_and_package_rebagged() {
     pj.1 = bytes;
     rebag(&mut entries, &id);
     write_zip(&package, &entries);
-    // The package alone looks intact; the log gives it away.
+    // The package alone gives it away by its mbox no longer being tiled
+    // by its entries (#16); the log gives it away too.
     let alone = spoor(&["verify", package.to_str().expect("utf-8")]);
-    assert_eq!(alone.status.code(), Some(0), "{}", text(&alone));
+    assert_eq!(alone.status.code(), Some(1), "{}", text(&alone));
+    assert!(
+        text(&alone).contains(
+            "data/original/mboxo.mbox: bytes 0..198 are in no record, known or quarantine entry"
+        ),
+        "{}",
+        text(&alone)
+    );
     assert_caught(&t, &["is in no package (removed?)", "zip_sha256 is"]);
 }
 

@@ -99,6 +99,49 @@ struct Lines {
     export_hashes: BTreeSet<String>,
     /// Locator (path, first byte) of the previous record, for the order check.
     previous: Option<(Option<String>, u64)>,
+    /// Every byte range a line's locator names, for the tiling check.
+    spans: Vec<Span>,
+    /// The paths spans name, each once (an export has few files with
+    /// byte-located items).
+    paths: Vec<Option<String>>,
+}
+
+/// A byte range `[start, end)` of the original file `paths[path]`.
+#[derive(Clone, Copy)]
+struct Span {
+    path: u32,
+    start: u64,
+    end: u64,
+}
+
+impl Lines {
+    fn note_span(&mut self, path: Option<&str>, bytes: [u64; 2]) {
+        let index = match self.paths.iter().position(|p| p.as_deref() == path) {
+            Some(i) => i,
+            None => {
+                self.paths.push(path.map(str::to_owned));
+                self.paths.len() - 1
+            }
+        };
+        self.spans.push(Span {
+            path: u32::try_from(index).unwrap_or(u32::MAX),
+            start: bytes[0],
+            end: bytes[1],
+        });
+    }
+
+    /// Notes the span of a quarantine or known entry's `locator`.
+    fn note_locator(&mut self, value: &Value) {
+        let locator = value.get("locator");
+        let bytes = locator
+            .and_then(|l| l.get("bytes"))
+            .and_then(Value::as_array)
+            .and_then(|b| Some([b.first()?.as_u64()?, b.get(1)?.as_u64()?]));
+        if let Some(bytes) = bytes {
+            let path = locator.and_then(|l| l.get("path")).and_then(Value::as_str);
+            self.note_span(path, bytes);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -419,6 +462,9 @@ fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
     lines
         .export_hashes
         .insert(record.source.export_sha256.to_hex());
+    if let Some(bytes) = record.source.locator.bytes {
+        lines.note_span(record.source.locator.path.as_deref(), bytes);
+    }
     // Records keep source order: within one file, byte offsets only grow.
     if let Some([start, _]) = record.source.locator.bytes {
         let path = record.source.locator.path.clone();
@@ -461,6 +507,7 @@ fn check_quarantine_line(line: &[u8], number: u64, lines: &mut Lines) {
     if let Some(digest) = value.get("raw_sha256").and_then(Value::as_str) {
         lines.blobs.entry(digest.to_owned()).or_insert(number);
     }
+    lines.note_locator(&value);
 }
 
 /// A line of `known.jsonl`: a record not written again, and why.
@@ -468,6 +515,7 @@ fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
     let Some(value) = canonical_entry(line, number, lines) else {
         return;
     };
+    lines.note_locator(&value);
     if value.get("id").and_then(Value::as_str).is_none() {
         lines
             .problems
@@ -482,6 +530,77 @@ fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
             number,
             format!("known-record entry with why {why:?}, not one of the two reasons"),
         ));
+    }
+}
+
+/// Every mbox of the export (a file with an `mbox-variant` decision) is
+/// tiled by the byte ranges of its records, known and quarantine entries:
+/// from byte 0 to its end, no gap, no overlap (docs/FORMAT.md §10).
+fn check_tiling(package: &Value, by_path: &BTreeMap<&str, &EntryResult>, report: &mut Report) {
+    let Some(original) = package.pointer("/export/original").and_then(Value::as_str) else {
+        return;
+    };
+    let mboxes = package
+        .get("decisions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|d| d.get("decision").and_then(Value::as_str) == Some("mbox-variant"))
+        .map(|d| d.get("path").and_then(Value::as_str));
+    let all_lines: Vec<&Lines> = [
+        "data/records.jsonl",
+        "data/quarantine.jsonl",
+        "data/known.jsonl",
+    ]
+    .iter()
+    .filter_map(|name| by_path.get(name).and_then(|r| r.lines.as_ref()))
+    .collect();
+    for path in mboxes {
+        let entry = match path {
+            Some(path) => format!("{original}/{path}"),
+            None => original.to_owned(),
+        };
+        let Some(size) = by_path.get(entry.as_str()).map(|r| r.size) else {
+            continue;
+        };
+        let mut spans: Vec<(u64, u64)> = all_lines
+            .iter()
+            .flat_map(|lines| {
+                let index = lines.paths.iter().position(|p| p.as_deref() == path);
+                lines
+                    .spans
+                    .iter()
+                    .filter(move |s| Some(s.path as usize) == index)
+                    .map(|s| (s.start, s.end))
+            })
+            .collect();
+        spans.sort_unstable();
+        let mut at = 0u64;
+        for (start, end) in spans {
+            if start > at {
+                report.problem(
+                    &entry,
+                    format!("bytes {at}..{start} are in no record, known or quarantine entry"),
+                );
+            } else if start < at {
+                report.problem(
+                    &entry,
+                    format!("bytes {start}..{} are named by two entries", at.min(end)),
+                );
+            }
+            at = at.max(end);
+        }
+        if at < size {
+            report.problem(
+                &entry,
+                format!("bytes {at}..{size} are in no record, known or quarantine entry"),
+            );
+        } else if at > size {
+            report.problem(
+                &entry,
+                format!("entries name bytes up to {at}, past the end of the file ({size} bytes)"),
+            );
+        }
     }
 }
 
@@ -755,6 +874,7 @@ fn check_bag(
             ),
         );
     }
+    check_tiling(&package, &by_path, report);
     // Every unit the export held became one line of records.jsonl,
     // known.jsonl or quarantine.jsonl (docs/FORMAT.md §6.3).
     if let Some(accounting) = package.get("accounting").filter(|a| !a.is_null()) {
