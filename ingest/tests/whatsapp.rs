@@ -646,3 +646,32 @@ fn r18_a_message_over_the_chat_limit_is_quarantined_by_place() {
     }
     assert_eq!(c.quarantined[1].raw_size, one_line.len() as u64);
 }
+
+/// See: #17. Every message line is a record: identical lines are numbered
+/// over the whole file, with other lines, other minutes and a delayed
+/// message between them; in a file large enough to be read in chunks, the
+/// same holds across chunk edges.
+#[test]
+fn r17_identical_lines_are_each_a_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("WhatsApp-chat met Herhaling.txt");
+    let chat = "25-03-2024 15:43 - Jan: <Media weggelaten>\n\
+                25-03-2024 15:43 - Piet: ok\n\
+                25-03-2024 15:43 - Jan: <Media weggelaten>\n\
+                25-03-2024 15:44 - Piet: nog iets\n\
+                25-03-2024 15:43 - Jan: <Media weggelaten>\n";
+    std::fs::write(&path, chat).expect("write");
+    let (_, c) = common::read(&path);
+    assert_eq!(c.records.len(), 5);
+    let ids: std::collections::BTreeSet<_> = c.records.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), 5, "every line its own id");
+
+    // The same line 160,000 times (over 4 MB): read in chunks, each a
+    // record with its own number, as one pass numbers them.
+    let big = dir.path().join("WhatsApp-chat met Veel.txt");
+    std::fs::write(&big, "25-03-2024 15:43 - Jan: ja\n".repeat(160_000)).expect("write");
+    let (_, c) = common::read(&big);
+    assert_eq!(c.records.len(), 160_000);
+    let ids: std::collections::HashSet<_> = c.records.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), 160_000);
+}
