@@ -675,3 +675,40 @@ fn r17_identical_lines_are_each_a_record() {
     let ids: std::collections::HashSet<_> = c.records.iter().map(|r| r.id.clone()).collect();
     assert_eq!(ids.len(), 160_000);
 }
+
+/// See: #17. A quoted nickname in a sender's name is a sender, not a
+/// system event; a quoted group subject holding `: ` is still one; a line
+/// whose sender name is empty (U+200E, then `: `) is a message.
+#[test]
+fn r17_quoted_nicknames_and_empty_senders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("WhatsApp Chat with Raad.txt");
+    let chat = "25/03/2024, 10:00 - Muhammed \"Other Mo\" Variawa: So I put the plan there and added it to the list\n\
+                25/03/2024, 10:01 - Jan changed the subject from \"Oud\" to \"Vergadering: dinsdag\"\n\
+                25/03/2024, 10:02 - \u{200e}: a message from a deleted account\n";
+    std::fs::write(&path, chat).expect("write");
+    let (_, c) = common::read(&path);
+    assert_eq!(c.records.len(), 3);
+    let kinds: Vec<_> = c.records.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            RecordKind::Message,
+            RecordKind::SystemEvent,
+            RecordKind::Message
+        ]
+    );
+    assert_eq!(sender(&c.records[0]), Some("Muhammed \"Other Mo\" Variawa"));
+    assert_eq!(
+        c.records[0].text.as_deref(),
+        Some("So I put the plan there and added it to the list")
+    );
+    assert_eq!(
+        c.records[2].text.as_deref(),
+        Some("a message from a deleted account")
+    );
+    assert!(c.records[2]
+        .flags
+        .iter()
+        .all(|f| f != "unrecognised-system-event"));
+}

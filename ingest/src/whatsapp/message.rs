@@ -389,6 +389,14 @@ struct Parts<'a> {
 
 fn split_sender(rest: &str, family: Family) -> Parts<'_> {
     let first_line = rest.split('\n').next().unwrap_or("");
+    // A sender whose name is empty (a deleted account): the mark, then `: `.
+    if let Some(body) = rest.strip_prefix("\u{200e}: ") {
+        return Parts {
+            slot: Some(""),
+            body,
+            cue: false,
+        };
+    }
     if let Some(body) = rest.strip_prefix(LRM) {
         return Parts {
             slot: None,
@@ -432,10 +440,12 @@ struct Draft {
 }
 
 /// Reads what kind of line this is and fills the draft. Android system
-/// lines have no sender; a would-be sender with a quotation mark in it is a
-/// system line whose text holds `: ` (a group subject) when the phrase table
-/// knows it. iOS system lines carry a name and the U+200E cue, and are
-/// known by the phrase table.
+/// lines have no sender; a would-be sender that ends inside a quotation
+/// (an odd number of quotation marks: the `: ` was in a quoted group
+/// subject) is a system line when the phrase table knows it, while a
+/// sender with a quoted nickname (`Muhammed "Mo" V.: …`) stays a sender.
+/// iOS system lines carry a name and the U+200E cue, and are known by the
+/// phrase table.
 fn classify(parts: &Parts<'_>, family: Family, out: &mut Draft) -> RecordKind {
     let whole = || match parts.slot {
         Some(slot) => format!("{slot}: {}", parts.body),
@@ -446,7 +456,14 @@ fn classify(parts: &Parts<'_>, family: Family, out: &mut Draft) -> RecordKind {
             system(out, parts.body, None);
             return RecordKind::SystemEvent;
         }
-        (Family::Android, Some(slot)) if slot.contains(['"', '“', '”', '„', '«', '»']) => {
+        (Family::Android, Some(slot))
+            if slot
+                .chars()
+                .filter(|c| matches!(c, '"' | '“' | '”' | '„' | '«' | '»'))
+                .count()
+                % 2
+                == 1 =>
+        {
             let text = whole();
             if let Some(event) = phrases::system_event(&text) {
                 system_with(out, &text, event, None);
