@@ -167,7 +167,7 @@ fn reindex_rebuilds_a_lost_catalogue_and_search_finds_records() {
     let reindex = spoor(&["reindex", "--store", store]);
     assert_eq!(reindex.status.code(), Some(0), "{}", text(&reindex));
     assert!(
-        text(&reindex).contains("2 packages, 13 records"),
+        text(&reindex).contains("2 packages, 15 records"),
         "{}",
         text(&reindex)
     );

@@ -131,7 +131,9 @@ pub fn parse_message(
         &mut attachments,
         limits,
     );
-    let text = if !text_parts.is_empty() {
+    // An empty plain part (some mailers send one beside the HTML) does not
+    // hide the HTML.
+    let text = if text_parts.iter().any(|t| !t.trim().is_empty()) {
         Some(text_parts.join("\n"))
     } else if let Some((html, _)) = html_parts.first() {
         Some(html_to_text(html))
@@ -370,6 +372,14 @@ impl Builder {
             }
             return;
         }
+        if let Some(declared) = part_header(part, "Content-Transfer-Encoding") {
+            let label = declared.trim().to_ascii_lowercase();
+            if declared != label {
+                self.warnings.push(format!(
+                    "Content-Transfer-Encoding {declared:?} read as {label:?}"
+                ));
+            }
+        }
         let disposition = part.get_content_disposition();
         let name = file_name(part);
         if name
@@ -499,26 +509,39 @@ impl Builder {
 /// so cost more than the decoding itself; the result is the same
 /// (RFC 2045 §6.8: white space and line breaks are ignored).
 fn decoded_body(part: &ParsedMail<'_>) -> Result<Vec<u8>, String> {
-    match part.get_body_encoded() {
-        Body::Base64(body) => {
-            let raw = body.get_raw();
-            let decoder = &data_encoding::BASE64_MIME_PERMISSIVE;
-            // The decoder itself skips CR and LF; only other white space
-            // needs a cleaning copy first.
-            if memchr::memchr2(b' ', b'\t', raw).is_none() {
-                if let Ok(bytes) = decoder.decode(raw) {
-                    return Ok(bytes);
-                }
-            }
-            let cleaned: Vec<u8> = raw
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
-            decoder.decode(&cleaned).map_err(|e| e.to_string())
+    // mailparse compares the declared encoding as written; RFC 2045 §6.1
+    // values are case-insensitive, and white space around them is noise.
+    let declared =
+        part_header(part, "Content-Transfer-Encoding").map(|v| v.trim().to_ascii_lowercase());
+    match (part.get_body_encoded(), declared.as_deref()) {
+        (Body::Base64(body), _) => decode_base64(body.get_raw()),
+        (Body::SevenBit(body) | Body::EightBit(body), Some("base64")) => {
+            decode_base64(body.get_raw())
+        }
+        (Body::SevenBit(body) | Body::EightBit(body), Some("quoted-printable")) => {
+            quoted_printable::decode(body.get_raw(), quoted_printable::ParseMode::Robust)
+                .map_err(|e| e.to_string())
         }
         _ => part.get_body_raw().map_err(|e| e.to_string()),
     }
+}
+
+/// Base64 as RFC 2045 §6.8 has it: white space and line breaks ignored.
+fn decode_base64(raw: &[u8]) -> Result<Vec<u8>, String> {
+    let decoder = &data_encoding::BASE64_MIME_PERMISSIVE;
+    // The decoder itself skips CR and LF; only other white space needs a
+    // cleaning copy first.
+    if memchr::memchr2(b' ', b'\t', raw).is_none() {
+        if let Ok(bytes) = decoder.decode(raw) {
+            return Ok(bytes);
+        }
+    }
+    let cleaned: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    decoder.decode(&cleaned).map_err(|e| e.to_string())
 }
 
 fn part_header(part: &ParsedMail<'_>, name: &str) -> Option<String> {
