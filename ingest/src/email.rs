@@ -343,23 +343,29 @@ impl Builder {
             _ => {}
         }
         if mime.starts_with("multipart/") {
-            if part.subparts.is_empty() {
+            // A digest's parts default to message/rfc822, which only
+            // mailparse's own split knows; elsewhere the exact split.
+            let exact = (mime != "multipart/digest")
+                .then(|| exact_subparts(part))
+                .flatten();
+            let closed = exact.as_ref().map_or(true, |e| e.closed);
+            let subparts = exact
+                .as_ref()
+                .map_or(part.subparts.as_slice(), |e| &e.parts);
+            if subparts.is_empty() {
                 self.warnings.push(format!(
                     "{mime} part without readable sub-parts; kept as a blob"
                 ));
                 attachments.push(self.blob(part, "attachment"));
             }
-            if let Some(boundary) = part.ctype.params.get("boundary") {
-                let closing = format!("--{boundary}--");
-                if memchr::memmem::find(part.raw_bytes, closing.as_bytes()).is_none() {
-                    self.warnings.push(format!(
-                        "{mime} has no closing boundary: the message may be truncated"
-                    ));
-                }
+            if !closed {
+                self.warnings.push(format!(
+                    "{mime} has no closing boundary: the message may be truncated"
+                ));
             }
             let alternative = mime == "multipart/alternative";
             let texts_before = text_parts.len();
-            for sub in &part.subparts {
+            for sub in subparts {
                 // In multipart/alternative the plain text is one rendering of
                 // the same content; take only the first one found.
                 if alternative
@@ -502,6 +508,70 @@ impl Builder {
         }
         text.into_owned()
     }
+}
+
+/// The body parts of a multipart part, split at its boundary.
+struct Subparts<'a> {
+    parts: Vec<ParsedMail<'a>>,
+    /// Whether the close delimiter (`--boundary--`) was met.
+    closed: bool,
+}
+
+/// Splits a multipart part's body at its boundary exactly as RFC 2046
+/// §5.1.1 has it: a delimiter is a line of `--` and the boundary, then an
+/// optional `--` (the close delimiter), then only white space; the line
+/// break before it belongs to the delimiter. A line that merely begins with
+/// the delimiter (an inner boundary that extends the outer one) is content.
+/// mailparse matches boundaries by prefix, so the parts are cut here and
+/// each is parsed by mailparse. `None` without a boundary parameter.
+fn exact_subparts<'a>(part: &ParsedMail<'a>) -> Option<Subparts<'a>> {
+    let boundary = part.ctype.params.get("boundary")?;
+    let delimiter = format!("--{boundary}");
+    let raw: &'a [u8] = part.raw_bytes;
+    let (_, body_start) = mailparse::parse_headers(raw).ok()?;
+    let mut slices: Vec<&'a [u8]> = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut closed = false;
+    let mut at = body_start;
+    while at < raw.len() {
+        let rest = raw.get(at..).unwrap_or_default();
+        let line_end = memchr::memchr(b'\n', rest).map_or(raw.len(), |i| at + i + 1);
+        let line = raw.get(at..line_end).unwrap_or_default();
+        let delimits = line.strip_prefix(delimiter.as_bytes()).map(|after| {
+            let (close, after) = match after.strip_prefix(b"--") {
+                Some(after) => (true, after),
+                None => (false, after),
+            };
+            (close, after.iter().all(u8::is_ascii_whitespace))
+        });
+        if let Some((close, true)) = delimits {
+            if let Some(start) = open {
+                let mut end = at;
+                if end > start && raw.get(end - 1) == Some(&b'\n') {
+                    end -= 1;
+                    if end > start && raw.get(end - 1) == Some(&b'\r') {
+                        end -= 1;
+                    }
+                }
+                slices.push(raw.get(start..end).unwrap_or_default());
+            }
+            if close {
+                open = None;
+                closed = true;
+                break;
+            }
+            open = Some(line_end);
+        }
+        at = line_end;
+    }
+    if let Some(start) = open {
+        slices.push(raw.get(start..).unwrap_or_default());
+    }
+    let parts = slices
+        .into_iter()
+        .filter_map(|slice| mailparse::parse_mail(slice).ok())
+        .collect();
+    Some(Subparts { parts, closed })
 }
 
 /// A part's body with its transfer encoding undone. Base64 is decoded here

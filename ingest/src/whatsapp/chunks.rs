@@ -208,7 +208,7 @@ fn read_in_chunks<E: Send>(
     let chunks = len.div_ceil(chunk_bytes.max(1)).max(1);
     let turn = Mutex::new(Turn {
         next: 0,
-        carry: Carry::default(),
+        carry: Carry::for_headers(grammar.headers()),
         lines: 0,
         emit,
         outcome: Ok(()),

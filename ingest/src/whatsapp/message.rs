@@ -113,6 +113,18 @@ pub(crate) struct Carry {
 }
 
 impl Carry {
+    /// A fresh carry for a file of `lines` message headers: room for all
+    /// their counts at once, so the table never grows (and never holds two
+    /// sizes at once) while reading.
+    pub(crate) fn for_headers(lines: u64) -> Carry {
+        let mut carry = Carry::default();
+        carry
+            .occurrences
+            .counts
+            .reserve(usize::try_from(lines).unwrap_or(0));
+        carry
+    }
+
     /// Would a chunk read from a fresh carry have read the same had it
     /// started from `self`? True when no line of the chunk repeats a line
     /// counted before it (so every count started at zero rightly) and its
@@ -189,7 +201,27 @@ impl Clock {
 /// lines together: their ids still differ by their text).
 #[derive(Default)]
 struct Occurrences {
-    counts: HashMap<u64, u32>,
+    counts: HashMap<u64, u32, std::hash::BuildHasherDefault<SipKey>>,
+}
+
+/// The keys are SipHash values already: used as they are, not hashed again
+/// on every lookup (three a line: counting, checking a chunk, merging it).
+#[derive(Default)]
+struct SipKey(u64);
+
+impl std::hash::Hasher for SipKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed; this is for completeness.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl Occurrences {

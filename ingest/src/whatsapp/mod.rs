@@ -65,6 +65,11 @@ pub(crate) struct Grammar {
 }
 
 impl Grammar {
+    /// Message headers the survey counted.
+    pub(crate) fn headers(&self) -> u64 {
+        self.headers
+    }
+
     /// The decisions to record in `package.json`.
     pub(crate) fn decisions(&self, path: Option<&str>, zone: &Zone) -> Vec<Value> {
         vec![
@@ -400,8 +405,13 @@ pub(crate) fn read_chat<R: BufRead, E>(
         context,
         stop_at: u64::MAX,
     };
-    span.read(&mut lines, &mut Carry::default(), media, emit)
-        .map(|_| ())
+    span.read(
+        &mut lines,
+        &mut Carry::for_headers(grammar.headers),
+        media,
+        emit,
+    )
+    .map(|_| ())
 }
 
 /// Where a reading pass runs: the file's grammar and context, and the offset
