@@ -161,13 +161,16 @@ fn reindex_rebuilds_a_lost_catalogue_and_search_finds_records() {
         "{}",
         text(&before)
     );
+    let records: i64 = rusqlite::Connection::open(t.store.join("catalog.sqlite"))
+        .and_then(|db| db.query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0)))
+        .expect("count");
     for name in ["catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
         let _ = fs::remove_file(t.store.join(name));
     }
     let reindex = spoor(&["reindex", "--store", store]);
     assert_eq!(reindex.status.code(), Some(0), "{}", text(&reindex));
     assert!(
-        text(&reindex).contains("2 packages, 15 records"),
+        text(&reindex).contains(&format!("2 packages, {records} records")),
         "{}",
         text(&reindex)
     );

@@ -348,7 +348,7 @@ impl Builder {
             let exact = (mime != "multipart/digest")
                 .then(|| exact_subparts(part))
                 .flatten();
-            let closed = exact.as_ref().map_or(true, |e| e.closed);
+            let closed = exact.as_ref().is_none_or(|e| e.closed);
             let subparts = exact
                 .as_ref()
                 .map_or(part.subparts.as_slice(), |e| &e.parts);
