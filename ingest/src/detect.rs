@@ -114,7 +114,14 @@ pub(crate) fn looks_like_header_field(head: &[u8]) -> bool {
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         .count();
-    (1..=76).contains(&name_len) && head.get(name_len) == Some(&b':')
+    // RFC 5322 §4.5 obsolete syntax allows white space before the colon.
+    let blanks = head
+        .get(name_len..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    (1..=76).contains(&name_len) && head.get(name_len + blanks) == Some(&b':')
 }
 
 #[cfg(test)]

@@ -61,6 +61,25 @@ pub fn parse_message(
         blobs: Vec::new(),
     };
     let headers = &mail.headers;
+    let obsolete: Vec<String> = headers
+        .iter()
+        .map(|h| h.get_key_ref())
+        .filter(|key| {
+            *key != key.trim_end()
+                && crate::detect::looks_like_header_field(format!("{key}:").as_bytes())
+        })
+        .map(|key| key.trim_end().to_owned())
+        .collect();
+    if !obsolete.is_empty() {
+        builder.warnings.push(format!(
+            "obsolete header syntax (white space before the colon) read in {obsolete:?}"
+        ));
+    }
+    for line in stray_header_lines(bytes) {
+        builder.warnings.push(format!(
+            "a line in the header block that is not a header field (kept in the original): {line:?}"
+        ));
+    }
 
     let message_id = first(headers, "Message-ID", &mut builder).and_then(|v| {
         mailparse::msgidparse(&v)
@@ -245,10 +264,47 @@ fn parse_date(text: &str) -> Result<(i64, Option<String>), String> {
             }
         }
     }
-    parser
-        .parse_timestamp(&cleaned)
-        .map(|ts| (ts.as_second(), None))
-        .map_err(|e| e.to_string())
+    let strict = parser.parse_timestamp(&cleaned);
+    let error = match strict {
+        Ok(ts) => return Ok((ts.as_second(), None)),
+        Err(e) => e.to_string(),
+    };
+    // Forms other readers accept: a zone glued to the time
+    // (`00:01+0000`), and a weekday that does not match the date (the date
+    // is what the sender's clock said; the weekday is kept out, noted).
+    let glued = glued_zone(&cleaned);
+    if let Some(fixed) = &glued {
+        if let Ok(ts) = parser.parse_timestamp(fixed) {
+            return Ok((
+                ts.as_second(),
+                Some("Date: zone written against the time".to_owned()),
+            ));
+        }
+    }
+    let base = glued.unwrap_or(cleaned);
+    if let Some((weekday, rest)) = base.split_once(',') {
+        if let Ok(ts) = parser.parse_timestamp(rest.trim()) {
+            return Ok((
+                ts.as_second(),
+                Some(format!(
+                    "Date: weekday {weekday:?} does not match the date; the date is kept"
+                )),
+            ));
+        }
+    }
+    Err(error)
+}
+
+/// `… 00:01+0000` with a space put before the zone, when it is glued to the
+/// time.
+fn glued_zone(text: &str) -> Option<String> {
+    let at = text.rfind(['+', '-'])?;
+    let (head, zone) = text.split_at(at);
+    let glued = head.ends_with(|c: char| c.is_ascii_digit())
+        && head.rsplit(' ').next().is_some_and(|t| t.contains(':'))
+        && zone.len() == 5
+        && zone[1..].bytes().all(|b| b.is_ascii_digit());
+    glued.then(|| format!("{head} {zone}"))
 }
 
 /// Cheap checks before handing bytes to the parser, whose cost and stack
@@ -614,10 +670,34 @@ fn decode_base64(raw: &[u8]) -> Result<Vec<u8>, String> {
     decoder.decode(&cleaned).map_err(|e| e.to_string())
 }
 
+/// Lines of the header block (up to the first empty line) that are neither
+/// a header field nor the continuation of one. mailparse reads past them
+/// without a word; they stay in the original, and the record says so.
+fn stray_header_lines(bytes: &[u8]) -> Vec<String> {
+    let mut stray = Vec::new();
+    for line in bytes.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if !continuation && !crate::detect::looks_like_header_field(line) {
+            stray.push(String::from_utf8_lossy(line).chars().take(200).collect());
+        }
+    }
+    stray
+}
+
+/// Whether a header field is called `name` (any case). White space before
+/// the colon is RFC 5322 §4.5 obsolete syntax (`Subject : …`), still read.
+fn is_named(header: &MailHeader<'_>, name: &str) -> bool {
+    header.get_key_ref().trim_end().eq_ignore_ascii_case(name)
+}
+
 fn part_header(part: &ParsedMail<'_>, name: &str) -> Option<String> {
     part.headers
         .iter()
-        .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+        .find(|h| is_named(h, name))
         .map(|h| h.get_value())
 }
 
@@ -636,16 +716,14 @@ fn file_name(part: &ParsedMail<'_>) -> Option<String> {
 /// The first header of that name, decoded. Raw 8-bit values that are not
 /// UTF-8 are read as windows-1252 with a warning.
 fn first(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> Option<String> {
-    let header = headers
-        .iter()
-        .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))?;
+    let header = headers.iter().find(|h| is_named(h, name))?;
     Some(decode_header(header, name, &mut builder.warnings))
 }
 
 fn all(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> Vec<String> {
     headers
         .iter()
-        .filter(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+        .filter(|h| is_named(h, name))
         .map(|h| decode_header(h, name, &mut builder.warnings))
         .collect()
 }
@@ -735,7 +813,7 @@ fn summarize(bytes: &[u8]) -> Value {
         ] {
             let value = headers
                 .iter()
-                .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+                .find(|h| is_named(h, name))
                 .map(|h| decode_header(h, name, &mut ignored))
                 .map(|v| {
                     if key == "message_id" {
@@ -778,6 +856,15 @@ mod tests {
             Some("Date: non-standard zone CET read as +0100")
         );
         assert!(parse_date("Tue, 12 Mar 2024 10:30:00 MET DST").is_ok());
+        // See: #16. A wrong weekday keeps the date, noted; a zone glued to
+        // the time is read.
+        let (seconds, note) = parse_date("Wed, 12 Mar 2024 10:30:00 +0100").expect("kept");
+        assert_eq!(seconds, 1_710_235_800);
+        assert!(note.is_some_and(|n| n.contains("weekday \"Wed\"")));
+        assert_eq!(
+            parse_date("01 Jan 2001 00:01+0000").map(|d| d.0),
+            Ok(978_307_260)
+        );
         assert!(parse_date("gisteren rond de middag").is_err());
         assert!(parse_date("").is_err());
     }
