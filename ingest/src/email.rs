@@ -462,6 +462,29 @@ impl Builder {
                 let blob = self.blob(part, "html");
                 html_parts.push((html, blob));
             }
+            "message/external-body" => {
+                // A reference to content held elsewhere (RFC 2046 §5.2.3):
+                // nothing is carried, so nothing is stored.
+                let mut details = BTreeMap::new();
+                for key in ["access-type", "name", "site", "directory", "url", "server"] {
+                    if let Some(value) = part.ctype.params.get(key) {
+                        details.insert(key.replace('-', "_"), Value::from(value.clone()));
+                    }
+                }
+                details.insert(
+                    "missing".to_owned(),
+                    Value::from("message/external-body: the content is referenced, not carried"),
+                );
+                attachments.push(BlobRef {
+                    role: "attachment".to_owned(),
+                    name: part.ctype.params.get("name").cloned(),
+                    media_type: Some(mime.to_owned()),
+                    size: None,
+                    sha256: None,
+                    missing: true,
+                    details,
+                });
+            }
             "message/rfc822" | "message/global" => {
                 let mut blob = self.blob(part, "message");
                 if depth < limits.max_nesting {
@@ -487,18 +510,36 @@ impl Builder {
         }
     }
 
+    /// The part's body with its transfer encoding undone; when it cannot
+    /// be, base64 with junk after it gives its valid beginning, anything
+    /// else its raw bytes; either way a warning naming `what`.
+    fn body(&mut self, part: &ParsedMail<'_>, what: &str) -> Vec<u8> {
+        let error = match decoded_body(part) {
+            Ok(bytes) => return bytes,
+            Err(e) => e,
+        };
+        let base64 = part_header(part, "Content-Transfer-Encoding")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("base64"));
+        let raw = match part.get_body_encoded() {
+            Body::Base64(b) | Body::QuotedPrintable(b) => b.get_raw().to_vec(),
+            Body::SevenBit(b) | Body::EightBit(b) => b.get_raw().to_vec(),
+            Body::Binary(b) => b.get_raw().to_vec(),
+        };
+        if let Some((bytes, tail)) = base64.then(|| decode_base64_prefix(&raw)).flatten() {
+            self.warnings.push(format!(
+                "{what}: base64 followed by what is not base64 ({tail:?}); the valid part decoded, the rest kept only in the original"
+            ));
+            return bytes;
+        }
+        self.warnings.push(format!(
+            "{what}: transfer encoding not decodable ({error}); raw bytes used"
+        ));
+        part.raw_bytes.to_vec()
+    }
+
     /// The part's decoded bytes as a blob, its reference returned.
     fn blob(&mut self, part: &ParsedMail<'_>, role: &str) -> BlobRef {
-        let bytes = match decoded_body(part) {
-            Ok(b) => b,
-            Err(e) => {
-                self.warnings.push(format!(
-                    "{} part: transfer encoding not decodable ({e}); raw bytes kept",
-                    part.ctype.mimetype
-                ));
-                part.raw_bytes.to_vec()
-            }
-        };
+        let bytes = self.body(part, &format!("{} part", part.ctype.mimetype));
         let sha256 = Sha256::of(&bytes);
         let mut details = BTreeMap::new();
         if let Some(cid) = part_header(part, "Content-ID") {
@@ -523,15 +564,7 @@ impl Builder {
     /// Decodes a text part by its declared charset (WHATWG labels); without
     /// one, UTF-8 if valid, else windows-1252. Damage is a warning.
     fn decode_text(&mut self, part: &ParsedMail<'_>, index: usize) -> String {
-        let bytes = match decoded_body(part) {
-            Ok(b) => b,
-            Err(e) => {
-                self.warnings.push(format!(
-                    "part {index}: transfer encoding not decodable ({e}); raw bytes used"
-                ));
-                part.raw_bytes.to_vec()
-            }
-        };
+        let bytes = self.body(part, &format!("part {index}"));
         let label = part
             .ctype
             .params
@@ -668,6 +701,25 @@ fn decode_base64(raw: &[u8]) -> Result<Vec<u8>, String> {
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
     decoder.decode(&cleaned).map_err(|e| e.to_string())
+}
+
+/// Base64 whose tail is not base64 (a signature pasted after it, a cut
+/// end): the valid beginning decoded, and the tail as text for a warning;
+/// `None` when no valid beginning decodes.
+fn decode_base64_prefix(raw: &[u8]) -> Option<(Vec<u8>, String)> {
+    let cleaned: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let valid = cleaned
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        .count();
+    let (prefix, tail) = cleaned.split_at_checked(valid - valid % 4)?;
+    let bytes = data_encoding::BASE64_MIME_PERMISSIVE.decode(prefix).ok()?;
+    let tail = String::from_utf8_lossy(tail).chars().take(80).collect();
+    (!bytes.is_empty()).then_some((bytes, tail))
 }
 
 /// Lines of the header block (up to the first empty line) that are neither
