@@ -171,71 +171,11 @@ fn push_text(out: &mut String, text: &str) {
     }
 }
 
-/// Decodes HTML character references: numeric ones and the named ones mail
-/// and chat HTML actually uses. Unknown names stay as written.
+/// Decodes HTML character references as a browser does: numeric ones and
+/// every named one of the HTML5 table (by the `htmlize` crate). Unknown
+/// names stay as written.
 fn decode_entities(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let tail = &rest[amp..];
-        let end = tail.find(';').filter(|e| *e <= 12);
-        let decoded = end.and_then(|e| entity(&tail[1..e]));
-        match (end, decoded) {
-            (Some(e), Some(c)) => {
-                out.push(c);
-                rest = &tail[e + 1..];
-            }
-            _ => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn entity(name: &str) -> Option<char> {
-    if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => num.parse().ok()?,
-        };
-        return Some(char::from_u32(code).unwrap_or('\u{fffd}'));
-    }
-    Some(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => '\u{a0}',
-        "euro" => '€',
-        "copy" => '©',
-        "reg" => '®',
-        "hellip" => '…',
-        "ndash" => '–',
-        "mdash" => '—',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "laquo" => '«',
-        "raquo" => '»',
-        "bull" => '•',
-        "middot" => '·',
-        "eacute" => 'é',
-        "euml" => 'ë',
-        "iuml" => 'ï',
-        "ouml" => 'ö',
-        "uuml" => 'ü',
-        "auml" => 'ä',
-        "egrave" => 'è',
-        "agrave" => 'à',
-        "ccedil" => 'ç',
-        _ => return None,
-    })
+    htmlize::unescape(text).into_owned()
 }
 
 fn tidy_lines(raw: &str) -> String {
@@ -310,6 +250,15 @@ mod tests {
         assert_eq!(
             normalize_text_keeping_marks("Cafe\u{301}\u{200f} ok\r\nx\u{200d}y"),
             "Café\u{200f} ok\nx\u{200d}y"
+        );
+    }
+
+    /// See: #16. Every named reference of HTML5, not only a short list.
+    #[test]
+    fn html_references_by_the_full_table() {
+        assert_eq!(
+            html_to_text("<p>mi&szlig;liche &hearts; &ccaron; &#x1F600; &amp;amp; &zzz;</p>"),
+            "mißliche ♥ č 😀 &amp; &zzz;"
         );
     }
 
