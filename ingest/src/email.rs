@@ -781,18 +781,22 @@ fn all(headers: &[MailHeader<'_>], name: &str, builder: &mut Builder) -> Vec<Str
 }
 
 fn decode_header(header: &MailHeader<'_>, name: &str, warnings: &mut Vec<String>) -> String {
-    let value = match std::str::from_utf8(header.get_value_raw()) {
-        Ok(_) => header.get_value(),
-        Err(_) => {
+    let quoted = quote_8bit_in_encoded_words(header.get_value_raw());
+    if quoted.is_some() {
+        warnings.push(format!(
+            "{name}: raw 8-bit bytes inside an encoded word, read as bytes of its charset"
+        ));
+    }
+    let raw = quoted.as_deref().unwrap_or(header.get_value_raw());
+    let value = match (std::str::from_utf8(raw), &quoted) {
+        (Ok(_), None) => header.get_value(),
+        (Ok(text), Some(_)) => reparse_header(text),
+        (Err(_), _) => {
             warnings.push(format!(
                 "{name}: raw 8-bit header is not UTF-8; read as windows-1252"
             ));
-            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(header.get_value_raw());
-            let line = format!("X: {text}");
-            match mailparse::parse_header(line.as_bytes()) {
-                Ok((h, _)) => h.get_value(),
-                Err(_) => text.into_owned(),
-            }
+            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(raw);
+            reparse_header(&text)
         }
     };
     if value.contains("=?") && value.contains("?=") {
@@ -801,6 +805,58 @@ fn decode_header(header: &MailHeader<'_>, name: &str, warnings: &mut Vec<String>
         ));
     }
     value
+}
+
+/// A header value (already text) decoded as mailparse decodes one: its
+/// encoded words undone.
+fn reparse_header(text: &str) -> String {
+    let line = format!("X: {text}");
+    match mailparse::parse_header(line.as_bytes()) {
+        Ok((h, _)) => h.get_value(),
+        Err(_) => text.to_owned(),
+    }
+}
+
+/// Raw 8-bit bytes inside a Q-encoded word (`=?charset?Q?Fr\xfcsche?=`,
+/// which RFC 2047 forbids but mailers write) rewritten as `=XX`, so they
+/// decode as bytes of the word's charset instead of being dropped; `None`
+/// when there are none.
+fn quote_8bit_in_encoded_words(raw: &[u8]) -> Option<Vec<u8>> {
+    if raw.is_ascii() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    let mut rest = raw;
+    let mut changed = false;
+    while let Some(start) = memchr::memmem::find(rest, b"=?") {
+        let (before, word) = rest.split_at(start);
+        out.extend_from_slice(before);
+        // =?charset?Q?text?=
+        let parts: Vec<&[u8]> = word.splitn(4, |b| *b == b'?').collect();
+        let q_word = parts.get(2).is_some_and(|e| e.eq_ignore_ascii_case(b"q"));
+        let end = parts.get(3).and_then(|text| {
+            memchr::memmem::find(text, b"?=").map(|i| word.len() - text.len() + i + 2)
+        });
+        match (q_word, end) {
+            (true, Some(end)) => {
+                for b in word.get(..end).unwrap_or_default() {
+                    if b.is_ascii() {
+                        out.push(*b);
+                    } else {
+                        out.extend_from_slice(format!("={b:02X}").as_bytes());
+                        changed = true;
+                    }
+                }
+                rest = word.get(end..).unwrap_or_default();
+            }
+            _ => {
+                out.extend_from_slice(b"=?");
+                rest = word.get(2..).unwrap_or_default();
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+    changed.then_some(out)
 }
 
 fn ids(value: &str) -> Vec<String> {
