@@ -570,22 +570,32 @@ impl Builder {
             .params
             .get("charset")
             .map(|s| s.trim().to_owned());
+        // The WHATWG labels, and UTF-7 (RFC 2152), which mail still carries
+        // and browsers dropped (the `charset` crate has both).
         let encoding = match label.as_deref() {
-            Some(label) => match encoding_rs::Encoding::for_label(label.as_bytes()) {
-                Some(e) => e,
+            Some(label) => match charset::Charset::for_label(label.as_bytes()) {
+                Some(e) => {
+                    if e == charset::UTF_7 {
+                        self.warnings
+                            .push(format!("part {index}: UTF-7 text decoded"));
+                    }
+                    e
+                }
                 None => {
                     self.warnings.push(format!(
                         "part {index}: unknown charset {label:?}; decoded as UTF-8"
                     ));
-                    encoding_rs::UTF_8
+                    charset::Charset::from(encoding_rs::UTF_8)
                 }
             },
-            None if std::str::from_utf8(&bytes).is_ok() => encoding_rs::UTF_8,
+            None if std::str::from_utf8(&bytes).is_ok() => {
+                charset::Charset::from(encoding_rs::UTF_8)
+            }
             None => {
                 self.warnings.push(format!(
                     "part {index}: no charset declared and not UTF-8; decoded as windows-1252"
                 ));
-                encoding_rs::WINDOWS_1252
+                charset::Charset::from(encoding_rs::WINDOWS_1252)
             }
         };
         let (text, _, had_errors) = encoding.decode(&bytes);
@@ -788,6 +798,9 @@ fn decode_header(header: &MailHeader<'_>, name: &str, warnings: &mut Vec<String>
         ));
     }
     let raw = quoted.as_deref().unwrap_or(header.get_value_raw());
+    if memchr::memmem::find(&raw.to_ascii_lowercase(), b"=?utf-7?").is_some() {
+        warnings.push(format!("{name}: UTF-7 encoded word decoded"));
+    }
     let value = match (std::str::from_utf8(raw), &quoted) {
         (Ok(_), None) => header.get_value(),
         (Ok(text), Some(_)) => reparse_header(text),
