@@ -345,3 +345,32 @@ fn r15_accounting_that_does_not_add_up() {
         &["data/package.json: accounting: Some(99) signal message rows read, but records, known and quarantine lines add up to 3"],
     );
 }
+
+/// See: #16. The entries of an mbox tile it: a record whose byte range is
+/// moved (the manifest updated as a careful tamperer would) leaves a gap
+/// and an overlap, both reported.
+#[test]
+fn r16_mbox_entries_tile_the_original() {
+    let t = crate::util::TestStore::new();
+    let out = t.run(&[&fixture("email/mbox/thunderbird.mbox")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains(": 3 records"), "{}", text(&out));
+    assert_eq!(t.verify().status.code(), Some(0));
+    let (package, id) = t.package_of("thunderbird.mbox");
+    let mut entries = read_zip(&package);
+    let records = entry_mut(&mut entries, &id, "data/records.jsonl");
+    let edited = String::from_utf8(records.clone())
+        .expect("utf-8")
+        .replace("\"bytes\":[352,881]", "\"bytes\":[300,870]");
+    assert_ne!(&edited.as_bytes(), records, "the range was there to move");
+    *records = edited.clone().into_bytes();
+    update_manifest(&mut entries, &id, "data/records.jsonl", edited.as_bytes());
+    write_zip(&package, &entries);
+    assert_caught(
+        &package,
+        &[
+            "data/original/thunderbird.mbox: bytes 300..352 are named by two entries",
+            "data/original/thunderbird.mbox: bytes 870..881 are in no record, known or quarantine entry",
+        ],
+    );
+}
