@@ -116,13 +116,7 @@ impl MessageBackupWriter {
             chat_id,
             author_id,
             date_sent,
-            ChatItemKind::StandardMessage(StandardMessage {
-                text: Some(Text {
-                    body: body.to_owned(),
-                    body_ranges: Vec::new(),
-                }),
-                ..StandardMessage::default()
-            }),
+            ChatItemKind::StandardMessage(standard(body)),
         );
     }
 
@@ -160,10 +154,6 @@ impl MessageBackupWriter {
             author_id,
             date_sent,
             ChatItemKind::StandardMessage(StandardMessage {
-                text: Some(Text {
-                    body: body.to_owned(),
-                    body_ranges: Vec::new(),
-                }),
                 attachments: vec![MessageAttachment {
                     pointer: Some(FilePointer {
                         content_type: Some(content_type.to_owned()),
@@ -173,7 +163,7 @@ impl MessageBackupWriter {
                     }),
                     flag: 0,
                 }],
-                ..StandardMessage::default()
+                ..standard(body)
             }),
         );
     }
@@ -240,6 +230,17 @@ impl MessageBackupWriter {
             manifest.extend_from_slice(&entry);
         }
         std::fs::write(snapshot.join("files"), manifest)
+    }
+}
+
+/// A standard message with its text only.
+fn standard(body: &str) -> StandardMessage {
+    StandardMessage {
+        text: Some(Text {
+            body: body.to_owned(),
+            body_ranges: Vec::new(),
+        }),
+        ..StandardMessage::default()
     }
 }
 
