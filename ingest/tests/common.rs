@@ -85,6 +85,10 @@ pub fn zip_tree(writer: &mut zip::ZipWriter<std::fs::File>, dir: &Path, prefix: 
             .file_name()
             .and_then(|n| n.to_str())
             .expect("utf-8 name");
+        // The golden corpus's own files are not part of the export.
+        if name.ends_with(".expected.jsonl") || name.ends_with(".failed") {
+            continue;
+        }
         let entry = format!("{prefix}{name}");
         if file.is_dir() {
             zip_tree(writer, &file, &format!("{entry}/"));

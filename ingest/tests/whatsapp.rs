@@ -712,3 +712,52 @@ fn r17_quoted_nicknames_and_empty_senders() {
         .iter()
         .all(|f| f != "unrecognised-system-event"));
 }
+
+/// See: #17. An auditor recomputes a WhatsApp id from the original bytes
+/// and `extra.id_basis` alone, as FORMAT.md §7 describes (its worked
+/// example, and every record of the Dutch fixture).
+#[test]
+fn r17_ids_recompute_from_the_original() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = dir.path().join("WhatsApp-chat met Kade.txt");
+    fs::write(
+        &example,
+        "14-03-2024 09:05 - Anne de Vries: Goedemorgen allemaal\n",
+    )
+    .expect("write");
+    let (_, c) = common::read(&example);
+    assert_eq!(
+        c.records[0].id.as_str(),
+        "6780be1168d942f4c5adaef059aa0b580db59b6edb3f5a40026f989b1f2c49a4"
+    );
+    let chat = fixture("android-nl/WhatsApp-chat met Projectgroep Kade.txt");
+    for path in [example, chat] {
+        let original = fs::read(&path).expect("read");
+        let (_, c) = common::read(&path);
+        assert!(!c.records.is_empty());
+        for record in &c.records {
+            let basis = &record.extra["id_basis"];
+            let [start, end] = record.source.locator.bytes.expect("bytes");
+            let bytes = &original[start as usize..end as usize];
+            let body_start = basis["body_start"].as_u64().expect("offset") as usize;
+            let text = std::str::from_utf8(&bytes[body_start..]).expect("utf-8");
+            let text = text
+                .strip_suffix("\r\n")
+                .or_else(|| text.strip_suffix('\n'))
+                .unwrap_or(text);
+            let text = spoor_normalize::text::normalize_text_keeping_marks(text);
+            let occurrence = basis["occurrence"].to_string();
+            let id = spoor_normalize::RecordId::derive(
+                "whatsapp",
+                &[
+                    record.conversation.id.as_deref().expect("chat key"),
+                    basis["wall"].as_str().expect("wall"),
+                    basis["sender_slot"].as_str().unwrap_or(""),
+                    &text,
+                    &occurrence,
+                ],
+            );
+            assert_eq!(id, record.id, "{basis}");
+        }
+    }
+}

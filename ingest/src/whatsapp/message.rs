@@ -305,6 +305,18 @@ pub(crate) fn build(
         ],
     );
     let mut out = Draft::default();
+    // What the id is made of, so a verifier can make it again from the
+    // original (docs/FORMAT.md §7): the text is the record's bytes from
+    // `body_start` on.
+    out.extra.insert(
+        "id_basis".to_owned(),
+        json!({
+            "wall": format_wall(wall),
+            "sender_slot": parts.slot,
+            "body_start": header.body_start,
+            "occurrence": occurrence,
+        }),
+    );
     if let Some(candidates) = fold_candidates {
         out.extra.insert(
             "time_candidates".to_owned(),
