@@ -294,11 +294,12 @@ pub(crate) fn build(
         .occurrences
         .next(wall, parts.slot.unwrap_or(""), &rest);
     let mut number = [0u8; 10];
+    let wall_text = format_wall(wall);
     let id = RecordId::derive(
         "whatsapp",
         &[
             &context.identity.key,
-            &format_wall(wall),
+            &wall_text,
             parts.slot.unwrap_or(""),
             &rest,
             itoa(occurrence, &mut number),
@@ -308,15 +309,16 @@ pub(crate) fn build(
     // What the id is made of, so a verifier can make it again from the
     // original (docs/FORMAT.md §7): the text is the record's bytes from
     // `body_start` on.
-    out.extra.insert(
-        "id_basis".to_owned(),
-        json!({
-            "wall": format_wall(wall),
-            "sender_slot": parts.slot,
-            "body_start": header.body_start,
-            "occurrence": occurrence,
-        }),
+    let mut basis = serde_json::Map::with_capacity(4);
+    basis.insert("wall".to_owned(), Value::String(wall_text));
+    basis.insert(
+        "sender_slot".to_owned(),
+        parts.slot.map_or(Value::Null, Value::from),
     );
+    basis.insert("body_start".to_owned(), Value::from(header.body_start));
+    basis.insert("occurrence".to_owned(), Value::from(occurrence));
+    out.extra
+        .insert("id_basis".to_owned(), Value::Object(basis));
     if let Some(candidates) = fold_candidates {
         out.extra.insert(
             "time_candidates".to_owned(),
