@@ -185,7 +185,12 @@ impl Catalog {
             let mut records = tx
                 .prepare("UPDATE records SET log_index = ?2 + line - 1 WHERE package_id = ?1")
                 .map_err(db_err(&place))?;
-            let index = |i: u64| i64::try_from(i).map_err(|e| Error::Usage(e.to_string()));
+            let index = |i: u64| {
+                i64::try_from(i).map_err(|_| Error::Catalog {
+                    path: place.clone(),
+                    reason: format!("log index {i} does not fit SQLite's integers"),
+                })
+            };
             for logged in logged {
                 package
                     .execute(params![logged.package_id, index(logged.package_entry)?])

@@ -100,6 +100,13 @@ pub enum Error {
     /// Reading an input failed.
     #[error(transparent)]
     Ingest(#[from] spoor_ingest::Error),
+    /// The report could not be sent (the SMTP transport or its runtime).
+    #[error("notify: {0}")]
+    Notify(String),
+    /// A worker of the run stopped unexpectedly, or what cannot fail did
+    /// (a report that does not serialise); a bug, never bad input.
+    #[error("internal failure: {0}")]
+    Internal(String),
     /// Another process holds the store's lock.
     #[error("{0}")]
     InUse(String),

@@ -170,7 +170,7 @@ pub(crate) fn send(
     } else {
         SmtpSecurity::Starttls
     });
-    let transport_error = |e: lettre::transport::smtp::Error| Error::Usage(format!("notify: {e}"));
+    let transport_error = |e: lettre::transport::smtp::Error| Error::Notify(e.to_string());
     let mut transport = match security {
         SmtpSecurity::Tls => {
             AsyncSmtpTransport::<Tokio1Executor>::relay(&endpoint.host).map_err(transport_error)?
@@ -193,7 +193,7 @@ pub(crate) fn send(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("notify: cannot start the runtime: {e}")))?;
+        .map_err(|e| Error::Notify(format!("cannot start the runtime: {e}")))?;
     let outcome = runtime.block_on(transport.send(message));
     let server = format!(
         "{}:{}",

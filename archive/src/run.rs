@@ -281,7 +281,7 @@ impl Store {
             .root
             .join("runs")
             .join(format!("{}.json", report.run_id));
-        let value = serde_json::to_value(report).map_err(|e| Error::Usage(e.to_string()))?;
+        let value = serde_json::to_value(report).map_err(|e| Error::Internal(e.to_string()))?;
         let mut bytes = jcs::to_canonical(&value);
         bytes.push(b'\n');
         write_atomic(&path, &bytes).map_err(with_path(&path))
@@ -409,7 +409,7 @@ impl Store {
             }
             drop(done_tx);
             let mut surveys = surveys.into_iter().map(|s| {
-                s.unwrap_or_else(|| Err(Error::Usage("the hashing thread failed".to_owned())))
+                s.unwrap_or_else(|| Err(Error::Internal("the hashing thread failed".to_owned())))
             });
             let mut dispatched = 0usize;
             let mut ready = std::collections::BTreeMap::new();
@@ -433,7 +433,7 @@ impl Store {
                             ready.insert(i, prepared);
                         }
                         Err(_) => {
-                            break Err(Error::Usage("the staging workers stopped".to_owned()))
+                            break Err(Error::Internal("the staging workers stopped".to_owned()))
                         }
                     }
                 };
@@ -830,7 +830,7 @@ impl Store {
             }
             let _ = go.send(placed.is_ok());
             let indexed = indexer.join().unwrap_or_else(|_| {
-                Err(Error::Usage(
+                Err(Error::Internal(
                     "the catalogue indexing thread failed".to_owned(),
                 ))
             });

@@ -13,8 +13,8 @@ use spoor_normalize::{Locator, Record, Sha256, Zone};
 
 use crate::detect::{detect, is_maildir, sniff, ExportKind};
 use crate::email::MessageContext;
+use crate::email_pool::{process, Job, Outcome, Pool};
 use crate::mbox::{detect_variant, split_mbox, SplitError};
-use crate::pool::{process, Job, Outcome, Pool};
 use crate::signal::{
     self, BackupContext, BackupError, ExportContext, Fault, Passphrase, RecoveryKey,
 };

@@ -54,12 +54,12 @@
 
 mod detect;
 mod email;
+mod email_pool;
 mod error;
 mod export;
 mod lines;
 mod maildir;
 mod mbox;
-mod pool;
 mod signal;
 mod teams;
 mod whatsapp;
