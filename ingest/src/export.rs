@@ -788,6 +788,7 @@ impl ExportReader<'_> {
                 whatsapp::survey(
                     io::BufReader::with_capacity(1 << 20, r),
                     self.options.date_order_hint,
+                    &[name.as_str(), zip_name.as_str()],
                 )
                 .map_err(|e| e.to_string())
             });

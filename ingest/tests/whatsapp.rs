@@ -761,3 +761,37 @@ fn r17_ids_recompute_from_the_original() {
         }
     }
 }
+
+/// See: #17. A Dutch export whose days are all 12 or less is read day
+/// first, as its own file name's language writes dates, and the decision
+/// says so; an English one still asks for the order.
+#[test]
+fn r17_date_order_from_the_export_language() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chat = "03-04-2024 10:00 - Jan: eerste\n05-04-2024 11:00 - Piet: tweede\n";
+    let dutch = dir.path().join("WhatsApp-chat met Raad.txt");
+    fs::write(&dutch, chat).expect("write");
+    let (summary, c) = common::read(&dutch);
+    assert_eq!(c.records.len(), 2);
+    assert_eq!(
+        c.records[0].time.utc.as_deref(),
+        Some("2024-04-03T08:00:00Z")
+    );
+    let order = decision(&summary, "whatsapp-date-order");
+    assert_eq!(order["value"], "dmy");
+    assert!(
+        order["basis"]
+            .as_str()
+            .is_some_and(|b| b.contains("is in nl")),
+        "{order}"
+    );
+    let english = dir.path().join("WhatsApp Chat with Council.txt");
+    fs::write(&english, chat).expect("write");
+    let options = common::options(Limits::default());
+    let mut sink = common::Collected::default();
+    let refused = read_export(&english, &options, &mut sink).expect_err("ambiguous");
+    assert!(
+        refused.to_string().contains("ambiguous date order"),
+        "{refused}"
+    );
+}

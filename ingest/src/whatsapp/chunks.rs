@@ -47,7 +47,9 @@ pub(crate) fn survey_file(
     hint: Option<DateOrder>,
 ) -> io::Result<Result<Grammar, String>> {
     let (len, threads) = threads_for(path)?;
-    survey_in_parts(path, len, threads as u64).map(|part| decide(part, hint))
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let names: Vec<&str> = name.as_deref().into_iter().collect();
+    survey_in_parts(path, len, threads as u64).map(|part| decide(part, hint, &names))
 }
 
 /// The size of the file at `path` and how many threads to read it on:
@@ -439,7 +441,7 @@ mod tests {
     /// quarantined item's every field.
     fn read_all(path: &Path, chunked: Option<(u64, usize)>) -> Vec<String> {
         let file = || BufReader::new(File::open(path).expect("fixture"));
-        let grammar = survey(file(), Some(DateOrder::Dmy))
+        let grammar = survey(file(), Some(DateOrder::Dmy), &[])
             .expect("reads")
             .expect("a chat");
         let zone = Zone::get("Europe/Amsterdam").expect("zone");
@@ -541,17 +543,18 @@ mod tests {
         .expect("write");
         files.push(seam.clone());
         for path in &files {
-            let whole = survey(BufReader::new(File::open(path).expect("open")), None)
+            let whole = survey(BufReader::new(File::open(path).expect("open")), None, &[])
                 .expect("reads")
                 .map(|g| format!("{g:?}"));
             let len = std::fs::metadata(path).expect("size").len();
             for parts in [1, 2, 3, 5, 8, 50] {
-                let decided = decide(survey_in_parts(path, len, parts).expect("reads"), None)
+                let decided = decide(survey_in_parts(path, len, parts).expect("reads"), None, &[])
                     .map(|g| format!("{g:?}"));
                 assert_eq!(decided, whole, "{} in {parts} parts", path.display());
             }
         }
-        let grammar = decide(survey_in_parts(&seam, 72, 3).expect("reads"), None).expect("decides");
+        let grammar =
+            decide(survey_in_parts(&seam, 72, 3).expect("reads"), None, &[]).expect("decides");
         assert_eq!(grammar.order, DateOrder::Dmy);
     }
 

@@ -232,13 +232,22 @@ impl SurveyPart {
 pub(crate) fn survey<R: BufRead>(
     input: R,
     hint: Option<DateOrder>,
+    names: &[&str],
 ) -> io::Result<Result<Grammar, String>> {
     let part = SurveyPart::read(&mut LineReader::new(input, 160), u64::MAX)?;
-    Ok(decide(part, hint))
+    Ok(decide(part, hint, names))
 }
 
 /// The grammar a survey of the whole file found, or why there is none.
-pub(crate) fn decide(survey: SurveyPart, hint: Option<DateOrder>) -> Result<Grammar, String> {
+/// `names` are the export's own file names (the chat file, the zip it came
+/// in): their language is evidence for the date order when the dates fit
+/// several.
+pub(crate) fn decide(
+    survey: SurveyPart,
+    hint: Option<DateOrder>,
+    names: &[&str],
+) -> Result<Grammar, String> {
+    let names_of_export = names;
     let SurveyPart {
         tallies,
         first_slot,
@@ -271,21 +280,34 @@ pub(crate) fn decide(survey: SurveyPart, hint: Option<DateOrder>) -> Result<Gram
         )),
         _ => {
             let steady: Vec<_> = fits.iter().filter(|(_, d)| *d == 0).copied().collect();
-            match (steady.as_slice(), hint) {
-                ([(order, _)], _) => Ok((
+            // The export's own language, where it writes the day first.
+            let day_first = names_of_export
+                .iter()
+                .find_map(|n| file_name_language(n).map(|language| (n, language)))
+                .filter(|(_, language)| phrases::DAY_FIRST_LANGUAGES.contains(language))
+                .filter(|_| fits.iter().any(|(o, d)| *o == DateOrder::Dmy && *d == 0));
+            match (steady.as_slice(), hint, day_first) {
+                ([(order, _)], _, _) => Ok((
                     *order,
                     format!("the only order, of those that fit ({}), in which dates never decrease", names(&fits)),
                 )),
-                (_, Some(hint)) if fits.iter().any(|(o, _)| *o == hint) => Ok((
+                (_, _, Some((name, language))) => Ok((
+                    DateOrder::Dmy,
+                    format!(
+                        "the dates fit {} alike; the export's file name {name:?} is in {language}, which writes the day before the month",
+                        names(&fits)
+                    ),
+                )),
+                (_, Some(hint), _) if fits.iter().any(|(o, _)| *o == hint) => Ok((
                     hint,
                     format!("configured hint; the dates fit {} alike", names(&fits)),
                 )),
-                (_, Some(hint)) => Err(format!(
+                (_, Some(hint), _) => Err(format!(
                     "the configured date order {} does not fit this file (it fits {})",
                     hint.name(),
                     names(&fits)
                 )),
-                (_, None) => Err(format!(
+                (_, None, _) => Err(format!(
                     "ambiguous date order: the dates read validly as {}; give the order with `spoor run --date-order ORDER` or `date_order_hint` in spoor.toml",
                     names(&fits)
                 )),
@@ -363,9 +385,18 @@ fn chat_name(file_name: &str) -> Option<String> {
     };
     phrases::CHAT_FILE_PREFIXES
         .iter()
-        .find_map(|p| stem.strip_prefix(p))
+        .find_map(|(p, _)| stem.strip_prefix(p))
         .filter(|name| !name.is_empty())
         .map(str::to_owned)
+}
+
+/// The language an export's file name is written in, when its form tells.
+fn file_name_language(file_name: &str) -> Option<&'static str> {
+    let base = file_name.rsplit('/').next().unwrap_or(file_name);
+    phrases::CHAT_FILE_PREFIXES
+        .iter()
+        .find(|(p, language)| !language.is_empty() && base.starts_with(p))
+        .map(|(_, language)| *language)
 }
 
 /// Everything the reading pass needs besides the bytes.
@@ -510,7 +541,7 @@ mod tests {
     use super::*;
 
     fn survey_of(text: &str, hint: Option<DateOrder>) -> Result<Grammar, String> {
-        survey(text.as_bytes(), hint).expect("reads")
+        survey(text.as_bytes(), hint, &[]).expect("reads")
     }
 
     #[test]

@@ -91,17 +91,24 @@ pub(crate) const SYSTEM_EVENTS: &[(&str, &str, &str)] = &[
     ("waiting-for-message", "de", "Warten auf diese Nachricht{rest}"),
 ];
 
-/// An export's file name starts with one of these, then the chat's name.
-pub(crate) const CHAT_FILE_PREFIXES: &[&str] = &[
-    "WhatsApp Chat with ",
-    "WhatsApp Chat - ",
-    "WhatsApp-chat met ",
-    "WhatsApp Chat met ",
-    "WhatsApp-Chat mit ",
-    "WhatsApp Chat mit ",
-    "WhatsApp-chat - ",
-    "Chat de WhatsApp con ",
+/// An export's file name starts with one of these, then the chat's name;
+/// with the language the name is in (`""` when the form is the same in
+/// several).
+pub(crate) const CHAT_FILE_PREFIXES: &[(&str, &str)] = &[
+    ("WhatsApp Chat with ", "en"),
+    ("WhatsApp Chat - ", ""),
+    ("WhatsApp-chat met ", "nl"),
+    ("WhatsApp Chat met ", "nl"),
+    ("WhatsApp-Chat mit ", "de"),
+    ("WhatsApp Chat mit ", "de"),
+    ("WhatsApp-chat - ", ""),
+    ("Chat de WhatsApp con ", "es"),
 ];
+
+/// Languages whose numeric dates always put the day before the month
+/// (CLDR short date patterns of nl, de, es, fr, it, pt); English does not
+/// decide (the US writes the month first).
+pub(crate) const DAY_FIRST_LANGUAGES: &[&str] = &["nl", "de", "es", "fr", "it", "pt"];
 
 /// Android: the first body line ends with one of these after the file name.
 pub(crate) const ATTACHED_SUFFIXES: &[&str] = &[
