@@ -251,9 +251,12 @@ pub(crate) fn build(
     carry: &mut Carry,
 ) -> Step {
     let Some(header) = message.header else {
-        return Step::Quarantine(
-            message.into_quarantine(context, "text before the first message header"),
-        );
+        let reason = if message.raw.iter().all(u8::is_ascii_whitespace) {
+            "blank lines before the first message header"
+        } else {
+            "text before the first message header"
+        };
+        return Step::Quarantine(message.into_quarantine(context, reason));
     };
     if message.oversize {
         return Step::Quarantine(message.into_quarantine(context, "message too large"));

@@ -34,12 +34,14 @@ use message::{Carry, Pending, Step};
 pub(crate) const FORMAT_TEXT: &str = "whatsapp/text";
 pub(crate) const FORMAT_ZIP: &str = "whatsapp/zip";
 
-/// Is `head` (the first bytes of a file) the start of a WhatsApp chat?
+/// Is `head` (the first bytes of a file) the start of a WhatsApp chat? Its
+/// first line that is not blank is a header (some tools write the export
+/// after empty lines).
 pub(crate) fn sniff(head: &[u8]) -> bool {
     let head = head.strip_prefix(BOM).unwrap_or(head);
     valid_prefix(head)
         .lines()
-        .next()
+        .find(|line| !line.trim().is_empty())
         .is_some_and(|line| header::parse(line.as_bytes()).is_some())
 }
 
