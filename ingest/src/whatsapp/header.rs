@@ -208,6 +208,10 @@ pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
     let mut cursor = Cursor { text: line, pos: 0 };
     cursor.skip_marks();
     let family = if cursor.eat("[") {
+        // Some exports carry their byte order mark inside the bracket of
+        // the first line.
+        cursor.eat("\u{feff}");
+        cursor.skip_marks();
         Family::Ios
     } else {
         Family::Android
