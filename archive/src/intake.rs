@@ -184,6 +184,15 @@ fn walk(dir: &Path, rel: &str, export: &mut Export) -> io::Result<()> {
     Ok(())
 }
 
+/// An intake receipt, read back from the store.
+pub(crate) fn read_receipt(path: &Path) -> Result<serde_json::Value, crate::Error> {
+    let file = File::open(path).map_err(with_path(path))?;
+    serde_json::from_reader(io::BufReader::new(file)).map_err(|e| crate::Error::Package {
+        path: path.to_owned(),
+        reason: format!("intake receipt: {e}"),
+    })
+}
+
 /// Sanitises one path component of an input (see
 /// [`spoor_normalize::text::path_component`]).
 pub(crate) fn sanitize_component(name: &OsStr) -> String {

@@ -295,12 +295,7 @@ impl Store {
         let mut catalog = self.catalog()?;
         catalog.clear()?;
         for receipt in files_under(&self.root.join("intake"), "json")? {
-            let text = fs::read(&receipt).map_err(with_path(&receipt))?;
-            let value: serde_json::Value =
-                serde_json::from_slice(&text).map_err(|e| Error::Package {
-                    path: receipt.clone(),
-                    reason: format!("intake receipt: {e}"),
-                })?;
+            let value = crate::intake::read_receipt(&receipt)?;
             catalog.index_receipt(&self.relative(&receipt), &value)?;
         }
         let (mut packages, mut records) = (0, 0);

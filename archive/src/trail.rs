@@ -20,6 +20,7 @@ use spoor_normalize::{jcs, Sha256};
 
 use crate::catalog::{Catalog, LoggedPackage};
 use crate::fsutil::with_path;
+use crate::intake::read_receipt;
 use crate::log::Log;
 use crate::stage::each_record_line;
 use crate::store::{files_under, relative_to};
@@ -197,41 +198,35 @@ pub(crate) fn roll_forward(
     } else {
         HashSet::new()
     };
-    let mut appended = 0;
-    for (package_id, relative) in unlogged {
-        if published.contains(&package_id) {
-            continue;
+    let unlogged: Vec<(String, String)> = unlogged
+        .into_iter()
+        .filter(|(id, _)| !published.contains(id))
+        .collect();
+    // Killed between writing a receipt and cataloguing it: the receipts
+    // such packages lack are found on disk, in one pass over `intake/`.
+    let mut lacking = HashSet::new();
+    for (package_id, _) in &unlogged {
+        if catalog.receipt_of(package_id)?.is_none() {
+            lacking.insert(package_id.as_str());
         }
-        let zip_path = root.join(&relative);
-        if catalog.receipt_of(&package_id)?.is_none() {
-            // Killed between writing the receipt and cataloguing it.
-            for receipt in files_under(&root.join("intake"), "json")? {
-                let receipt_relative = relative_to(root, &receipt);
-                let value: Value =
-                    File::open(&receipt)
-                        .map_err(with_path(&receipt))
-                        .and_then(|f| {
-                            serde_json::from_reader(BufReader::new(f)).map_err(|e| Error::Package {
-                                path: receipt.clone(),
-                                reason: format!("intake receipt: {e}"),
-                            })
-                        })?;
-                if value.get("package_id").and_then(Value::as_str) == Some(package_id.as_str()) {
-                    catalog.index_receipt(&receipt_relative, &value)?;
-                }
+    }
+    if !lacking.is_empty() {
+        for receipt in files_under(&root.join("intake"), "json")? {
+            let value = read_receipt(&receipt)?;
+            let named = value.get("package_id").and_then(Value::as_str);
+            if named.is_some_and(|id| lacking.contains(id)) {
+                catalog.index_receipt(&relative_to(root, &receipt), &value)?;
             }
         }
-        if let Some(receipt_path) = catalog.receipt_of(&package_id)? {
-            let path = root.join(&receipt_path);
-            let receipt: Value = File::open(&path).map_err(with_path(&path)).and_then(|f| {
-                serde_json::from_reader(f).map_err(|e| Error::Package {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })
-            })?;
+    }
+    let mut appended = 0;
+    for (package_id, relative) in &unlogged {
+        let zip_path = root.join(relative);
+        if let Some(receipt_path) = catalog.receipt_of(package_id)? {
+            let receipt = read_receipt(&root.join(&receipt_path))?;
             trail.intake(&receipt_path, &receipt)?;
         }
-        log_package(trail, &zip_path, &package_id, &relative)?;
+        log_package(trail, &zip_path, package_id, relative)?;
         appended += 1;
     }
     Ok(appended)

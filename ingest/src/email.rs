@@ -520,12 +520,14 @@ impl Builder {
         };
         let base64 = part_header(part, "Content-Transfer-Encoding")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("base64"));
-        let raw = match part.get_body_encoded() {
-            Body::Base64(b) | Body::QuotedPrintable(b) => b.get_raw().to_vec(),
-            Body::SevenBit(b) | Body::EightBit(b) => b.get_raw().to_vec(),
-            Body::Binary(b) => b.get_raw().to_vec(),
-        };
-        if let Some((bytes, tail)) = base64.then(|| decode_base64_prefix(&raw)).flatten() {
+        let prefix = base64
+            .then(|| match part.get_body_encoded() {
+                Body::Base64(b) | Body::QuotedPrintable(b) => decode_base64_prefix(b.get_raw()),
+                Body::SevenBit(b) | Body::EightBit(b) => decode_base64_prefix(b.get_raw()),
+                Body::Binary(b) => decode_base64_prefix(b.get_raw()),
+            })
+            .flatten();
+        if let Some((bytes, tail)) = prefix {
             self.warnings.push(format!(
                 "{what}: base64 followed by what is not base64 ({tail:?}); the valid part decoded, the rest kept only in the original"
             ));
@@ -705,23 +707,24 @@ fn decode_base64(raw: &[u8]) -> Result<Vec<u8>, String> {
             return Ok(bytes);
         }
     }
-    let cleaned: Vec<u8> = raw
-        .iter()
+    decoder
+        .decode(&without_whitespace(raw))
+        .map_err(|e| e.to_string())
+}
+
+/// Base64 text without its white space, which RFC 2045 §6.8 ignores.
+fn without_whitespace(raw: &[u8]) -> Vec<u8> {
+    raw.iter()
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    decoder.decode(&cleaned).map_err(|e| e.to_string())
+        .collect()
 }
 
 /// Base64 whose tail is not base64 (a signature pasted after it, a cut
 /// end): the valid beginning decoded, and the tail as text for a warning;
 /// `None` when no valid beginning decodes.
 fn decode_base64_prefix(raw: &[u8]) -> Option<(Vec<u8>, String)> {
-    let cleaned: Vec<u8> = raw
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let cleaned = without_whitespace(raw);
     let valid = cleaned
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))

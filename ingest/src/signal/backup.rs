@@ -133,23 +133,23 @@ pub(crate) fn read_backup<E>(
                     continue;
                 }
                 let values: Vec<Sql> = params.into_iter().map(sql_value).collect();
-                let raw = || {
-                    let params: Vec<Value> = values.iter().map(sql_json).collect();
-                    spoor_normalize::jcs::to_canonical(&json!({ "sql": sql, "parameters": params }))
-                };
                 if let Err(e) = db.execute(&sql, rusqlite::params_from_iter(values.iter())) {
                     if inserts_into_message_table(&sql) {
                         // A message row the replay could not take: kept
                         // as the statement and its values, with the reason.
                         failed_message_rows += 1;
+                        let params: Vec<Value> = values.iter().map(sql_json).collect();
+                        let raw = spoor_normalize::jcs::to_canonical(
+                            &json!({ "sql": sql, "parameters": params }),
+                        );
                         let item = Quarantined {
                             locator: Locator {
                                 frame: Some(frame_index),
                                 ..Locator::default()
                             },
                             reason: format!("a message row the replay could not take: {e}"),
-                            raw_size: raw().len() as u64,
-                            raw: raw(),
+                            raw_size: raw.len() as u64,
+                            raw,
                         };
                         emit(Item::Quarantine(item)).map_err(BackupError::Stopped)?;
                         continue;
