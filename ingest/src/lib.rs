@@ -52,32 +52,31 @@
 //! ```
 #![deny(missing_docs)]
 
-mod detect;
+mod driver;
 mod email;
-mod email_pool;
 mod error;
-mod export;
+mod format;
 mod lines;
-mod maildir;
-mod mbox;
+mod read;
 mod signal;
 mod teams;
 mod whatsapp;
 mod zipped;
 
-pub use detect::{detect, ExportKind};
+pub use driver::read_export;
 pub use error::Error;
-pub use export::{
-    read_export, Accounting, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink, PARSER,
-};
+pub use format::{detect, ExportKind};
+pub use read::{Accounting, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink, PARSER};
 pub use signal::{Passphrase, RecoveryKey};
 pub use whatsapp::DateOrder;
 
 /// Internals reached by the fuzz and property tests; not a stable API.
 #[doc(hidden)]
 pub mod internal {
-    pub use crate::email::{parse_message, MessageContext, ParsedMessage};
-    pub use crate::mbox::{split_mbox, MboxMessage, MboxVariant, SplitError};
+    pub use crate::email::mbox::{split_mbox, MboxMessage, MboxVariant};
+    pub use crate::email::message::{parse_message, MessageContext, ParsedMessage};
+    pub use crate::read::Stop;
+    #[cfg(any(test, feature = "test-support"))]
     pub use crate::signal::{BackupWriter, MessageBackupWriter, SqlParam};
 
     /// Kills this process with SIGKILL when `$SPOOR_KILL_AT` names this

@@ -21,9 +21,9 @@ use spoor_normalize::{
 
 use super::crypto::Passphrase;
 use super::frames::{BlobDecryptor, BlobSpan, Fault, Frames};
+use super::plaintext::time_from_millis;
 use super::proto::{self, BlobKind, Frame, Param};
-use super::time_from_millis;
-use crate::export::{Item, Limits, Quarantined, PARSER};
+use crate::read::{Item, Limits, Quarantined, Stop, PARSER};
 
 /// Format name of the legacy backup.
 pub(crate) const FORMAT: &str = "signal/android-backup";
@@ -53,12 +53,6 @@ pub(crate) struct Outcome {
     /// database, or an `INSERT` into one that could not be replayed. Each
     /// became exactly one item (record or quarantined).
     pub(crate) message_rows: u64,
-}
-
-/// Why nothing could be read.
-pub(crate) enum BackupError<E> {
-    Fault(Fault),
-    Stopped(E),
 }
 
 /// An empty database to replay the backup into, in a folder of its own
@@ -92,14 +86,14 @@ fn replay_database(work_dir: &Path) -> Result<(tempfile::TempDir, Connection), F
 pub(crate) fn read_backup<E>(
     context: &BackupContext<'_>,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
-) -> Result<Outcome, BackupError<E>> {
-    let file = File::open(context.path).map_err(|e| BackupError::Fault(Fault::Io(e)))?;
+) -> Result<Outcome, Stop<Fault, E>> {
+    let file = File::open(context.path).map_err(|e| Stop::Input(Fault::Io(e)))?;
     // A second handle, with its own offset, reads blobs back when their
     // messages are built.
-    let blob_file = File::open(context.path).map_err(|e| BackupError::Fault(Fault::Io(e)))?;
+    let blob_file = File::open(context.path).map_err(|e| Stop::Input(Fault::Io(e)))?;
     let mut frames = Frames::open(BufReader::with_capacity(1 << 16, file), context.passphrase)
-        .map_err(BackupError::Fault)?;
-    let (_work, db) = replay_database(context.work_dir).map_err(BackupError::Fault)?;
+        .map_err(Stop::Input)?;
+    let (_work, db) = replay_database(context.work_dir).map_err(Stop::Input)?;
     let mut blobs: HashMap<(BlobKind, String), StoredBlob> = HashMap::new();
     let mut database_version = None;
     let mut skipped_statements = 0u64;
@@ -116,7 +110,7 @@ pub(crate) fn read_backup<E>(
         let frame = match frames.next(max) {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
-            Err(Fault::WrongPassphrase) => return Err(BackupError::Fault(Fault::WrongPassphrase)),
+            Err(Fault::WrongPassphrase) => return Err(Stop::Input(Fault::WrongPassphrase)),
             Err(fault) => {
                 partial.push(format!(
                     "{fault}; the records before that point were archived"
@@ -151,7 +145,7 @@ pub(crate) fn read_backup<E>(
                             raw_size: raw.len() as u64,
                             raw,
                         };
-                        emit(Item::Quarantine(item)).map_err(BackupError::Stopped)?;
+                        emit(Item::Quarantine(item)).map_err(Stop::Sink)?;
                         continue;
                     }
                     skipped_statements += 1;
@@ -188,7 +182,7 @@ pub(crate) fn read_backup<E>(
                         ));
                         break;
                     }
-                    (Ok(_), Some(e), _) => return Err(BackupError::Stopped(e)),
+                    (Ok(_), Some(e), _) => return Err(Stop::Sink(e)),
                     (Ok((span, Ok(()))), None, Some(Ok((sha256, _)))) => {
                         blobs.insert((kind, key), StoredBlob { span, sha256 });
                     }
@@ -196,7 +190,7 @@ pub(crate) fn read_backup<E>(
                         let why = consumed
                             .err()
                             .map_or_else(|| "no digest".to_owned(), |e| e.to_string());
-                        return Err(BackupError::Fault(Fault::Io(io::Error::other(why))));
+                        return Err(Stop::Input(Fault::Io(io::Error::other(why))));
                     }
                 }
             }
@@ -280,8 +274,8 @@ pub(crate) fn read_backup<E>(
         "basis": note,
     }));
     let rows = reader.emit_all(emit).map_err(|e| match e {
-        EmitError::Stopped(e) => BackupError::Stopped(e),
-        EmitError::Io(e) => BackupError::Fault(Fault::Io(e)),
+        Stop::Sink(e) => Stop::Sink(e),
+        Stop::Input(e) => Stop::Input(Fault::Io(e)),
     })?;
     if rows.read != rows.emitted {
         partial.push(format!(
@@ -353,11 +347,6 @@ fn sql_value(param: Param) -> Sql {
         Param::Blob(b) => Sql::Blob(b),
         Param::Null => Sql::Null,
     }
-}
-
-enum EmitError<E> {
-    Stopped(E),
-    Io(io::Error),
 }
 
 /// The message tables of the replayed database and how to read them.
@@ -591,7 +580,7 @@ impl<'a> Messages<'a> {
     fn emit_all<E>(
         &self,
         emit: &mut dyn FnMut(Item) -> Result<(), E>,
-    ) -> Result<RowCount, EmitError<E>> {
+    ) -> Result<RowCount, Stop<io::Error, E>> {
         let mut count = RowCount {
             read: 0,
             emitted: 0,
@@ -633,8 +622,8 @@ impl<'a> Messages<'a> {
                 .map_or(0, |n| u64::try_from(n).unwrap_or(0));
             for row in rows(self.db, &format!("SELECT * FROM {table} ORDER BY _id"), &[]) {
                 let item = self.record(table, &row, &map, &people, attachment_table);
-                let item = item.map_err(EmitError::Io)?;
-                emit(item).map_err(EmitError::Stopped)?;
+                let item = item.map_err(Stop::Input)?;
+                emit(item).map_err(Stop::Sink)?;
                 count.emitted += 1;
             }
         }

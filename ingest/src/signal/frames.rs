@@ -507,6 +507,7 @@ impl BlobDecryptor {
 /// A writer of `.backup` files for tests and benches, the mirror of the
 /// reader: it is how the fixtures of every schema era and fault are made.
 /// Not for producing real backups.
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) mod writer {
     use super::{crypto, Frame, Keys, Passphrase, MAC_LEN};
     use crate::signal::proto::{encode, BlobKind, Param};

@@ -74,8 +74,9 @@ fn fields(bytes: &[u8]) -> Fields<'_> {
     }
 }
 
-/// A parameter of an SQL statement.
+/// A parameter of an SQL statement. Public for the test writer only.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(not(feature = "test-support"), allow(unreachable_pub))]
 pub enum Param {
     /// Text.
     Text(String),
@@ -263,6 +264,7 @@ fn blob(bytes: &[u8], kind: BlobKind) -> Option<Frame> {
 }
 
 /// Encoding, for the test writer that makes backup fixtures.
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) mod encode {
     use super::{BlobKind, Frame, Param};
 

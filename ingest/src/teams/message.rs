@@ -10,7 +10,7 @@ use spoor_normalize::{
 };
 
 use super::{PageContext, FORMAT};
-use crate::export::{Blob, Store, PARSER};
+use crate::read::{Blob, Store, PARSER};
 
 /// Is an `@odata.context` that of a chatMessage collection?
 pub(crate) fn is_message_context(context: &str) -> bool {

@@ -9,27 +9,96 @@
 mod message;
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use spoor_normalize::{Locator, Sha256};
 
-use crate::export::{stream_out, Item, Limits, Quarantined};
+use crate::driver::Driver;
+use crate::format::{head, ExportKind, Format, Input};
+use crate::read::{stream_out, Item, Limits, Quarantined, Stop};
+use crate::Error;
 
 /// Format name of Graph chatMessage JSON.
 pub(crate) const FORMAT: &str = "teams/graph-json";
 
 /// Does `head` (a file's first bytes) look like Graph JSON: an object that
 /// carries OData annotations or a chatMessage's `messageType`?
-pub(crate) fn sniff(head: &[u8]) -> bool {
+fn sniff(head: &[u8]) -> bool {
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let start = head.iter().position(|b| !b.is_ascii_whitespace());
     start.is_some_and(|i| head[i] == b'{')
         && [&b"\"@odata."[..], b"\"messageType\""]
             .iter()
             .any(|needle| memchr::memmem::find(head, needle).is_some())
+}
+
+/// A Graph JSON file: a page of chatMessages or a single one.
+pub(crate) struct Page;
+
+pub(crate) static PAGE: Page = Page;
+
+impl Format for Page {
+    fn kind(&self) -> ExportKind {
+        ExportKind::Teams
+    }
+
+    fn name(&self) -> &'static str {
+        FORMAT
+    }
+
+    fn sniff(&self, input: &Input<'_>) -> bool {
+        head(input).is_some_and(sniff)
+    }
+
+    /// Inline images are looked up under `hostedContents/` at the root of a
+    /// folder export. A page that stops part way keeps what came before and
+    /// is quarantined whole besides.
+    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
+        let (path, rel, size) = (input.path(), input.rel(), input.size());
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => return driver.undecidable(path, rel, format!("cannot open: {e}")),
+        };
+        let root = rel.map(|_| driver.root().to_owned());
+        let options = driver.options();
+        let context = PageContext {
+            export_sha256: options.export_sha256,
+            path: rel.map(str::to_owned),
+            root: root.as_deref(),
+            limits: &options.limits,
+        };
+        let why = match read_page(file, size, &context, &mut |item| driver.put(item)) {
+            Ok(facts) => {
+                if let Some(link) = facts.next_link {
+                    driver.decide(json!({
+                        "decision": "teams-next-page",
+                        "path": rel,
+                        "value": link,
+                        "basis": "the page names a next page (@odata.nextLink); what it holds is not in this file",
+                    }));
+                }
+                if facts.replies_continue > 0 {
+                    driver.decide(json!({
+                        "decision": "teams-replies-continue",
+                        "path": rel,
+                        "value": facts.replies_continue,
+                        "basis": "messages whose replies continue on another page (replies@odata.nextLink)",
+                    }));
+                }
+                return Ok(());
+            }
+            Err(Stop::Sink(e)) => return Err(e),
+            Err(Stop::Input(PageFault::Malformed(why))) => {
+                format!("{why}; messages before that point were read")
+            }
+            Err(Stop::Input(PageFault::NotMessages(why))) => why,
+        };
+        driver.quarantine_file(path, rel, size, why)
+    }
 }
 
 /// Where a page sits and what surrounds it.
@@ -53,26 +122,25 @@ pub(crate) struct PageFacts {
     pub(crate) replies_continue: u64,
 }
 
-/// Why a page stopped being read.
-pub(crate) enum PageError<E> {
+/// What was wrong with a page that stopped being read.
+pub(crate) enum PageFault {
     /// The bytes are not JSON (or stop in the middle); what was read before
     /// stays read.
     Malformed(String),
     /// The JSON is not a chatMessage collection or message.
     NotMessages(String),
-    Stopped(E),
 }
 
 /// Reads one page (or single message) from `input`, handing each message
 /// (and each reply after its parent) to `emit` in order. A page up to
 /// `limits.max_message_bytes` is read whole (parsing from memory is several
 /// times faster); a larger one is streamed.
-pub(crate) fn read_page<R: Read, E>(
+fn read_page<R: Read, E>(
     input: R,
     size: u64,
     context: &PageContext<'_>,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
-) -> Result<PageFacts, PageError<E>> {
+) -> Result<PageFacts, Stop<PageFault, E>> {
     let mut state = State {
         context,
         emit,
@@ -85,27 +153,29 @@ pub(crate) fn read_page<R: Read, E>(
         input
             .take(size)
             .read_to_end(&mut bytes)
-            .map_err(|e| PageError::Malformed(format!("cannot read: {e}")))?;
+            .map_err(|e| Stop::Input(PageFault::Malformed(format!("cannot read: {e}"))))?;
         parse(serde_json::Deserializer::from_slice(&bytes), &mut state)
     } else {
         let buffered = io::BufReader::with_capacity(1 << 20, input);
         parse(serde_json::Deserializer::from_reader(buffered), &mut state)
     };
     if let Some(e) = state.stopped.take() {
-        return Err(PageError::Stopped(e));
+        return Err(Stop::Sink(e));
     }
     if let Some(why) = state.wrong_kind.take() {
-        return Err(PageError::NotMessages(why));
+        return Err(Stop::Input(PageFault::NotMessages(why)));
     }
     match outcome {
-        Err(e) => Err(PageError::Malformed(format!("malformed JSON: {e}"))),
+        Err(e) => Err(Stop::Input(PageFault::Malformed(format!(
+            "malformed JSON: {e}"
+        )))),
         Ok(None) => Ok(state.facts),
         Ok(Some(single)) => {
             if single.get("id").is_none() && single.get("messageType").is_none() {
-                return Err(PageError::NotMessages(
+                return Err(Stop::Input(PageFault::NotMessages(
                     "a JSON object that is neither a Graph collection (`value`) nor a chatMessage"
                         .to_owned(),
-                ));
+                )));
             }
             state.message(Value::Object(single), String::new(), None)?;
             Ok(state.facts)
@@ -132,8 +202,8 @@ struct State<'s, 'c, E> {
 }
 
 impl<E> State<'_, '_, E> {
-    fn send(&mut self, item: Item<'_>) -> Result<(), PageError<E>> {
-        (self.emit)(item).map_err(PageError::Stopped)
+    fn send(&mut self, item: Item<'_>) -> Result<(), Stop<PageFault, E>> {
+        (self.emit)(item).map_err(Stop::Sink)
     }
 
     /// One message of the page, then its replies (`$expand=replies`).
@@ -142,7 +212,7 @@ impl<E> State<'_, '_, E> {
         mut value: Value,
         pointer: String,
         conversation_hint: Option<&str>,
-    ) -> Result<(), PageError<E>> {
+    ) -> Result<(), Stop<PageFault, E>> {
         let replies = match value.as_object_mut() {
             Some(object) => {
                 if object.contains_key("replies@odata.nextLink") {
@@ -173,7 +243,7 @@ impl<E> State<'_, '_, E> {
             &mut |bytes| stream_out(&mut *self.emit, &mut stopped, bytes),
         );
         if let Some(e) = stopped {
-            return Err(PageError::Stopped(e));
+            return Err(Stop::Sink(e));
         }
         let item = match built {
             Ok((record, blobs)) => Item::Record(Box::new(record), blobs),
@@ -283,11 +353,11 @@ impl<'de, E> Visitor<'de> for Elements<'_, '_, '_, E> {
         while let Some(value) = seq.next_element::<Value>()? {
             match self.0.message(value, format!("/value/{index}"), None) {
                 Ok(()) => {}
-                Err(PageError::Stopped(e)) => {
+                Err(Stop::Sink(e)) => {
                     self.0.stopped = Some(e);
                     return Err(de::Error::custom("stopped"));
                 }
-                Err(PageError::Malformed(why) | PageError::NotMessages(why)) => {
+                Err(Stop::Input(PageFault::Malformed(why) | PageFault::NotMessages(why))) => {
                     self.0.wrong_kind = Some(why);
                     return Err(de::Error::custom("stopped"));
                 }

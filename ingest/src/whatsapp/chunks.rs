@@ -25,11 +25,10 @@ use spoor_normalize::{Locator, Record};
 
 use super::message::Carry;
 use super::{
-    decide, header_of, read_chat, ChatContext, ChatError, DateOrder, Grammar, NoMedia, Span,
-    SurveyPart,
+    decide, header_of, read_chat, ChatContext, DateOrder, Grammar, NoMedia, Span, SurveyPart,
 };
-use crate::export::{Item, Quarantined};
 use crate::lines::LineReader;
+use crate::read::{Item, Quarantined, Stop};
 
 /// Nominal size of a chunk: big enough that the hand-over between threads
 /// costs little, small enough that a chunk's records (about 600) are still
@@ -134,10 +133,10 @@ pub(crate) fn read_chat_file<E: Send>(
     grammar: &Grammar,
     context: &ChatContext<'_>,
     emit: &mut (dyn FnMut(Item) -> Result<(), E> + Send),
-) -> Result<(), ChatError<E>> {
-    let (len, threads) = threads_for(path).map_err(ChatError::Read)?;
+) -> Result<(), Stop<io::Error, E>> {
+    let (len, threads) = threads_for(path).map_err(Stop::Input)?;
     if threads < 2 {
-        let file = File::open(path).map_err(ChatError::Read)?;
+        let file = File::open(path).map_err(Stop::Input)?;
         let input = BufReader::with_capacity(1 << 20, file);
         return read_chat(input, grammar, context, &mut NoMedia, emit);
     }
@@ -187,7 +186,7 @@ struct Turn<'e, E> {
     /// Lines before the chunk whose turn it is.
     lines: u64,
     emit: &'e mut (dyn FnMut(Item) -> Result<(), E> + Send),
-    outcome: Result<(), ChatError<E>>,
+    outcome: Result<(), Stop<io::Error, E>>,
 }
 
 impl<E> Turn<'_, E> {
@@ -206,7 +205,7 @@ fn read_in_chunks<E: Send>(
     emit: &mut (dyn FnMut(Item) -> Result<(), E> + Send),
     chunk_bytes: u64,
     threads: usize,
-) -> Result<(), ChatError<E>> {
+) -> Result<(), Stop<io::Error, E>> {
     let chunks = len.div_ceil(chunk_bytes.max(1)).max(1);
     let turn = Mutex::new(Turn {
         next: 0,
@@ -246,10 +245,7 @@ fn read_in_chunks<E: Send>(
                     }
                     let handed = match &mut input {
                         Ok(input) => reader.hand_out(k, &mut chunk, &mut turn, input),
-                        Err(_) => chunk
-                            .failed
-                            .take()
-                            .map_or(Ok(()), |e| Err(ChatError::Read(e))),
+                        Err(_) => chunk.failed.take().map_or(Ok(()), |e| Err(Stop::Input(e))),
                     };
                     items = std::mem::take(&mut chunk.items);
                     if let Err(e) = handed {
@@ -279,7 +275,7 @@ impl<E> Drop for StopOnPanic<'_, '_, E> {
         if std::thread::panicking() {
             let mut turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
             if !turn.stopped() {
-                turn.outcome = Err(ChatError::Read(io::Error::other("a reading thread failed")));
+                turn.outcome = Err(Stop::Input(io::Error::other("a reading thread failed")));
             }
             self.ready.notify_all();
         }
@@ -344,8 +340,8 @@ impl ChunkReader<'_, '_> {
         );
         match read {
             Ok(last) => chunk.lines = last,
-            Err(ChatError::Read(e)) => chunk.failed = Some(e),
-            Err(ChatError::Stopped(())) => {
+            Err(Stop::Input(e)) => chunk.failed = Some(e),
+            Err(Stop::Sink(())) => {
                 chunk.failed = Some(io::Error::other("a chat file streamed media"))
             }
         }
@@ -360,12 +356,12 @@ impl ChunkReader<'_, '_> {
         chunk: &mut Chunk,
         turn: &mut Turn<'_, E>,
         input: &mut BufReader<File>,
-    ) -> Result<(), ChatError<E>> {
+    ) -> Result<(), Stop<io::Error, E>> {
         if !turn.carry.same_as_fresh(&chunk.carry) {
             chunk.items.clear();
             input
                 .seek(SeekFrom::Start(chunk.start))
-                .map_err(ChatError::Read)?;
+                .map_err(Stop::Input)?;
             let mut lines = LineReader::starting_at(input, self.cap(), chunk.start, turn.lines);
             turn.lines =
                 self.span(k)
@@ -384,10 +380,10 @@ impl ChunkReader<'_, '_> {
                     Item::Quarantine(*q)
                 }
             };
-            (turn.emit)(item).map_err(ChatError::Stopped)?;
+            (turn.emit)(item).map_err(Stop::Sink)?;
         }
         if let Some(e) = chunk.failed.take() {
-            return Err(ChatError::Read(e));
+            return Err(Stop::Input(e));
         }
         turn.carry = std::mem::take(&mut turn.carry).then(std::mem::take(&mut chunk.carry));
         turn.lines += chunk.lines;
@@ -434,7 +430,7 @@ mod tests {
     use spoor_normalize::{Sha256, Zone};
 
     use super::*;
-    use crate::export::Limits;
+    use crate::read::Limits;
     use crate::whatsapp::{chat_identity, survey};
 
     /// Each item as comparable text: a record's canonical line, a

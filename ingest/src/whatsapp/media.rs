@@ -8,7 +8,7 @@ use spoor_normalize::Sha256;
 use unicode_normalization::UnicodeNormalization;
 use zip::ZipArchive;
 
-use crate::export::{Limits, Store};
+use crate::read::{Limits, Store};
 use crate::zipped::{open_entry, Entry};
 
 /// What became of a referenced file.

@@ -15,9 +15,9 @@ use super::header::{Family, Header};
 use super::media::{Fetched, Media};
 use super::phrases::{self, SystemEvent};
 use super::{read_date, ChatContext, Grammar};
-use crate::export::Store;
-use crate::export::{Quarantined, PARSER};
 use crate::lines::Line;
+use crate::read::Store;
+use crate::read::{Quarantined, PARSER};
 
 const LRM: char = '\u{200e}';
 

@@ -11,6 +11,7 @@
 //! the order, of one pass; a chat inside a zip is read in one pass.
 
 mod chunks;
+mod export;
 mod header;
 mod media;
 mod message;
@@ -22,11 +23,12 @@ use serde_json::{json, Value};
 use spoor_normalize::{Sha256, Zone};
 
 pub(crate) use chunks::{read_chat_file, survey_file};
+pub(crate) use export::{read_zip, CHAT};
 pub use header::DateOrder;
 pub(crate) use media::{Media, NoMedia, ZipMedia};
 
-use crate::export::{stream_out, Item, Limits};
 use crate::lines::LineReader;
+use crate::read::{stream_out, Item, Limits, Stop};
 use header::{Family, Header, Shape};
 use message::{Carry, Pending, Step};
 
@@ -412,12 +414,6 @@ pub(crate) struct ChatContext<'a> {
     pub(crate) limits: &'a Limits,
 }
 
-/// Why the reading pass stopped.
-pub(crate) enum ChatError<E> {
-    Read(io::Error),
-    Stopped(E),
-}
-
 /// The reading pass over a chat in one stream (a chat inside a zip): each
 /// header of the surveyed shape starts a record, and the lines up to the
 /// next one are its body. A chat file on disk is read in chunks on several
@@ -428,7 +424,7 @@ pub(crate) fn read_chat<R: BufRead, E>(
     context: &ChatContext<'_>,
     media: &mut dyn Media,
     emit: &mut dyn FnMut(Item) -> Result<(), E>,
-) -> Result<(), ChatError<E>> {
+) -> Result<(), Stop<io::Error, E>> {
     let mut lines = LineReader::new(
         input,
         context.limits.max_chat_message_bytes.saturating_add(1),
@@ -465,11 +461,11 @@ impl Span<'_, '_> {
         carry: &mut Carry,
         media: &mut dyn Media,
         emit: &mut dyn FnMut(Item) -> Result<(), E>,
-    ) -> Result<u64, ChatError<E>> {
+    ) -> Result<u64, Stop<io::Error, E>> {
         let (grammar, context) = (self.grammar, self.context);
         let max = context.limits.max_chat_message_bytes;
         let mut pending: Option<Pending> = None;
-        let mut finish = |message: Pending, carry: &mut Carry| -> Result<(), ChatError<E>> {
+        let mut finish = |message: Pending, carry: &mut Carry| -> Result<(), Stop<io::Error, E>> {
             let item = match message::build(message, grammar, context, carry) {
                 Step::Ready(built) => {
                     // Media go to the store before the record that names them.
@@ -478,16 +474,16 @@ impl Span<'_, '_> {
                         stream_out(emit, &mut stopped, bytes)
                     });
                     if let Some(e) = stopped {
-                        return Err(ChatError::Stopped(e));
+                        return Err(Stop::Sink(e));
                     }
                     Item::Record(record, Vec::new())
                 }
                 Step::Quarantine(q) => Item::Quarantine(q),
             };
-            emit(item).map_err(ChatError::Stopped)
+            emit(item).map_err(Stop::Sink)
         };
         let mut last_line = lines.line_number();
-        while let Some(line) = lines.next_line().map_err(ChatError::Read)? {
+        while let Some(line) = lines.next_line().map_err(Stop::Input)? {
             let mut text_start = 0;
             if line.start == 0 && lines.buf.starts_with(BOM) {
                 text_start = BOM.len();

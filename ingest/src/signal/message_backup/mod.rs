@@ -21,6 +21,7 @@
 //! read by its reader: one reader of Signal's chat items for both.
 
 pub(crate) mod proto;
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) mod writer;
 
 use std::cell::RefCell;
@@ -187,6 +188,9 @@ pub(crate) enum Fault {
     /// The remote form with forward secrecy: its key needs a token that
     /// only Signal's servers hold.
     ForwardSecrecy,
+    /// The frame stream broke off part way, after its tag matched: the
+    /// records before that point were read.
+    BrokeOff(io::Error),
 }
 
 impl fmt::Display for Fault {
@@ -198,6 +202,10 @@ impl fmt::Display for Fault {
                 "{what}: its tag does not match (wrong recovery key, or a damaged or cut file); nothing was read"
             ),
             Fault::Damaged(why) => write!(f, "damaged: {why}"),
+            Fault::BrokeOff(e) => write!(
+                f,
+                "the frame stream broke off: {e}; the records before that point were archived"
+            ),
             Fault::ForwardSecrecy => f.write_str(
                 "a Secure Backup with forward secrecy (SBACKUP): its key needs a token held by Signal's servers, so it cannot be opened offline; the original is kept",
             ),

@@ -10,8 +10,8 @@ use std::thread::Scope;
 
 use spoor_normalize::Locator;
 
-use crate::email::{parse_message, MessageContext, ParsedMessage};
-use crate::export::Limits;
+use super::message::{parse_message, MessageContext, ParsedMessage};
+use crate::read::Limits;
 
 /// Most message bytes handed to workers and not yet written out.
 const MAX_IN_FLIGHT: usize = 32 << 20;

@@ -16,7 +16,7 @@ use spoor_normalize::{
     RecordTime, Sha256, Source, RECORD_SCHEMA,
 };
 
-use crate::export::{Blob, Limits, PARSER};
+use crate::read::{Blob, Limits, PARSER};
 
 /// What the caller knows about a message besides its bytes.
 pub struct MessageContext<'a> {
@@ -65,8 +65,7 @@ pub fn parse_message(
         .iter()
         .map(|h| h.get_key_ref())
         .filter(|key| {
-            *key != key.trim_end()
-                && crate::detect::looks_like_header_field(format!("{key}:").as_bytes())
+            *key != key.trim_end() && super::looks_like_header_field(format!("{key}:").as_bytes())
         })
         .map(|key| key.trim_end().to_owned())
         .collect();
@@ -313,7 +312,7 @@ fn precheck(bytes: &[u8], limits: &Limits) -> Result<(), String> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err("empty message".to_owned());
     }
-    if !crate::detect::looks_like_header_field(bytes) {
+    if !super::looks_like_header_field(bytes) {
         return Err("does not start with a header field: not an e-mail message".to_owned());
     }
     let header_end = memchr::memmem::find(bytes, b"\n\n")
@@ -746,7 +745,7 @@ fn stray_header_lines(bytes: &[u8]) -> Vec<String> {
             break;
         }
         let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        if !continuation && !crate::detect::looks_like_header_field(line) {
+        if !continuation && !super::looks_like_header_field(line) {
             stray.push(String::from_utf8_lossy(line).chars().take(200).collect());
         }
     }

@@ -19,6 +19,7 @@
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use crate::lines::LineReader;
+use crate::read::Stop;
 
 /// Size of the reads from an mbox: large, since the system's cost is per
 /// call.
@@ -51,15 +52,6 @@ impl MboxVariant {
     fn by_content_length(self) -> bool {
         matches!(self, MboxVariant::Mboxcl | MboxVariant::Mboxcl2)
     }
-}
-
-/// Why [`split_mbox`] stopped early.
-#[derive(Debug)]
-pub enum SplitError<E> {
-    /// Reading the mbox failed.
-    Read(io::Error),
-    /// The callback returned an error.
-    Stopped(E),
 }
 
 /// The decision and the facts it rests on.
@@ -326,14 +318,14 @@ fn frame_by_content_length<F: Read + Seek>(file: &mut F) -> io::Result<Option<u6
 /// order. Messages larger than `max_message` bytes come out as `oversize`.
 ///
 /// # Errors
-/// [`SplitError::Read`] when reading fails, [`SplitError::Stopped`] with the
-/// callback's own error when it stops the split.
+/// [`Stop::Input`] when reading fails, [`Stop::Sink`] with the callback's
+/// own error when it stops the split.
 pub fn split_mbox<R: Read, E>(
     file: R,
     variant: MboxVariant,
     max_message: usize,
     mut each: impl FnMut(MboxMessage) -> Result<(), E>,
-) -> Result<(), SplitError<E>> {
+) -> Result<(), Stop<io::Error, E>> {
     let mut reader = LineReader::new(
         BufReader::with_capacity(READ_BUFFER, file),
         max_message.saturating_add(1),
@@ -343,13 +335,13 @@ pub fn split_mbox<R: Read, E>(
     let mut body_owed: Option<u64> = None;
     let mut in_headers = false;
     let mut header_length: Option<u64> = None;
-    while let Some(line) = reader.next_line().map_err(SplitError::Read)? {
+    while let Some(line) = reader.next_line().map_err(Stop::Input)? {
         let bytes = without_bom(line.start, reader.buf.as_slice());
         let owed = body_owed.filter(|n| *n > 0);
         let starts_message = owed.is_none() && is_from_line(bytes);
         if starts_message {
             if let Some(done) = current.take() {
-                each(finish(done)).map_err(SplitError::Stopped)?;
+                each(finish(done)).map_err(Stop::Sink)?;
             }
             current = Some(MboxMessage {
                 from_line: trim_eol(bytes).to_vec(),
@@ -415,7 +407,7 @@ pub fn split_mbox<R: Read, E>(
         }
     }
     if let Some(done) = current.take() {
-        each(finish(done)).map_err(SplitError::Stopped)?;
+        each(finish(done)).map_err(Stop::Sink)?;
     }
     Ok(())
 }
