@@ -5,16 +5,15 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use spoor_normalize::text::path_component;
 use spoor_normalize::{Locator, Record};
 
-use crate::format::{self, Input};
+use crate::format::{head, is_blank, ExportKind, Format, Input, Reading};
 use crate::read::{Accounting, Blob, Item, Limits, ReadOptions, ReadSummary, Sink};
-use crate::{email, Error};
+use crate::walk::{join, sorted_entries, whole_file};
+use crate::{email, signal, teams, whatsapp, zipped, Error};
 
 /// Reads the export at `path` (a file or a folder), streaming records and
 /// quarantined items into `sink`.
@@ -42,9 +41,9 @@ pub fn read_export(
         return Ok(driver.summary);
     }
     let input = Input::Folder { path, rel: "" };
-    if let Some(format) = format::recognise(&input) {
+    if let Some(format) = recognise(&input) {
         driver.summary.format = format.name().to_owned();
-        format.read(&mut driver, &input)?;
+        format.read(&mut driver, options, &input)?;
         return Ok(driver.summary);
     }
     driver.summary.format = "email/folder".to_owned();
@@ -72,53 +71,38 @@ pub(crate) struct Driver<'a> {
     families: BTreeSet<String>,
 }
 
-impl<'a> Driver<'a> {
-    pub(crate) fn options(&self) -> &'a ReadOptions {
-        self.options
-    }
-
-    pub(crate) fn limits(&self) -> &'a Limits {
-        &self.options.limits
-    }
-
+impl Reading for Driver<'_> {
     /// The export's root: the folder, or the file.
-    pub(crate) fn root(&self) -> &Path {
+    fn root(&self) -> &Path {
         &self.root
     }
 
     /// Names the export's format once its content is known, when `rel`
     /// says the file being read is the export itself.
-    pub(crate) fn name_export(&mut self, rel: Option<&str>, format: &str) {
+    fn name_export(&mut self, rel: Option<&str>, format: &str) {
         if rel.is_none() {
             self.summary.format = format.to_owned();
         }
     }
 
     /// Records a decision that shaped the records, with its basis.
-    pub(crate) fn decide(&mut self, decision: Value) {
+    fn decide(&mut self, decision: Value) {
         self.summary.decisions.push(decision);
     }
 
     /// Records several decisions.
-    pub(crate) fn decide_all(&mut self, decisions: impl IntoIterator<Item = Value>) {
+    fn decide_all(&mut self, decisions: Vec<Value>) {
         self.summary.decisions.extend(decisions);
     }
 
     /// States how many units the export held, when every item came from
     /// exactly one of them.
-    pub(crate) fn account(&mut self, accounting: Accounting) {
+    fn account(&mut self, accounting: Accounting) {
         self.summary.accounting = Some(accounting);
     }
 
-    fn sink_error(&self, source: io::Error) -> Error {
-        Error::Sink {
-            path: self.root.clone(),
-            source,
-        }
-    }
-
     /// Hands one record and its blobs to the sink.
-    pub(crate) fn record(&mut self, record: Record, blobs: Vec<Blob>) -> Result<(), Error> {
+    fn record(&mut self, record: Record, blobs: Vec<Blob>) -> Result<(), Error> {
         self.summary.records += 1;
         let family = record.source.format.split('/').next().unwrap_or_default();
         if !self.families.contains(family) {
@@ -131,7 +115,7 @@ impl<'a> Driver<'a> {
 
     /// Quarantines one item: its bytes are copied when under the copy
     /// limit, otherwise only its place in the original is named.
-    pub(crate) fn quarantine(
+    fn quarantine(
         &mut self,
         locator: Locator,
         reason: String,
@@ -154,7 +138,7 @@ impl<'a> Driver<'a> {
     }
 
     /// Quarantines a whole file, with its bytes when under the copy limit.
-    pub(crate) fn quarantine_file(
+    fn quarantine_file(
         &mut self,
         path: &Path,
         rel: Option<&str>,
@@ -170,7 +154,7 @@ impl<'a> Driver<'a> {
     }
 
     /// Hands one item of a format reader to the sink.
-    pub(crate) fn put(&mut self, item: Item) -> Result<(), Error> {
+    fn put(&mut self, item: Item) -> Result<(), Error> {
         match item {
             Item::Record(record, blobs) => self.record(*record, blobs),
             Item::Quarantine(q) => self.quarantine(q.locator, q.reason, &q.raw, q.raw_size),
@@ -194,18 +178,13 @@ impl<'a> Driver<'a> {
 
     /// Notes a part of the export that could not be read at all: the
     /// import is partial.
-    pub(crate) fn unreadable(&mut self, place: &str, what: String) {
+    fn unreadable(&mut self, place: &str, what: String) {
         self.summary.unreadable.push(format!("{place}: {what}"));
     }
 
     /// An export that cannot be read without the operator's decision: an
     /// error for the export itself, an unreadable part inside a folder.
-    pub(crate) fn undecidable(
-        &mut self,
-        path: &Path,
-        rel: Option<&str>,
-        reason: String,
-    ) -> Result<(), Error> {
+    fn undecidable(&mut self, path: &Path, rel: Option<&str>, reason: String) -> Result<(), Error> {
         match rel {
             None => Err(Error::Undecidable {
                 path: path.to_owned(),
@@ -218,9 +197,26 @@ impl<'a> Driver<'a> {
         }
     }
 
+    fn read_folder(&mut self, dir: &Path, rel: &str) -> Result<(), Error> {
+        self.read_dir(dir, rel, 0)
+    }
+}
+
+impl Driver<'_> {
+    fn limits(&self) -> &Limits {
+        &self.options.limits
+    }
+
+    fn sink_error(&self, source: io::Error) -> Error {
+        Error::Sink {
+            path: self.root.clone(),
+            source,
+        }
+    }
+
     /// One file: `rel` is its path inside a folder export, `None` when the
     /// file is the export.
-    pub(crate) fn read_file(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
+    fn read_file(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
         let place = rel.unwrap_or("");
         let mut file = match File::open(path) {
             Ok(f) => f,
@@ -240,7 +236,7 @@ impl<'a> Driver<'a> {
             return Ok(());
         }
         drop(file);
-        if format::is_blank(&head) {
+        if is_blank(&head) {
             self.name_export(rel, "unknown");
             return self.quarantine(whole_file(rel, size), "empty file".to_owned(), &head, size);
         }
@@ -250,10 +246,11 @@ impl<'a> Driver<'a> {
             size,
             head: &head,
         };
-        match format::recognise(&input) {
+        match recognise(&input) {
             Some(format) => {
                 self.name_export(rel, format.name());
-                format.read(self, &input)
+                let options = self.options;
+                format.read(self, options, &input)
             }
             None => {
                 self.name_export(rel, "unknown");
@@ -266,7 +263,7 @@ impl<'a> Driver<'a> {
 
     /// A folder of exports, walked in name order: a Maildir in it is read
     /// as one, symbolic links are quarantined, never followed.
-    pub(crate) fn read_dir(&mut self, dir: &Path, rel: &str, depth: usize) -> Result<(), Error> {
+    fn read_dir(&mut self, dir: &Path, rel: &str, depth: usize) -> Result<(), Error> {
         let max_depth = self.limits().max_folder_depth;
         if depth > max_depth {
             self.unreadable(
@@ -285,7 +282,8 @@ impl<'a> Driver<'a> {
         };
         let maildir = email::is_maildir(dir);
         if maildir {
-            email::read_maildir(self, dir, rel)?;
+            let options = self.options;
+            email::read_maildir(self, options, dir, rel)?;
         }
         for (name, path) in entries {
             let child = join(rel, &name);
@@ -359,32 +357,150 @@ impl<R: Read> Read for Watched<R> {
     }
 }
 
-/// The locator of a whole file.
-pub(crate) fn whole_file(rel: Option<&str>, size: u64) -> Locator {
-    Locator {
-        path: rel.map(str::to_owned),
-        bytes: Some([0, size]),
-        ..Locator::default()
+/// Every format, in the order they are tried: the first that recognises an
+/// input reads it. The order settles overlaps: a `From ` line is mbox before
+/// it could be a header field, Signal's magic bytes come before anything
+/// textual, and e-mail, the loosest test, comes last.
+pub(crate) static FORMATS: &[&dyn Format] = &[
+    &email::MAILDIR,
+    &signal::PLAINTEXT_EXPORT,
+    &signal::MESSAGE_BACKUP,
+    &email::MBOX,
+    &signal::BACKUP,
+    &signal::REMOTE_BACKUP,
+    &signal::MESSAGE_STREAM,
+    &ZIP,
+    &whatsapp::CHAT,
+    &teams::PAGE,
+    &email::EML,
+];
+
+/// The format that recognises `input`, if any.
+pub(crate) fn recognise(input: &Input<'_>) -> Option<&'static dyn Format> {
+    FORMATS.iter().copied().find(|format| format.sniff(input))
+}
+
+/// Detects the kind of the export at `path` from its content. Symbolic links
+/// are not followed.
+///
+/// # Errors
+/// The I/O error met while looking.
+pub fn detect(path: &Path) -> io::Result<ExportKind> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        let input = Input::Folder { path, rel: "" };
+        return Ok(recognise(&input).map_or(ExportKind::Folder, |f| f.kind()));
+    }
+    if !meta.is_file() {
+        return Ok(ExportKind::Unknown);
+    }
+    let mut head = Vec::with_capacity(1024);
+    fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
+    Ok(sniff(path, None, meta.len(), &head))
+}
+
+/// Classifies a file by its first bytes.
+pub(crate) fn sniff(path: &Path, rel: Option<&str>, size: u64, head: &[u8]) -> ExportKind {
+    if is_blank(head) {
+        return ExportKind::Empty;
+    }
+    let input = Input::File {
+        path,
+        rel,
+        size,
+        head,
+    };
+    recognise(&input).map_or(ExportKind::Unknown, |f| f.kind())
+}
+
+/// A zip: Signal's plaintext export zipped, or a WhatsApp export "with
+/// media", told apart by the entries it holds.
+pub(crate) struct Zip;
+
+pub(crate) static ZIP: Zip = Zip;
+
+impl Format for Zip {
+    fn kind(&self) -> ExportKind {
+        ExportKind::Zip
+    }
+
+    /// Named after what it holds, once that is known.
+    fn name(&self) -> &'static str {
+        "unknown/zip"
+    }
+
+    fn sniff(&self, input: &Input<'_>) -> bool {
+        head(input).is_some_and(|h| h.starts_with(b"PK\x03\x04") || h.starts_with(b"PK\x05\x06"))
+    }
+
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
+        let (path, rel) = (input.path(), input.rel());
+        let size = input.size();
+        let archives = match zipped::open(path).and_then(|a| Ok((a, zipped::open(path)?))) {
+            Ok(pair) => pair,
+            Err(reason) => return reading.quarantine_file(path, rel, size, reason),
+        };
+        let entries = zipped::entries(&archives.0);
+        if let Some(prefix) = signal::export_root_in_zip(&entries) {
+            return signal::read_plaintext(reading, options, path, rel, Some(&prefix));
+        }
+        let unsafe_names: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e.unsafe_name.map(|why| format!("{}: {why}", e.name)))
+            .collect();
+        if !unsafe_names.is_empty() {
+            reading.decide(json!({
+                "decision": "zip-entries-not-read",
+                "path": rel,
+                "value": unsafe_names,
+                "basis": "unsafe names are never looked up; the entries stay in the original",
+            }));
+        }
+        whatsapp::read_zip(reading, options, path, rel, size, archives, &entries)
     }
 }
 
-/// `rel/name`, or `name` at the root.
-pub(crate) fn join(rel: &str, name: &str) -> String {
-    if rel.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{rel}/{name}")
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Folder entries sorted by raw name, so reading order never depends on the
-/// file system, each with its name sanitised as the package stores it.
-pub(crate) fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
-    let mut raw: Vec<fs::DirEntry> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    raw.sort_by_key(|e| e.file_name());
-    let mut entries = Vec::new();
-    for entry in raw {
-        entries.push((path_component(entry.file_name().as_bytes()), entry.path()));
+    fn sniff(head: &[u8]) -> ExportKind {
+        super::sniff(Path::new("x"), None, head.len() as u64, head)
     }
-    Ok(entries)
+
+    #[test]
+    fn sniffs_by_content() {
+        assert_eq!(sniff(b""), ExportKind::Empty);
+        assert_eq!(sniff(b" \r\n"), ExportKind::Empty);
+        assert_eq!(
+            sniff(b"From a@b Mon Jan  1 00:00:00 2024\n"),
+            ExportKind::Mbox
+        );
+        assert_eq!(sniff(b"Return-Path: <a@b>\r\n"), ExportKind::Eml);
+        assert_eq!(sniff(b"\x89PNG\r\n"), ExportKind::Unknown);
+        assert_eq!(sniff(b"no colon here\n"), ExportKind::Unknown);
+        assert_eq!(sniff(b"{\"attachments\":[]}\n"), ExportKind::Unknown);
+        assert_eq!(
+            sniff(b"[12/03/2024, 10:00:00] Jan: hoi\n"),
+            ExportKind::WhatsApp
+        );
+        assert_eq!(
+            sniff("\u{feff}31-12-2020 23:59 - Jan: hoi\n".as_bytes()),
+            ExportKind::WhatsApp
+        );
+        assert_eq!(sniff(b"PK\x03\x04\x14\x00"), ExportKind::Zip);
+        assert_eq!(
+            sniff(b" {\"@odata.context\":\"x\",\"value\":[]}"),
+            ExportKind::Teams
+        );
+        assert_eq!(
+            sniff(b"{\"id\":\"1\",\"messageType\":\"message\"}"),
+            ExportKind::Teams
+        );
+    }
 }

@@ -1,12 +1,14 @@
-//! The formats spoor reads, in one table: how each is recognised from
-//! content (never from a file name) and which reader reads it.
+//! What a format is: recognised from content (never from a file name), and
+//! read into items through a [`Reading`]. The table of every format is
+//! the driver's `FORMATS`.
 
-use std::fs;
-use std::io::{self, Read};
 use std::path::Path;
 
-use crate::driver::Driver;
-use crate::{email, signal, teams, whatsapp, zipped, Error};
+use serde_json::Value;
+use spoor_normalize::{Locator, Record};
+
+use crate::read::{Accounting, Blob, Item, ReadOptions};
+use crate::Error;
 
 /// What an export looks like from its content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,63 +100,76 @@ pub(crate) trait Format: Sync {
     /// # Errors
     /// What stops reading the whole export (the sink failed, or the export
     /// itself cannot be read); damage inside is quarantined instead.
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error>;
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error>;
 }
 
-/// Every format, in the order they are tried: the first that recognises an
-/// input reads it. The order settles overlaps: a `From ` line is mbox before
-/// it could be a header field, Signal's magic bytes come before anything
-/// textual, and e-mail, the loosest test, comes last.
-pub(crate) static FORMATS: &[&dyn Format] = &[
-    &email::MAILDIR,
-    &signal::PLAINTEXT_EXPORT,
-    &signal::MESSAGE_BACKUP,
-    &email::MBOX,
-    &signal::BACKUP,
-    &signal::REMOTE_BACKUP,
-    &signal::MESSAGE_STREAM,
-    &zipped::ZIP,
-    &whatsapp::CHAT,
-    &teams::PAGE,
-    &email::EML,
-];
-
-/// The format that recognises `input`, if any.
-pub(crate) fn recognise(input: &Input<'_>) -> Option<&'static dyn Format> {
-    FORMATS.iter().copied().find(|format| format.sniff(input))
-}
-
-/// Detects the kind of the export at `path` from its content. Symbolic links
-/// are not followed.
-///
-/// # Errors
-/// The I/O error met while looking.
-pub fn detect(path: &Path) -> io::Result<ExportKind> {
-    let meta = fs::symlink_metadata(path)?;
-    if meta.is_dir() {
-        let input = Input::Folder { path, rel: "" };
-        return Ok(recognise(&input).map_or(ExportKind::Folder, |f| f.kind()));
-    }
-    if !meta.is_file() {
-        return Ok(ExportKind::Unknown);
-    }
-    let mut head = Vec::with_capacity(1024);
-    fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
-    Ok(sniff(path, None, meta.len(), &head))
-}
-
-/// Classifies a file by its first bytes.
-pub(crate) fn sniff(path: &Path, rel: Option<&str>, size: u64, head: &[u8]) -> ExportKind {
-    if is_blank(head) {
-        return ExportKind::Empty;
-    }
-    let input = Input::File {
-        path,
-        rel,
-        size,
-        head,
-    };
-    recognise(&input).map_or(ExportKind::Unknown, |f| f.kind())
+/// One reading of an export, as a format reader sees it: where its records,
+/// quarantined items, decisions and problems go.
+pub(crate) trait Reading: Send {
+    /// The export's root: the folder, or the file.
+    fn root(&self) -> &Path;
+    /// Names the export's format once its content is known, when `rel` says
+    /// the file being read is the export itself.
+    fn name_export(&mut self, rel: Option<&str>, format: &str);
+    /// Records a decision that shaped the records, with its basis.
+    fn decide(&mut self, decision: Value);
+    /// Records several decisions, in order.
+    fn decide_all(&mut self, decisions: Vec<Value>);
+    /// States how many units the export held, when every item came from
+    /// exactly one of them.
+    fn account(&mut self, accounting: Accounting);
+    /// Hands one record and its blobs to the sink.
+    ///
+    /// # Errors
+    /// The sink failed: reading stops.
+    fn record(&mut self, record: Record, blobs: Vec<Blob>) -> Result<(), Error>;
+    /// Quarantines one item: its bytes are copied when under the copy limit,
+    /// otherwise only its place in the original is named.
+    ///
+    /// # Errors
+    /// The sink failed: reading stops.
+    fn quarantine(
+        &mut self,
+        locator: Locator,
+        reason: String,
+        raw: &[u8],
+        raw_size: u64,
+    ) -> Result<(), Error>;
+    /// Quarantines a whole file, with its bytes when under the copy limit.
+    ///
+    /// # Errors
+    /// The file cannot be read, or the sink failed.
+    fn quarantine_file(
+        &mut self,
+        path: &Path,
+        rel: Option<&str>,
+        size: u64,
+        reason: String,
+    ) -> Result<(), Error>;
+    /// Hands one item of a format reader to the sink.
+    ///
+    /// # Errors
+    /// The sink failed: reading stops.
+    fn put(&mut self, item: Item) -> Result<(), Error>;
+    /// Notes a part of the export that could not be read at all: the import
+    /// is partial.
+    fn unreadable(&mut self, place: &str, what: String);
+    /// An export that cannot be read without the operator's decision.
+    ///
+    /// # Errors
+    /// [`Error::Undecidable`] when the file is the export itself; inside a
+    /// folder it is an unreadable part instead.
+    fn undecidable(&mut self, path: &Path, rel: Option<&str>, reason: String) -> Result<(), Error>;
+    /// Walks a folder of exports (a Maildir's sub-folders among them).
+    ///
+    /// # Errors
+    /// What stops reading the whole export.
+    fn read_folder(&mut self, dir: &Path, rel: &str) -> Result<(), Error>;
 }
 
 /// A file with no content, or only white space.
@@ -175,45 +190,5 @@ pub(crate) fn folder<'p>(input: &Input<'p>) -> Option<&'p Path> {
     match input {
         Input::Folder { path, .. } => Some(path),
         Input::File { .. } => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sniff(head: &[u8]) -> ExportKind {
-        super::sniff(Path::new("x"), None, head.len() as u64, head)
-    }
-
-    #[test]
-    fn sniffs_by_content() {
-        assert_eq!(sniff(b""), ExportKind::Empty);
-        assert_eq!(sniff(b" \r\n"), ExportKind::Empty);
-        assert_eq!(
-            sniff(b"From a@b Mon Jan  1 00:00:00 2024\n"),
-            ExportKind::Mbox
-        );
-        assert_eq!(sniff(b"Return-Path: <a@b>\r\n"), ExportKind::Eml);
-        assert_eq!(sniff(b"\x89PNG\r\n"), ExportKind::Unknown);
-        assert_eq!(sniff(b"no colon here\n"), ExportKind::Unknown);
-        assert_eq!(sniff(b"{\"attachments\":[]}\n"), ExportKind::Unknown);
-        assert_eq!(
-            sniff(b"[12/03/2024, 10:00:00] Jan: hoi\n"),
-            ExportKind::WhatsApp
-        );
-        assert_eq!(
-            sniff("\u{feff}31-12-2020 23:59 - Jan: hoi\n".as_bytes()),
-            ExportKind::WhatsApp
-        );
-        assert_eq!(sniff(b"PK\x03\x04\x14\x00"), ExportKind::Zip);
-        assert_eq!(
-            sniff(b" {\"@odata.context\":\"x\",\"value\":[]}"),
-            ExportKind::Teams
-        );
-        assert_eq!(
-            sniff(b"{\"id\":\"1\",\"messageType\":\"message\"}"),
-            ExportKind::Teams
-        );
     }
 }

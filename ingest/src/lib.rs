@@ -1,10 +1,13 @@
 //! Readers for the exports spoor archives. Each reader turns one delivered
-//! export into [`Record`]s with their blobs, and everything it cannot read
+//! export into [`Record`](spoor_normalize::Record)s with their blobs, and everything it cannot read
 //! into [`Quarantined`] items with the raw bytes and the reason: nothing is
 //! dropped silently. Readers stream: memory is bounded by [`Limits`], never
 //! by the size of the export.
 //!
-//! Formats are detected by content, not by name ([`detect`]). Today: e-mail
+//! Formats are detected by content, not by name ([`detect`]). Each format
+//! is one entry of one table: it recognises its input from the first bytes
+//! (or a folder's names) and reads it, reporting to the driver that walks
+//! the export. Today: e-mail
 //! as `.eml`, mbox (mboxo, mboxrd, mboxcl, mboxcl2), Maildir, and folders
 //! mixing these; WhatsApp chats as text or as a zip with media; Microsoft
 //! Teams messages as Graph `chatMessage` JSON; Signal's plaintext export (a
@@ -60,12 +63,13 @@ mod lines;
 mod read;
 mod signal;
 mod teams;
+mod walk;
 mod whatsapp;
 mod zipped;
 
-pub use driver::read_export;
+pub use driver::{detect, read_export};
 pub use error::Error;
-pub use format::{detect, ExportKind};
+pub use format::ExportKind;
 pub use read::{Accounting, Blob, Limits, Quarantined, ReadOptions, ReadSummary, Sink, PARSER};
 pub use signal::{Passphrase, RecoveryKey};
 pub use whatsapp::DateOrder;

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 use spoor_normalize::{Locator, Record, Sha256, Zone};
 
-use crate::signal::{Passphrase, RecoveryKey};
-use crate::whatsapp::DateOrder;
+use crate::signal::crypto::Passphrase;
+use crate::signal::message_backup::RecoveryKey;
+use crate::whatsapp::header::DateOrder;
 use crate::Error;
 
 /// Name and version of this parser, written into every record.

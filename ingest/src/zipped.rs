@@ -6,60 +6,9 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use serde_json::json;
 use zip::ZipArchive;
 
-use crate::driver::Driver;
-use crate::format::{head, ExportKind, Format, Input};
 use crate::read::Limits;
-use crate::{signal, whatsapp, Error};
-
-/// A zip: Signal's plaintext export zipped, or a WhatsApp export "with
-/// media", told apart by the entries it holds.
-pub(crate) struct Zip;
-
-pub(crate) static ZIP: Zip = Zip;
-
-impl Format for Zip {
-    fn kind(&self) -> ExportKind {
-        ExportKind::Zip
-    }
-
-    /// Named after what it holds, once that is known.
-    fn name(&self) -> &'static str {
-        "unknown/zip"
-    }
-
-    fn sniff(&self, input: &Input<'_>) -> bool {
-        head(input).is_some_and(|h| h.starts_with(b"PK\x03\x04") || h.starts_with(b"PK\x05\x06"))
-    }
-
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
-        let (path, rel) = (input.path(), input.rel());
-        let size = input.size();
-        let archives = match open(path).and_then(|a| Ok((a, open(path)?))) {
-            Ok(pair) => pair,
-            Err(reason) => return driver.quarantine_file(path, rel, size, reason),
-        };
-        let entries = entries(&archives.0);
-        if let Some(prefix) = signal::export_root_in_zip(&entries) {
-            return signal::read_plaintext(driver, path, rel, Some(&prefix));
-        }
-        let unsafe_names: Vec<String> = entries
-            .iter()
-            .filter_map(|e| e.unsafe_name.map(|why| format!("{}: {why}", e.name)))
-            .collect();
-        if !unsafe_names.is_empty() {
-            driver.decide(json!({
-                "decision": "zip-entries-not-read",
-                "path": rel,
-                "value": unsafe_names,
-                "basis": "unsafe names are never looked up; the entries stay in the original",
-            }));
-        }
-        whatsapp::read_zip(driver, path, rel, size, archives, &entries)
-    }
-}
 
 /// Opens `path` as a zip.
 pub(crate) fn open(path: &Path) -> Result<ZipArchive<File>, String> {

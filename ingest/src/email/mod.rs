@@ -16,9 +16,9 @@ use std::path::Path;
 use serde_json::{json, Value};
 use spoor_normalize::{Locator, Sha256};
 
-use crate::driver::{join, sorted_entries, whole_file, Driver};
-use crate::format::{folder, head, ExportKind, Format, Input};
-use crate::read::Stop;
+use crate::format::{folder, head, ExportKind, Format, Input, Reading};
+use crate::read::{Limits, ReadOptions, Stop};
+use crate::walk::{join, sorted_entries, whole_file};
 use crate::Error;
 use message::MessageContext;
 use pool::{process, Job, Outcome, Pool};
@@ -52,20 +52,25 @@ impl Format for Eml {
         head(input).is_some_and(|head| looks_like_header_field(without_bom(head)))
     }
 
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
         let (path, rel) = (input.path(), input.rel());
         let size = input.size();
-        let max = driver.limits().max_message_bytes;
+        let max = options.limits.max_message_bytes;
         if size > max as u64 {
             let reason = format!(
                 "message of {size} bytes exceeds the limit of {max} bytes; kept only in the original"
             );
-            return driver.quarantine(whole_file(rel, size), reason, &[], size);
+            return reading.quarantine(whole_file(rel, size), reason, &[], size);
         }
         let bytes = match fs::read(path) {
             Ok(b) => b,
             Err(e) if rel.is_some() => {
-                driver.unreadable(rel.unwrap_or_default(), format!("cannot read: {e}"));
+                reading.unreadable(rel.unwrap_or_default(), format!("cannot read: {e}"));
                 return Ok(());
             }
             Err(e) => return Err(Error::io(path, e)),
@@ -76,9 +81,9 @@ impl Format for Eml {
             Some(rest) => rest.to_vec(),
             None => bytes,
         };
-        let export_sha256 = driver.options().export_sha256;
+        let export_sha256 = options.export_sha256;
         let context = message_context("email/eml", export_sha256, whole_file(rel, size));
-        parse_one(driver, bytes, context)
+        parse_one(reading, &options.limits, bytes, context)
     }
 }
 
@@ -95,25 +100,30 @@ impl Format for Mbox {
         head(input).is_some_and(|head| without_bom(head).starts_with(b"From "))
     }
 
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
         let (path, rel) = (input.path(), input.rel());
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let detection = mbox::detect_variant(&mut file).map_err(|e| Error::io(path, e))?;
-        driver.decide(json!({
+        reading.decide(json!({
             "decision": "mbox-variant",
             "path": rel,
             "value": detection.variant.name(),
             "basis": detection.basis,
         }));
         file.rewind().map_err(|e| Error::io(path, e))?;
-        let max = driver.limits().max_message_bytes;
-        let export_sha256 = driver.options().export_sha256;
-        let limits = driver.limits();
+        let max = options.limits.max_message_bytes;
+        let export_sha256 = options.export_sha256;
+        let limits = &options.limits;
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let variant = detection.variant;
         std::thread::scope(|scope| {
             let mut pool = Pool::start(scope, limits, workers);
-            let mut emit = |outcome| write_outcome(driver, outcome);
+            let mut emit = |outcome| write_outcome(reading, outcome);
             mbox::split_mbox(file, variant, max, |message| -> Result<(), Error> {
                 let locator = Locator {
                     path: rel.map(str::to_owned),
@@ -158,8 +168,13 @@ impl Format for Maildir {
         folder(input).is_some_and(is_maildir)
     }
 
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
-        driver.read_dir(input.path(), input.rel().unwrap_or_default(), 0)
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        _options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
+        reading.read_folder(input.path(), input.rel().unwrap_or_default())
     }
 }
 
@@ -191,14 +206,19 @@ pub(crate) fn looks_like_header_field(head: &[u8]) -> bool {
 
 /// The messages of a Maildir's `cur/` and `new/`, in name order, with the
 /// flags of their file names; `tmp/` is left in the original.
-pub(crate) fn read_maildir(driver: &mut Driver<'_>, dir: &Path, rel: &str) -> Result<(), Error> {
+pub(crate) fn read_maildir(
+    reading: &mut dyn Reading,
+    options: &ReadOptions,
+    dir: &Path,
+    rel: &str,
+) -> Result<(), Error> {
     for sub in ["cur", "new"] {
         let sub_rel = join(rel, sub);
         let entries = match sorted_entries(&dir.join(sub)) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => {
-                driver.unreadable(&sub_rel, format!("cannot list folder: {e}"));
+                reading.unreadable(&sub_rel, format!("cannot list folder: {e}"));
                 continue;
             }
         };
@@ -207,30 +227,30 @@ pub(crate) fn read_maildir(driver: &mut Driver<'_>, dir: &Path, rel: &str) -> Re
             match fs::symlink_metadata(&path) {
                 Ok(m) if m.is_file() => {}
                 Ok(_) => {
-                    driver.unreadable(&child, "not a regular file in a Maildir".to_owned());
+                    reading.unreadable(&child, "not a regular file in a Maildir".to_owned());
                     continue;
                 }
                 Err(e) => {
-                    driver.unreadable(&child, format!("cannot inspect: {e}"));
+                    reading.unreadable(&child, format!("cannot inspect: {e}"));
                     continue;
                 }
             }
             let bytes = match fs::read(&path) {
                 Ok(b) => b,
                 Err(e) => {
-                    driver.unreadable(&child, format!("cannot read: {e}"));
+                    reading.unreadable(&child, format!("cannot read: {e}"));
                     continue;
                 }
             };
             let size = bytes.len() as u64;
             let locator = whole_file(Some(&child), size);
-            let max = driver.limits().max_message_bytes;
+            let max = options.limits.max_message_bytes;
             if bytes.len() > max {
                 let reason = format!("message exceeds the limit of {max} bytes");
-                driver.quarantine(locator, reason, &[], size)?;
+                reading.quarantine(locator, reason, &[], size)?;
                 continue;
             }
-            let export_sha256 = driver.options().export_sha256;
+            let export_sha256 = options.export_sha256;
             let mut context = message_context("email/maildir", export_sha256, locator);
             let info = maildir::Info::from_file_name(&name, sub == "new");
             context.flags = info.flags;
@@ -244,12 +264,12 @@ pub(crate) fn read_maildir(driver: &mut Driver<'_>, dir: &Path, rel: &str) -> Re
                     .extra
                     .insert("maildir_folder".to_owned(), Value::from(rel.to_owned()));
             }
-            parse_one(driver, bytes, context)?;
+            parse_one(reading, &options.limits, bytes, context)?;
         }
     }
     if let Ok(pending) = sorted_entries(&dir.join("tmp")) {
         if !pending.is_empty() {
-            driver.decide(json!({
+            reading.decide(json!({
                 "decision": "maildir-tmp",
                 "path": join(rel, "tmp"),
                 "value": format!("{} files kept in the original, not read", pending.len()),
@@ -262,24 +282,25 @@ pub(crate) fn read_maildir(driver: &mut Driver<'_>, dir: &Path, rel: &str) -> Re
 
 /// Parses one message on this thread and writes the outcome.
 fn parse_one(
-    driver: &mut Driver<'_>,
+    reading: &mut dyn Reading,
+    limits: &Limits,
     bytes: Vec<u8>,
     context: MessageContext<'static>,
 ) -> Result<(), Error> {
-    let outcome = process(Job::Parse { bytes, context }, driver.limits());
-    write_outcome(driver, outcome)
+    let outcome = process(Job::Parse { bytes, context }, limits);
+    write_outcome(reading, outcome)
 }
 
 /// Writes a parsed message to the sink, or quarantines what was not one.
-fn write_outcome(driver: &mut Driver<'_>, outcome: Outcome) -> Result<(), Error> {
+fn write_outcome(reading: &mut dyn Reading, outcome: Outcome) -> Result<(), Error> {
     match outcome {
-        Outcome::Parsed(parsed) => driver.record(parsed.record, parsed.blobs),
+        Outcome::Parsed(parsed) => reading.record(parsed.record, parsed.blobs),
         Outcome::Quarantine {
             locator,
             reason,
             raw,
             size,
-        } => driver.quarantine(locator, reason, &raw, size),
+        } => reading.quarantine(locator, reason, &raw, size),
     }
 }
 

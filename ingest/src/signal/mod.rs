@@ -5,9 +5,9 @@
 //! (`message_backup`, §17). Each is one entry of the format table.
 
 mod backup;
-mod crypto;
+pub(crate) mod crypto;
 mod frames;
-mod message_backup;
+pub(crate) mod message_backup;
 mod plaintext;
 mod proto;
 
@@ -25,9 +25,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::driver::Driver;
-use crate::format::{folder, head, ExportKind, Format, Input};
-use crate::read::{Accounting, Stop};
+use crate::format::{folder, head, ExportKind, Format, Input, Reading};
+use crate::read::{Accounting, ReadOptions, Stop};
 use crate::Error;
 use backup::BackupContext;
 use message_backup::Fault as MessageBackupFault;
@@ -63,8 +62,13 @@ impl Format for PlaintextExport {
         folder(input).is_some_and(plaintext::is_export)
     }
 
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
-        read_plaintext(driver, input.path(), input.rel(), None)
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
+        read_plaintext(reading, options, input.path(), input.rel(), None)
     }
 }
 
@@ -85,20 +89,24 @@ impl Format for MessageBackup {
 
     /// Opened with the recovery key; without it, or with a wrong one,
     /// nothing is read and the run says so.
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
         let (path, rel) = (input.path(), input.rel());
-        let options = driver.options();
         let Some(key) = &options.signal_recovery_key else {
             let reason = "a Signal backup folder is encrypted: give the account's recovery key with `spoor run --signal-recovery-key-file FILE` or $SPOOR_SIGNAL_RECOVERY_KEY".to_owned();
-            return driver.undecidable(path, rel, reason);
+            return reading.undecidable(path, rel, reason);
         };
         let context = ExportContext {
             root: path,
             export_sha256: options.export_sha256,
             limits: &options.limits,
         };
-        let read = plaintext::read_message_backup(&context, key, &mut |item| driver.put(item));
-        frames_read(driver, path, rel, read)
+        let read = plaintext::read_message_backup(&context, key, &mut |item| reading.put(item));
+        frames_read(reading, path, rel, read)
     }
 }
 
@@ -117,12 +125,16 @@ impl Format for Backup {
 
     /// Decrypted, replayed, read. Without the passphrase, or with a wrong
     /// one, nothing is read and the run says so.
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
         let (path, rel) = (input.path(), input.rel());
-        let options = driver.options();
         let Some(passphrase) = &options.signal_passphrase else {
             let reason = "a Signal backup is encrypted: give its passphrase with `spoor run --signal-passphrase-file FILE` or $SPOOR_SIGNAL_PASSPHRASE".to_owned();
-            return driver.undecidable(path, rel, reason);
+            return reading.undecidable(path, rel, reason);
         };
         let context = BackupContext {
             path,
@@ -131,15 +143,15 @@ impl Format for Backup {
             passphrase,
             work_dir: &options.work_dir,
         };
-        match backup::read_backup(&context, &mut |item| driver.put(item)) {
+        match backup::read_backup(&context, &mut |item| reading.put(item)) {
             Ok(outcome) => {
-                driver.decide_all(outcome.decisions);
+                reading.decide_all(outcome.decisions);
                 let place = rel.map_or_else(|| path.display().to_string(), str::to_owned);
                 for why in outcome.partial {
-                    driver.unreadable(&place, why);
+                    reading.unreadable(&place, why);
                 }
                 if rel.is_none() {
-                    driver.account(Accounting {
+                    reading.account(Accounting {
                         unit: "signal message rows".to_owned(),
                         read: outcome.message_rows,
                     });
@@ -148,7 +160,7 @@ impl Format for Backup {
             }
             Err(Stop::Sink(e)) => Err(e),
             Err(Stop::Input(frames::Fault::Io(e))) => Err(Error::io(path, e)),
-            Err(Stop::Input(fault)) => driver.undecidable(path, rel, fault.to_string()),
+            Err(Stop::Input(fault)) => reading.undecidable(path, rel, fault.to_string()),
         }
     }
 }
@@ -166,9 +178,14 @@ impl Format for RemoteBackup {
         head(input).is_some_and(message_backup::sniff_remote)
     }
 
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        _options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
         let reason = MessageBackupFault::ForwardSecrecy.to_string();
-        driver.undecidable(input.path(), input.rel(), reason)
+        reading.undecidable(input.path(), input.rel(), reason)
     }
 }
 
@@ -185,22 +202,26 @@ impl Format for MessageStream {
         head(input).is_some_and(message_backup::sniff_plain)
     }
 
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
         let (path, rel) = (input.path(), input.rel());
-        let options = driver.options();
         let context = ExportContext {
             root: path,
             export_sha256: options.export_sha256,
             limits: &options.limits,
         };
         let read =
-            plaintext::read_message_stream(&context, &mut |item| driver.put(item)).map_err(|e| {
+            plaintext::read_message_stream(&context, &mut |item| reading.put(item)).map_err(|e| {
                 match e {
                     Stop::Input(e) => Stop::Input(MessageBackupFault::BrokeOff(e)),
                     Stop::Sink(e) => Stop::Sink(e),
                 }
             });
-        frames_read(driver, path, rel, read)
+        frames_read(reading, path, rel, read)
     }
 }
 
@@ -208,26 +229,26 @@ impl Format for MessageStream {
 /// part way keeps what came before (the import is partial); a backup that
 /// could not be opened at all needs the operator.
 fn frames_read(
-    driver: &mut Driver<'_>,
+    reading: &mut dyn Reading,
     path: &Path,
     rel: Option<&str>,
     read: Result<Vec<Value>, Stop<MessageBackupFault, Error>>,
 ) -> Result<(), Error> {
     match read {
         Ok(decisions) => {
-            driver.decide_all(decisions);
+            reading.decide_all(decisions);
             Ok(())
         }
         Err(Stop::Sink(e)) => Err(e),
         Err(Stop::Input(fault @ MessageBackupFault::BrokeOff(_))) => {
             let place = rel.map_or_else(|| path.display().to_string(), str::to_owned);
-            driver.unreadable(&place, fault.to_string());
+            reading.unreadable(&place, fault.to_string());
             Ok(())
         }
         Err(Stop::Input(MessageBackupFault::Io(e))) => {
-            driver.undecidable(path, rel, format!("cannot be read: {e}"))
+            reading.undecidable(path, rel, format!("cannot be read: {e}"))
         }
-        Err(Stop::Input(fault)) => driver.undecidable(path, rel, fault.to_string()),
+        Err(Stop::Input(fault)) => reading.undecidable(path, rel, fault.to_string()),
     }
 }
 
@@ -236,32 +257,32 @@ fn frames_read(
 /// (damaged, unpacking past the bound) keeps what was read before and is
 /// reported as partial.
 pub(crate) fn read_plaintext(
-    driver: &mut Driver<'_>,
+    reading: &mut dyn Reading,
+    options: &ReadOptions,
     path: &Path,
     rel: Option<&str>,
     zip_prefix: Option<&str>,
 ) -> Result<(), Error> {
-    let options = driver.options();
     let context = ExportContext {
         root: path,
         export_sha256: options.export_sha256,
         limits: &options.limits,
     };
     let read = match zip_prefix {
-        None => plaintext::read_export_folder(&context, &mut |item| driver.put(item)),
+        None => plaintext::read_export_folder(&context, &mut |item| reading.put(item)),
         Some(prefix) => {
-            driver.name_export(rel, plaintext::FORMAT_ZIP);
-            plaintext::read_export_zip(&context, prefix, &mut |item| driver.put(item))
+            reading.name_export(rel, plaintext::FORMAT_ZIP);
+            plaintext::read_export_zip(&context, prefix, &mut |item| reading.put(item))
         }
     };
     match read {
         Ok(decisions) => {
-            driver.decide_all(decisions);
+            reading.decide_all(decisions);
             Ok(())
         }
         Err(Stop::Sink(e)) => Err(e),
         Err(Stop::Input(e)) if zip_prefix.is_some() => {
-            driver.unreadable(rel.unwrap_or("main.jsonl"), e.to_string());
+            reading.unreadable(rel.unwrap_or("main.jsonl"), e.to_string());
             Ok(())
         }
         Err(Stop::Input(e)) => Err(Error::io(path, e)),

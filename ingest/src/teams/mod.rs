@@ -17,9 +17,8 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::{json, Map, Value};
 use spoor_normalize::{Locator, Sha256};
 
-use crate::driver::Driver;
-use crate::format::{head, ExportKind, Format, Input};
-use crate::read::{stream_out, Item, Limits, Quarantined, Stop};
+use crate::format::{head, ExportKind, Format, Input, Reading};
+use crate::read::{stream_out, Item, Limits, Quarantined, ReadOptions, Stop};
 use crate::Error;
 
 /// Format name of Graph chatMessage JSON.
@@ -57,24 +56,28 @@ impl Format for Page {
     /// Inline images are looked up under `hostedContents/` at the root of a
     /// folder export. A page that stops part way keeps what came before and
     /// is quarantined whole besides.
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
         let (path, rel, size) = (input.path(), input.rel(), input.size());
         let file = match File::open(path) {
             Ok(f) => f,
-            Err(e) => return driver.undecidable(path, rel, format!("cannot open: {e}")),
+            Err(e) => return reading.undecidable(path, rel, format!("cannot open: {e}")),
         };
-        let root = rel.map(|_| driver.root().to_owned());
-        let options = driver.options();
+        let root = rel.map(|_| reading.root().to_owned());
         let context = PageContext {
             export_sha256: options.export_sha256,
             path: rel.map(str::to_owned),
             root: root.as_deref(),
             limits: &options.limits,
         };
-        let why = match read_page(file, size, &context, &mut |item| driver.put(item)) {
+        let why = match read_page(file, size, &context, &mut |item| reading.put(item)) {
             Ok(facts) => {
                 if let Some(link) = facts.next_link {
-                    driver.decide(json!({
+                    reading.decide(json!({
                         "decision": "teams-next-page",
                         "path": rel,
                         "value": link,
@@ -82,7 +85,7 @@ impl Format for Page {
                     }));
                 }
                 if facts.replies_continue > 0 {
-                    driver.decide(json!({
+                    reading.decide(json!({
                         "decision": "teams-replies-continue",
                         "path": rel,
                         "value": facts.replies_continue,
@@ -97,7 +100,7 @@ impl Format for Page {
             }
             Err(Stop::Input(PageFault::NotMessages(why))) => why,
         };
-        driver.quarantine_file(path, rel, size, why)
+        reading.quarantine_file(path, rel, size, why)
     }
 }
 

@@ -9,9 +9,8 @@ use serde_json::json;
 use zip::ZipArchive;
 
 use super::{ChatContext, ChatIdentity, Grammar, ZipMedia, FORMAT_TEXT, FORMAT_ZIP};
-use crate::driver::Driver;
-use crate::format::{head, ExportKind, Format, Input};
-use crate::read::{Emit, Stop};
+use crate::format::{head, ExportKind, Format, Input, Reading};
+use crate::read::{Emit, ReadOptions, Stop};
 use crate::zipped::{self, Entry};
 use crate::Error;
 
@@ -33,12 +32,17 @@ impl Format for Chat {
         head(input).is_some_and(super::sniff)
     }
 
-    fn read(&self, driver: &mut Driver<'_>, input: &Input<'_>) -> Result<(), Error> {
+    fn read(
+        &self,
+        reading: &mut dyn Reading,
+        options: &ReadOptions,
+        input: &Input<'_>,
+    ) -> Result<(), Error> {
         let (path, rel) = (input.path(), input.rel());
-        let surveyed = super::survey_file(path, driver.options().date_order_hint);
+        let surveyed = super::survey_file(path, options.date_order_hint);
         let grammar = match surveyed.map_err(|e| Error::io(path, e))? {
             Ok(grammar) => grammar,
-            Err(reason) => return driver.undecidable(path, rel, reason),
+            Err(reason) => return reading.undecidable(path, rel, reason),
         };
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let identity = super::chat_identity(&[name.as_deref().unwrap_or("")], &grammar);
@@ -46,13 +50,21 @@ impl Format for Chat {
         let read = |context: &ChatContext<'_>, emit: &mut Emit<'_>| {
             super::read_chat_file(path, &grammar, context, emit)
         };
-        match read_one(driver, &grammar, identity, FORMAT_TEXT, place, read) {
+        match read_one(
+            reading,
+            options,
+            &grammar,
+            identity,
+            FORMAT_TEXT,
+            place,
+            read,
+        ) {
             Ok(()) => Ok(()),
             Err(Stop::Sink(e)) => Err(e),
             Err(Stop::Input(e)) => match rel {
                 None => Err(Error::io(path, e)),
                 Some(rel) => {
-                    driver.unreadable(rel, format!("reading stopped: {e}"));
+                    reading.unreadable(rel, format!("reading stopped: {e}"));
                     Ok(())
                 }
             },
@@ -64,14 +76,15 @@ impl Format for Chat {
 /// (by content; `_chat.txt` first), then the media no line named, listed.
 /// `text_archive` reads the chats, `media_archive` the media beside them.
 pub(crate) fn read_zip(
-    driver: &mut Driver<'_>,
+    reading: &mut dyn Reading,
+    options: &ReadOptions,
     path: &Path,
     rel: Option<&str>,
     size: u64,
     (mut text_archive, media_archive): (ZipArchive<std::fs::File>, ZipArchive<std::fs::File>),
     entries: &[Entry],
 ) -> Result<(), Error> {
-    let limits = driver.limits();
+    let limits = &options.limits;
     let mut chats = Vec::new();
     for entry in entries {
         let root_txt =
@@ -92,9 +105,9 @@ pub(crate) fn read_zip(
         let reason =
             "a zip without a WhatsApp chat file (detected by content): not an export spoor reads"
                 .to_owned();
-        return driver.quarantine_file(path, rel, size, reason);
+        return reading.quarantine_file(path, rel, size, reason);
     }
-    driver.name_export(rel, FORMAT_ZIP);
+    reading.name_export(rel, FORMAT_ZIP);
     let zip_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -108,7 +121,7 @@ pub(crate) fn read_zip(
         let surveyed = zipped::open_entry(&mut text_archive, *index, limits).and_then(|r| {
             super::survey(
                 io::BufReader::with_capacity(1 << 20, r),
-                driver.options().date_order_hint,
+                options.date_order_hint,
                 &[name.as_str(), zip_name.as_str()],
             )
             .map_err(|e| e.to_string())
@@ -117,11 +130,11 @@ pub(crate) fn read_zip(
             Ok(Ok(grammar)) => grammar,
             Ok(Err(reason)) => {
                 let rel = rel.map(|_| place.as_str());
-                driver.undecidable(path, rel, format!("{name}: {reason}"))?;
+                reading.undecidable(path, rel, format!("{name}: {reason}"))?;
                 continue;
             }
             Err(reason) => {
-                driver.unreadable(&place, reason);
+                reading.unreadable(&place, reason);
                 continue;
             }
         };
@@ -129,7 +142,7 @@ pub(crate) fn read_zip(
         let reader = match zipped::open_entry(&mut text_archive, *index, limits) {
             Ok(r) => io::BufReader::with_capacity(1 << 20, r),
             Err(reason) => {
-                driver.unreadable(&place, reason);
+                reading.unreadable(&place, reason);
                 continue;
             }
         };
@@ -137,7 +150,8 @@ pub(crate) fn read_zip(
             super::read_chat(reader, &grammar, context, &mut media, emit)
         };
         match read_one(
-            driver,
+            reading,
+            options,
             &grammar,
             identity,
             FORMAT_ZIP,
@@ -146,7 +160,7 @@ pub(crate) fn read_zip(
         ) {
             Ok(()) => {}
             Err(Stop::Sink(e)) => return Err(e),
-            Err(Stop::Input(e)) => driver.unreadable(&place, format!("reading stopped: {e}")),
+            Err(Stop::Input(e)) => reading.unreadable(&place, format!("reading stopped: {e}")),
         }
     }
     let unreferenced: Vec<&str> = entries
@@ -156,7 +170,7 @@ pub(crate) fn read_zip(
         .map(|e| e.name.as_str())
         .collect();
     if !unreferenced.is_empty() {
-        driver.decide(json!({
+        reading.decide(json!({
             "decision": "whatsapp-unreferenced-files",
             "path": rel,
             "value": unreferenced,
@@ -168,16 +182,16 @@ pub(crate) fn read_zip(
 
 /// The reading pass over one chat file, its decisions recorded first.
 fn read_one(
-    driver: &mut Driver<'_>,
+    reading: &mut dyn Reading,
+    options: &ReadOptions,
     grammar: &Grammar,
     identity: ChatIdentity,
     format: &'static str,
     place: Option<String>,
     read: impl FnOnce(&ChatContext<'_>, &mut Emit<'_>) -> Result<(), Stop<io::Error, Error>>,
 ) -> Result<(), Stop<io::Error, Error>> {
-    let options = driver.options();
-    driver.decide_all(grammar.decisions(place.as_deref(), &options.zone));
-    driver.decide(json!({
+    reading.decide_all(grammar.decisions(place.as_deref(), &options.zone));
+    reading.decide(json!({
         "decision": "whatsapp-chat-identity",
         "path": place,
         "value": identity.key,
@@ -191,5 +205,5 @@ fn read_one(
         zone: &options.zone,
         limits: &options.limits,
     };
-    read(&context, &mut |item| driver.put(item))
+    read(&context, &mut |item| reading.put(item))
 }

@@ -12,7 +12,7 @@
 
 mod chunks;
 mod export;
-mod header;
+pub(crate) mod header;
 mod media;
 mod message;
 mod phrases;
