@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
+use spoor_normalize::layout::{ExportShape, IntakeReceipt};
 use spoor_normalize::{Record, Sha256};
 
 use crate::fsutil::with_path;
@@ -231,20 +232,27 @@ impl Catalog {
     }
 
     /// Indexes an intake receipt.
-    pub(crate) fn index_receipt(&mut self, relative: &str, receipt: &Value) -> Result<(), Error> {
-        let text = |k: &str| receipt.get(k).and_then(Value::as_str).map(str::to_owned);
+    pub(crate) fn index_receipt(
+        &mut self,
+        relative: &str,
+        receipt: &IntakeReceipt,
+    ) -> Result<(), Error> {
+        let kind = match receipt.kind {
+            ExportShape::File => "file",
+            ExportShape::Folder => "folder",
+        };
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO sources(sha256, receipt, name, size, kind, received_at, package_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
-                    text("sha256"),
+                    receipt.sha256,
                     relative,
-                    text("name"),
-                    receipt.get("size").and_then(Value::as_i64),
-                    text("kind"),
-                    text("received_at"),
-                    text("package_id"),
+                    receipt.name,
+                    i64::try_from(receipt.size).ok(),
+                    kind,
+                    receipt.received_at,
+                    receipt.package_id,
                 ],
             )
             .map_err(self.err())?;

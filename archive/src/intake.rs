@@ -7,7 +7,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use spoor_normalize::layout::{ExportShape, IntakeReceipt, NotKept};
 use spoor_normalize::text::path_component;
 use spoor_normalize::Sha256;
 
@@ -44,11 +44,15 @@ pub(crate) struct Export {
     pub(crate) not_kept: Vec<NotKept>,
 }
 
-/// An entry of a folder export that could not be kept.
-#[derive(Clone, Debug, Serialize)]
-pub(crate) struct NotKept {
-    pub(crate) path: String,
-    pub(crate) reason: String,
+impl Export {
+    /// File or folder, as the receipt and the package say.
+    pub(crate) fn shape(&self) -> ExportShape {
+        if self.is_folder {
+            ExportShape::Folder
+        } else {
+            ExportShape::File
+        }
+    }
 }
 
 impl Export {
@@ -185,7 +189,7 @@ fn walk(dir: &Path, rel: &str, export: &mut Export) -> io::Result<()> {
 }
 
 /// An intake receipt, read back from the store.
-pub(crate) fn read_receipt(path: &Path) -> Result<serde_json::Value, crate::Error> {
+pub(crate) fn read_receipt(path: &Path) -> Result<IntakeReceipt, crate::Error> {
     let file = File::open(path).map_err(with_path(path))?;
     serde_json::from_reader(io::BufReader::new(file)).map_err(|e| crate::Error::Package {
         path: path.to_owned(),

@@ -40,8 +40,9 @@ mod trail;
 pub use catalog::SearchHit;
 pub use config::{StoreConfig, STORE_FORMAT};
 pub use inbox::InboxOptions;
+pub use lock::FixityLock;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
-pub use run::{Fixity, FixityLock, InputReport, InputStatus, RunProgress, RunReport};
+pub use run::report::{Fixity, InputReport, InputStatus, RunProgress, RunReport};
 pub use spoor_ingest::{DateOrder, Passphrase, RecoveryKey};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 

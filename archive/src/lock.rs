@@ -16,6 +16,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use spoor_normalize::layout::{FixitySeal, LogEntry};
+
+use crate::log::Log;
+use crate::run::report::Fixity;
+use crate::store::{SigningKey, Store};
+use crate::trail::{checkpoint_ref, Trail};
 use crate::Error;
 
 /// Held while a process changes the store; released when dropped (or when
@@ -146,4 +152,41 @@ fn this_host() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default()
+}
+/// The store locked for a scheduled check (see [`Store::lock_for_fixity`]).
+#[derive(Debug)]
+pub struct FixityLock<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) _lock: StoreLock,
+}
+
+impl FixityLock<'_> {
+    /// Appends a `fixity` seal with the outcome of a verification of this
+    /// store and publishes a checkpoint, so scheduled checks become part of
+    /// the audit trail. Returns the new log size.
+    ///
+    /// # Errors
+    /// As for a run: the log, the signing key.
+    pub fn record(&self, fixity: &Fixity, key: &SigningKey) -> Result<u64, Error> {
+        let log_dir = self.store.root.join("log");
+        Log::complete_interrupted_publish(&log_dir)?;
+        let previous = Log::head(&log_dir)?;
+        let mut trail = Trail::new(Log::open(&log_dir, &self.store.config.origin)?);
+        trail.append(&LogEntry::Fixity(FixitySeal {
+            checked_at: jiff::Timestamp::now().to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            result: if fixity.intact {
+                "intact"
+            } else {
+                "problems-found"
+            }
+            .to_owned(),
+            problems: fixity.problems as u64,
+            packages: fixity.packages,
+            records: fixity.records,
+            bytes: fixity.bytes,
+            previous_checkpoint: previous.map(checkpoint_ref),
+        }))?;
+        Ok(trail.log.publish(&key.0)?.size)
+    }
 }

@@ -10,9 +10,10 @@ use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use spoor_ingest::{Blob, Quarantined, Sink};
-use spoor_normalize::{jcs, Record, Sha256};
+use spoor_normalize::layout::{to_canonical_line, KnownEntry, QuarantineEntry};
+use spoor_normalize::{Record, Sha256};
 
 use crate::fingerprint::FingerprintWriter;
 
@@ -235,9 +236,12 @@ impl<'a> Stager<'a> {
 
 /// One line of `known.jsonl`: a record not written, where it was, and why.
 fn write_known(out: &mut impl Write, record: &Record, why: &str) -> io::Result<()> {
-    let entry = json!({ "id": record.id, "locator": record.source.locator, "why": why });
-    out.write_all(&jcs::to_canonical(&entry))?;
-    out.write_all(b"\n")
+    let entry = KnownEntry {
+        id: record.id.as_str().to_owned(),
+        locator: record.source.locator.clone(),
+        why: why.to_owned(),
+    };
+    out.write_all(&to_canonical_line(&entry)?)
 }
 
 impl Sink for Stager<'_> {
@@ -304,14 +308,13 @@ impl Sink for Stager<'_> {
         if let Some(digest) = raw_sha256 {
             self.put_blob(digest, &item.raw)?;
         }
-        let entry = json!({
-            "locator": item.locator,
-            "reason": item.reason,
-            "raw_size": item.raw_size,
-            "raw_sha256": raw_sha256,
-        });
-        self.quarantine.write_all(&jcs::to_canonical(&entry))?;
-        self.quarantine.write_all(b"\n")?;
+        let entry = QuarantineEntry {
+            locator: item.locator,
+            reason: item.reason,
+            raw_size: item.raw_size,
+            raw_sha256: raw_sha256.map(|d| d.to_hex()),
+        };
+        self.quarantine.write_all(&to_canonical_line(&entry)?)?;
         self.counts.quarantined += 1;
         Ok(())
     }

@@ -8,10 +8,13 @@ use spoor_normalize::{jcs, Sha256, Zone};
 
 use crate::catalog::{Catalog, SearchHit};
 use crate::config::{StoreConfig, STORE_FORMAT};
-use crate::fsutil::{with_path, write_atomic};
-use crate::lock::StoreLock;
+use crate::fsutil::{remove_leftovers, with_path, write_atomic};
+use crate::inbox::{self, InboxOptions};
+use crate::lock::{FixityLock, StoreLock};
 use crate::log::Log;
+use crate::notify;
 use crate::notify::NotifySettings;
+use crate::run::report::{InputReport, InputStatus, RunProgress, RunReport};
 use crate::Error;
 
 /// The package format this version writes.
@@ -320,6 +323,158 @@ impl Store {
 
     /// `STORE/tmp/`: where a run stages, seals and decrypts before anything
     /// is renamed into the store; private (0700) and emptied by every run.
+    /// E-mails the report (to the `[notify]` recipients of spoor.toml, via
+    /// `url` or the settings' URL) and records the outcome in it and in
+    /// `runs/<run>.json`. Without a URL nothing is sent.
+    ///
+    /// # Errors
+    /// Only for settings that cannot work (no recipients, a bad URL or
+    /// address, a password file that cannot be read); a server that fails
+    /// is recorded in the report instead.
+    pub fn notify(&self, report: &mut RunReport, url: Option<&str>) -> Result<(), Error> {
+        let Some(url) = url.or(self.config.notify.url.as_deref()) else {
+            return Ok(());
+        };
+        let failed = report
+            .inputs
+            .iter()
+            .filter(|i| i.status == InputStatus::Failed)
+            .count();
+        let verdict = match report.exit_code() {
+            0 => "archived".to_owned(),
+            3 => "archived, with items to look at".to_owned(),
+            _ => format!("{failed} inputs FAILED"),
+        };
+        let subject = format!("spoor run {}: {verdict}", report.run_id);
+        report.notification = Some(notify::send(
+            &self.config.notify,
+            url,
+            &subject,
+            report.summary(),
+        )?);
+        crate::run::report::write_report(self, report)
+    }
+
+    /// Takes the store's lock for a scheduled check, waiting for a run
+    /// that holds it to finish (`waiting` is told who holds it): the check
+    /// then reads a store nobody changes, and its outcome is recorded
+    /// with [`FixityLock::record`] before the lock is let go.
+    ///
+    /// # Errors
+    /// When the lock file cannot be opened or locked.
+    pub fn lock_for_fixity(&self, waiting: &dyn Fn(&str)) -> Result<FixityLock<'_>, Error> {
+        Ok(FixityLock {
+            store: self,
+            _lock: StoreLock::acquire_waiting(&self.root, waiting)?,
+        })
+    }
+
+    /// Archives every input; returns the report (also written to `runs/`).
+    ///
+    /// # Errors
+    /// Only when the run cannot happen at all (catalogue unusable, report not
+    /// writable); a failing input is reported in its [`InputReport`].
+    pub fn run(
+        &self,
+        inputs: &[PathBuf],
+        key: &SigningKey,
+        progress: &dyn Fn(RunProgress<'_>),
+    ) -> Result<RunReport, Error> {
+        crate::run::run_inputs(self, inputs, Vec::new(), None, key, progress)
+    }
+
+    /// Archives every export in `inbox` that is ready (see
+    /// [`InboxOptions`]); those still being delivered are reported as
+    /// [`InputStatus::Waiting`] and left for the next run.
+    ///
+    /// # Errors
+    /// As [`Store::run`], and when the inbox cannot be read.
+    pub fn run_inbox(
+        &self,
+        inbox: &Path,
+        options: &InboxOptions,
+        key: &SigningKey,
+        progress: &dyn Fn(RunProgress<'_>),
+    ) -> Result<RunReport, Error> {
+        let inbox::Scan { ready, waiting } = inbox::scan(inbox, options.settle)?;
+        let waiting = waiting
+            .into_iter()
+            .map(|(path, why)| InputReport {
+                status: InputStatus::Waiting,
+                error: Some(why),
+                ..InputReport::new(&path)
+            })
+            .collect();
+        crate::run::run_inputs(
+            self,
+            &ready,
+            waiting,
+            options.move_done.then_some(inbox),
+            key,
+            progress,
+        )
+    }
+
+    /// Removes what an interrupted run left: everything in `tmp/` (staging
+    /// folders, unfinished zips, decrypted working copies), and the
+    /// temporary files of writes it did not finish in `intake/`, `runs/`
+    /// and `log/`. `tmp/` is made private to the store's owner (mode 0700),
+    /// since decrypted sources are worked on there. Only called under the
+    /// store lock.
+    pub(crate) fn clear_work_space(&self) -> Result<(), Error> {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = self.work_space();
+        fs::create_dir_all(&tmp).map_err(with_path(&tmp))?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o700)).map_err(with_path(&tmp))?;
+        for entry in fs::read_dir(&tmp).map_err(with_path(&tmp))?.flatten() {
+            let path = entry.path();
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.map_err(with_path(&path))?;
+        }
+        for dir in ["intake", "runs", "log"] {
+            let dir = self.root.join(dir);
+            let removed = remove_leftovers(&dir).map_err(with_path(&dir))?;
+            if removed > 0 {
+                tracing::warn!(folder = %dir.display(), removed, "removed unfinished files of an interrupted run");
+            }
+        }
+        Ok(())
+    }
+
+    /// The package with this id, from the catalogue, else by looking in
+    /// `packages/` (the catalogue may have been lost).
+    pub(crate) fn find_package(
+        &self,
+        catalog: &Catalog,
+        package_id: &str,
+    ) -> Result<Option<String>, Error> {
+        if let Some(path) = catalog.package_path(package_id)? {
+            if self.root.join(&path).is_file() {
+                return Ok(Some(path));
+            }
+        }
+        let name = format!("{package_id}.zip");
+        Ok(files_under(&self.root.join("packages"), "zip")?
+            .into_iter()
+            .find(|p| p.file_name().is_some_and(|n| n == name.as_str()))
+            .map(|p| self.relative(&p)))
+    }
+
+    /// Builds the evidence bundle for one record: its line, its blobs'
+    /// hashes, its log entry, leaf index, inclusion proof and the latest
+    /// signed checkpoint, as canonical JSON (docs/FORMAT.md §12).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for an unknown record, and the errors of reading the
+    /// package or the log.
+    pub fn prove(&self, record_id: &str) -> Result<Vec<u8>, Error> {
+        crate::prove::evidence(self, record_id)
+    }
+
     pub(crate) fn work_space(&self) -> PathBuf {
         self.root.join("tmp")
     }

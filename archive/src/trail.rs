@@ -15,13 +15,14 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use serde_json::{json, Value};
-use spoor_normalize::{jcs, Sha256};
+use serde_json::Value;
+use spoor_normalize::layout::{self, CheckpointRef, IntakeReceipt, LogEntry};
+use spoor_normalize::Sha256;
 
 use crate::catalog::{Catalog, LoggedPackage};
 use crate::fsutil::with_path;
 use crate::intake::read_receipt;
-use crate::log::Log;
+use crate::log::{Log, TreeHead};
 use crate::stage::each_record_line;
 use crate::store::{files_under, relative_to};
 use crate::Error;
@@ -43,6 +44,14 @@ pub(crate) struct PackageSeal<'a> {
     pub(crate) payload_oxum: &'a str,
 }
 
+/// A checkpoint as a seal names it.
+pub(crate) fn checkpoint_ref(head: TreeHead) -> CheckpointRef {
+    CheckpointRef {
+        size: head.size,
+        root: Sha256::from_bytes(head.root).to_hex(),
+    }
+}
+
 impl Trail {
     pub(crate) fn new(log: Log) -> Trail {
         Trail {
@@ -51,21 +60,26 @@ impl Trail {
         }
     }
 
-    fn append(&mut self, entry: &Value) -> Result<u64, Error> {
-        self.log.append(jcs::to_canonical(entry))
+    /// Appends one entry; returns its index.
+    pub(crate) fn append(&mut self, entry: &LogEntry) -> Result<u64, Error> {
+        let bytes = layout::to_canonical(entry).map_err(|e| Error::Internal(e.to_string()))?;
+        self.log.append(bytes)
     }
 
     /// The `intake` entry of a receipt.
-    pub(crate) fn intake(&mut self, receipt_path: &str, receipt: &Value) -> Result<(), Error> {
-        self.append(&json!({
-            "type": "intake",
-            "receipt": receipt_path,
-            "name": receipt["name"],
-            "size": receipt["size"],
-            "sha256": receipt["sha256"],
-            "received_at": receipt["received_at"],
-            "package_id": receipt["package_id"],
-        }))
+    pub(crate) fn intake(
+        &mut self,
+        receipt_path: &str,
+        receipt: &IntakeReceipt,
+    ) -> Result<(), Error> {
+        self.append(&LogEntry::Intake {
+            receipt: receipt_path.to_owned(),
+            name: receipt.name.clone(),
+            size: receipt.size,
+            sha256: receipt.sha256.clone(),
+            received_at: receipt.received_at.clone(),
+            package_id: receipt.package_id.clone(),
+        })
         .map(|_| ())
     }
 
@@ -78,12 +92,11 @@ impl Trail {
     ) -> Result<(), Error> {
         let mut failed = None;
         let read = each_record_line(records, |id, hash, _| {
-            let entry = json!({
-                "type": "record",
-                "id": id,
-                "hash": hash,
-                "package_id": seal.package_id,
-            });
+            let entry = LogEntry::Record {
+                id: id.to_owned(),
+                hash: hash.to_hex(),
+                package_id: seal.package_id.to_owned(),
+            };
             self.append(&entry).map(|_| ()).map_err(|e| {
                 let message = e.to_string();
                 failed = Some(e);
@@ -96,14 +109,13 @@ impl Trail {
                 reason: format!("data/records.jsonl: {e}"),
             }));
         }
-        self.append(&json!({
-            "type": "package",
-            "package_id": seal.package_id,
-            "path": seal.path,
-            "zip_sha256": seal.zip_sha256,
-            "tagmanifest_sha256": seal.tagmanifest_sha256,
-            "payload_oxum": seal.payload_oxum,
-        }))
+        self.append(&LogEntry::Package {
+            package_id: seal.package_id.to_owned(),
+            path: seal.path.to_owned(),
+            zip_sha256: seal.zip_sha256.to_hex(),
+            tagmanifest_sha256: seal.tagmanifest_sha256.to_hex(),
+            payload_oxum: seal.payload_oxum.to_owned(),
+        })
         .map(|_| ())
     }
 
@@ -213,8 +225,7 @@ pub(crate) fn roll_forward(
     if !lacking.is_empty() {
         for receipt in files_under(&root.join("intake"), "json")? {
             let value = read_receipt(&receipt)?;
-            let named = value.get("package_id").and_then(Value::as_str);
-            if named.is_some_and(|id| lacking.contains(id)) {
+            if lacking.contains(value.package_id.as_str()) {
                 catalog.index_receipt(&relative_to(root, &receipt), &value)?;
             }
         }

@@ -202,15 +202,7 @@ pub struct ReadSummary {
     pub accounting: Option<Accounting>,
 }
 
-/// How many units of one kind an export held; each became exactly one
-/// item (a record, or a quarantined item).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Accounting {
-    /// What was counted, e.g. `signal message rows`.
-    pub unit: String,
-    /// How many were read.
-    pub read: u64,
-}
+pub use spoor_normalize::layout::Accounting;
 
 /// Why a reader ended before its input did: the input failed (`F` says
 /// how; what was read before that point stays read), or the consumer of

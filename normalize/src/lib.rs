@@ -16,6 +16,7 @@
 
 mod hash;
 pub mod jcs;
+pub mod layout;
 mod record;
 pub mod text;
 pub mod tiles;
