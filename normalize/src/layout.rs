@@ -307,7 +307,8 @@ pub struct EvidenceBundle {
     pub leaf_index: u64,
     /// The tree size the proof is for.
     pub tree_size: u64,
-    /// The inclusion proof, hashes in lowercase hex.
+    /// The RFC 6962 audit path from the leaf to the root, base64 hashes
+    /// (as in the checkpoint).
     pub inclusion_proof: Vec<String>,
     /// The signed checkpoint of that size.
     pub checkpoint: String,

@@ -2,7 +2,7 @@
 //! its log entry and inclusion proof, and a checkpoint signed by the key the
 //! auditor trusts. No store is needed.
 
-use serde_json::Value;
+use spoor_normalize::layout::{EvidenceBundle, LogEntry, EVIDENCE_SCHEMA};
 use spoor_normalize::{jcs, Record, Sha256};
 use tlog_tiles::tlog::{check_record, record_hash, Hash};
 
@@ -13,28 +13,24 @@ use crate::trail::{parse_checkpoint, trusted_key};
 /// string obtained out of band. Every problem found is in the report.
 pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
     let mut report = Report::default();
-    let value: Value = match serde_json::from_slice(bundle) {
+    let bundle: EvidenceBundle = match serde_json::from_slice(bundle) {
         Ok(v) => v,
         Err(e) => {
-            report.problem("bundle", format!("not JSON: {e}"));
+            report.problem(
+                "bundle",
+                format!("not an evidence bundle of docs/FORMAT.md §12: {e}"),
+            );
             return report;
         }
     };
-    let text = |k: &str| {
-        value
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    if text("schema") != "spoor.evidence/1" {
-        report.problem("bundle", "schema is not spoor.evidence/1");
+    if bundle.schema != EVIDENCE_SCHEMA {
+        report.problem("bundle", format!("schema is not {EVIDENCE_SCHEMA}"));
     }
     let Some((origin, verifiers)) = trusted_key(pubkey, &mut report) else {
         return report;
     };
     let Some(head) = parse_checkpoint(
-        text("checkpoint").as_bytes(),
+        bundle.checkpoint.as_bytes(),
         "checkpoint",
         &origin,
         &verifiers,
@@ -44,34 +40,33 @@ pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
     };
 
     // The record: canonical, hashing to what the bundle and the entry say.
-    let line = text("record");
+    let line = &bundle.record;
     let record_sha256 = Sha256::of(line.as_bytes());
     report.records = 1;
     if !jcs::is_canonical(line.as_bytes()) {
         report.problem("record", "not in RFC 8785 canonical form");
     }
-    if text("record_sha256") != record_sha256.to_hex() {
+    if bundle.record_sha256 != record_sha256.to_hex() {
         report.problem(
             "record",
             format!("hashes to {record_sha256}, not to the bundle's record_sha256"),
         );
     }
-    let record: Option<Record> = serde_json::from_str(&line).ok();
+    let record: Option<Record> = serde_json::from_str(line).ok();
     let Some(record) = record else {
         report.problem("record", "not a spoor.record/1 record");
         return report;
     };
 
     // Its log entry names it, with this hash, in this package.
-    let entry = text("log_entry");
-    let entry_value: Value = serde_json::from_str(&entry).unwrap_or(Value::Null);
-    let expected = serde_json::json!({
-        "type": "record",
-        "id": record.id,
-        "hash": record_sha256,
-        "package_id": text("package_id"),
-    });
-    if entry_value != expected || !jcs::is_canonical(entry.as_bytes()) {
+    let entry = &bundle.log_entry;
+    let expected = LogEntry::Record {
+        id: record.id.as_str().to_owned(),
+        hash: record_sha256.to_hex(),
+        package_id: bundle.package_id.clone(),
+    };
+    let named = serde_json::from_str::<LogEntry>(entry).ok();
+    if named.as_ref() != Some(&expected) || !jcs::is_canonical(entry.as_bytes()) {
         report.problem(
             "log_entry",
             "does not name this record with this hash and package",
@@ -86,45 +81,33 @@ pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
         .filter(|b| !b.missing)
         .map(|b| (b.sha256.map(|d| d.to_hex()), b.size))
         .collect();
-    let listed: Vec<(Option<String>, Option<u64>)> = value
-        .get("blobs")
-        .and_then(Value::as_array)
-        .map(|blobs| {
-            blobs
-                .iter()
-                .map(|b| {
-                    (
-                        b.get("sha256").and_then(Value::as_str).map(str::to_owned),
-                        b.get("size").and_then(Value::as_u64),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let listed: Vec<(Option<String>, Option<u64>)> = bundle
+        .blobs
+        .iter()
+        .map(|b| (b.sha256.clone(), b.size))
+        .collect();
     if referenced != listed {
         report.problem("blobs", "differ from the blobs the record references");
     }
 
     // The inclusion proof from the entry's leaf to the signed root.
-    let index = value.get("leaf_index").and_then(Value::as_u64);
-    let size = value.get("tree_size").and_then(Value::as_u64);
-    if size != Some(head.size) {
+    let index = bundle.leaf_index;
+    if bundle.tree_size != head.size {
         report.problem(
             "tree_size",
-            format!("is {size:?}, but the checkpoint's size is {}", head.size),
+            format!(
+                "is {}, but the checkpoint's size is {}",
+                bundle.tree_size, head.size
+            ),
         );
     }
-    let proof: Option<Vec<Hash>> = value
-        .get("inclusion_proof")
-        .and_then(Value::as_array)
-        .and_then(|hashes| {
-            hashes
-                .iter()
-                .map(|h| h.as_str().and_then(|s| Hash::parse_hash(s).ok()))
-                .collect()
-        });
-    match (proof, index) {
-        (Some(proof), Some(index)) => {
+    let proof: Option<Vec<Hash>> = bundle
+        .inclusion_proof
+        .iter()
+        .map(|h| Hash::parse_hash(h).ok())
+        .collect();
+    match proof {
+        Some(proof) => {
             if let Err(e) = check_record(
                 &proof,
                 head.size,
@@ -138,10 +121,7 @@ pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
                 );
             }
         }
-        _ => report.problem(
-            "inclusion_proof",
-            "missing or malformed (base64 hashes and a leaf_index expected)",
-        ),
+        None => report.problem("inclusion_proof", "malformed (base64 hashes expected)"),
     }
     report
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
-use spoor_normalize::{hash_reader, jcs, HashingReader, Record, Sha256, RECORD_SCHEMA};
+use spoor_normalize::layout::{ExportShape, KnownEntry, PackageManifest, QuarantineEntry};
+use spoor_normalize::{hash_reader, jcs, HashingReader, Locator, Record, Sha256, RECORD_SCHEMA};
 use zip::ZipArchive;
 
 use crate::bag::{parse_bag_info, parse_manifest};
@@ -131,15 +132,9 @@ impl Lines {
     }
 
     /// Notes the span of a quarantine or known entry's `locator`.
-    fn note_locator(&mut self, value: &Value) {
-        let locator = value.get("locator");
-        let bytes = locator
-            .and_then(|l| l.get("bytes"))
-            .and_then(Value::as_array)
-            .and_then(|b| Some([b.first()?.as_u64()?, b.get(1)?.as_u64()?]));
-        if let Some(bytes) = bytes {
-            let path = locator.and_then(|l| l.get("path")).and_then(Value::as_str);
-            self.note_span(path, bytes);
+    fn note_locator(&mut self, locator: &Locator) {
+        if let Some(bytes) = locator.bytes {
+            self.note_span(locator.path.as_deref(), bytes);
         }
     }
 }
@@ -482,53 +477,55 @@ fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
     lines.records.push(RecordLine { id, hash });
 }
 
-/// A line that must be a canonical JSON object: its value, or `None` with
-/// the problem noted.
-fn canonical_entry(line: &[u8], number: u64, lines: &mut Lines) -> Option<Value> {
+/// A line that must be one canonical JSON document of type `T`: it, or
+/// `None` with the problem noted.
+fn canonical_entry<T: serde::de::DeserializeOwned>(
+    line: &[u8],
+    number: u64,
+    lines: &mut Lines,
+    what: &str,
+) -> Option<T> {
     if !jcs::is_canonical(line) {
         lines
             .problems
             .push((number, "not in RFC 8785 canonical form".to_owned()));
     }
-    serde_json::from_slice::<Value>(line)
-        .map_err(|e| lines.problems.push((number, format!("not JSON: {e}"))))
+    serde_json::from_slice::<T>(line)
+        .map_err(|e| {
+            let problem = format!("not a {what} of docs/FORMAT.md §10: {e}");
+            lines.problems.push((number, problem));
+        })
         .ok()
 }
 
 fn check_quarantine_line(line: &[u8], number: u64, lines: &mut Lines) {
-    let Some(value) = canonical_entry(line, number, lines) else {
+    let Some(entry) = canonical_entry::<QuarantineEntry>(line, number, lines, "quarantine entry")
+    else {
         return;
     };
-    if value.get("reason").and_then(Value::as_str).is_none() {
-        lines
-            .problems
-            .push((number, "quarantine entry without a reason".to_owned()));
+    if let Some(digest) = entry.raw_sha256 {
+        lines.blobs.entry(digest).or_insert(number);
     }
-    if let Some(digest) = value.get("raw_sha256").and_then(Value::as_str) {
-        lines.blobs.entry(digest.to_owned()).or_insert(number);
-    }
-    lines.note_locator(&value);
+    lines.note_locator(&entry.locator);
 }
 
 /// A line of `known.jsonl`: a record not written again, and why.
 fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
-    let Some(value) = canonical_entry(line, number, lines) else {
+    let Some(entry) = canonical_entry::<KnownEntry>(line, number, lines, "known-record entry")
+    else {
         return;
     };
-    lines.note_locator(&value);
-    if value.get("id").and_then(Value::as_str).is_none() {
-        lines
-            .problems
-            .push((number, "known-record entry without an id".to_owned()));
-    }
-    let why = value.get("why").and_then(Value::as_str);
+    lines.note_locator(&entry.locator);
     if !matches!(
-        why,
-        Some("already in the store" | "repeated in this export")
+        entry.why.as_str(),
+        "already in the store" | "repeated in this export"
     ) {
         lines.problems.push((
             number,
-            format!("known-record entry with why {why:?}, not one of the two reasons"),
+            format!(
+                "known-record entry with why \"{}\", not one of the two reasons",
+                entry.why
+            ),
         ));
     }
 }
@@ -536,15 +533,15 @@ fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
 /// Every mbox of the export (a file with an `mbox-variant` decision) is
 /// tiled by the byte ranges of its records, known and quarantine entries:
 /// from byte 0 to its end, no gap, no overlap (docs/FORMAT.md §10).
-fn check_tiling(package: &Value, by_path: &BTreeMap<&str, &EntryResult>, report: &mut Report) {
-    let Some(original) = package.pointer("/export/original").and_then(Value::as_str) else {
-        return;
-    };
+fn check_tiling(
+    package: &PackageManifest,
+    by_path: &BTreeMap<&str, &EntryResult>,
+    report: &mut Report,
+) {
+    let original = package.export.original.as_str();
     let mboxes = package
-        .get("decisions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+        .decisions
+        .iter()
         .filter(|d| d.get("decision").and_then(Value::as_str) == Some("mbox-variant"))
         .map(|d| d.get("path").and_then(Value::as_str));
     let all_lines: Vec<&Lines> = [
@@ -826,96 +823,81 @@ fn check_bag(
     let Some(package_json) = text("data/package.json") else {
         return facts;
     };
-    let package: Value = match serde_json::from_str(&package_json) {
+    let package: PackageManifest = match serde_json::from_str(&package_json) {
         Ok(v) => v,
         Err(e) => {
-            report.problem("data/package.json", format!("not JSON: {e}"));
+            report.problem(
+                "data/package.json",
+                format!("not a package.json of docs/FORMAT.md §10: {e}"),
+            );
             return facts;
         }
     };
     if !jcs::is_canonical(package_json.trim_end_matches('\n').as_bytes()) {
         report.problem("data/package.json", "not in RFC 8785 canonical form");
     }
-    if package.get("package_id").and_then(Value::as_str) != Some(top) {
+    if package.package_id != top {
         report.problem(
             "data/package.json",
-            format!("package_id is not {top:?}, the package's folder name"),
+            format!("package_id is not {top}, the package's folder name"),
         );
     }
-    let count = |k: &str| {
-        package
-            .pointer(&format!("/counts/{k}"))
-            .and_then(Value::as_u64)
-    };
-    if count("records") != Some(record_lines) {
+    let counts = &package.counts;
+    if counts.records != record_lines {
         report.problem(
             "data/package.json",
             format!(
-                "counts.records is {:?} but records.jsonl has {record_lines} lines",
-                count("records")
+                "counts.records is {} but records.jsonl has {record_lines} lines",
+                counts.records
             ),
         );
     }
-    let not_written = count("known").zip(count("duplicates")).map(|(k, d)| k + d);
-    if not_written != Some(known_lines) {
+    let not_written = counts.known + counts.duplicates;
+    if not_written != known_lines {
         report.problem(
             "data/package.json",
             format!(
-                "counts.known + counts.duplicates is {not_written:?} but known.jsonl has {known_lines} lines",
+                "counts.known + counts.duplicates is {not_written} but known.jsonl has {known_lines} lines",
             ),
         );
     }
-    if count("quarantined") != Some(quarantine_lines) {
+    if counts.quarantined != quarantine_lines {
         report.problem(
             "data/package.json",
             format!(
-                "counts.quarantined is {:?} but quarantine.jsonl has {quarantine_lines} lines",
-                count("quarantined")
+                "counts.quarantined is {} but quarantine.jsonl has {quarantine_lines} lines",
+                counts.quarantined
             ),
         );
     }
     check_tiling(&package, &by_path, report);
     // Every unit the export held became one line of records.jsonl,
     // known.jsonl or quarantine.jsonl (docs/FORMAT.md §6.3).
-    if let Some(accounting) = package.get("accounting").filter(|a| !a.is_null()) {
-        let read = accounting.get("read").and_then(Value::as_u64);
+    if let Some(accounting) = &package.accounting {
         let lines = record_lines + known_lines + quarantine_lines;
-        if read != Some(lines) {
+        if accounting.read != lines {
             report.problem(
                 "data/package.json",
                 format!(
-                    "accounting: {read:?} {} read, but records, known and quarantine lines add up to {lines}",
-                    accounting.get("unit").and_then(Value::as_str).unwrap_or("units")
+                    "accounting: {} {} read, but records, known and quarantine lines add up to {lines}",
+                    accounting.read, accounting.unit
                 ),
             );
         }
     }
-    let export_sha256 = package
-        .pointer("/export/sha256")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    facts.export_sha256 = export_sha256.clone();
-    facts.export_size = package.pointer("/export/size").and_then(Value::as_u64);
-    for other in export_hashes
-        .iter()
-        .filter(|h| Some(*h) != export_sha256.as_ref())
-    {
+    let export_sha256 = package.export.sha256.clone();
+    facts.export_sha256 = Some(export_sha256.clone());
+    facts.export_size = Some(package.export.size);
+    for other in export_hashes.iter().filter(|h| **h != export_sha256) {
         report.problem(
             "data/records.jsonl",
             format!("records name export {other}, not this package's export"),
         );
     }
-    let original = package
-        .pointer("/export/original")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let kind = package
-        .pointer("/export/kind")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let original_hash = match kind {
-        "file" => by_path.get(original).and_then(|r| r.sha256),
-        "folder" => {
+    let original = package.export.original.as_str();
+    let original_hash = match package.export.kind {
+        ExportShape::File => by_path.get(original).and_then(|r| r.sha256),
+        ExportShape::Folder => {
             let prefix = format!("{original}/");
             let mut listing: Vec<(&str, Sha256)> = results
                 .iter()
@@ -925,17 +907,16 @@ fn check_bag(
             let text: String = listing.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
             Some(Sha256::of(text.as_bytes()))
         }
-        _ => None,
     };
-    match (original_hash, &export_sha256) {
-        (Some(got), Some(want)) if got.to_hex() == *want => {}
-        (Some(got), Some(want)) => report.problem(
+    match original_hash {
+        Some(got) if got.to_hex() == export_sha256 => {}
+        Some(got) => report.problem(
             original,
-            format!("original hashes to {got}, but the export's SHA-256 is {want}"),
+            format!("original hashes to {got}, but the export's SHA-256 is {export_sha256}"),
         ),
-        _ => report.problem(
+        None => report.problem(
             "data/package.json",
-            format!("export original {original:?} ({kind}) not found or no export sha256"),
+            format!("export original {original} not found in the package"),
         ),
     }
     facts

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
+use spoor_normalize::layout::IntakeReceipt;
 
 use crate::package::{check_package, PackageFacts};
 use crate::report::Report;
@@ -164,7 +165,7 @@ fn check_receipts(
     for path in dated_files(root, "intake", "json", report)? {
         let place = relative(root, &path);
         report.receipts += 1;
-        let receipt: Value = match fs::read(&path)
+        let receipt: IntakeReceipt = match fs::read(&path)
             .map_err(|e| e.to_string())
             .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
         {
@@ -174,10 +175,7 @@ fn check_receipts(
                 continue;
             }
         };
-        let Some(package_id) = receipt.get("package_id").and_then(Value::as_str) else {
-            report.problem(&place, "intake receipt names no package");
-            continue;
-        };
+        let package_id = receipt.package_id.as_str();
         let Some((package_place, facts)) = packages.get(package_id) else {
             if logged.contains(package_id) {
                 report.problem(
@@ -193,25 +191,29 @@ fn check_receipts(
             continue;
         };
         *receipted.entry(facts.package_id.as_str()).or_default() += 1;
-        if let Some(at) = receipt
-            .get("received_at")
-            .and_then(Value::as_str)
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        {
+        if let Ok(at) = receipt.received_at.parse::<jiff::Timestamp>() {
             let earliest = received.entry(package_id.to_owned()).or_insert(at);
             *earliest = (*earliest).min(at);
         }
-        let sha256 = receipt.get("sha256").and_then(Value::as_str);
-        if sha256 != facts.export_sha256.as_deref() {
-            report.problem(&place, format!("receipt SHA-256 {sha256:?} differs from the original in {package_place} ({:?})", facts.export_sha256));
-        }
-        let size = receipt.get("size").and_then(Value::as_u64);
-        if size != facts.export_size {
+        if facts.export_sha256.as_deref() != Some(receipt.sha256.as_str()) {
+            let held = facts.export_sha256.as_deref().unwrap_or("none");
             report.problem(
                 &place,
                 format!(
-                    "receipt size {size:?} differs from the original in {package_place} ({:?})",
-                    facts.export_size
+                    "receipt SHA-256 {} differs from the original in {package_place} ({held})",
+                    receipt.sha256
+                ),
+            );
+        }
+        if facts.export_size != Some(receipt.size) {
+            let held = facts
+                .export_size
+                .map_or("none".to_owned(), |s| s.to_string());
+            report.problem(
+                &place,
+                format!(
+                    "receipt size {} differs from the original in {package_place} ({held})",
+                    receipt.size
                 ),
             );
         }

@@ -8,8 +8,8 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use serde_json::Value;
 use signed_note::{Note, StandardVerifier, VerifierList};
+use spoor_normalize::layout::{FixitySeal, IntakeReceipt, LogEntry, RunSeal};
 use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
 use spoor_normalize::{jcs, Sha256};
 use tlog_tiles::checkpoint::Checkpoint;
@@ -476,20 +476,19 @@ impl<'a> EntryChecker<'a> {
         if !jcs::is_canonical(entry) {
             self.problem(index, "not canonical JSON".to_owned());
         }
-        let Ok(value) = serde_json::from_slice::<Value>(entry) else {
-            self.problem(index, "not JSON".to_owned());
-            return;
+        let entry = match serde_json::from_slice::<LogEntry>(entry) {
+            Ok(entry) => entry,
+            Err(e) => {
+                self.problem(index, format!("not a log entry of docs/FORMAT.md §11: {e}"));
+                return;
+            }
         };
-        let text = |k: &str| {
-            value
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        match value.get("type").and_then(Value::as_str) {
-            Some("record") => {
-                let (id, hash, package) = (text("id"), text("hash"), text("package_id"));
+        match entry {
+            LogEntry::Record {
+                id,
+                hash,
+                package_id: package,
+            } => {
                 let Some((place, facts)) = self.store_packages.get(&package) else {
                     self.problem(
                         index,
@@ -525,29 +524,26 @@ impl<'a> EntryChecker<'a> {
                     ));
                 }
             }
-            Some("package") => {
-                let fields = (
-                    text("zip_sha256"),
-                    text("tagmanifest_sha256"),
-                    text("payload_oxum"),
-                    index,
-                );
-                if self.packages.insert(text("package_id"), fields).is_some() {
-                    self.problem(
-                        index,
-                        format!("package {} logged twice", text("package_id")),
-                    );
+            LogEntry::Package {
+                package_id,
+                zip_sha256,
+                tagmanifest_sha256,
+                payload_oxum,
+                ..
+            } => {
+                let fields = (zip_sha256, tagmanifest_sha256, payload_oxum, index);
+                if self.packages.insert(package_id.clone(), fields).is_some() {
+                    self.problem(index, format!("package {package_id} logged twice"));
                 }
             }
-            Some("intake") => {
-                let receipt = text("receipt");
+            LogEntry::Intake {
+                receipt, sha256, ..
+            } => {
                 let found = fs::read(self.root.join(&receipt))
                     .ok()
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+                    .and_then(|b| serde_json::from_slice::<IntakeReceipt>(&b).ok());
                 match found {
-                    Some(r)
-                        if r.get("sha256").and_then(Value::as_str)
-                            == Some(text("sha256").as_str()) => {}
+                    Some(r) if r.sha256 == sha256 => {}
                     Some(_) => self.problem(
                         index,
                         format!("intake receipt {receipt} differs from the logged SHA-256"),
@@ -560,7 +556,16 @@ impl<'a> EntryChecker<'a> {
             }
             // Every publish ends with a seal: a run's, or a recorded fixity
             // check's.
-            Some("run" | "fixity") => {
+            LogEntry::Run(RunSeal {
+                ref previous_checkpoint,
+                ref started_at,
+                ..
+            })
+            | LogEntry::Fixity(FixitySeal {
+                ref previous_checkpoint,
+                checked_at: ref started_at,
+                ..
+            }) => {
                 if !self.heads.contains_key(&(index + 1)) {
                     self.problem(
                         index,
@@ -570,31 +575,16 @@ impl<'a> EntryChecker<'a> {
                         ),
                     );
                 }
-                let previous = value
-                    .get("previous_checkpoint")
-                    .filter(|p| !p.is_null())
-                    .map(|p| {
-                        let size = p.get("size").and_then(Value::as_u64).unwrap_or(u64::MAX);
-                        (
-                            size,
-                            p.get("root")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_owned(),
-                        )
-                    });
+                let previous = previous_checkpoint
+                    .as_ref()
+                    .map(|p| (p.size, p.root.clone()));
                 self.runs.push((index, previous));
-                if value.get("type").and_then(Value::as_str) == Some("run") {
-                    let started = value
-                        .get("started_at")
-                        .and_then(Value::as_str)
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                    if started.is_some() {
-                        self.last_run_started = started;
+                if matches!(entry, LogEntry::Run(_)) {
+                    if let Ok(started) = started_at.parse::<jiff::Timestamp>() {
+                        self.last_run_started = Some(started);
                     }
                 }
             }
-            other => self.problem(index, format!("unknown entry type {other:?}")),
         }
     }
 
