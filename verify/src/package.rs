@@ -625,40 +625,98 @@ fn check_bag(
     records: Vec<RecordLine>,
     report: &mut Report,
 ) -> PackageFacts {
-    let mut facts = PackageFacts {
-        package_id: top.to_owned(),
-        ..PackageFacts::default()
-    };
-    let by_path: BTreeMap<&str, &EntryResult> =
-        results.iter().map(|r| (r.bag_path.as_str(), r)).collect();
+    let bag = Bag::new(results);
     for r in results {
         report.bytes += r.size;
         if let Some(e) = &r.error {
             report.problem(&r.bag_path, e.clone());
         }
     }
-    let text = |name: &str| -> Option<String> {
-        by_path
+    bag.check_declaration(report);
+    bag.check_manifest(report);
+    bag.check_tagmanifest(report);
+    let mut facts = PackageFacts {
+        package_id: top.to_owned(),
+        payload_oxum: bag.check_bag_info(report).unwrap_or_default(),
+        ..PackageFacts::default()
+    };
+    let tally = bag.tally_lines(&records, report);
+    facts.records = records;
+    report.records += tally.records;
+    bag.check_blobs(&tally.referenced, report);
+    if let Some(package) = bag.package_json(report) {
+        if package.package_id != top {
+            report.problem(
+                "data/package.json",
+                format!("package_id is not {top}, the package's folder name"),
+            );
+        }
+        check_counts(&package, &tally, report);
+        check_tiling(&package, &bag.by_path, report);
+        bag.check_original(&package, &tally, report);
+        facts.export_sha256 = Some(package.export.sha256);
+        facts.export_size = Some(package.export.size);
+    }
+    facts
+}
+
+/// The files of one bag, by their path inside it.
+struct Bag<'r> {
+    results: &'r [EntryResult],
+    by_path: BTreeMap<&'r str, &'r EntryResult>,
+}
+
+/// What the three line files held.
+#[derive(Default)]
+struct LineTally {
+    records: u64,
+    quarantined: u64,
+    known: u64,
+    /// Blob digest → the file and line that first references it.
+    referenced: BTreeMap<String, (String, u64)>,
+    /// The exports the records name.
+    export_hashes: BTreeSet<String>,
+}
+
+impl<'r> Bag<'r> {
+    fn new(results: &'r [EntryResult]) -> Bag<'r> {
+        let by_path = results.iter().map(|r| (r.bag_path.as_str(), r)).collect();
+        Bag { results, by_path }
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        self.by_path
             .get(name)
             .and_then(|r| r.content.as_ref())
             .map(|c| String::from_utf8_lossy(c).into_owned())
-    };
-    for required in [
-        "bagit.txt",
-        "bag-info.txt",
-        "manifest-sha256.txt",
-        "tagmanifest-sha256.txt",
-        "data/package.json",
-        "data/records.jsonl",
-        "data/quarantine.jsonl",
-        "data/known.jsonl",
-    ] {
-        if !by_path.contains_key(required) {
-            report.problem(required, "missing from the package");
-        }
     }
-    if let Some(bagit) = text("bagit.txt") {
-        if bagit != BAGIT_TXT {
+
+    fn payload(&self) -> impl Iterator<Item = &'r EntryResult> {
+        self.results
+            .iter()
+            .filter(|r| r.bag_path.starts_with("data/"))
+    }
+
+    /// The files every package has, and the BagIt declaration.
+    fn check_declaration(&self, report: &mut Report) {
+        for required in [
+            "bagit.txt",
+            "bag-info.txt",
+            "manifest-sha256.txt",
+            "tagmanifest-sha256.txt",
+            "data/package.json",
+            "data/records.jsonl",
+            "data/quarantine.jsonl",
+            "data/known.jsonl",
+        ] {
+            if !self.by_path.contains_key(required) {
+                report.problem(required, "missing from the package");
+            }
+        }
+        if self
+            .text("bagit.txt")
+            .is_some_and(|bagit| bagit != BAGIT_TXT)
+        {
             report.problem(
                 "bagit.txt",
                 "is not the BagIt 1.0 declaration with UTF-8 tag files",
@@ -666,18 +724,17 @@ fn check_bag(
         }
     }
 
-    // Payload manifest: every payload file listed, every listed file there,
-    // every digest right.
-    let payload: Vec<&EntryResult> = results
-        .iter()
-        .filter(|r| r.bag_path.starts_with("data/"))
-        .collect();
-    if let Some(manifest) = text("manifest-sha256.txt") {
+    /// Payload manifest: every payload file listed, every listed file
+    /// there, every digest right.
+    fn check_manifest(&self, report: &mut Report) {
+        let Some(manifest) = self.text("manifest-sha256.txt") else {
+            return;
+        };
         let (listed, problems) = parse_manifest(&manifest);
         for p in problems {
             report.problem("manifest-sha256.txt", p);
         }
-        for r in &payload {
+        for r in self.payload() {
             match (listed.get(&r.bag_path), r.sha256) {
                 (None, _) => report.problem(&r.bag_path, "payload file not listed in manifest-sha256.txt"),
                 (Some(want), Some(got)) if *want != got.to_hex() => report.problem(
@@ -688,7 +745,7 @@ fn check_bag(
             }
         }
         for path in listed.keys() {
-            if !by_path.contains_key(path.as_str()) {
+            if !self.by_path.contains_key(path.as_str()) {
                 report.problem(
                     path,
                     "listed in manifest-sha256.txt but missing from the package",
@@ -696,13 +753,18 @@ fn check_bag(
             }
         }
     }
-    if let Some(tagmanifest) = text("tagmanifest-sha256.txt") {
+
+    /// Tag manifest: every tag file listed with the right digest.
+    fn check_tagmanifest(&self, report: &mut Report) {
+        let Some(tagmanifest) = self.text("tagmanifest-sha256.txt") else {
+            return;
+        };
         let (listed, problems) = parse_manifest(&tagmanifest);
         for p in problems {
             report.problem("tagmanifest-sha256.txt", p);
         }
         for (path, want) in &listed {
-            match by_path.get(path.as_str()).and_then(|r| r.sha256) {
+            match self.by_path.get(path.as_str()).and_then(|r| r.sha256) {
                 None => report.problem(path, "listed in tagmanifest-sha256.txt but missing from the package"),
                 Some(got) if *want != got.to_hex() => report.problem(
                     path,
@@ -711,7 +773,8 @@ fn check_bag(
                 Some(_) => {}
             }
         }
-        for r in results
+        for r in self
+            .results
             .iter()
             .filter(|r| !r.bag_path.starts_with("data/") && r.bag_path != "tagmanifest-sha256.txt")
         {
@@ -720,11 +783,12 @@ fn check_bag(
             }
         }
     }
-    if let Some(info) = text("bag-info.txt") {
-        let info = parse_bag_info(&info);
-        let octets: u64 = payload.iter().map(|r| r.size).sum();
-        let actual = format!("{octets}.{}", payload.len());
-        facts.payload_oxum = actual.clone();
+
+    /// The Payload-Oxum against the payload; returns the payload's own.
+    fn check_bag_info(&self, report: &mut Report) -> Option<String> {
+        let info = parse_bag_info(&self.text("bag-info.txt")?);
+        let octets: u64 = self.payload().map(|r| r.size).sum();
+        let actual = format!("{octets}.{}", self.payload().count());
         match info.get("Payload-Oxum").map(Vec::as_slice) {
             Some([oxum]) if *oxum == actual => {}
             Some([oxum]) => report.problem(
@@ -733,148 +797,184 @@ fn check_bag(
             ),
             _ => report.problem("bag-info.txt", "no single Payload-Oxum"),
         }
+        Some(actual)
     }
 
-    // Records and quarantine lines.
-    let mut referenced: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut record_lines = 0u64;
-    let mut quarantine_lines = 0u64;
-    let mut known_lines = 0u64;
-    let mut export_hashes = BTreeSet::new();
-    for (name, r) in [
-        ("data/records.jsonl", by_path.get("data/records.jsonl")),
-        (
+    /// The problems of each line of records, quarantine and known entries,
+    /// and what they add up to.
+    fn tally_lines(&self, records: &[RecordLine], report: &mut Report) -> LineTally {
+        let mut tally = LineTally::default();
+        for name in [
+            "data/records.jsonl",
             "data/quarantine.jsonl",
-            by_path.get("data/quarantine.jsonl"),
-        ),
-        ("data/known.jsonl", by_path.get("data/known.jsonl")),
-    ] {
-        let Some(lines) = r.and_then(|r| r.lines.as_ref()) else {
-            continue;
-        };
-        for (number, problem) in &lines.problems {
-            report.problem(format!("{name} line {number}"), problem.clone());
-        }
-        for (digest, line) in &lines.blobs {
-            referenced
-                .entry(digest.clone())
-                .or_insert((name.to_owned(), *line));
-        }
-        if name == "data/records.jsonl" {
-            record_lines = lines.count;
-            export_hashes.extend(lines.export_hashes.iter().cloned());
-            for i in repeated_ids(&records) {
-                report.problem(
-                    format!("{name} line {}", i + 1),
-                    format!("record id {} appears twice", records[i].id_text()),
-                );
+            "data/known.jsonl",
+        ] {
+            let Some(lines) = self.by_path.get(name).and_then(|r| r.lines.as_ref()) else {
+                continue;
+            };
+            for (number, problem) in &lines.problems {
+                report.problem(format!("{name} line {number}"), problem.clone());
             }
-        } else if name == "data/known.jsonl" {
-            known_lines = lines.count;
-        } else {
-            quarantine_lines = lines.count;
+            for (digest, line) in &lines.blobs {
+                tally
+                    .referenced
+                    .entry(digest.clone())
+                    .or_insert((name.to_owned(), *line));
+            }
+            match name {
+                "data/records.jsonl" => {
+                    tally.records = lines.count;
+                    tally
+                        .export_hashes
+                        .extend(lines.export_hashes.iter().cloned());
+                    for i in repeated_ids(records) {
+                        report.problem(
+                            format!("{name} line {}", i + 1),
+                            format!("record id {} appears twice", records[i].id_text()),
+                        );
+                    }
+                }
+                "data/known.jsonl" => tally.known = lines.count,
+                _ => tally.quarantined = lines.count,
+            }
         }
+        tally
     }
-    facts.records = records;
-    report.records += record_lines;
 
-    // Blobs: named by their own hash, each referenced, each reference there.
-    let mut present = HashSet::new();
-    for r in results
-        .iter()
-        .filter(|r| r.bag_path.starts_with("data/blobs/"))
-    {
-        report.blobs += 1;
-        let name = r.bag_path.rsplit('/').next().unwrap_or("");
-        let expected = format!("data/blobs/sha256/{}/{name}", name.get(..2).unwrap_or(""));
-        if r.bag_path != expected || Sha256::from_hex(name).is_err() {
-            report.problem(
-                &r.bag_path,
-                "blob path is not data/blobs/sha256/<2 hex>/<64 hex>",
-            );
-            continue;
-        }
-        if let Some(got) = r.sha256 {
-            if got.to_hex() != name {
+    /// Blobs: named by their own hash, each referenced, each reference
+    /// there.
+    fn check_blobs(&self, referenced: &BTreeMap<String, (String, u64)>, report: &mut Report) {
+        let mut present = HashSet::new();
+        for r in self
+            .results
+            .iter()
+            .filter(|r| r.bag_path.starts_with("data/blobs/"))
+        {
+            report.blobs += 1;
+            let name = r.bag_path.rsplit('/').next().unwrap_or("");
+            let expected = format!("data/blobs/sha256/{}/{name}", name.get(..2).unwrap_or(""));
+            if r.bag_path != expected || Sha256::from_hex(name).is_err() {
                 report.problem(
                     &r.bag_path,
-                    format!("blob content hashes to {got}, not to its name"),
+                    "blob path is not data/blobs/sha256/<2 hex>/<64 hex>",
+                );
+                continue;
+            }
+            if let Some(got) = r.sha256 {
+                if got.to_hex() != name {
+                    report.problem(
+                        &r.bag_path,
+                        format!("blob content hashes to {got}, not to its name"),
+                    );
+                }
+            }
+            present.insert(name.to_owned());
+            if !referenced.contains_key(name) {
+                report.problem(
+                    &r.bag_path,
+                    "blob referenced by no record or quarantine entry",
                 );
             }
         }
-        present.insert(name.to_owned());
-        if !referenced.contains_key(name) {
-            report.problem(
-                &r.bag_path,
-                "blob referenced by no record or quarantine entry",
-            );
-        }
-    }
-    for (digest, (file, line)) in &referenced {
-        if !present.contains(digest) {
-            report.problem(
-                format!("{file} line {line}"),
-                format!("references blob {digest}, which is not in the package"),
-            );
+        for (digest, (file, line)) in referenced {
+            if !present.contains(digest) {
+                report.problem(
+                    format!("{file} line {line}"),
+                    format!("references blob {digest}, which is not in the package"),
+                );
+            }
         }
     }
 
-    // package.json and the original.
-    let Some(package_json) = text("data/package.json") else {
-        return facts;
-    };
-    let package: PackageManifest = match serde_json::from_str(&package_json) {
-        Ok(v) => v,
-        Err(e) => {
-            report.problem(
-                "data/package.json",
-                format!("not a package.json of docs/FORMAT.md §10: {e}"),
-            );
-            return facts;
+    /// `data/package.json`, canonical and of the documented shape.
+    fn package_json(&self, report: &mut Report) -> Option<PackageManifest> {
+        let package_json = self.text("data/package.json")?;
+        if !jcs::is_canonical(package_json.trim_end_matches('\n').as_bytes()) {
+            report.problem("data/package.json", "not in RFC 8785 canonical form");
         }
-    };
-    if !jcs::is_canonical(package_json.trim_end_matches('\n').as_bytes()) {
-        report.problem("data/package.json", "not in RFC 8785 canonical form");
+        serde_json::from_str(&package_json)
+            .map_err(|e| {
+                report.problem(
+                    "data/package.json",
+                    format!("not a package.json of docs/FORMAT.md §10: {e}"),
+                );
+            })
+            .ok()
     }
-    if package.package_id != top {
-        report.problem(
-            "data/package.json",
-            format!("package_id is not {top}, the package's folder name"),
-        );
+
+    /// The original export: the records name it, and it hashes to the
+    /// SHA-256 the package gives (the tree hash for a folder).
+    fn check_original(&self, package: &PackageManifest, tally: &LineTally, report: &mut Report) {
+        let export_sha256 = &package.export.sha256;
+        for other in tally.export_hashes.iter().filter(|h| *h != export_sha256) {
+            report.problem(
+                "data/records.jsonl",
+                format!("records name export {other}, not this package's export"),
+            );
+        }
+        let original = package.export.original.as_str();
+        let original_hash = match package.export.kind {
+            ExportShape::File => self.by_path.get(original).and_then(|r| r.sha256),
+            ExportShape::Folder => {
+                let prefix = format!("{original}/");
+                let mut listing: Vec<(&str, Sha256)> = self
+                    .results
+                    .iter()
+                    .filter_map(|r| Some((r.bag_path.strip_prefix(&prefix)?, r.sha256?)))
+                    .collect();
+                listing.sort();
+                let text: String = listing.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
+                Some(Sha256::of(text.as_bytes()))
+            }
+        };
+        match original_hash {
+            Some(got) if got.to_hex() == *export_sha256 => {}
+            Some(got) => report.problem(
+                original,
+                format!("original hashes to {got}, but the export's SHA-256 is {export_sha256}"),
+            ),
+            None => report.problem(
+                "data/package.json",
+                format!("export original {original} not found in the package"),
+            ),
+        }
     }
+}
+
+/// The counts of `package.json` against the lines, and every unit the
+/// export held against the lines it became (docs/FORMAT.md §6.3).
+fn check_counts(package: &PackageManifest, tally: &LineTally, report: &mut Report) {
     let counts = &package.counts;
-    if counts.records != record_lines {
+    if counts.records != tally.records {
         report.problem(
             "data/package.json",
             format!(
-                "counts.records is {} but records.jsonl has {record_lines} lines",
-                counts.records
+                "counts.records is {} but records.jsonl has {} lines",
+                counts.records, tally.records
             ),
         );
     }
     let not_written = counts.known + counts.duplicates;
-    if not_written != known_lines {
+    if not_written != tally.known {
         report.problem(
             "data/package.json",
             format!(
-                "counts.known + counts.duplicates is {not_written} but known.jsonl has {known_lines} lines",
+                "counts.known + counts.duplicates is {not_written} but known.jsonl has {} lines",
+                tally.known
             ),
         );
     }
-    if counts.quarantined != quarantine_lines {
+    if counts.quarantined != tally.quarantined {
         report.problem(
             "data/package.json",
             format!(
-                "counts.quarantined is {} but quarantine.jsonl has {quarantine_lines} lines",
-                counts.quarantined
+                "counts.quarantined is {} but quarantine.jsonl has {} lines",
+                counts.quarantined, tally.quarantined
             ),
         );
     }
-    check_tiling(&package, &by_path, report);
-    // Every unit the export held became one line of records.jsonl,
-    // known.jsonl or quarantine.jsonl (docs/FORMAT.md §6.3).
     if let Some(accounting) = &package.accounting {
-        let lines = record_lines + known_lines + quarantine_lines;
+        let lines = tally.records + tally.known + tally.quarantined;
         if accounting.read != lines {
             report.problem(
                 "data/package.json",
@@ -885,39 +985,4 @@ fn check_bag(
             );
         }
     }
-    let export_sha256 = package.export.sha256.clone();
-    facts.export_sha256 = Some(export_sha256.clone());
-    facts.export_size = Some(package.export.size);
-    for other in export_hashes.iter().filter(|h| **h != export_sha256) {
-        report.problem(
-            "data/records.jsonl",
-            format!("records name export {other}, not this package's export"),
-        );
-    }
-    let original = package.export.original.as_str();
-    let original_hash = match package.export.kind {
-        ExportShape::File => by_path.get(original).and_then(|r| r.sha256),
-        ExportShape::Folder => {
-            let prefix = format!("{original}/");
-            let mut listing: Vec<(&str, Sha256)> = results
-                .iter()
-                .filter_map(|r| Some((r.bag_path.strip_prefix(&prefix)?, r.sha256?)))
-                .collect();
-            listing.sort();
-            let text: String = listing.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
-            Some(Sha256::of(text.as_bytes()))
-        }
-    };
-    match original_hash {
-        Some(got) if got.to_hex() == export_sha256 => {}
-        Some(got) => report.problem(
-            original,
-            format!("original hashes to {got}, but the export's SHA-256 is {export_sha256}"),
-        ),
-        None => report.problem(
-            "data/package.json",
-            format!("export original {original} not found in the package"),
-        ),
-    }
-    facts
 }
