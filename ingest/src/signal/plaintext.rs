@@ -314,6 +314,106 @@ struct Reader<'a> {
     account_name: Option<String>,
 }
 
+/// What a chat item adds to its record, gathered step by step.
+struct Body {
+    kind: RecordKind,
+    text: Option<String>,
+    deletion: Option<Deletion>,
+    flags: Vec<String>,
+    warnings: Vec<String>,
+    attachments: Vec<BlobRef>,
+    blobs: Vec<Blob>,
+    links: Links,
+    extra: std::collections::BTreeMap<String, Value>,
+}
+
+impl Body {
+    /// A message with no content yet, known in its source as `source_id`.
+    fn new(source_id: String) -> Body {
+        Body {
+            kind: RecordKind::Message,
+            text: None,
+            deletion: None,
+            flags: Vec::new(),
+            warnings: Vec::new(),
+            attachments: Vec::new(),
+            blobs: Vec::new(),
+            links: Links {
+                source_id: Some(source_id),
+                ..Links::default()
+            },
+            extra: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// The envelope around the item: direction, time received, expiry.
+    fn envelope(&mut self, outer: &Value) {
+        let direction = ["incoming", "outgoing", "directionless"]
+            .into_iter()
+            .find(|d| outer.get(*d).is_some())
+            .unwrap_or("unknown");
+        self.extra
+            .insert("direction".to_owned(), Value::from(direction));
+        if let Some(received) = outer
+            .pointer(&format!("/{direction}/dateReceived"))
+            .and_then(int)
+        {
+            self.extra
+                .insert("date_received_ms".to_owned(), Value::from(received));
+        }
+        if outer
+            .get("expiresInMs")
+            .and_then(int)
+            .is_some_and(|ms| ms > 0)
+        {
+            self.flags.push("disappearing".to_owned());
+        }
+    }
+
+    /// A group or chat update: a system event.
+    fn update(&mut self, update: &Value) {
+        self.kind = RecordKind::SystemEvent;
+        let (name, detail) = update
+            .as_object()
+            .and_then(|o| o.iter().next())
+            .map_or(("unknown".to_owned(), Value::Null), |(k, v)| {
+                (k.clone(), v.clone())
+            });
+        let label = detail
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        self.extra.insert(
+            "system_event".to_owned(),
+            json!({ "type": name, "subtype": label, "detail": detail }),
+        );
+    }
+
+    /// Contacts, stickers, polls and the rest: kept whole, flagged by kind.
+    fn other_kind(&mut self, item: &Value) {
+        let Some((name, value)) = item.as_object().and_then(|o| {
+            [
+                "contactMessage",
+                "stickerMessage",
+                "viewOnceMessage",
+                "poll",
+                "paymentNotification",
+                "giftBadge",
+                "directStoryReplyMessage",
+            ]
+            .into_iter()
+            .find_map(|k| o.get(k).map(|v| (k, v)))
+        }) else {
+            return;
+        };
+        self.flags.push(name.to_owned());
+        self.extra.insert(name.to_owned(), value.clone());
+        if name == "viewOnceMessage" {
+            self.flags.push("view-once".to_owned());
+        }
+    }
+}
+
 /// A proto3-JSON 64-bit integer (a string) or a plain number, as text.
 fn int_text(value: &Value) -> Option<String> {
     match value {
@@ -608,162 +708,45 @@ impl Reader<'_> {
             .map(|(n, _)| n.to_string())
             .unwrap_or_default();
         let id = RecordId::derive("signal", &[&chat.key, &author_key, &sent, &version]);
-        let mut extra = std::collections::BTreeMap::new();
-        let mut flags = Vec::new();
-        let mut warnings = Vec::new();
-        let mut attachments = Vec::new();
-        let mut blobs = Vec::new();
-        let mut links = Links {
-            source_id: Some(format!("{author_key}/{sent}")),
-            ..Links::default()
-        };
-        let direction = ["incoming", "outgoing", "directionless"]
-            .into_iter()
-            .find(|d| outer.get(*d).is_some())
-            .unwrap_or("unknown");
-        extra.insert("direction".to_owned(), Value::from(direction));
-        if let Some(received) = outer
-            .pointer(&format!("/{direction}/dateReceived"))
-            .and_then(int)
-        {
-            extra.insert("date_received_ms".to_owned(), Value::from(received));
-        }
-        if outer
-            .get("expiresInMs")
-            .and_then(int)
-            .is_some_and(|ms| ms > 0)
-        {
-            flags.push("disappearing".to_owned());
-        }
-        let mut kind = RecordKind::Message;
-        let mut text = None;
-        let mut deletion = None;
+        let mut body = Body::new(format!("{author_key}/{sent}"));
+        body.envelope(outer);
         if let Some(standard) = item.get("standardMessage") {
-            text = standard
-                .pointer("/text/body")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            if let Some(long) = standard.get("longText") {
-                match self.media.fetch(long, self.context.limits) {
-                    Ok((blob, path)) => {
-                        let full = String::from_utf8_lossy(&blob.bytes).into_owned();
-                        let stored = (blob.sha256, blob.bytes.len() as u64);
-                        attachments.push(pointer_ref("long-text", long, Some(stored), Some(path)));
-                        blobs.push(blob);
-                        text = Some(full);
-                    }
-                    Err(why) => {
-                        warnings.push(format!("long text not in the export ({why}); the body is the truncated preview"));
-                        attachments.push(missing_ref("long-text", long, &why));
-                    }
-                }
-            }
-            for attachment in standard
-                .get("attachments")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let pointer = attachment.get("pointer").unwrap_or(&Value::Null);
-                let mut r = match self.media.stream(pointer, self.context.limits, store) {
-                    Ok((stored, path)) => {
-                        pointer_ref("attachment", pointer, Some(stored), Some(path))
-                    }
-                    Err(why) => missing_ref("attachment", pointer, &why),
-                };
-                if let Some(flag) = text_of(attachment, "flag") {
-                    r.details.insert("flag".to_owned(), Value::from(flag));
-                }
-                attachments.push(r);
-            }
-            if let Some(quote) = standard.get("quote") {
-                let quoted_author = self
-                    .person(quote.get("authorId").and_then(int_text))
-                    .map(|p| p.key.clone());
-                if let (Some(author), Some(ts)) = (
-                    &quoted_author,
-                    quote.get("targetSentTimestamp").and_then(int_text),
-                ) {
-                    links.in_reply_to.push(format!("{author}/{ts}"));
-                }
-                extra.insert(
-                    "quote".to_owned(),
-                    json!({
-                        "author": quoted_author,
-                        "target_sent_ms": quote.get("targetSentTimestamp").and_then(int),
-                        "text": quote.pointer("/text/body"),
-                    }),
-                );
-            }
-            let reactions = self.reactions(standard);
-            if !reactions.is_empty() {
-                extra.insert("reactions".to_owned(), Value::Array(reactions));
-            }
-            let mentions: Vec<Value> = standard
-                .pointer("/text/bodyRanges")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|r| {
-                    let aci = text_of(r, "mentionAci").and_then(uuid)?;
-                    Some(json!({ "aci": aci, "start": r.get("start").and_then(int).unwrap_or(0), "length": r.get("length").and_then(int).unwrap_or(0) }))
-                })
-                .collect();
-            if !mentions.is_empty() {
-                extra.insert("mentions".to_owned(), Value::Array(mentions));
-            }
+            self.standard_message(standard, store, &mut body);
         } else if item.get("remoteDeletedMessage").is_some() {
-            flags.push("deleted".to_owned());
-            deletion = Some(Deletion {
+            body.flags.push("deleted".to_owned());
+            body.deletion = Some(Deletion {
                 deleted_at: None,
                 deleted_by: author.as_ref().map(|a| a.party.clone()),
             });
         } else if let Some(admin_deleted) = item.get("adminDeletedMessage") {
             // Deleted for everyone by a group admin, not by its author.
-            flags.extend(["deleted".to_owned(), "admin-deleted".to_owned()]);
+            body.flags
+                .extend(["deleted".to_owned(), "admin-deleted".to_owned()]);
             let admin = self
                 .person(admin_deleted.get("adminId").and_then(int_text))
                 .map(|a| a.party.clone());
-            extra.insert("admin_deleted".to_owned(), admin_deleted.clone());
-            deletion = Some(Deletion {
+            body.extra
+                .insert("admin_deleted".to_owned(), admin_deleted.clone());
+            body.deletion = Some(Deletion {
                 deleted_at: None,
                 deleted_by: admin,
             });
         } else if let Some(update) = item.get("updateMessage") {
-            kind = RecordKind::SystemEvent;
-            let (name, detail) = update
-                .as_object()
-                .and_then(|o| o.iter().next())
-                .map_or(("unknown".to_owned(), Value::Null), |(k, v)| {
-                    (k.clone(), v.clone())
-                });
-            let label = detail
-                .get("type")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            extra.insert(
-                "system_event".to_owned(),
-                json!({ "type": name, "subtype": label, "detail": detail }),
-            );
-        } else if let Some((name, value)) = item.as_object().and_then(|o| {
-            [
-                "contactMessage",
-                "stickerMessage",
-                "viewOnceMessage",
-                "poll",
-                "paymentNotification",
-                "giftBadge",
-                "directStoryReplyMessage",
-            ]
-            .into_iter()
-            .find_map(|k| o.get(k).map(|v| (k, v)))
-        }) {
-            flags.push(name.to_owned());
-            extra.insert(name.to_owned(), value.clone());
-            if name == "viewOnceMessage" {
-                flags.push("view-once".to_owned());
-            }
+            body.update(update);
+        } else {
+            body.other_kind(item);
         }
+        let Body {
+            kind,
+            text,
+            deletion,
+            flags,
+            warnings,
+            attachments,
+            blobs,
+            links,
+            extra,
+        } = body;
         let sender = author.as_ref().map(|a| a.party.clone());
         let record = Record {
             schema: RECORD_SCHEMA.to_owned(),
@@ -809,6 +792,92 @@ impl Reader<'_> {
             extra,
         };
         (record, blobs)
+    }
+
+    /// A standard message: text (or its long form from the media), its
+    /// attachments, a quoted message, reactions and mentions.
+    fn standard_message(&mut self, standard: &Value, store: &mut Store<'_>, body: &mut Body) {
+        body.text = standard
+            .pointer("/text/body")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some(long) = standard.get("longText") {
+            match self.media.fetch(long, self.context.limits) {
+                Ok((blob, path)) => {
+                    let full = String::from_utf8_lossy(&blob.bytes).into_owned();
+                    let stored = (blob.sha256, blob.bytes.len() as u64);
+                    body.attachments
+                        .push(pointer_ref("long-text", long, Some(stored), Some(path)));
+                    body.blobs.push(blob);
+                    body.text = Some(full);
+                }
+                Err(why) => {
+                    body.warnings.push(format!(
+                        "long text not in the export ({why}); the body is the truncated preview"
+                    ));
+                    body.attachments.push(missing_ref("long-text", long, &why));
+                }
+            }
+        }
+        for attachment in standard
+            .get("attachments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let pointer = attachment.get("pointer").unwrap_or(&Value::Null);
+            let mut r = match self.media.stream(pointer, self.context.limits, store) {
+                Ok((stored, path)) => pointer_ref("attachment", pointer, Some(stored), Some(path)),
+                Err(why) => missing_ref("attachment", pointer, &why),
+            };
+            if let Some(flag) = text_of(attachment, "flag") {
+                r.details.insert("flag".to_owned(), Value::from(flag));
+            }
+            body.attachments.push(r);
+        }
+        if let Some(quote) = standard.get("quote") {
+            self.quote(quote, body);
+        }
+        let reactions = self.reactions(standard);
+        if !reactions.is_empty() {
+            body.extra
+                .insert("reactions".to_owned(), Value::Array(reactions));
+        }
+        let mentions: Vec<Value> = standard
+            .pointer("/text/bodyRanges")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                let aci = text_of(r, "mentionAci").and_then(uuid)?;
+                Some(json!({ "aci": aci, "start": r.get("start").and_then(int).unwrap_or(0), "length": r.get("length").and_then(int).unwrap_or(0) }))
+            })
+            .collect();
+        if !mentions.is_empty() {
+            body.extra
+                .insert("mentions".to_owned(), Value::Array(mentions));
+        }
+    }
+
+    /// A quoted message: a reply link to its target and what it showed.
+    fn quote(&self, quote: &Value, body: &mut Body) {
+        let quoted_author = self
+            .person(quote.get("authorId").and_then(int_text))
+            .map(|p| p.key.clone());
+        if let (Some(author), Some(ts)) = (
+            &quoted_author,
+            quote.get("targetSentTimestamp").and_then(int_text),
+        ) {
+            body.links.in_reply_to.push(format!("{author}/{ts}"));
+        }
+        body.extra.insert(
+            "quote".to_owned(),
+            json!({
+                "author": quoted_author,
+                "target_sent_ms": quote.get("targetSentTimestamp").and_then(int),
+                "text": quote.pointer("/text/body"),
+            }),
+        );
     }
 
     fn reactions(&self, message: &Value) -> Vec<Value> {
