@@ -738,114 +738,20 @@ impl<'a> Messages<'a> {
             extra.insert("date_received_ms".to_owned(), Value::from(received));
         }
         let mut body = text(row, map.body);
-        let mut attachments = Vec::new();
-        if let Some(table) = attachment_table {
-            let cols = columns(self.db, table);
-            let message = pick(&cols, &["message_id", "mid"]);
-            let content_type = pick(&cols, &["content_type", "ct"]);
-            let quote = pick(&cols, &["quote"]);
-            if let Some(message) = message {
-                let sql = format!("SELECT * FROM {table} WHERE {message} = ?1 ORDER BY _id");
-                for part in rows(self.db, &sql, &[Sql::Integer(row_id)]) {
-                    if int(&part, quote).unwrap_or(0) != 0 {
-                        continue;
-                    }
-                    let part_id = int(&part, Some("_id")).unwrap_or_default();
-                    let media_type = text(&part, content_type).map(|t| t.to_ascii_lowercase());
-                    let key = part_id.to_string();
-                    let stored = self.blobs.spans.get(&(BlobKind::Attachment, key.clone()));
-                    if stored.is_some() {
-                        self.linked.borrow_mut().insert(key);
-                    }
-                    let mut r = BlobRef {
-                        role: "attachment".to_owned(),
-                        name: text(&part, Some("file_name")),
-                        media_type: media_type.clone(),
-                        size: None,
-                        sha256: None,
-                        missing: true,
-                        details: BTreeMap::from([("row_id".to_owned(), Value::from(part_id))]),
-                    };
-                    if let Some(caption) = text(&part, Some("caption")) {
-                        r.details.insert("caption".to_owned(), Value::from(caption));
-                    }
-                    match stored {
-                        None => {
-                            r.details.insert(
-                                "missing".to_owned(),
-                                Value::from("no attachment bytes in the backup (never downloaded)"),
-                            );
-                        }
-                        Some(s) if !s.span.intact => {
-                            r.size = Some(u64::from(s.span.length));
-                            r.details.insert(
-                                "damaged".to_owned(),
-                                Value::from(
-                                    "the attachment's tag does not match: damaged in the backup",
-                                ),
-                            );
-                            r.details.insert(
-                                "content_sha256".to_owned(),
-                                Value::from(s.sha256.to_hex()),
-                            );
-                            warnings.push(format!("attachment {part_id} is damaged in the backup"));
-                            self.damaged.set(self.damaged.get() + 1);
-                        }
-                        Some(s) => {
-                            let long_text = media_type.as_deref() == Some("text/x-signal-plain")
-                                && s.span.length as usize <= self.context.limits.max_message_bytes;
-                            if long_text {
-                                let bytes = self.blobs.bytes(&s.span)?;
-                                body = Some(String::from_utf8_lossy(&bytes).into_owned());
-                                r.role = "long-text".to_owned();
-                            }
-                            r.size = Some(u64::from(s.span.length));
-                            r.sha256 = Some(s.sha256);
-                            r.missing = false;
-                        }
-                    }
-                    attachments.push(r);
-                }
-            }
-        }
+        let attachments = match attachment_table {
+            Some(table) => self.attachments(table, row_id, &mut body, &mut warnings)?,
+            None => Vec::new(),
+        };
         let mut links = Links {
             source_id: Some(format!("{author_key}/{}", sent.unwrap_or(0))),
             ..Links::default()
         };
-        if let Some(quoted) = int(row, map.quote_id).filter(|q| *q > 0) {
-            let quoted_author = int(row, map.quote_author)
-                .and_then(|a| people.recipients.get(&a))
-                .map(|a| a.0.clone());
-            links.in_reply_to.push(format!(
-                "{}/{quoted}",
-                quoted_author
-                    .clone()
-                    .unwrap_or_else(|| "unknown".to_owned())
-            ));
-            extra.insert("quote".to_owned(), json!({ "author": quoted_author, "target_sent_ms": quoted, "text": text(row, map.quote_body) }));
-        }
+        quote(row, map, people, &mut links, &mut extra);
         let reactions = self.reactions(table, row, map, people, &mut warnings);
         if !reactions.is_empty() {
             extra.insert("reactions".to_owned(), Value::Array(reactions));
         }
-        // Mentions belong to `mms`/`message` rows; an `sms` row with the same
-        // _id is another message.
-        let mention_rows = if table == "sms" {
-            Vec::new()
-        } else {
-            rows(
-                self.db,
-                "SELECT * FROM mention WHERE message_id = ?1",
-                &[Sql::Integer(row_id)],
-            )
-        };
-        let mentions: Vec<Value> = mention_rows
-            .into_iter()
-            .map(|m| {
-                let who = int(&m, Some("recipient_id")).and_then(|a| people.recipients.get(&a));
-                json!({ "recipient": who.map(|w| w.0.clone()), "start": int(&m, Some("range_start")), "length": int(&m, Some("range_length")) })
-            })
-            .collect();
+        let mentions = self.mentions(table, row_id, people);
         if !mentions.is_empty() {
             extra.insert("mentions".to_owned(), Value::Array(mentions));
         }
@@ -931,6 +837,103 @@ impl<'a> Messages<'a> {
         };
         Ok(Item::Record(Box::new(record), Vec::new()))
     }
+
+    /// The attachments of message row `row_id` (quoted ones excluded), in
+    /// row order: their bytes when the backup holds them intact. A long
+    /// message's full text is one of them and becomes `body`.
+    fn attachments(
+        &self,
+        table: &str,
+        row_id: i64,
+        body: &mut Option<String>,
+        warnings: &mut Vec<String>,
+    ) -> io::Result<Vec<BlobRef>> {
+        let cols = columns(self.db, table);
+        let message = pick(&cols, &["message_id", "mid"]);
+        let content_type = pick(&cols, &["content_type", "ct"]);
+        let quote = pick(&cols, &["quote"]);
+        let Some(message) = message else {
+            return Ok(Vec::new());
+        };
+        let mut attachments = Vec::new();
+        let sql = format!("SELECT * FROM {table} WHERE {message} = ?1 ORDER BY _id");
+        for part in rows(self.db, &sql, &[Sql::Integer(row_id)]) {
+            if int(&part, quote).unwrap_or(0) != 0 {
+                continue;
+            }
+            let part_id = int(&part, Some("_id")).unwrap_or_default();
+            let media_type = text(&part, content_type).map(|t| t.to_ascii_lowercase());
+            let key = part_id.to_string();
+            let stored = self.blobs.spans.get(&(BlobKind::Attachment, key.clone()));
+            if stored.is_some() {
+                self.linked.borrow_mut().insert(key);
+            }
+            let mut r = BlobRef {
+                role: "attachment".to_owned(),
+                name: text(&part, Some("file_name")),
+                media_type: media_type.clone(),
+                size: None,
+                sha256: None,
+                missing: true,
+                details: BTreeMap::from([("row_id".to_owned(), Value::from(part_id))]),
+            };
+            if let Some(caption) = text(&part, Some("caption")) {
+                r.details.insert("caption".to_owned(), Value::from(caption));
+            }
+            match stored {
+                None => {
+                    r.details.insert(
+                        "missing".to_owned(),
+                        Value::from("no attachment bytes in the backup (never downloaded)"),
+                    );
+                }
+                Some(s) if !s.span.intact => {
+                    r.size = Some(u64::from(s.span.length));
+                    r.details.insert(
+                        "damaged".to_owned(),
+                        Value::from("the attachment's tag does not match: damaged in the backup"),
+                    );
+                    r.details
+                        .insert("content_sha256".to_owned(), Value::from(s.sha256.to_hex()));
+                    warnings.push(format!("attachment {part_id} is damaged in the backup"));
+                    self.damaged.set(self.damaged.get() + 1);
+                }
+                Some(s) => {
+                    let long_text = media_type.as_deref() == Some("text/x-signal-plain")
+                        && s.span.length as usize <= self.context.limits.max_message_bytes;
+                    if long_text {
+                        let bytes = self.blobs.bytes(&s.span)?;
+                        *body = Some(String::from_utf8_lossy(&bytes).into_owned());
+                        r.role = "long-text".to_owned();
+                    }
+                    r.size = Some(u64::from(s.span.length));
+                    r.sha256 = Some(s.sha256);
+                    r.missing = false;
+                }
+            }
+            attachments.push(r);
+        }
+        Ok(attachments)
+    }
+
+    /// The mentions of a message row. They belong to `mms`/`message` rows;
+    /// an `sms` row with the same _id is another message.
+    fn mentions(&self, table: &str, row_id: i64, people: &Directory) -> Vec<Value> {
+        if table == "sms" {
+            return Vec::new();
+        }
+        rows(
+            self.db,
+            "SELECT * FROM mention WHERE message_id = ?1",
+            &[Sql::Integer(row_id)],
+        )
+        .into_iter()
+        .map(|m| {
+            let who = int(&m, Some("recipient_id")).and_then(|a| people.recipients.get(&a));
+            json!({ "recipient": who.map(|w| w.0.clone()), "start": int(&m, Some("range_start")), "length": int(&m, Some("range_length")) })
+        })
+        .collect()
+    }
 }
 
 /// A replayed cell as JSON (blobs as lowercase hex), for the item hash.
@@ -942,6 +945,29 @@ fn sql_json(value: &Sql) -> Value {
         Sql::Text(t) => Value::from(t.clone()),
         Sql::Blob(b) => Value::from(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
     }
+}
+
+/// A quoted message: a reply link to its target and what it showed.
+fn quote(
+    row: &Row,
+    map: &ColumnMap,
+    people: &Directory,
+    links: &mut Links,
+    extra: &mut BTreeMap<String, Value>,
+) {
+    let Some(quoted) = int(row, map.quote_id).filter(|q| *q > 0) else {
+        return;
+    };
+    let quoted_author = int(row, map.quote_author)
+        .and_then(|a| people.recipients.get(&a))
+        .map(|a| a.0.clone());
+    links.in_reply_to.push(format!(
+        "{}/{quoted}",
+        quoted_author
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned())
+    ));
+    extra.insert("quote".to_owned(), json!({ "author": quoted_author, "target_sent_ms": quoted, "text": text(row, map.quote_body) }));
 }
 
 /// Which column holds what, decided per table from the columns it has.

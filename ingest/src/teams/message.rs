@@ -159,7 +159,6 @@ pub(crate) fn record(
     let mut warnings = Vec::new();
     let mut flags = Vec::new();
     let mut extra = BTreeMap::new();
-    let mut blobs = Vec::new();
     if conversation.is_empty() {
         warnings
             .push("no chatId, channelIdentity or page context names the conversation".to_owned());
@@ -172,22 +171,7 @@ pub(crate) fn record(
         RecordKind::Message
     };
     if let Some(event) = event {
-        let odata_type = text_of(event, "@odata.type").unwrap_or("");
-        let name = odata_type
-            .rsplit('.')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches("EventMessageDetail");
-        let mut detail = event.as_object().cloned().unwrap_or_default();
-        detail.remove("@odata.type");
-        let initiator = detail
-            .get("initiator")
-            .map(party_json)
-            .unwrap_or(Value::Null);
-        extra.insert(
-            "system_event".to_owned(),
-            json!({ "type": name, "odata_type": odata_type, "initiator": initiator, "detail": detail }),
-        );
+        extra.insert("system_event".to_owned(), system_event(event));
     }
     let sender = match kind {
         RecordKind::SystemEvent => None,
@@ -197,31 +181,11 @@ pub(crate) fn record(
         }),
     };
 
-    // Text: HTML by the one rule, plain text literally; the raw body is kept.
-    let body = message.get("body");
-    let content = body.and_then(|b| text_of(b, "content")).unwrap_or("");
-    let html = body
-        .and_then(|b| text_of(b, "contentType"))
-        .is_none_or(|t| t.eq_ignore_ascii_case("html"));
-    let text = if html {
-        html_to_text(content)
-    } else {
-        content.replace("\r\n", "\n").trim().to_owned()
-    };
-    let text = normalize_text(&text);
+    let (content, text, body) = body_of(message);
     let mut bodies = Vec::new();
-    if !content.is_empty() {
-        let bytes = content.as_bytes().to_vec();
-        let blob = Blob {
-            sha256: Sha256::of(&bytes),
-            bytes,
-        };
-        bodies.push(blob_ref(
-            if html { "html" } else { "text" },
-            None,
-            Some(if html { "text/html" } else { "text/plain" }),
-            &blob,
-        ));
+    let mut blobs = Vec::new();
+    if let Some((body_ref, blob)) = body {
+        bodies.push(body_ref);
         blobs.push(blob);
     }
 
@@ -248,44 +212,11 @@ pub(crate) fn record(
         attachments.push(hosted_ref(id, &hosted, context, store));
     }
 
-    let mentions: Vec<Value> = message
-        .get("mentions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|m| {
-            let mentioned = m.get("mentioned").cloned().unwrap_or(Value::Null);
-            let (kind, who) = ["user", "application", "conversation", "tag"]
-                .iter()
-                .find_map(|k| mentioned.get(*k).map(|w| (*k, w)))
-                .map_or(("unknown", &Value::Null), |(k, w)| (k, w));
-            json!({
-                "id": m.get("id"),
-                "text": text_of(m, "mentionText"),
-                "kind": kind,
-                "target_id": who.get("id"),
-                "target_name": who.get("displayName"),
-            })
-        })
-        .collect();
+    let mentions = mentions(message);
     if !mentions.is_empty() {
         extra.insert("mentions".to_owned(), Value::Array(mentions));
     }
-    let reactions: Vec<Value> = message
-        .get("reactions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            json!({
-                "type": text_of(r, "reactionType"),
-                "display_name": text_of(r, "displayName"),
-                "content_url": text_of(r, "reactionContentUrl"),
-                "time": utc(text_of(r, "createdDateTime")),
-                "user": r.get("user").map(party_json).unwrap_or(Value::Null),
-            })
-        })
-        .collect();
+    let reactions = reactions(message);
     if !reactions.is_empty() {
         extra.insert("reactions".to_owned(), Value::Array(reactions));
     }
@@ -354,6 +285,97 @@ pub(crate) fn record(
         extra,
     };
     Ok((record, blobs))
+}
+
+/// A system event's detail, without its OData type annotation.
+fn system_event(event: &Value) -> Value {
+    let odata_type = text_of(event, "@odata.type").unwrap_or("");
+    let name = odata_type
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches("EventMessageDetail");
+    let mut detail = event.as_object().cloned().unwrap_or_default();
+    detail.remove("@odata.type");
+    let initiator = detail
+        .get("initiator")
+        .map(party_json)
+        .unwrap_or(Value::Null);
+    json!({ "type": name, "odata_type": odata_type, "initiator": initiator, "detail": detail })
+}
+
+/// The body: its raw content, its text (HTML by the one rule, plain text
+/// literally), and the raw body kept as a blob.
+fn body_of(message: &Value) -> (&str, String, Option<(BlobRef, Blob)>) {
+    let body = message.get("body");
+    let content = body.and_then(|b| text_of(b, "content")).unwrap_or("");
+    let html = body
+        .and_then(|b| text_of(b, "contentType"))
+        .is_none_or(|t| t.eq_ignore_ascii_case("html"));
+    let text = if html {
+        html_to_text(content)
+    } else {
+        content.replace("\r\n", "\n").trim().to_owned()
+    };
+    let text = normalize_text(&text);
+    if content.is_empty() {
+        return (content, text, None);
+    }
+    let bytes = content.as_bytes().to_vec();
+    let blob = Blob {
+        sha256: Sha256::of(&bytes),
+        bytes,
+    };
+    let body_ref = blob_ref(
+        if html { "html" } else { "text" },
+        None,
+        Some(if html { "text/html" } else { "text/plain" }),
+        &blob,
+    );
+    (content, text, Some((body_ref, blob)))
+}
+
+/// The people, apps, conversations and tags a message mentions.
+fn mentions(message: &Value) -> Vec<Value> {
+    message
+        .get("mentions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let mentioned = m.get("mentioned").cloned().unwrap_or(Value::Null);
+            let (kind, who) = ["user", "application", "conversation", "tag"]
+                .iter()
+                .find_map(|k| mentioned.get(*k).map(|w| (*k, w)))
+                .map_or(("unknown", &Value::Null), |(k, w)| (k, w));
+            json!({
+                "id": m.get("id"),
+                "text": text_of(m, "mentionText"),
+                "kind": kind,
+                "target_id": who.get("id"),
+                "target_name": who.get("displayName"),
+            })
+        })
+        .collect()
+}
+
+/// The reactions on a message, each with who and when.
+fn reactions(message: &Value) -> Vec<Value> {
+    message
+        .get("reactions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            json!({
+                "type": text_of(r, "reactionType"),
+                "display_name": text_of(r, "displayName"),
+                "content_url": text_of(r, "reactionContentUrl"),
+                "time": utc(text_of(r, "createdDateTime")),
+                "user": r.get("user").map(party_json).unwrap_or(Value::Null),
+            })
+        })
+        .collect()
 }
 
 fn blob_ref(role: &str, name: Option<&str>, media_type: Option<&str>, blob: &Blob) -> BlobRef {
