@@ -42,7 +42,7 @@ pub use config::{StoreConfig, STORE_FORMAT};
 pub use inbox::InboxOptions;
 pub use lock::FixityLock;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
-pub use run::report::{Fixity, InputReport, InputStatus, RunProgress, RunReport};
+pub use run::report::{Fixity, InputReport, InputStatus, ReasonCount, RunProgress, RunReport};
 pub use spoor_ingest::{DateOrder, Passphrase, RecoveryKey};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};
 

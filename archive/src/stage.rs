@@ -148,6 +148,23 @@ pub(crate) struct StageCounts {
     pub(crate) duplicates: u64,
     pub(crate) quarantined: u64,
     pub(crate) blobs: u64,
+    /// Why items were quarantined: each reason with its count (at most
+    /// [`MAX_REASONS`] distinct ones; the rest are counted as "other").
+    pub(crate) reasons: BTreeMap<String, u64>,
+}
+
+/// Most distinct quarantine reasons kept for the run report.
+const MAX_REASONS: usize = 64;
+
+impl StageCounts {
+    fn note_reason(&mut self, reason: &str) {
+        let key = if self.reasons.len() < MAX_REASONS || self.reasons.contains_key(reason) {
+            reason.to_owned()
+        } else {
+            "other reasons".to_owned()
+        };
+        *self.reasons.entry(key).or_default() += 1;
+    }
 }
 
 pub(crate) struct Stager<'a> {
@@ -308,6 +325,7 @@ impl Sink for Stager<'_> {
         if let Some(digest) = raw_sha256 {
             self.put_blob(digest, &item.raw)?;
         }
+        self.counts.note_reason(&item.reason);
         let entry = QuarantineEntry {
             locator: item.locator,
             reason: item.reason,

@@ -20,7 +20,7 @@ pub(crate) fn parse_manifest(text: &str) -> (BTreeMap<String, String>, Vec<Strin
         let path = decode_path(path.trim_start());
         if !(digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit())) {
             problems.push(format!(
-                "line {}: {digest:?} is not a SHA-256 digest",
+                "line {}: \"{digest}\" is not a SHA-256 digest",
                 i + 1
             ));
             continue;

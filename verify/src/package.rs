@@ -446,7 +446,7 @@ fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
     if record.schema != RECORD_SCHEMA {
         lines.problems.push((
             number,
-            format!("schema {:?} is not {RECORD_SCHEMA:?}", record.schema),
+            format!("schema {} is not {RECORD_SCHEMA}", record.schema),
         ));
     }
     for blob in record.bodies.iter().chain(&record.attachments) {

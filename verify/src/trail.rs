@@ -165,9 +165,9 @@ pub(crate) fn check_trail(
         other => report.problem(
             "log/checkpoint",
             format!(
-                "is of size {}, but the largest kept checkpoint is {:?} (rolled back or not kept)",
+                "is of size {}, but the largest kept checkpoint is {} (rolled back or not kept)",
                 latest.size,
-                other.map(|(size, _)| size)
+                other.map_or("none".to_owned(), |(size, _)| format!("of size {size}"))
             ),
         ),
     }
@@ -603,14 +603,22 @@ impl<'a> EntryChecker<'a> {
                 (None, None) => {}
                 (Some(size), Some((named_size, root))) if named_size == size => {
                     if roots.get(&size).map(|h| hex(&h.0)) != Some(root) {
-                        self.problem(index, format!("previous checkpoint root differs from the tree of size {size}"));
+                        self.problem(
+                            index,
+                            format!(
+                                "previous checkpoint root differs from the tree of size {size}"
+                            ),
+                        );
                     }
                 }
                 (expected, named) => self.problem(
                     index,
                     format!(
-                        "names previous checkpoint {:?}, but the previous run ended at size {expected:?}",
-                        named.map(|(size, _)| size)
+                        "names previous checkpoint {}, but the previous run ended {}",
+                        named.map_or("none".to_owned(), |(size, _)| format!("of size {size}")),
+                        expected.map_or("nowhere (this is the first run)".to_owned(), |s| format!(
+                            "at size {s}"
+                        ))
                     ),
                 ),
             }
@@ -638,11 +646,10 @@ impl<'a> EntryChecker<'a> {
                         ("payload_oxum", oxum, &Some(facts.payload_oxum.clone())),
                     ] {
                         if Some(logged) != found.as_ref() {
+                            let found = found.as_deref().unwrap_or("missing");
                             report.problem(
                                 place,
-                                format!(
-                                    "{field} is {found:?}, but log entry {index} says {logged:?}"
-                                ),
+                                format!("{field} is {found}, but log entry {index} says {logged}"),
                             );
                         }
                     }

@@ -15,7 +15,7 @@ use spoor_normalize::layout::{
 };
 
 use super::prepare::{Prepared, StagedRead};
-use super::report::{InputReport, InputStatus};
+use super::report::{InputReport, InputStatus, ReasonCount};
 use crate::catalog::{Catalog, PackageContents};
 use crate::fsutil::{rename_durably, with_path, write_atomic};
 use crate::intake::Export;
@@ -279,6 +279,7 @@ fn seal_staged(
     report.known = counts.known;
     report.duplicates = counts.duplicates;
     report.quarantined = counts.quarantined;
+    report.quarantine_reasons = ReasonCount::most_common(&counts.reasons);
     report.unreadable = unreadable;
     if let Some(e) = read_error {
         report.unreadable.push(e);

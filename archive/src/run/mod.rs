@@ -138,7 +138,7 @@ pub(crate) fn run_inputs(
             report.seconds += started.elapsed().as_secs_f64();
             tracing::info!(
                 input = %input.display(),
-                status = ?report.status,
+                status = report.status.name(),
                 records = report.records,
                 known = report.known,
                 quarantined = report.quarantined,

@@ -1,6 +1,7 @@
 //! What a run reports: per input and as a whole, as the JSON written to
 //! `runs/<run>.json` (docs/FORMAT.md §9) and the summary people read.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -57,6 +58,9 @@ pub struct InputReport {
     pub duplicates: u64,
     /// Items quarantined.
     pub quarantined: u64,
+    /// The most common reasons items were quarantined, most frequent
+    /// first (at most five; `quarantine.jsonl` in the package has all).
+    pub quarantine_reasons: Vec<ReasonCount>,
     /// Parts that could not be read at all.
     pub unreadable: Vec<String>,
     /// Files of a folder export that could not be kept in the package
@@ -96,6 +100,7 @@ impl InputReport {
             known: 0,
             duplicates: 0,
             quarantined: 0,
+            quarantine_reasons: vec![],
             unreadable: vec![],
             not_kept: 0,
             tagmanifest_sha256: None,
@@ -129,6 +134,44 @@ pub struct RunReport {
     pub log_root: String,
     /// The e-mailed report, if one was asked for.
     pub notification: Option<Notification>,
+}
+
+/// One reason items were quarantined, and how many were.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReasonCount {
+    /// The reason, as in `quarantine.jsonl`.
+    pub reason: String,
+    /// How many items of the input were quarantined for it.
+    pub count: u64,
+}
+
+impl ReasonCount {
+    /// The five most frequent reasons, most frequent first.
+    pub(crate) fn most_common(reasons: &BTreeMap<String, u64>) -> Vec<ReasonCount> {
+        let mut all: Vec<ReasonCount> = reasons
+            .iter()
+            .map(|(reason, count)| ReasonCount {
+                reason: reason.clone(),
+                count: *count,
+            })
+            .collect();
+        all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+        all.truncate(5);
+        all
+    }
+}
+
+impl InputStatus {
+    /// The status as the JSON report names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputStatus::Archived => "archived",
+            InputStatus::Partial => "partial",
+            InputStatus::Known => "known",
+            InputStatus::Failed => "failed",
+            InputStatus::Waiting => "waiting",
+        }
+    }
 }
 
 impl RunReport {
@@ -174,6 +217,12 @@ impl RunReport {
             for part in &input.unreadable {
                 out.push_str(&format!("  unreadable: {part}\n"));
             }
+            for reason in &input.quarantine_reasons {
+                out.push_str(&format!(
+                    "  quarantined {}: {}\n",
+                    reason.count, reason.reason
+                ));
+            }
             if let Some(moved) = &input.moved_to {
                 out.push_str(&format!("  moved to {}\n", moved.display()));
             }
@@ -211,7 +260,72 @@ impl RunReport {
                 Some(e) => out.push_str(&format!("report NOT e-mailed via {}: {e}\n", n.server)),
             }
         }
+        out.push_str(&self.totals());
+        out.push_str(&format!(
+            "exit {}: {}\n",
+            self.exit_code(),
+            self.exit_reason()
+        ));
         out
+    }
+
+    /// One line of totals over the inputs.
+    fn totals(&self) -> String {
+        let count = |s: InputStatus| self.inputs.iter().filter(|i| i.status == s).count();
+        let records: u64 = self.inputs.iter().map(|i| i.records).sum();
+        let quarantined: u64 = self.inputs.iter().map(|i| i.quarantined).sum();
+        let unreadable: usize = self.inputs.iter().map(|i| i.unreadable.len()).sum();
+        format!(
+            "totals: {} inputs ({} archived, {} partial, {} already archived, {} failed, {} waiting); \
+             {records} records, {quarantined} quarantined, {unreadable} unreadable parts\n",
+            self.inputs.len(),
+            count(InputStatus::Archived),
+            count(InputStatus::Partial),
+            count(InputStatus::Known),
+            count(InputStatus::Failed),
+            count(InputStatus::Waiting),
+        )
+    }
+
+    /// Why [`RunReport::exit_code`] is what it is, in words.
+    pub fn exit_reason(&self) -> String {
+        let failed: Vec<&InputReport> = self
+            .inputs
+            .iter()
+            .filter(|i| i.status == InputStatus::Failed)
+            .collect();
+        if let Some(first) = failed.first() {
+            return format!(
+                "{} input(s) failed; first: {}: {}",
+                failed.len(),
+                first.path.display(),
+                first.error.as_deref().unwrap_or("no reason given")
+            );
+        }
+        let partial: Vec<&InputReport> = self
+            .inputs
+            .iter()
+            .filter(|i| i.status == InputStatus::Partial)
+            .collect();
+        if let Some(first) = partial.first() {
+            let quarantined: u64 = partial.iter().map(|i| i.quarantined).sum();
+            let unreadable: usize = partial.iter().map(|i| i.unreadable.len()).sum();
+            let cause = first
+                .quarantine_reasons
+                .first()
+                .map(|r| r.reason.clone())
+                .or_else(|| first.unreadable.first().cloned())
+                .unwrap_or_default();
+            return format!(
+                "{} input(s) archived only in part ({quarantined} items quarantined, {unreadable} parts unreadable); first cause in {}: {cause}",
+                partial.len(),
+                first.path.display()
+            );
+        }
+        if self.notification.as_ref().is_some_and(|n| !n.sent) {
+            return "everything archived, but the report could not be e-mailed".to_owned();
+        }
+        "everything archived".to_owned()
     }
 }
 
