@@ -106,7 +106,7 @@ fn main() {
     println!("peak RSS after the proofs: {} MB", peak_rss_mb());
 
     let t = Instant::now();
-    let report = spoor_verify::internal::verify_log(&store, &public_key);
+    let report = spoor_verify::internal::verify_log(&store, &public_key).expect("usable key");
     println!(
         "verify the whole log: {:.1} s, {} problems, peak RSS {} MB",
         t.elapsed().as_secs_f64(),

@@ -15,11 +15,29 @@ use spoor_archive::{
 /// Exit code when the command could not run at all.
 const COULD_NOT_RUN: u8 = 2;
 
+/// Exit codes, as every `--help` states them.
+const EXIT_CODES: &str =
+    "Exit codes: 0 success; 1 problems found (verify) or an input failed (run); \
+2 could not run (bad flags, unusable key, store or file unreadable); 3 archived, but with \
+quarantined items or unreadable parts (run).";
+const RUN_EXIT_CODES: &str =
+    "Exit codes: 0 every input archived (or already archived); 1 an input \
+failed; 2 could not run; 3 archived, but with quarantined items or unreadable parts (the summary \
+names them), or the report could not be e-mailed.";
+const VERIFY_EXIT_CODES: &str =
+    "Exit codes: 0 intact; 1 problems found (each printed); 2 could not \
+run (unreadable store or package, unusable --pubkey or --since file).";
+const PROOF_EXIT_CODES: &str =
+    "Exit codes: 0 proven; 1 not proven (each problem printed); 2 could not run (unreadable or \
+unusable bundle or key).";
+const PLAIN_EXIT_CODES: &str = "Exit codes: 0 done; 2 could not run.";
+
 #[derive(Parser)]
 #[command(
     name = "spoor",
     version,
-    about = "Archive chat and mail exports as verifiable, hashed records"
+    about = "Archive chat and mail exports as verifiable, hashed records",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     /// Log events to stderr as text or as JSON lines (level from SPOOR_LOG,
@@ -47,11 +65,19 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(use_color())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set
+/// (<https://no-color.org>).
+fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A progress bar over the inputs of a run on a terminal; nothing when
@@ -95,6 +121,7 @@ fn show(bar: &indicatif::ProgressBar, event: RunProgress<'_>) {
 #[derive(Subcommand)]
 enum Command {
     /// Create a new store in an empty or new folder.
+    #[command(after_help = PLAIN_EXIT_CODES)]
     Init {
         /// The store folder.
         store: PathBuf,
@@ -115,6 +142,7 @@ enum Command {
         key_file: Option<PathBuf>,
     },
     /// Archive exports (files or folders) into the store.
+    #[command(after_help = RUN_EXIT_CODES)]
     Run {
         /// The store folder.
         #[arg(long)]
@@ -166,6 +194,7 @@ enum Command {
         inputs: Vec<PathBuf>,
     },
     /// Verify a whole store (--store) or one package zip.
+    #[command(after_help = VERIFY_EXIT_CODES)]
     Verify {
         /// The store folder.
         #[arg(long, conflicts_with = "package")]
@@ -196,6 +225,7 @@ enum Command {
     },
     /// Print the evidence bundle of one record: its line, blobs' hashes, log
     /// entry, inclusion proof and the signed checkpoint.
+    #[command(after_help = PLAIN_EXIT_CODES)]
     Prove {
         /// The store folder.
         #[arg(long)]
@@ -204,6 +234,7 @@ enum Command {
         record_id: String,
     },
     /// Check an evidence bundle offline against the log's public key.
+    #[command(after_help = PROOF_EXIT_CODES)]
     VerifyProof {
         /// The bundle (as printed by `spoor prove`).
         bundle: PathBuf,
@@ -215,12 +246,14 @@ enum Command {
         json: bool,
     },
     /// Rebuild the catalogue from the packages and intake receipts.
+    #[command(after_help = PLAIN_EXIT_CODES)]
     Reindex {
         /// The store folder.
         #[arg(long)]
         store: PathBuf,
     },
     /// Full-text search over archived records (SQLite FTS5 syntax).
+    #[command(after_help = PLAIN_EXIT_CODES)]
     Search {
         /// The store folder.
         #[arg(long)]
@@ -234,6 +267,16 @@ enum Command {
         /// The query.
         query: String,
     },
+    /// Print shell completions for spoor (bash, zsh, fish, elvish,
+    /// powershell), e.g. `spoor completions bash > /etc/bash_completion.d/spoor`.
+    #[command(after_help = PLAIN_EXIT_CODES)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print spoor's manual page (roff), e.g. `spoor man > spoor.1`.
+    #[command(after_help = PLAIN_EXIT_CODES)]
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -346,7 +389,16 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             let mut report = report;
             store.notify(&mut report, notify.as_deref())?;
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+                let result = match report.exit_code() {
+                    0 => "archived",
+                    1 => "failed",
+                    _ => "partial",
+                };
+                let extra = [
+                    ("exit_code", serde_json::json!(report.exit_code())),
+                    ("exit_reason", serde_json::json!(report.exit_reason())),
+                ];
+                print_json(&mut out, "spoor.run/1", result, &report, extra)?;
             } else {
                 write!(out, "{}", report.summary())?;
             }
@@ -394,7 +446,12 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                 (None, None) => anyhow::bail!("give --store STORE or a PACKAGE.zip"),
             };
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+                let result = if report.is_intact() {
+                    "intact"
+                } else {
+                    "problems-found"
+                };
+                print_json(&mut out, "spoor.verify/1", result, &report, [])?;
             } else {
                 let target = store
                     .as_deref()
@@ -453,9 +510,14 @@ fn execute(command: Command) -> anyhow::Result<u8> {
         } => {
             let bytes = std::fs::read(&bundle)
                 .with_context(|| format!("{}: cannot read the bundle", bundle.display()))?;
-            let report = spoor_verify::verify_evidence(&bytes, &read_public_key(&pubkey)?);
+            let report = spoor_verify::verify_evidence(&bytes, &read_public_key(&pubkey)?)?;
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+                let result = if report.is_intact() {
+                    "proven"
+                } else {
+                    "not-proven"
+                };
+                print_json(&mut out, "spoor.verify-proof/1", result, &report, [])?;
             } else {
                 for finding in &report.findings {
                     writeln!(out, "{finding}")?;
@@ -492,7 +554,16 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             let store = Store::open(&store)?;
             let hits = store.search(&query, limit)?;
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&hits)?)?;
+                let result = if hits.is_empty() { "no-hits" } else { "hits" };
+                let document = serde_json::json!({
+                    "schema": "spoor.search/1",
+                    "result": result,
+                    "query": query,
+                    "hits": hits,
+                });
+                writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
+            } else if hits.is_empty() {
+                writeln!(out, "no hits for {query}")?;
             } else {
                 for hit in &hits {
                     writeln!(
@@ -512,7 +583,39 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "spoor", &mut out);
+            Ok(0)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut out)?;
+            Ok(0)
+        }
     }
+}
+
+/// Prints `value` as the JSON document of a command: its fields, with the
+/// schema of the output and the command's result on top (docs/JSON.md).
+fn print_json<const N: usize>(
+    out: &mut impl Write,
+    schema: &str,
+    result: &str,
+    value: &impl serde::Serialize,
+    extra: [(&str, serde_json::Value); N],
+) -> anyhow::Result<()> {
+    let mut document = serde_json::Map::new();
+    document.insert("schema".to_owned(), schema.into());
+    document.insert("result".to_owned(), result.into());
+    for (key, value) in extra {
+        document.insert(key.to_owned(), value);
+    }
+    if let serde_json::Value::Object(fields) = serde_json::to_value(value)? {
+        document.extend(fields);
+    }
+    writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
+    Ok(())
 }
 
 /// The signing key from the flag, else `$SPOOR_SIGNING_KEY_FILE`, else the

@@ -175,7 +175,9 @@ fn reindex_rebuilds_a_lost_catalogue_and_search_finds_records() {
         text(&reindex)
     );
     let after = spoor(&["search", "--store", store, "--json", "Coördinatie"]);
-    let hits: serde_json::Value = serde_json::from_slice(&after.stdout).expect("json");
+    let document: serde_json::Value = serde_json::from_slice(&after.stdout).expect("json");
+    assert_eq!(document["result"], "hits");
+    let hits = &document["hits"];
     assert_eq!(hits.as_array().map(Vec::len), Some(1), "{}", text(&after));
     assert_eq!(hits[0]["subject"], "Kosten € 50");
     assert_eq!(t.verify().status.code(), Some(0), "{}", text(&t.verify()));
@@ -451,7 +453,7 @@ fn json_logs_for_the_nightly_journal() {
         .iter()
         .find(|e| e["fields"]["message"] == "input done")
         .expect("an input event");
-    assert_eq!(done["fields"]["status"], "Archived");
+    assert_eq!(done["fields"]["status"], "archived");
     assert_eq!(done["fields"]["records"], 1);
     assert!(events
         .iter()

@@ -30,7 +30,9 @@ fn search(t: &TestStore, query: &str) -> Vec<Value> {
         query,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    serde_json::from_slice(&out.stdout).expect("search JSON")
+    let document: serde_json::Value = serde_json::from_slice(&out.stdout).expect("search JSON");
+    assert_eq!(document["schema"], "spoor.search/1");
+    serde_json::from_value(document["hits"].clone()).expect("hits")
 }
 
 #[test]

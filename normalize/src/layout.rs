@@ -1,7 +1,7 @@
 //! The JSON documents of a store, each defined once as a type: the intake
-//! receipt (docs/FORMAT.md §5), `data/package.json` and the lines of
-//! `known.jsonl` and `quarantine.jsonl` (§10), the log entries with the run
-//! and fixity seals (§11), and the evidence bundle (§12).
+//! receipt (docs/FORMAT.md §3), the lines of `quarantine.jsonl` and
+//! `known.jsonl` (§6.2, §6.2a), `data/package.json` (§6.3), the log entries
+//! with the run and fixity seals (§11.1), and the evidence bundle (§12).
 //!
 //! spoor writes them with these types and `spoor verify` reads them with
 //! the same ones, never writing. Every document is written as canonical
@@ -27,7 +27,7 @@ pub const EVIDENCE_SCHEMA: &str = "spoor.evidence/1";
 pub enum ExportShape {
     /// One file.
     File,
-    /// A folder (its hash is the tree hash of §4).
+    /// A folder (its hash is the tree hash of §5.2).
     Folder,
 }
 
@@ -41,7 +41,7 @@ pub struct NotKept {
 }
 
 /// `intake/YYYY/MM/<time>-<sha256 prefix>.json`: what arrived, when, and
-/// which package it went into (§5).
+/// which package it went into (§3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntakeReceipt {
     /// [`INTAKE_SCHEMA`].
@@ -108,7 +108,7 @@ pub struct Accounting {
     pub read: u64,
 }
 
-/// `data/package.json`: what the package holds and how it was made (§10).
+/// `data/package.json`: what the package holds and how it was made (§6.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PackageManifest {
     /// [`PACKAGE_SCHEMA`].
@@ -227,7 +227,7 @@ pub struct FixitySeal {
     pub previous_checkpoint: Option<CheckpointRef>,
 }
 
-/// One leaf of the log (§11), told apart by its `type`.
+/// One leaf of the log (§11.1), told apart by its `type`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum LogEntry {

@@ -8,27 +8,28 @@ use tlog_tiles::tlog::{check_record, record_hash, Hash};
 
 use crate::report::Report;
 use crate::trail::{parse_checkpoint, trusted_key};
+use crate::Error;
 
 /// Verifies an evidence bundle against `pubkey`, a signed-note verifier key
 /// string obtained out of band. Every problem found is in the report.
-pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
+///
+/// # Errors
+/// [`Error::Unusable`] when the key is not a verifier key or the bundle is
+/// not an evidence bundle: nothing could be checked.
+pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Result<Report, Error> {
     let mut report = Report::default();
-    let bundle: EvidenceBundle = match serde_json::from_slice(bundle) {
-        Ok(v) => v,
-        Err(e) => {
-            report.problem(
-                "bundle",
-                format!("not an evidence bundle of docs/FORMAT.md §12: {e}"),
-            );
-            return report;
-        }
-    };
+    let bundle: EvidenceBundle = serde_json::from_slice(bundle).map_err(|e| Error::Unusable {
+        what: "bundle".to_owned(),
+        reason: format!("not an evidence bundle of docs/FORMAT.md §12: {e}"),
+    })?;
+    let (origin, verifiers) = trusted_key(pubkey)?;
     if bundle.schema != EVIDENCE_SCHEMA {
-        report.problem("bundle", format!("schema is not {EVIDENCE_SCHEMA}"));
+        report.problem(
+            "bundle-schema",
+            "bundle",
+            format!("schema is not {EVIDENCE_SCHEMA}"),
+        );
     }
-    let Some((origin, verifiers)) = trusted_key(pubkey, &mut report) else {
-        return report;
-    };
     let Some(head) = parse_checkpoint(
         bundle.checkpoint.as_bytes(),
         "checkpoint",
@@ -36,7 +37,7 @@ pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
         &verifiers,
         &mut report,
     ) else {
-        return report;
+        return Ok(report);
     };
 
     // The record: canonical, hashing to what the bundle and the entry say.
@@ -44,18 +45,23 @@ pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
     let record_sha256 = Sha256::of(line.as_bytes());
     report.records = 1;
     if !jcs::is_canonical(line.as_bytes()) {
-        report.problem("record", "not in RFC 8785 canonical form");
+        report.problem(
+            "record-not-canonical",
+            "record",
+            "not in RFC 8785 canonical form",
+        );
     }
     if bundle.record_sha256 != record_sha256.to_hex() {
         report.problem(
+            "record-hash-mismatch",
             "record",
             format!("hashes to {record_sha256}, not to the bundle's record_sha256"),
         );
     }
     let record: Option<Record> = serde_json::from_str(line).ok();
     let Some(record) = record else {
-        report.problem("record", "not a spoor.record/1 record");
-        return report;
+        report.problem("record-malformed", "record", "not a spoor.record/1 record");
+        return Ok(report);
     };
 
     // Its log entry names it, with this hash, in this package.
@@ -68,6 +74,7 @@ pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
     let named = serde_json::from_str::<LogEntry>(entry).ok();
     if named.as_ref() != Some(&expected) || !jcs::is_canonical(entry.as_bytes()) {
         report.problem(
+            "log-entry-mismatch",
             "log_entry",
             "does not name this record with this hash and package",
         );
@@ -87,13 +94,18 @@ pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
         .map(|b| (b.sha256.clone(), b.size))
         .collect();
     if referenced != listed {
-        report.problem("blobs", "differ from the blobs the record references");
+        report.problem(
+            "blobs-mismatch",
+            "blobs",
+            "differ from the blobs the record references",
+        );
     }
 
     // The inclusion proof from the entry's leaf to the signed root.
     let index = bundle.leaf_index;
     if bundle.tree_size != head.size {
         report.problem(
+            "tree-size-mismatch",
             "tree_size",
             format!(
                 "is {}, but the checkpoint's size is {}",
@@ -116,12 +128,17 @@ pub fn verify_evidence(bundle: &[u8], pubkey: &str) -> Report {
                 record_hash(entry.as_bytes()),
             ) {
                 report.problem(
+                    "inclusion-proof-invalid",
                     "inclusion_proof",
                     format!("does not lead from log entry {index} to the signed root: {e}"),
                 );
             }
         }
-        None => report.problem("inclusion_proof", "malformed (base64 hashes expected)"),
+        None => report.problem(
+            "inclusion-proof-invalid",
+            "inclusion_proof",
+            "malformed (base64 hashes expected)",
+        ),
     }
-    report
+    Ok(report)
 }

@@ -40,7 +40,10 @@ pub mod internal {
 
     /// Checks only the log of the store at `root`: signatures, the tree and
     /// its tiles, recomputed from the entries; not what the entries name.
-    pub fn verify_log(root: &Path, pubkey: &str) -> Report {
+    ///
+    /// # Errors
+    /// An unusable key.
+    pub fn verify_log(root: &Path, pubkey: &str) -> Result<Report, crate::Error> {
         let mut report = Report::default();
         check_trail(
             root,
@@ -49,8 +52,8 @@ pub mod internal {
             None,
             None,
             &mut report,
-        );
-        report
+        )?;
+        Ok(report)
     }
 }
 
@@ -66,6 +69,16 @@ pub enum Error {
         /// What was to be read.
         path: PathBuf,
         /// Why it could not be.
+        reason: String,
+    },
+    /// Something the auditor gave cannot be used: a public key that is not
+    /// a verifier key, a `--since` checkpoint or an evidence bundle that
+    /// does not parse. Nothing was checked.
+    #[error("{what}: {reason}")]
+    Unusable {
+        /// What was given.
+        what: String,
+        /// Why it cannot be used.
         reason: String,
     },
 }

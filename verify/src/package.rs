@@ -92,7 +92,7 @@ struct EntryInfo {
 #[derive(Default)]
 struct Lines {
     count: u64,
-    problems: Vec<(u64, String)>,
+    problems: Vec<(u64, &'static str, String)>,
     /// Each record line.
     records: Vec<RecordLine>,
     /// Blobs referenced, with the first line referencing each.
@@ -163,7 +163,7 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
     let mut archive = match ZipArchive::new(file) {
         Ok(a) => a,
         Err(e) => {
-            report.problem("zip", format!("not a readable zip: {e}"));
+            report.problem("zip-unreadable", "zip", format!("not a readable zip: {e}"));
             return Ok((report, None));
         }
     };
@@ -195,8 +195,12 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
             facts.zip_sha256 = Some(digest.to_hex());
             report.bytes += len;
         }
-        Ok(Err(e)) => report.problem("zip", format!("cannot be read whole: {e}")),
-        Err(_) => report.problem("zip", "hashing the whole file failed"),
+        Ok(Err(e)) => report.problem(
+            "zip-unreadable",
+            "zip",
+            format!("cannot be read whole: {e}"),
+        ),
+        Err(_) => report.problem("zip-unreadable", "zip", "hashing the whole file failed"),
     }
     facts.tagmanifest_sha256 = results
         .iter()
@@ -213,6 +217,7 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
     let mut seen = HashSet::new();
     if archive.len() > MAX_ENTRIES {
         report.problem(
+            "zip-too-many-entries",
             "zip",
             format!("{} entries, over the limit of {MAX_ENTRIES}", archive.len()),
         );
@@ -223,6 +228,7 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
             Ok(e) => e,
             Err(e) => {
                 report.problem(
+                    "zip-entry-unreadable",
                     format!("zip entry {index}"),
                     format!("unreadable central directory entry: {e}"),
                 );
@@ -233,6 +239,7 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
             Ok(n) => n.into_owned(),
             Err(e) => {
                 report.problem(
+                    "zip-entry-unreadable",
                     format!("zip entry {index}"),
                     format!("name is not valid: {e}"),
                 );
@@ -241,7 +248,7 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
         };
         let place = name.clone();
         if !seen.insert(name.clone()) {
-            report.problem(&place, "duplicate entry name");
+            report.problem("zip-duplicate-name", &place, "duplicate entry name");
             continue;
         }
         if name.starts_with('/')
@@ -251,21 +258,27 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
                 .any(|c| c.is_empty() || c == "." || c == "..")
         {
             report.problem(
+                "zip-unsafe-name",
                 &place,
                 "unsafe entry name (absolute, backslash, empty, . or .. component)",
             );
             continue;
         }
         if entry.is_symlink() {
-            report.problem(&place, "symbolic link entry");
+            report.problem("zip-symlink", &place, "symbolic link entry");
             continue;
         }
         if entry.is_dir() {
-            report.problem(&place, "folder entry (a package holds only files)");
+            report.problem(
+                "zip-folder-entry",
+                &place,
+                "folder entry (a package holds only files)",
+            );
             continue;
         }
         let Some(bag_path) = name.strip_prefix(top).and_then(|r| r.strip_prefix('/')) else {
             report.problem(
+                "zip-outside-top-folder",
                 &place,
                 format!("outside the package's single top folder {top}/"),
             );
@@ -273,7 +286,7 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
         };
         let (size, compressed) = (entry.size(), entry.compressed_size());
         if size > 0 && size / compressed.max(1) > MAX_RATIO {
-            report.problem(&place, format!("claims {size} bytes from {compressed}: over the ratio limit {MAX_RATIO}, not read"));
+            report.problem("zip-ratio-exceeded", &place, format!("claims {size} bytes from {compressed}: over the ratio limit {MAX_RATIO}, not read"));
             continue;
         }
         entries.push(EntryInfo {
@@ -402,9 +415,11 @@ fn read_lines(reader: &mut dyn Read, check: fn(&[u8], u64, &mut Lines)) -> io::R
         lines.count += 1;
         let number = lines.count;
         if line.len() > MAX_LINE {
-            lines
-                .problems
-                .push((number, format!("longer than {MAX_LINE} bytes; not checked")));
+            lines.problems.push((
+                number,
+                "line-too-long",
+                format!("longer than {MAX_LINE} bytes; not checked"),
+            ));
             let mut rest = Vec::new();
             buffered.read_until(b'\n', &mut rest)?;
             continue;
@@ -412,9 +427,11 @@ fn read_lines(reader: &mut dyn Read, check: fn(&[u8], u64, &mut Lines)) -> io::R
         match line.strip_suffix(b"\n") {
             Some(body) => check(body, number, &mut lines),
             None => {
-                lines
-                    .problems
-                    .push((number, "last line does not end with LF".to_owned()));
+                lines.problems.push((
+                    number,
+                    "line-unterminated",
+                    "last line does not end with LF".to_owned(),
+                ));
                 check(&line, number, &mut lines);
             }
         }
@@ -428,17 +445,21 @@ fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
     // value (the record lines are most of what a store-wide verify reads).
     let value = serde_json::from_slice::<Value>(line);
     if !value.as_ref().is_ok_and(|v| jcs::to_canonical(v) == line) {
-        lines
-            .problems
-            .push((number, "not in RFC 8785 canonical form".to_owned()));
+        lines.problems.push((
+            number,
+            "line-not-canonical",
+            "not in RFC 8785 canonical form".to_owned(),
+        ));
     }
     let record = value.and_then(|v| Record::deserialize(&v));
     let record: Record = match record {
         Ok(r) => r,
         Err(e) => {
-            lines
-                .problems
-                .push((number, format!("not a {RECORD_SCHEMA} record: {e}")));
+            lines.problems.push((
+                number,
+                "record-malformed",
+                format!("not a {RECORD_SCHEMA} record: {e}"),
+            ));
             lines.records.push(RecordLine { id: None, hash });
             return;
         }
@@ -446,6 +467,7 @@ fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
     if record.schema != RECORD_SCHEMA {
         lines.problems.push((
             number,
+            "record-schema",
             format!("schema {} is not {RECORD_SCHEMA}", record.schema),
         ));
     }
@@ -467,6 +489,7 @@ fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
             if *previous_path == path && start < *previous_start {
                 lines.problems.push((
                     number,
+                    "record-out-of-order",
                     format!("out of source order: starts at byte {start}, before the previous record's byte {previous_start}"),
                 ));
             }
@@ -486,14 +509,16 @@ fn canonical_entry<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> Option<T> {
     if !jcs::is_canonical(line) {
-        lines
-            .problems
-            .push((number, "not in RFC 8785 canonical form".to_owned()));
+        lines.problems.push((
+            number,
+            "line-not-canonical",
+            "not in RFC 8785 canonical form".to_owned(),
+        ));
     }
     serde_json::from_slice::<T>(line)
         .map_err(|e| {
-            let problem = format!("not a {what} of docs/FORMAT.md §10: {e}");
-            lines.problems.push((number, problem));
+            let problem = format!("not a {what} of docs/FORMAT.md §6.2: {e}");
+            lines.problems.push((number, "line-malformed", problem));
         })
         .ok()
 }
@@ -522,6 +547,7 @@ fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
     ) {
         lines.problems.push((
             number,
+            "known-why-unknown",
             format!(
                 "known-record entry with why \"{}\", not one of the two reasons",
                 entry.why
@@ -576,11 +602,13 @@ fn check_tiling(
         for (start, end) in spans {
             if start > at {
                 report.problem(
+                    "tiling-gap",
                     &entry,
                     format!("bytes {at}..{start} are in no record, known or quarantine entry"),
                 );
             } else if start < at {
                 report.problem(
+                    "tiling-overlap",
                     &entry,
                     format!("bytes {start}..{} are named by two entries", at.min(end)),
                 );
@@ -589,11 +617,13 @@ fn check_tiling(
         }
         if at < size {
             report.problem(
+                "tiling-gap",
                 &entry,
                 format!("bytes {at}..{size} are in no record, known or quarantine entry"),
             );
         } else if at > size {
             report.problem(
+                "tiling-past-end",
                 &entry,
                 format!("entries name bytes up to {at}, past the end of the file ({size} bytes)"),
             );
@@ -629,7 +659,7 @@ fn check_bag(
     for r in results {
         report.bytes += r.size;
         if let Some(e) = &r.error {
-            report.problem(&r.bag_path, e.clone());
+            report.problem("entry-unreadable", &r.bag_path, e.clone());
         }
     }
     bag.check_declaration(report);
@@ -647,6 +677,7 @@ fn check_bag(
     if let Some(package) = bag.package_json(report) {
         if package.package_id != top {
             report.problem(
+                "package-id-mismatch",
                 "data/package.json",
                 format!("package_id is not {top}, the package's folder name"),
             );
@@ -710,7 +741,7 @@ impl<'r> Bag<'r> {
             "data/known.jsonl",
         ] {
             if !self.by_path.contains_key(required) {
-                report.problem(required, "missing from the package");
+                report.problem("bag-file-missing", required, "missing from the package");
             }
         }
         if self
@@ -718,6 +749,7 @@ impl<'r> Bag<'r> {
             .is_some_and(|bagit| bagit != BAGIT_TXT)
         {
             report.problem(
+                "bagit-declaration",
                 "bagit.txt",
                 "is not the BagIt 1.0 declaration with UTF-8 tag files",
             );
@@ -732,12 +764,13 @@ impl<'r> Bag<'r> {
         };
         let (listed, problems) = parse_manifest(&manifest);
         for p in problems {
-            report.problem("manifest-sha256.txt", p);
+            report.problem("manifest-malformed", "manifest-sha256.txt", p);
         }
         for r in self.payload() {
             match (listed.get(&r.bag_path), r.sha256) {
-                (None, _) => report.problem(&r.bag_path, "payload file not listed in manifest-sha256.txt"),
+                (None, _) => report.problem("payload-not-listed", &r.bag_path, "payload file not listed in manifest-sha256.txt"),
                 (Some(want), Some(got)) if *want != got.to_hex() => report.problem(
+"checksum-mismatch",
                     &r.bag_path,
                     format!("checksum mismatch: manifest-sha256.txt says {want}, content hashes to {got}"),
                 ),
@@ -747,6 +780,7 @@ impl<'r> Bag<'r> {
         for path in listed.keys() {
             if !self.by_path.contains_key(path.as_str()) {
                 report.problem(
+                    "listed-file-missing",
                     path,
                     "listed in manifest-sha256.txt but missing from the package",
                 );
@@ -761,12 +795,13 @@ impl<'r> Bag<'r> {
         };
         let (listed, problems) = parse_manifest(&tagmanifest);
         for p in problems {
-            report.problem("tagmanifest-sha256.txt", p);
+            report.problem("manifest-malformed", "tagmanifest-sha256.txt", p);
         }
         for (path, want) in &listed {
             match self.by_path.get(path.as_str()).and_then(|r| r.sha256) {
-                None => report.problem(path, "listed in tagmanifest-sha256.txt but missing from the package"),
+                None => report.problem("listed-file-missing", path, "listed in tagmanifest-sha256.txt but missing from the package"),
                 Some(got) if *want != got.to_hex() => report.problem(
+"checksum-mismatch",
                     path,
                     format!("checksum mismatch: tagmanifest-sha256.txt says {want}, content hashes to {got}"),
                 ),
@@ -779,7 +814,11 @@ impl<'r> Bag<'r> {
             .filter(|r| !r.bag_path.starts_with("data/") && r.bag_path != "tagmanifest-sha256.txt")
         {
             if !listed.contains_key(&r.bag_path) {
-                report.problem(&r.bag_path, "tag file not listed in tagmanifest-sha256.txt");
+                report.problem(
+                    "tag-file-not-listed",
+                    &r.bag_path,
+                    "tag file not listed in tagmanifest-sha256.txt",
+                );
             }
         }
     }
@@ -792,10 +831,15 @@ impl<'r> Bag<'r> {
         match info.get("Payload-Oxum").map(Vec::as_slice) {
             Some([oxum]) if *oxum == actual => {}
             Some([oxum]) => report.problem(
+                "payload-oxum-mismatch",
                 "bag-info.txt",
                 format!("Payload-Oxum {oxum} but the payload is {actual} (octets.files)"),
             ),
-            _ => report.problem("bag-info.txt", "no single Payload-Oxum"),
+            _ => report.problem(
+                "payload-oxum-missing",
+                "bag-info.txt",
+                "no single Payload-Oxum",
+            ),
         }
         Some(actual)
     }
@@ -812,8 +856,8 @@ impl<'r> Bag<'r> {
             let Some(lines) = self.by_path.get(name).and_then(|r| r.lines.as_ref()) else {
                 continue;
             };
-            for (number, problem) in &lines.problems {
-                report.problem(format!("{name} line {number}"), problem.clone());
+            for (number, code, problem) in &lines.problems {
+                report.problem(code, format!("{name} line {number}"), problem.clone());
             }
             for (digest, line) in &lines.blobs {
                 tally
@@ -829,6 +873,7 @@ impl<'r> Bag<'r> {
                         .extend(lines.export_hashes.iter().cloned());
                     for i in repeated_ids(records) {
                         report.problem(
+                            "record-id-repeated",
                             format!("{name} line {}", i + 1),
                             format!("record id {} appears twice", records[i].id_text()),
                         );
@@ -855,6 +900,7 @@ impl<'r> Bag<'r> {
             let expected = format!("data/blobs/sha256/{}/{name}", name.get(..2).unwrap_or(""));
             if r.bag_path != expected || Sha256::from_hex(name).is_err() {
                 report.problem(
+                    "blob-path",
                     &r.bag_path,
                     "blob path is not data/blobs/sha256/<2 hex>/<64 hex>",
                 );
@@ -863,6 +909,7 @@ impl<'r> Bag<'r> {
             if let Some(got) = r.sha256 {
                 if got.to_hex() != name {
                     report.problem(
+                        "blob-hash-mismatch",
                         &r.bag_path,
                         format!("blob content hashes to {got}, not to its name"),
                     );
@@ -871,6 +918,7 @@ impl<'r> Bag<'r> {
             present.insert(name.to_owned());
             if !referenced.contains_key(name) {
                 report.problem(
+                    "blob-unreferenced",
                     &r.bag_path,
                     "blob referenced by no record or quarantine entry",
                 );
@@ -879,6 +927,7 @@ impl<'r> Bag<'r> {
         for (digest, (file, line)) in referenced {
             if !present.contains(digest) {
                 report.problem(
+                    "blob-missing",
                     format!("{file} line {line}"),
                     format!("references blob {digest}, which is not in the package"),
                 );
@@ -890,13 +939,18 @@ impl<'r> Bag<'r> {
     fn package_json(&self, report: &mut Report) -> Option<PackageManifest> {
         let package_json = self.text("data/package.json")?;
         if !jcs::is_canonical(package_json.trim_end_matches('\n').as_bytes()) {
-            report.problem("data/package.json", "not in RFC 8785 canonical form");
+            report.problem(
+                "package-json-not-canonical",
+                "data/package.json",
+                "not in RFC 8785 canonical form",
+            );
         }
         serde_json::from_str(&package_json)
             .map_err(|e| {
                 report.problem(
+                    "package-json-malformed",
                     "data/package.json",
-                    format!("not a package.json of docs/FORMAT.md §10: {e}"),
+                    format!("not a package.json of docs/FORMAT.md §6.3: {e}"),
                 );
             })
             .ok()
@@ -908,6 +962,7 @@ impl<'r> Bag<'r> {
         let export_sha256 = &package.export.sha256;
         for other in tally.export_hashes.iter().filter(|h| *h != export_sha256) {
             report.problem(
+                "export-mismatch",
                 "data/records.jsonl",
                 format!("records name export {other}, not this package's export"),
             );
@@ -930,10 +985,12 @@ impl<'r> Bag<'r> {
         match original_hash {
             Some(got) if got.to_hex() == *export_sha256 => {}
             Some(got) => report.problem(
+                "original-hash-mismatch",
                 original,
                 format!("original hashes to {got}, but the export's SHA-256 is {export_sha256}"),
             ),
             None => report.problem(
+                "original-missing",
                 "data/package.json",
                 format!("export original {original} not found in the package"),
             ),
@@ -947,6 +1004,7 @@ fn check_counts(package: &PackageManifest, tally: &LineTally, report: &mut Repor
     let counts = &package.counts;
     if counts.records != tally.records {
         report.problem(
+            "counts-mismatch",
             "data/package.json",
             format!(
                 "counts.records is {} but records.jsonl has {} lines",
@@ -957,6 +1015,7 @@ fn check_counts(package: &PackageManifest, tally: &LineTally, report: &mut Repor
     let not_written = counts.known + counts.duplicates;
     if not_written != tally.known {
         report.problem(
+            "counts-mismatch",
             "data/package.json",
             format!(
                 "counts.known + counts.duplicates is {not_written} but known.jsonl has {} lines",
@@ -966,6 +1025,7 @@ fn check_counts(package: &PackageManifest, tally: &LineTally, report: &mut Repor
     }
     if counts.quarantined != tally.quarantined {
         report.problem(
+            "counts-mismatch",
             "data/package.json",
             format!(
                 "counts.quarantined is {} but quarantine.jsonl has {} lines",
@@ -977,6 +1037,7 @@ fn check_counts(package: &PackageManifest, tally: &LineTally, report: &mut Repor
         let lines = tally.records + tally.known + tally.quarantined;
         if accounting.read != lines {
             report.problem(
+"accounting-mismatch",
                 "data/package.json",
                 format!(
                     "accounting: {} {} read, but records, known and quarantine lines add up to {lines}",

@@ -4,9 +4,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// One problem: where, and what is wrong there.
+/// One problem: which check found it, where, and what is wrong there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// A stable code naming the check (docs/JSON.md lists them), e.g.
+    /// `checksum-mismatch`; the words in `problem` may change, the code
+    /// does not.
+    pub code: &'static str,
     /// The file, and inside it the entry and line, e.g.
     /// `packages/2024/03/p-….zip: data/records.jsonl line 3`.
     pub place: String,
@@ -45,8 +49,14 @@ impl Report {
         self.findings.is_empty()
     }
 
-    pub(crate) fn problem(&mut self, place: impl Into<String>, problem: impl Into<String>) {
+    pub(crate) fn problem(
+        &mut self,
+        code: &'static str,
+        place: impl Into<String>,
+        problem: impl Into<String>,
+    ) {
         self.findings.push(Finding {
+            code,
             place: place.into(),
             problem: problem.into(),
         });
@@ -60,6 +70,7 @@ impl Report {
         self.bytes += other.bytes;
         for f in other.findings {
             self.findings.push(Finding {
+                code: f.code,
                 place: format!("{prefix}: {}", f.place),
                 problem: f.problem,
             });

@@ -85,12 +85,12 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         limit,
         Some(&packages),
         &mut report,
-    );
+    )?;
     let received = check_receipts(root, &packages, &trail.logged, &mut report)?;
     check_unlogged(&packages, &trail, &received, &mut report);
     match catalogue {
         Some(Ok(conn)) => check_catalogue(&conn, &packages, &trail.logged, &mut report),
-        Some(Err(e)) => report.problem("catalog.sqlite", e),
+        Some(Err(e)) => report.problem("catalogue-unreadable", "catalog.sqlite", e),
         None => {}
     }
     Ok(report)
@@ -135,6 +135,7 @@ fn check_unlogged(
         }
         match (received.get(id), trail.last_run_started) {
             (Some(received), Some(run)) if run > *received => report.problem(
+"package-unlogged",
                 place,
                 format!(
                     "not covered by the log, although a run that began at {run} came after it \
@@ -171,7 +172,11 @@ fn check_receipts(
         {
             Ok(v) => v,
             Err(e) => {
-                report.problem(&place, format!("intake receipt not readable: {e}"));
+                report.problem(
+                    "receipt-unreadable",
+                    &place,
+                    format!("intake receipt not readable: {e}"),
+                );
                 continue;
             }
         };
@@ -179,6 +184,7 @@ fn check_receipts(
         let Some((package_place, facts)) = packages.get(package_id) else {
             if logged.contains(package_id) {
                 report.problem(
+                    "receipt-package-missing",
                     &place,
                     format!("package {package_id} named by this receipt is not in the store"),
                 );
@@ -198,6 +204,7 @@ fn check_receipts(
         if facts.export_sha256.as_deref() != Some(receipt.sha256.as_str()) {
             let held = facts.export_sha256.as_deref().unwrap_or("none");
             report.problem(
+                "receipt-mismatch",
                 &place,
                 format!(
                     "receipt SHA-256 {} differs from the original in {package_place} ({held})",
@@ -210,6 +217,7 @@ fn check_receipts(
                 .export_size
                 .map_or("none".to_owned(), |s| s.to_string());
             report.problem(
+                "receipt-mismatch",
                 &place,
                 format!(
                     "receipt size {} differs from the original in {package_place} ({held})",
@@ -220,7 +228,11 @@ fn check_receipts(
     }
     for (id, (place, _)) in packages {
         if !receipted.contains_key(id.as_str()) {
-            report.problem(place, "no intake receipt names this package");
+            report.problem(
+                "receipt-missing",
+                place,
+                "no intake receipt names this package",
+            );
         }
     }
     Ok(received)
@@ -285,13 +297,14 @@ fn check_catalogue(
                         .and_then(|l| l.checked_sub(1))
                         .filter(|&i| facts.records.get(i).is_some_and(|held| held.has_id(&id)));
                     let Some(i) = held else {
-                        report.problem(place, stray_row(&id, package_id));
+                        report.problem("catalogue-stray-row", place, stray_row(&id, package_id));
                         continue;
                     };
                     seen[i] = true;
                     let hash = facts.records[i].hash;
                     if !facts.records[i].hashes_to(&cat_hash) {
                         report.problem(
+"catalogue-mismatch",
                             at(i + 1),
                             format!("record {id} hashes to {hash} in {package_id}, but the catalogue says {cat_hash} in {package_id}"),
                         );
@@ -300,12 +313,17 @@ fn check_catalogue(
                 Ok(())
             });
         if let Err(e) = rows {
-            report.problem(place, format!("records table unreadable: {e}"));
+            report.problem(
+                "catalogue-unreadable",
+                place,
+                format!("records table unreadable: {e}"),
+            );
             return;
         }
         for (i, record) in facts.records.iter().enumerate() {
             if !seen[i] {
                 report.problem(
+                    "catalogue-missing-record",
                     at(i + 1),
                     format!(
                         "record {} is missing from the catalogue (run spoor reindex)",
@@ -328,13 +346,17 @@ fn check_catalogue(
             for package in named.iter().filter(|p| !packages.contains_key(*p)) {
                 for id in ids.query_map([package], |r| r.get::<_, String>(0))? {
                     let id = id?;
-                    report.problem(place, stray_row(&id, package));
+                    report.problem("catalogue-stray-row", place, stray_row(&id, package));
                 }
             }
             Ok(())
         });
     if let Err(e) = strays {
-        report.problem(place, format!("records table unreadable: {e}"));
+        report.problem(
+            "catalogue-unreadable",
+            place,
+            format!("records table unreadable: {e}"),
+        );
     }
 }
 
@@ -430,6 +452,7 @@ fn dated_files(
     for (year, year_path) in list(&root.join(dir))? {
         if !(digits(&year, 4) && year_path.is_dir()) {
             report.problem(
+                "store-stray-entry",
                 relative(root, &year_path),
                 format!("unexpected entry in {dir}/ (expected YYYY/MM/)"),
             );
@@ -438,6 +461,7 @@ fn dated_files(
         for (month, month_path) in list(&year_path)? {
             if !(digits(&month, 2) && month_path.is_dir()) {
                 report.problem(
+                    "store-stray-entry",
                     relative(root, &month_path),
                     format!("unexpected entry in {dir}/ (expected YYYY/MM/)"),
                 );
@@ -454,6 +478,7 @@ fn dated_files(
                     ));
                 } else {
                     report.problem(
+                        "store-stray-entry",
                         relative(root, &path),
                         format!("unexpected entry in {dir}/ (expected *.{extension})"),
                     );

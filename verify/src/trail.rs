@@ -8,7 +8,7 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use signed_note::{Note, StandardVerifier, VerifierList};
+use signed_note::{Note, NoteError, StandardVerifier, VerifierList};
 use spoor_normalize::layout::{FixitySeal, IntakeReceipt, LogEntry, RunSeal};
 use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
 use spoor_normalize::{jcs, Sha256};
@@ -18,6 +18,7 @@ use tlog_tiles::tlog::{node_hash, record_hash, Hash, EMPTY_HASH};
 
 use crate::package::{PackageFacts, RecordLine};
 use crate::report::Report;
+use crate::Error;
 
 /// Whose key the signatures were checked against.
 pub(crate) enum TrustedKey<'a> {
@@ -62,7 +63,7 @@ pub(crate) fn check_trail(
     limit: Option<u64>,
     packages: Option<&BTreeMap<String, (String, PackageFacts)>>,
     report: &mut Report,
-) -> TrailFacts {
+) -> Result<TrailFacts, Error> {
     let log = root.join("log");
     let key_text = match key {
         TrustedKey::Given(k) => k.trim().to_owned(),
@@ -75,15 +76,32 @@ pub(crate) fn check_trail(
             match fs::read_to_string(log.join("public-key")) {
                 Ok(k) => k.trim().to_owned(),
                 Err(e) => {
-                    report.problem("log/public-key", format!("cannot be read: {e}"));
-                    return TrailFacts::default();
+                    report.problem(
+                        "public-key-unreadable",
+                        "log/public-key",
+                        format!("cannot be read: {e}"),
+                    );
+                    return Ok(TrailFacts::default());
                 }
             }
         }
     };
-    let Some((origin, verifiers)) = trusted_key(&key_text, report) else {
-        return TrailFacts::default();
+    let (origin, verifiers) = match (trusted_key(&key_text), key) {
+        (Ok(trusted), _) => trusted,
+        (Err(e), TrustedKey::Given(_)) => return Err(e),
+        (Err(e), TrustedKey::StoresOwn) => {
+            report.problem("public-key-unusable", "log/public-key", e.to_string());
+            return Ok(TrailFacts::default());
+        }
     };
+    // A checkpoint the auditor kept must be usable before anything else.
+    let since = since
+        .map(|bytes| signed_checkpoint(bytes, &origin, &verifiers))
+        .transpose()
+        .map_err(|reason| Error::Unusable {
+            what: "--since checkpoint".to_owned(),
+            reason,
+        })?;
 
     // No run has completed yet: nothing to check, nothing covered.
     let kept_any = fs::read_dir(log.join("checkpoints")).is_ok_and(|mut d| d.next().is_some());
@@ -91,7 +109,23 @@ pub(crate) fn check_trail(
         report
             .notes
             .push("the log is empty: no run has completed yet".to_owned());
-        return TrailFacts::default();
+        return Ok(TrailFacts::default());
+    }
+    // A key that signed none of the log's checkpoints is the wrong key:
+    // said once, not once per checkpoint.
+    if let Ok(bytes) = fs::read(log.join("checkpoint")) {
+        let unverified = Note::from_bytes(&bytes)
+            .is_ok_and(|note| matches!(note.verify(&verifiers), Err(NoteError::UnverifiedNote)));
+        if unverified {
+            report.problem(
+"wrong-key",
+                "log/checkpoint",
+                format!(
+                    "this key does not belong to this log: its checkpoints carry no signature by {origin}'s key {key_text}"
+                ),
+            );
+            return Ok(TrailFacts::default());
+        }
     }
 
     // Every kept checkpoint, by size, each signature checked.
@@ -99,8 +133,12 @@ pub(crate) fn check_trail(
     let kept = match fs::read_dir(log.join("checkpoints")) {
         Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
         Err(e) => {
-            report.problem("log/checkpoints", format!("cannot be read: {e}"));
-            return TrailFacts::default();
+            report.problem(
+                "checkpoint-unreadable",
+                "log/checkpoints",
+                format!("cannot be read: {e}"),
+            );
+            return Ok(TrailFacts::default());
         }
     };
     for path in kept {
@@ -118,6 +156,7 @@ pub(crate) fn check_trail(
         };
         if name != head.size.to_string() {
             report.problem(
+                "checkpoint-misnamed",
                 &place,
                 format!("holds a checkpoint of size {}, not {name}", head.size),
             );
@@ -132,7 +171,7 @@ pub(crate) fn check_trail(
         &verifiers,
         report,
     ) else {
-        return TrailFacts::default();
+        return Ok(TrailFacts::default());
     };
     let mut latest = latest;
     if let Some(kept) = limit
@@ -163,6 +202,7 @@ pub(crate) fn check_trail(
             latest = Head { size, root };
         }
         other => report.problem(
+            "checkpoint-rolled-back",
             "log/checkpoint",
             format!(
                 "is of size {}, but the largest kept checkpoint is {} (rolled back or not kept)",
@@ -177,12 +217,11 @@ pub(crate) fn check_trail(
     });
 
     // A checkpoint the auditor kept: the log must have grown from it.
-    let kept = since.and_then(|bytes| {
-        parse_checkpoint(bytes, "--since checkpoint", &origin, &verifiers, report)
-    });
+    let kept = since;
     if let Some(old) = &kept {
         if old.size > latest.size {
             report.problem(
+"log-rolled-back",
                 "--since checkpoint",
                 format!(
                     "the log was rolled back: the store's latest checkpoint has size {}, the one you kept has size {}",
@@ -203,11 +242,11 @@ pub(crate) fn check_trail(
             entries.entry(index, entry);
         }
     });
-    for (place, problem) in walk.problems {
-        report.problem(place, problem);
+    for (place, code, problem) in walk.problems {
+        report.problem(code, place, problem);
     }
     if !walk.complete {
-        return TrailFacts::default();
+        return Ok(TrailFacts::default());
     }
     // Every checkpoint's root must be the root of the same entries; so all
     // are consistent with one another (RFC 6962 §2.1.2 holds by
@@ -215,6 +254,7 @@ pub(crate) fn check_trail(
     for head in heads.values() {
         if walk.roots.get(&head.size) != Some(&head.root) {
             report.problem(
+"checkpoint-root-mismatch",
                 format!("log/checkpoints/{}", head.size),
                 "root does not match the tree recomputed from the log entries (log rewritten, or entries reordered)",
             );
@@ -223,6 +263,7 @@ pub(crate) fn check_trail(
     if let Some(old) = kept.filter(|k| k.size <= latest.size) {
         if walk.roots.get(&old.size) != Some(&old.root) {
             report.problem(
+"log-rewritten",
                 "--since checkpoint",
                 format!("the log is not consistent with the checkpoint you kept (size {}): it was rewritten", old.size),
             );
@@ -235,14 +276,14 @@ pub(crate) fn check_trail(
     if let Some(packages) = packages {
         entries.finish(&heads, &walk.roots, packages, report);
     }
-    facts
+    Ok(facts)
 }
 
 /// What one pass over the log found.
 struct Walk {
     /// Tree roots at the sizes asked for.
     roots: BTreeMap<u64, Hash>,
-    problems: Vec<(String, String)>,
+    problems: Vec<(String, &'static str, String)>,
     /// False when the entries could not all be read.
     complete: bool,
 }
@@ -281,8 +322,11 @@ fn walk_log(
         match read {
             Ok(_) => {}
             Err(e) => {
-                walk.problems
-                    .push((place, format!("entry bundle missing (log truncated?): {e}")));
+                walk.problems.push((
+                    place,
+                    "log-entries-missing",
+                    format!("entry bundle missing (log truncated?): {e}"),
+                ));
                 walk.complete = false;
                 return walk;
             }
@@ -308,6 +352,7 @@ fn walk_log(
         if !rest.is_empty() || count != width {
             walk.problems.push((
                 place,
+                "tile-malformed",
                 format!(
                     "holds {count} entries and {} stray bytes, not {width} entries",
                     rest.len()
@@ -351,7 +396,7 @@ struct TileCheck<'a> {
     log: &'a Path,
     /// Per tile level: the index of the tile being filled, and its hashes.
     levels: Vec<(u64, Vec<Hash>)>,
-    problems: Vec<(String, String)>,
+    problems: Vec<(String, &'static str, String)>,
 }
 
 impl TileCheck<'_> {
@@ -395,11 +440,14 @@ impl TileCheck<'_> {
             Ok(found) if found == expected => {}
             Ok(_) => self.problems.push((
                 format!("log/{relative}"),
+                "tile-mismatch",
                 "hash tile differs from the hashes of the log entries".to_owned(),
             )),
-            Err(e) => self
-                .problems
-                .push((format!("log/{relative}"), format!("hash tile missing: {e}"))),
+            Err(e) => self.problems.push((
+                format!("log/{relative}"),
+                "tile-missing",
+                format!("hash tile missing: {e}"),
+            )),
         }
     }
 }
@@ -419,7 +467,7 @@ struct EntryChecker<'a> {
     runs: Vec<(u64, Option<(u64, String)>)>,
     /// When the last `run` seal that says so began.
     last_run_started: Option<jiff::Timestamp>,
-    problems: Vec<(String, String)>,
+    problems: Vec<(String, &'static str, String)>,
 }
 
 /// Where the log's record entries stand against one package's records:
@@ -468,18 +516,27 @@ impl<'a> EntryChecker<'a> {
         }
     }
 
-    fn problem(&mut self, index: u64, problem: String) {
-        self.problems.push((format!("log entry {index}"), problem));
+    fn problem(&mut self, code: &'static str, index: u64, problem: String) {
+        self.problems
+            .push((format!("log entry {index}"), code, problem));
     }
 
     fn entry(&mut self, index: u64, entry: &[u8]) {
         if !jcs::is_canonical(entry) {
-            self.problem(index, "not canonical JSON".to_owned());
+            self.problem(
+                "log-entry-not-canonical",
+                index,
+                "not canonical JSON".to_owned(),
+            );
         }
         let entry = match serde_json::from_slice::<LogEntry>(entry) {
             Ok(entry) => entry,
             Err(e) => {
-                self.problem(index, format!("not a log entry of docs/FORMAT.md §11: {e}"));
+                self.problem(
+                    "log-entry-malformed",
+                    index,
+                    format!("not a log entry of docs/FORMAT.md §11: {e}"),
+                );
                 return;
             }
         };
@@ -491,6 +548,7 @@ impl<'a> EntryChecker<'a> {
             } => {
                 let Some((place, facts)) = self.store_packages.get(&package) else {
                     self.problem(
+                        "log-record-orphaned",
                         index,
                         format!("record {id} of package {package} is in no package (removed?)"),
                     );
@@ -506,6 +564,7 @@ impl<'a> EntryChecker<'a> {
                     });
                 let Some(line) = logged.line_of(&facts.records, &id) else {
                     self.problem(
+                        "log-record-orphaned",
                         index,
                         format!("record {id} of package {package} is in no package (removed?)"),
                     );
@@ -514,12 +573,17 @@ impl<'a> EntryChecker<'a> {
                 let twice = std::mem::replace(&mut logged.seen[line], true);
                 logged.next = line + 1;
                 if twice {
-                    self.problem(index, format!("record {id} logged twice"));
+                    self.problem(
+                        "log-record-twice",
+                        index,
+                        format!("record {id} logged twice"),
+                    );
                 }
                 let held = facts.records[line].hash;
                 if !facts.records[line].hashes_to(&hash) {
                     self.problems.push((
                         format!("{place}: data/records.jsonl line {}", line + 1),
+                        "log-record-hash-mismatch",
                         format!("record {id} hashes to {held} in {package}, but log entry {index} says {hash} in {package}"),
                     ));
                 }
@@ -533,7 +597,11 @@ impl<'a> EntryChecker<'a> {
             } => {
                 let fields = (zip_sha256, tagmanifest_sha256, payload_oxum, index);
                 if self.packages.insert(package_id.clone(), fields).is_some() {
-                    self.problem(index, format!("package {package_id} logged twice"));
+                    self.problem(
+                        "log-package-twice",
+                        index,
+                        format!("package {package_id} logged twice"),
+                    );
                 }
             }
             LogEntry::Intake {
@@ -545,10 +613,12 @@ impl<'a> EntryChecker<'a> {
                 match found {
                     Some(r) if r.sha256 == sha256 => {}
                     Some(_) => self.problem(
+                        "log-intake-mismatch",
                         index,
                         format!("intake receipt {receipt} differs from the logged SHA-256"),
                     ),
                     None => self.problem(
+                        "log-intake-missing",
                         index,
                         format!("intake receipt {receipt} is missing or unreadable"),
                     ),
@@ -568,6 +638,7 @@ impl<'a> EntryChecker<'a> {
             }) => {
                 if !self.heads.contains_key(&(index + 1)) {
                     self.problem(
+                        "seal-without-checkpoint",
                         index,
                         format!(
                             "seal without a checkpoint of size {} (the run chain has a gap)",
@@ -604,6 +675,7 @@ impl<'a> EntryChecker<'a> {
                 (Some(size), Some((named_size, root))) if named_size == size => {
                     if roots.get(&size).map(|h| hex(&h.0)) != Some(root) {
                         self.problem(
+                            "seal-chain-broken",
                             index,
                             format!(
                                 "previous checkpoint root differs from the tree of size {size}"
@@ -612,6 +684,7 @@ impl<'a> EntryChecker<'a> {
                     }
                 }
                 (expected, named) => self.problem(
+                    "seal-chain-broken",
                     index,
                     format!(
                         "names previous checkpoint {}, but the previous run ended {}",
@@ -624,12 +697,13 @@ impl<'a> EntryChecker<'a> {
             }
             previous_end = Some(index + 1);
         }
-        for (place, problem) in self.problems.drain(..) {
-            report.problem(place, problem);
+        for (place, code, problem) in self.problems.drain(..) {
+            report.problem(code, place, problem);
         }
         for size in heads.keys().filter(|s| **s > 0) {
             if !run_ends.contains(size) {
                 report.problem(
+                    "checkpoint-without-seal",
                     format!("log/checkpoints/{size}"),
                     "does not end at a run or fixity seal",
                 );
@@ -648,6 +722,7 @@ impl<'a> EntryChecker<'a> {
                         if Some(logged) != found.as_ref() {
                             let found = found.as_deref().unwrap_or("missing");
                             report.problem(
+                                "log-package-mismatch",
                                 place,
                                 format!("{field} is {found}, but log entry {index} says {logged}"),
                             );
@@ -659,6 +734,7 @@ impl<'a> EntryChecker<'a> {
             for (line, record) in facts.records.iter().enumerate() {
                 if seen.is_none_or(|s| s.get(line) != Some(&true)) {
                     report.problem(
+                        "log-record-missing",
                         format!("{place}: data/records.jsonl line {}", line + 1),
                         format!("record {} is not in the log", record.id_text()),
                     );
@@ -668,6 +744,7 @@ impl<'a> EntryChecker<'a> {
         for (id, (_, _, _, index)) in self.packages {
             if !packages.contains_key(&id) {
                 report.problem(
+                    "package-deleted",
                     format!("log entry {index}"),
                     format!("package {id} is not in the store (deleted?)"),
                 );
@@ -677,18 +754,36 @@ impl<'a> EntryChecker<'a> {
 }
 
 /// The log name and the verifier of a signed-note public key, or a finding.
-pub(crate) fn trusted_key(key_text: &str, report: &mut Report) -> Option<(String, VerifierList)> {
+/// The log's origin and a verifier for its key.
+///
+/// # Errors
+/// [`Error::Unusable`] when `key_text` is not a signed-note verifier key.
+pub(crate) fn trusted_key(key_text: &str) -> Result<(String, VerifierList), Error> {
     let key_text = key_text.trim();
-    match StandardVerifier::new(key_text) {
-        Ok(verifier) => {
-            let origin = key_text.split('+').next().unwrap_or("").to_owned();
-            Some((origin, VerifierList::new(vec![Box::new(verifier)])))
-        }
-        Err(e) => {
-            report.problem("public key", format!("not a signed-note verifier key: {e}"));
-            None
-        }
-    }
+    let verifier = StandardVerifier::new(key_text).map_err(|e| Error::Unusable {
+        what: "public key".to_owned(),
+        reason: format!("not a signed-note verifier key: {e}"),
+    })?;
+    let origin = key_text.split('+').next().unwrap_or("").to_owned();
+    Ok((origin, VerifierList::new(vec![Box::new(verifier)])))
+}
+
+/// A signed checkpoint of the log `origin`, its signature checked; why
+/// not, in words.
+pub(crate) fn signed_checkpoint(
+    bytes: &[u8],
+    origin: &str,
+    verifiers: &VerifierList,
+) -> Result<Head, String> {
+    let mut report = Report::default();
+    parse_checkpoint(bytes, "checkpoint", origin, verifiers, &mut report).ok_or_else(|| {
+        report
+            .findings
+            .into_iter()
+            .map(|f| f.problem)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 fn read_checkpoint(
@@ -701,7 +796,11 @@ fn read_checkpoint(
     match fs::read(path) {
         Ok(bytes) => parse_checkpoint(&bytes, place, origin, verifiers, report),
         Err(e) => {
-            report.problem(place, format!("cannot be read: {e}"));
+            report.problem(
+                "checkpoint-unreadable",
+                place,
+                format!("cannot be read: {e}"),
+            );
             None
         }
     }
@@ -718,12 +817,17 @@ pub(crate) fn parse_checkpoint(
     let note = match Note::from_bytes(bytes) {
         Ok(n) => n,
         Err(e) => {
-            report.problem(place, format!("not a signed note: {e}"));
+            report.problem(
+                "checkpoint-malformed",
+                place,
+                format!("not a signed note: {e}"),
+            );
             return None;
         }
     };
     if let Err(e) = note.verify(verifiers) {
         report.problem(
+            "checkpoint-signature",
             place,
             format!("signature does not verify against the trusted key: {e}"),
         );
@@ -732,12 +836,17 @@ pub(crate) fn parse_checkpoint(
     let checkpoint = match Checkpoint::from_bytes(note.text()) {
         Ok(c) => c,
         Err(e) => {
-            report.problem(place, format!("not a tlog checkpoint: {e}"));
+            report.problem(
+                "checkpoint-malformed",
+                place,
+                format!("not a tlog checkpoint: {e}"),
+            );
             return None;
         }
     };
     if checkpoint.origin() != origin {
         report.problem(
+            "checkpoint-origin",
             place,
             format!(
                 "origin {:?} is not the key's log {origin:?}",

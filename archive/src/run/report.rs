@@ -1,5 +1,5 @@
 //! What a run reports: per input and as a whole, as the JSON written to
-//! `runs/<run>.json` (docs/FORMAT.md §9) and the summary people read.
+//! `runs/<run>.json` (docs/FORMAT.md §8) and the summary people read.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
