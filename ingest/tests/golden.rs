@@ -1,4 +1,4 @@
-//! The golden corpus: every export under `fixtures/email/<suite>/` is read and
+//! The golden corpora: every export under `fixtures/<format>/…` is read and
 //! compared with `NAME.expected.jsonl` beside it. On a mismatch the actual
 //! output is written to `NAME.failed`; `SPOOR_REGENERATE=1` rewrites the
 //! expected files instead (review the diff before committing).
@@ -142,6 +142,43 @@ fn golden_whatsapp() {
         let chats = inputs(&suite, |p| p.extension().is_some_and(|e| e == "txt"));
         check(&chats, regenerate, &mut failures);
     }
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// See: #22. Teams: every page folder and single-message file of
+/// `fixtures/teams/`, and each damaged file of `fixtures/teams/bad/`, read
+/// as an export of its own.
+#[test]
+fn golden_teams() {
+    let regenerate = std::env::var_os("SPOOR_REGENERATE").is_some();
+    let mut failures = Vec::new();
+    let root = common::fixtures().join("../teams");
+    check(
+        &inputs(&root, |p| p.file_name().is_some_and(|n| n != "bad")),
+        regenerate,
+        &mut failures,
+    );
+    check(&inputs(&root.join("bad"), |_| true), regenerate, &mut failures);
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// See: #22. Signal: every plaintext export (folder) of `fixtures/signal/`.
+/// Encrypted backups are made at test time by the writers (tests/signal*.rs),
+/// not kept as files.
+#[test]
+fn golden_signal() {
+    let regenerate = std::env::var_os("SPOOR_REGENERATE").is_some();
+    let mut failures = Vec::new();
+    let root = common::fixtures().join("../signal");
+    check(&inputs(&root, |_| true), regenerate, &mut failures);
     assert!(
         failures.is_empty(),
         "golden mismatches:\n{}",
