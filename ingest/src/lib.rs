@@ -59,6 +59,7 @@ mod driver;
 mod email;
 mod error;
 mod format;
+mod fuzz;
 mod lines;
 mod read;
 mod signal;
@@ -79,6 +80,7 @@ pub use whatsapp::DateOrder;
 pub mod internal {
     pub use crate::email::mbox::{split_mbox, MboxMessage, MboxVariant};
     pub use crate::email::message::{parse_message, MessageContext, ParsedMessage};
+    pub use crate::fuzz::{mbox_split, read_file, signal_frames};
     pub use crate::read::Stop;
     #[cfg(any(test, feature = "test-support"))]
     pub use crate::signal::{BackupWriter, MessageBackupWriter, SqlParam};

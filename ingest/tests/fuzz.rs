@@ -159,3 +159,34 @@ proptest! {
         prop_assert_eq!(recovered, messages);
     }
 }
+
+/// The fuzz targets' bodies (fuzz/fuzz_targets/) on every fixture file and
+/// on each cut short: the seed corpus `cargo fuzz` starts from holds here.
+/// See: #22.
+#[test]
+fn fuzz_bodies_hold_on_the_seed_corpus() {
+    use spoor_ingest::internal::{mbox_split, read_file, signal_frames};
+    let mut files = Vec::new();
+    let mut stack = vec![common::fixtures().join("..")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("fixtures").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 50, "seed corpus of {} files", files.len());
+    for path in files {
+        let bytes = std::fs::read(&path).expect("fixture");
+        for cut in [bytes.len(), bytes.len() / 2, bytes.len().min(64)] {
+            let data = &bytes[..cut];
+            signal_frames(data);
+            mbox_split(data);
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("x");
+            read_file(data, name);
+        }
+    }
+}

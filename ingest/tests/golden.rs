@@ -162,7 +162,11 @@ fn golden_teams() {
         regenerate,
         &mut failures,
     );
-    check(&inputs(&root.join("bad"), |_| true), regenerate, &mut failures);
+    check(
+        &inputs(&root.join("bad"), |_| true),
+        regenerate,
+        &mut failures,
+    );
     assert!(
         failures.is_empty(),
         "golden mismatches:\n{}",

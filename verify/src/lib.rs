@@ -38,6 +38,30 @@ pub mod internal {
     use crate::report::Report;
     use crate::trail::{check_trail, TrustedKey};
 
+    /// Fuzz target body: a package zip of arbitrary bytes is verified
+    /// without panicking, and whatever it finds carries a code.
+    pub fn package_bytes(data: &[u8]) {
+        let Ok(dir) = tempfile::tempdir() else {
+            return;
+        };
+        let path = dir.path().join("p-00000000000000000000000000000000.zip");
+        if std::fs::write(&path, data).is_err() {
+            return;
+        }
+        if let Ok(report) = crate::verify_package(&path) {
+            assert!(report.findings.iter().all(|f| !f.code.is_empty()));
+        }
+    }
+
+    /// Fuzz target body: an evidence bundle of arbitrary bytes is checked
+    /// against a fixed key without panicking; it can never be proven.
+    pub fn evidence_bytes(data: &[u8]) {
+        const KEY: &str = "fuzz.example/log+8aa6bb1e+ASwM3rrerRTRdIhuzWi3NzJiER3hwe26LsqNXnBVrleZ";
+        if let Ok(report) = crate::verify_evidence(data, KEY) {
+            assert!(!report.is_intact(), "an arbitrary bundle was proven");
+        }
+    }
+
     /// Checks only the log of the store at `root`: signatures, the tree and
     /// its tiles, recomputed from the entries; not what the entries name.
     ///

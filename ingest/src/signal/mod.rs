@@ -6,10 +6,10 @@
 
 mod backup;
 pub(crate) mod crypto;
-mod frames;
+pub(crate) mod frames;
 pub(crate) mod message_backup;
 mod plaintext;
-mod proto;
+pub(crate) mod proto;
 
 pub use crypto::Passphrase;
 #[cfg(any(test, feature = "test-support"))]
