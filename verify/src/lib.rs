@@ -2,8 +2,9 @@
 //! (`docs/FORMAT.md`): zip hygiene, BagIt manifests and Payload-Oxum,
 //! canonical form and hash of every record line, blobs and originals against
 //! their hashes, intake receipts against originals, and the catalogue
-//! against the packages. Nothing here writes, and nothing is shared with the
-//! code that wrote the store.
+//! against the packages. Nothing here writes, and no logic is shared with
+//! the code that wrote the store: only the format's types
+//! (`spoor_normalize::layout`, the record, canonical JSON), read-only.
 //!
 //! Every problem is collected (not only the first) into a [`Report`].
 //!
