@@ -27,9 +27,44 @@ pub(crate) fn manifest(entries: &[(String, Sha256)]) -> String {
     out
 }
 
+/// The `bag-info.txt` of a spoor package (docs/FORMAT.md §4.3): the
+/// fields it carries besides the Payload-Oxum, which sealing computes.
+pub(crate) struct BagInfo {
+    /// `Bag-Software-Agent`: `spoor <version>`.
+    pub(crate) software_agent: String,
+    /// `External-Identifier`: the package id.
+    pub(crate) external_identifier: String,
+    /// `Source-Organization`, when the store names one.
+    pub(crate) source_organization: Option<String>,
+    /// `Spoor-Export-SHA256`.
+    pub(crate) export_sha256: Sha256,
+    /// `Spoor-Package-Format`.
+    pub(crate) package_format: String,
+    /// `Spoor-Source-Format`: the format the reader detected.
+    pub(crate) source_format: String,
+}
+
+impl BagInfo {
+    /// The file's text, `Payload-Oxum` first.
+    pub(crate) fn to_text(&self, payload_oxum: &str) -> String {
+        let mut fields = vec![
+            ("Payload-Oxum", payload_oxum.to_owned()),
+            ("Bag-Software-Agent", self.software_agent.clone()),
+            ("External-Identifier", self.external_identifier.clone()),
+        ];
+        if let Some(org) = &self.source_organization {
+            fields.push(("Source-Organization", org.clone()));
+        }
+        fields.push(("Spoor-Export-SHA256", self.export_sha256.to_hex()));
+        fields.push(("Spoor-Package-Format", self.package_format.clone()));
+        fields.push(("Spoor-Source-Format", self.source_format.clone()));
+        bag_info(&fields)
+    }
+}
+
 /// `bag-info.txt` from label/value pairs, in the order given. Values are
 /// single lines (spoor writes no folded values).
-pub(crate) fn bag_info(fields: &[(&str, String)]) -> String {
+fn bag_info(fields: &[(&str, String)]) -> String {
     let mut out = String::new();
     for (label, value) in fields {
         let value = value.replace(['\r', '\n'], " ");

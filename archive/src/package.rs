@@ -13,7 +13,7 @@ use spoor_normalize::{HashingWriter, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-use crate::bagit;
+use crate::bagit::{self, BagInfo};
 use crate::fingerprint::Fingerprint;
 use crate::fsutil::with_path;
 use crate::intake::Export;
@@ -46,7 +46,7 @@ pub(crate) fn seal(
     package_id: &str,
     staged: &Staged,
     export: &Export,
-    bag_info_fields: &[(&str, String)],
+    bag_info: &BagInfo,
 ) -> Result<Sealed, Error> {
     let mut payload = Vec::new();
     for file in &export.files {
@@ -96,9 +96,7 @@ pub(crate) fn seal(
 
     let octets: u64 = payload.iter().map(|f| f.expected.size).sum();
     let oxum = bagit::payload_oxum(octets, payload.len() as u64);
-    let mut fields: Vec<(&str, String)> = vec![("Payload-Oxum", oxum.clone())];
-    fields.extend(bag_info_fields.iter().cloned());
-    let bag_info = bagit::bag_info(&fields);
+    let bag_info = bag_info.to_text(&oxum);
 
     let file = File::create(target).map_err(with_path(target))?;
     // Large buffered writes: the kernel's cost per write call, not per
@@ -436,7 +434,21 @@ mod tests {
         let staged = stager.finish().expect("staged");
         std::fs::write(staged.dir.join("data/package.json"), b"{}\n").expect("write");
         spoil(&original, &staged);
-        seal(&dir.path().join("p.zip"), "p-test", &staged, &export, &[])
+        let bag_info = BagInfo {
+            software_agent: "spoor test".to_owned(),
+            external_identifier: "p-test".to_owned(),
+            source_organization: None,
+            export_sha256: Sha256::of(b"x"),
+            package_format: "spoor-package/1".to_owned(),
+            source_format: "unknown".to_owned(),
+        };
+        seal(
+            &dir.path().join("p.zip"),
+            "p-test",
+            &staged,
+            &export,
+            &bag_info,
+        )
     }
 
     fn overwrite_first_byte(path: &Path) {

@@ -16,6 +16,7 @@ use spoor_normalize::layout::{
 
 use super::prepare::{Prepared, StagedRead};
 use super::report::{InputReport, InputStatus, ReasonCount};
+use crate::bagit::BagInfo;
 use crate::catalog::{Catalog, PackageContents};
 use crate::fsutil::{rename_durably, with_path, write_atomic};
 use crate::intake::Export;
@@ -196,19 +197,14 @@ fn seal_staged(
     let package_json_path = staged.dir.join("data/package.json");
     fs::write(&package_json_path, &package_bytes).map_err(with_path(&package_json_path))?;
 
-    let mut bag_info = vec![
-        (
-            "Bag-Software-Agent",
-            format!("spoor {}", env!("CARGO_PKG_VERSION")),
-        ),
-        ("External-Identifier", package_id.to_owned()),
-    ];
-    if let Some(org) = &store.config.organization {
-        bag_info.push(("Source-Organization", org.clone()));
-    }
-    bag_info.push(("Spoor-Export-SHA256", export.sha256.to_hex()));
-    bag_info.push(("Spoor-Package-Format", PACKAGE_FORMAT.to_owned()));
-    bag_info.push(("Spoor-Source-Format", summary.format.clone()));
+    let bag_info = BagInfo {
+        software_agent: format!("spoor {}", env!("CARGO_PKG_VERSION")),
+        external_identifier: package_id.to_owned(),
+        source_organization: store.config.organization.clone(),
+        export_sha256: export.sha256,
+        package_format: PACKAGE_FORMAT.to_owned(),
+        source_format: summary.format.clone(),
+    };
 
     let partial = store.work_space().join(format!("{package_id}.zip.partial"));
     let relative = format!("packages/{month}/{package_id}.zip");
