@@ -143,86 +143,10 @@ enum Command {
     },
     /// Archive exports (files or folders) into the store.
     #[command(after_help = RUN_EXIT_CODES)]
-    Run {
-        /// The store folder.
-        #[arg(long)]
-        store: PathBuf,
-        /// Print the run report as JSON instead of a summary.
-        #[arg(long)]
-        json: bool,
-        /// The log's private signing key file. Default: the environment
-        /// variable SPOOR_SIGNING_KEY_FILE, else the file named at init.
-        #[arg(long)]
-        signing_key: Option<PathBuf>,
-        /// Archive every ready export in this folder (files and folders;
-        /// `done/` and names like `*.part` or `.*` are skipped).
-        #[arg(long, conflicts_with = "inputs")]
-        inbox: Option<PathBuf>,
-        /// With --inbox: an export changed less than this many seconds ago
-        /// is taken to be still being written and left for the next run.
-        #[arg(long, default_value_t = 60, requires = "inbox")]
-        settle_seconds: u64,
-        /// With --inbox: move each archived export to `done/` in the inbox.
-        #[arg(long, requires = "inbox")]
-        move_done: bool,
-        /// E-mail the report: smtp://[user@]host[:port] or smtps://…
-        /// (recipients, sender, security and the password file or variable
-        /// come from the [notify] settings in spoor.toml).
-        #[arg(long)]
-        notify: Option<String>,
-        /// IANA zone of wall-clock times in sources without offsets
-        /// (WhatsApp), for this run; default: the store's default_zone.
-        #[arg(long)]
-        tz: Option<String>,
-        /// Date order (dmy, mdy, ymd, ydm) for WhatsApp chats whose dates
-        /// fit several orders, for this run; default: the store's
-        /// date_order_hint.
-        #[arg(long)]
-        date_order: Option<DateOrder>,
-        /// A file holding the passphrase of Signal backups (30 digits;
-        /// spaces and dashes ignored). Default: $SPOOR_SIGNAL_PASSPHRASE.
-        /// The passphrase itself never goes on the command line.
-        #[arg(long)]
-        signal_passphrase_file: Option<PathBuf>,
-        /// A file holding the recovery key of Signal backup folders (64
-        /// letters and digits; spaces and dashes ignored). Default:
-        /// $SPOOR_SIGNAL_RECOVERY_KEY. Never on the command line.
-        #[arg(long)]
-        signal_recovery_key_file: Option<PathBuf>,
-        /// Exports to archive.
-        #[arg(required_unless_present = "inbox")]
-        inputs: Vec<PathBuf>,
-    },
+    Run(RunArgs),
     /// Verify a whole store (--store) or one package zip.
     #[command(after_help = VERIFY_EXIT_CODES)]
-    Verify {
-        /// The store folder.
-        #[arg(long, conflicts_with = "package")]
-        store: Option<PathBuf>,
-        /// Print findings as JSON.
-        #[arg(long)]
-        json: bool,
-        /// The log's public key (signed-note verifier key), obtained out of
-        /// band. Without it the store's own key is used, which proves
-        /// nothing against an insider.
-        #[arg(long, requires = "store")]
-        pubkey: Option<PathBuf>,
-        /// Append the outcome to the log as a `fixity` entry with a new
-        /// signed checkpoint (needs the signing key).
-        #[arg(long, requires = "store")]
-        record: bool,
-        /// The log's private signing key file, for --record (default as for
-        /// `spoor run`).
-        #[arg(long, requires = "record")]
-        signing_key: Option<PathBuf>,
-        /// A checkpoint kept from an earlier check (log/checkpoints/<size>):
-        /// the log must have grown from it, not been rewritten or rolled back.
-        #[arg(long, requires = "store")]
-        since: Option<PathBuf>,
-        /// A package zip to verify on its own.
-        #[arg(required_unless_present = "store")]
-        package: Option<PathBuf>,
-    },
+    Verify(VerifyArgs),
     /// Print the evidence bundle of one record: its line, blobs' hashes, log
     /// entry, inclusion proof and the signed checkpoint.
     #[command(after_help = PLAIN_EXIT_CODES)]
@@ -277,6 +201,90 @@ enum Command {
     /// Print spoor's manual page (roff), e.g. `spoor man > spoor.1`.
     #[command(after_help = PLAIN_EXIT_CODES)]
     Man,
+}
+
+/// The flags of `spoor run`.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The store folder.
+    #[arg(long)]
+    store: PathBuf,
+    /// Print the run report as JSON instead of a summary.
+    #[arg(long)]
+    json: bool,
+    /// The log's private signing key file. Default: the environment
+    /// variable SPOOR_SIGNING_KEY_FILE, else the file named at init.
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
+    /// Archive every ready export in this folder (files and folders;
+    /// `done/` and names like `*.part` or `.*` are skipped).
+    #[arg(long, conflicts_with = "inputs")]
+    inbox: Option<PathBuf>,
+    /// With --inbox: an export changed less than this many seconds ago
+    /// is taken to be still being written and left for the next run.
+    #[arg(long, default_value_t = 60, requires = "inbox")]
+    settle_seconds: u64,
+    /// With --inbox: move each archived export to `done/` in the inbox.
+    #[arg(long, requires = "inbox")]
+    move_done: bool,
+    /// E-mail the report: smtp://[user@]host[:port] or smtps://…
+    /// (recipients, sender, security and the password file or variable
+    /// come from the [notify] settings in spoor.toml).
+    #[arg(long)]
+    notify: Option<String>,
+    /// IANA zone of wall-clock times in sources without offsets
+    /// (WhatsApp), for this run; default: the store's default_zone.
+    #[arg(long)]
+    tz: Option<String>,
+    /// Date order (dmy, mdy, ymd, ydm) for WhatsApp chats whose dates
+    /// fit several orders, for this run; default: the store's
+    /// date_order_hint.
+    #[arg(long)]
+    date_order: Option<DateOrder>,
+    /// A file holding the passphrase of Signal backups (30 digits;
+    /// spaces and dashes ignored). Default: $SPOOR_SIGNAL_PASSPHRASE.
+    /// The passphrase itself never goes on the command line.
+    #[arg(long)]
+    signal_passphrase_file: Option<PathBuf>,
+    /// A file holding the recovery key of Signal backup folders (64
+    /// letters and digits; spaces and dashes ignored). Default:
+    /// $SPOOR_SIGNAL_RECOVERY_KEY. Never on the command line.
+    #[arg(long)]
+    signal_recovery_key_file: Option<PathBuf>,
+    /// Exports to archive.
+    #[arg(required_unless_present = "inbox")]
+    inputs: Vec<PathBuf>,
+}
+
+/// The flags of `spoor verify`.
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The store folder.
+    #[arg(long, conflicts_with = "package")]
+    store: Option<PathBuf>,
+    /// Print findings as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The log's public key (signed-note verifier key), obtained out of
+    /// band. Without it the store's own key is used, which proves
+    /// nothing against an insider.
+    #[arg(long, requires = "store")]
+    pubkey: Option<PathBuf>,
+    /// Append the outcome to the log as a `fixity` entry with a new
+    /// signed checkpoint (needs the signing key).
+    #[arg(long, requires = "store")]
+    record: bool,
+    /// The log's private signing key file, for --record (default as for
+    /// `spoor run`).
+    #[arg(long, requires = "record")]
+    signing_key: Option<PathBuf>,
+    /// A checkpoint kept from an earlier check (log/checkpoints/<size>):
+    /// the log must have grown from it, not been rewritten or rolled back.
+    #[arg(long, requires = "store")]
+    since: Option<PathBuf>,
+    /// A package zip to verify on its own.
+    #[arg(required_unless_present = "store")]
+    package: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -336,168 +344,8 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             )?;
             Ok(0)
         }
-        Command::Run {
-            store,
-            json,
-            signing_key,
-            inbox,
-            settle_seconds,
-            move_done,
-            notify,
-            tz,
-            date_order,
-            signal_passphrase_file,
-            signal_recovery_key_file,
-            inputs,
-        } => {
-            let mut store = Store::open(&store)?;
-            store.override_wall_clock(tz.as_deref(), date_order)?;
-            let passphrase = signal_secret(
-                signal_passphrase_file.as_deref(),
-                "--signal-passphrase-file",
-                "SPOOR_SIGNAL_PASSPHRASE",
-            )?;
-            if let Some(text) = passphrase {
-                let passphrase = Passphrase::parse(&text)
-                    .map_err(|e| anyhow::anyhow!("Signal passphrase: {e}"))?;
-                store.set_signal_passphrase(passphrase);
-            }
-            let recovery_key = signal_secret(
-                signal_recovery_key_file.as_deref(),
-                "--signal-recovery-key-file",
-                "SPOOR_SIGNAL_RECOVERY_KEY",
-            )?;
-            if let Some(text) = recovery_key {
-                let key = RecoveryKey::parse(&text)
-                    .map_err(|e| anyhow::anyhow!("Signal recovery key: {e}"))?;
-                store.set_signal_recovery_key(key);
-            }
-            let key = signing_key_for(&store, signing_key)?;
-            let bar = progress_bar();
-            let progress = |event: RunProgress<'_>| show(&bar, event);
-            let report = match &inbox {
-                Some(inbox) => {
-                    let options = InboxOptions {
-                        settle: Duration::from_secs(settle_seconds),
-                        move_done,
-                    };
-                    store.run_inbox(inbox, &options, &key, &progress)?
-                }
-                None => store.run(&inputs, &key, &progress)?,
-            };
-            bar.finish_and_clear();
-            let mut report = report;
-            store.notify(&mut report, notify.as_deref())?;
-            if json {
-                let result = match report.exit_code() {
-                    0 => "archived",
-                    1 => "failed",
-                    _ => "partial",
-                };
-                let extra = [
-                    ("exit_code", serde_json::json!(report.exit_code())),
-                    ("exit_reason", serde_json::json!(report.exit_reason())),
-                ];
-                print_json(&mut out, "spoor.run/1", result, &report, extra)?;
-            } else {
-                write!(out, "{}", report.summary())?;
-            }
-            Ok(report.exit_code())
-        }
-        Command::Verify {
-            store,
-            json,
-            pubkey,
-            since,
-            record,
-            signing_key,
-            package,
-        } => {
-            let since =
-                match &since {
-                    Some(path) => Some(std::fs::read(path).with_context(|| {
-                        format!("{}: cannot read the checkpoint", path.display())
-                    })?),
-                    None => None,
-                };
-            let trust = spoor_verify::Trust {
-                pubkey: pubkey.as_deref().map(read_public_key).transpose()?,
-                since,
-            };
-            // A check that is recorded in the log must read a store no run
-            // is changing: take the store's lock first, waiting for a run.
-            let recorder = match (record, &store) {
-                (true, Some(root)) => {
-                    let opened = Store::open(root)?;
-                    let key = signing_key_for(&opened, signing_key)?;
-                    Some((opened, key))
-                }
-                _ => None,
-            };
-            let fixity_lock = match &recorder {
-                Some((opened, _)) => Some(opened.lock_for_fixity(&|holder| {
-                    eprintln!("spoor: waiting for the run that holds the store ({holder})");
-                })?),
-                None => None,
-            };
-            let report = match (&store, &package) {
-                (Some(store), _) => spoor_verify::verify_store(store, &trust)?,
-                (None, Some(package)) => spoor_verify::verify_package(package)?,
-                (None, None) => anyhow::bail!("give --store STORE or a PACKAGE.zip"),
-            };
-            if json {
-                let result = if report.is_intact() {
-                    "intact"
-                } else {
-                    "problems-found"
-                };
-                print_json(&mut out, "spoor.verify/1", result, &report, [])?;
-            } else {
-                let target = store
-                    .as_deref()
-                    .or(package.as_deref())
-                    .unwrap_or(Path::new("."));
-                for finding in &report.findings {
-                    writeln!(out, "{finding}")?;
-                }
-                for note in &report.notes {
-                    writeln!(out, "note: {note}")?;
-                }
-                let verdict = if report.is_intact() {
-                    "intact"
-                } else {
-                    "PROBLEMS FOUND"
-                };
-                writeln!(
-                    out,
-                    "{}: {verdict}: {} packages, {} records, {} blobs, {} receipts, {} bytes checked, {} problems",
-                    target.display(),
-                    report.packages,
-                    report.records,
-                    report.blobs,
-                    report.receipts,
-                    report.bytes,
-                    report.findings.len()
-                )?;
-            }
-            if let (Some(lock), Some((_, key))) = (&fixity_lock, &recorder) {
-                let fixity = Fixity {
-                    intact: report.is_intact(),
-                    problems: report.findings.len(),
-                    packages: report.packages,
-                    records: report.records,
-                    bytes: report.bytes,
-                };
-                let size = lock.record(&fixity, key)?;
-                if !json {
-                    writeln!(
-                        out,
-                        "recorded in the log: fixity entry, new checkpoint of size {size}"
-                    )?;
-                }
-            }
-            Ok(if report.is_intact() { 0 } else { 1 })
-        }
+        Command::Run(args) => run_command(&mut out, args),
+        Command::Verify(args) => verify_command(&mut out, args),
         Command::Prove { store, record_id } => {
             let store = Store::open(&store)?;
             out.write_all(&store.prove(&record_id)?)?;
@@ -634,4 +482,172 @@ fn signing_key_for(
 fn read_public_key(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the public key", path.display()))
+}
+
+/// `spoor run`.
+fn run_command(out: &mut impl Write, run: RunArgs) -> anyhow::Result<u8> {
+    let RunArgs {
+        store,
+        json,
+        signing_key,
+        inbox,
+        settle_seconds,
+        move_done,
+        notify,
+        tz,
+        date_order,
+        signal_passphrase_file,
+        signal_recovery_key_file,
+        inputs,
+    } = run;
+    let mut store = Store::open(&store)?;
+    store.override_wall_clock(tz.as_deref(), date_order)?;
+    let passphrase = signal_secret(
+        signal_passphrase_file.as_deref(),
+        "--signal-passphrase-file",
+        "SPOOR_SIGNAL_PASSPHRASE",
+    )?;
+    if let Some(text) = passphrase {
+        let passphrase =
+            Passphrase::parse(&text).map_err(|e| anyhow::anyhow!("Signal passphrase: {e}"))?;
+        store.set_signal_passphrase(passphrase);
+    }
+    let recovery_key = signal_secret(
+        signal_recovery_key_file.as_deref(),
+        "--signal-recovery-key-file",
+        "SPOOR_SIGNAL_RECOVERY_KEY",
+    )?;
+    if let Some(text) = recovery_key {
+        let key =
+            RecoveryKey::parse(&text).map_err(|e| anyhow::anyhow!("Signal recovery key: {e}"))?;
+        store.set_signal_recovery_key(key);
+    }
+    let key = signing_key_for(&store, signing_key)?;
+    let bar = progress_bar();
+    let progress = |event: RunProgress<'_>| show(&bar, event);
+    let report = match &inbox {
+        Some(inbox) => {
+            let options = InboxOptions {
+                settle: Duration::from_secs(settle_seconds),
+                move_done,
+            };
+            store.run_inbox(inbox, &options, &key, &progress)?
+        }
+        None => store.run(&inputs, &key, &progress)?,
+    };
+    bar.finish_and_clear();
+    let mut report = report;
+    store.notify(&mut report, notify.as_deref())?;
+    if json {
+        let result = match report.exit_code() {
+            0 => "archived",
+            1 => "failed",
+            _ => "partial",
+        };
+        let extra = [
+            ("exit_code", serde_json::json!(report.exit_code())),
+            ("exit_reason", serde_json::json!(report.exit_reason())),
+        ];
+        print_json(out, "spoor.run/1", result, &report, extra)?;
+    } else {
+        write!(out, "{}", report.summary())?;
+    }
+    Ok(report.exit_code())
+}
+
+/// `spoor verify`.
+fn verify_command(out: &mut impl Write, verify: VerifyArgs) -> anyhow::Result<u8> {
+    let VerifyArgs {
+        store,
+        json,
+        pubkey,
+        since,
+        record,
+        signing_key,
+        package,
+    } = verify;
+    let since = match &since {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("{}: cannot read the checkpoint", path.display()))?,
+        ),
+        None => None,
+    };
+    let trust = spoor_verify::Trust {
+        pubkey: pubkey.as_deref().map(read_public_key).transpose()?,
+        since,
+    };
+    // A check that is recorded in the log must read a store no run
+    // is changing: take the store's lock first, waiting for a run.
+    let recorder = match (record, &store) {
+        (true, Some(root)) => {
+            let opened = Store::open(root)?;
+            let key = signing_key_for(&opened, signing_key)?;
+            Some((opened, key))
+        }
+        _ => None,
+    };
+    let fixity_lock = match &recorder {
+        Some((opened, _)) => Some(opened.lock_for_fixity(&|holder| {
+            eprintln!("spoor: waiting for the run that holds the store ({holder})");
+        })?),
+        None => None,
+    };
+    let report = match (&store, &package) {
+        (Some(store), _) => spoor_verify::verify_store(store, &trust)?,
+        (None, Some(package)) => spoor_verify::verify_package(package)?,
+        (None, None) => anyhow::bail!("give --store STORE or a PACKAGE.zip"),
+    };
+    if json {
+        let result = if report.is_intact() {
+            "intact"
+        } else {
+            "problems-found"
+        };
+        print_json(out, "spoor.verify/1", result, &report, [])?;
+    } else {
+        let target = store
+            .as_deref()
+            .or(package.as_deref())
+            .unwrap_or(Path::new("."));
+        for finding in &report.findings {
+            writeln!(out, "{finding}")?;
+        }
+        for note in &report.notes {
+            writeln!(out, "note: {note}")?;
+        }
+        let verdict = if report.is_intact() {
+            "intact"
+        } else {
+            "PROBLEMS FOUND"
+        };
+        writeln!(
+            out,
+            "{}: {verdict}: {} packages, {} records, {} blobs, {} receipts, {} bytes checked, {} problems",
+            target.display(),
+            report.packages,
+            report.records,
+            report.blobs,
+            report.receipts,
+            report.bytes,
+            report.findings.len()
+        )?;
+    }
+    if let (Some(lock), Some((_, key))) = (&fixity_lock, &recorder) {
+        let fixity = Fixity {
+            intact: report.is_intact(),
+            problems: report.findings.len(),
+            packages: report.packages,
+            records: report.records,
+            bytes: report.bytes,
+        };
+        let size = lock.record(&fixity, key)?;
+        if !json {
+            writeln!(
+                out,
+                "recorded in the log: fixity entry, new checkpoint of size {size}"
+            )?;
+        }
+    }
+    Ok(if report.is_intact() { 0 } else { 1 })
 }
