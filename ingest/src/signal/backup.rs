@@ -229,7 +229,7 @@ pub(crate) fn read_backup<E>(
             "decision": "signal-statements-skipped",
             "path": null,
             "value": skipped_statements,
-            "basis": format!("statements the replay could not run (schema drift), first: {first_errors:?}"),
+            "basis": format!("statements the replay could not run (schema drift), first: {}", first_errors.join("; ")),
         }));
         partial.push(format!(
             "{skipped_statements} statements of the backup could not be replayed, so what they held is missing; first: {}",

@@ -650,7 +650,8 @@ impl Reader<'_> {
             return vec![quarantine(
                 locator,
                 format!(
-                    "a chat item of a kind this reader does not know (fields {keys:?}); kept with its JSON, never as an empty message"
+                    "a chat item of a kind this reader does not know (fields {}); kept with its JSON, never as an empty message",
+                    keys.join(", ")
                 ),
                 line.to_vec(),
             )];
