@@ -374,3 +374,35 @@ fn r16_mbox_entries_tile_the_original() {
         ],
     );
 }
+
+/// A second entry under a name the package already has, with the very same
+/// bytes: FORMAT §4.2 allows no duplicates, so it is refused even though
+/// every digest still matches. See: #19.
+#[test]
+fn r19_duplicate_entry_name_with_equal_contents() {
+    let (_t, package, id) = sealed();
+    let mut entries = read_zip(&package);
+    let bagit = entries
+        .iter()
+        .find(|(n, _)| *n == format!("{id}/bagit.txt"))
+        .map(|(_, b)| b.clone())
+        .expect("bagit.txt");
+    // The writer refuses a duplicate name, so the entry is written under a
+    // name of the same length and renamed in the bytes afterwards.
+    entries.push((format!("{id}/bagit.tx#"), bagit));
+    write_zip(&package, &entries);
+    let mut bytes = fs::read(&package).expect("package");
+    let (from, to) = (b"bagit.tx#", b"bagit.txt");
+    let mut renamed = 0;
+    let mut i = 0;
+    while i + from.len() <= bytes.len() {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+            renamed += 1;
+        }
+        i += 1;
+    }
+    assert_eq!(renamed, 2, "local header and central directory");
+    fs::write(&package, &bytes).expect("write");
+    assert_caught(&package, &["duplicate entry name"]);
+}

@@ -174,6 +174,23 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
         .to_owned();
     let entries = hygiene(&mut archive, &expected_top, &mut report);
     drop(archive);
+    // The zip crate keeps one entry per name, so a name written twice is
+    // only seen in the central directory itself.
+    match central_directory_names(path) {
+        Ok(names) => {
+            let mut seen = HashSet::new();
+            for name in names {
+                if !seen.insert(name.clone()) {
+                    report.problem(
+                        "zip-duplicate-name",
+                        String::from_utf8_lossy(&name).into_owned(),
+                        "duplicate entry name (the central directory lists it twice)",
+                    );
+                }
+            }
+        }
+        Err(why) => report.problem("zip-unreadable", "zip", why),
+    }
     // The whole file's hash (named in the log) is taken beside the entries.
     let (mut results, zip_sha256) = std::thread::scope(|scope| {
         let whole = scope.spawn(|| File::open(path).and_then(hash_reader));
@@ -208,6 +225,88 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
         .and_then(|r| r.sha256)
         .map(|d| d.to_hex());
     Ok((report, Some(facts)))
+}
+
+/// The entry names of the zip at `path`, straight from its central
+/// directory (APPNOTE 4.3.12, 4.3.16; ZIP64 4.3.14–15), in order, repeats
+/// included.
+fn central_directory_names(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    // The end record sits in the last 22 bytes plus a comment of up to 64 KiB.
+    let tail_len = len.min(22 + 65_535);
+    let mut tail = vec![0u8; tail_len as usize];
+    file.seek(SeekFrom::Start(len - tail_len))
+        .and_then(|_| file.read_exact(&mut tail))
+        .map_err(|e| format!("cannot read the end of the zip: {e}"))?;
+    let eocd = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail.get(i..i + 4) == Some(&b"PK\x05\x06"[..]))
+        .ok_or("no end of central directory record")?;
+    let u16_at = |b: &[u8], at: usize| {
+        b.get(at..at + 2)
+            .map(|x| u64::from(u16::from_le_bytes([x[0], x[1]])))
+    };
+    let u32_at = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map(|x| u64::from(u32::from_le_bytes([x[0], x[1], x[2], x[3]])))
+    };
+    let u64_at = |b: &[u8], at: usize| {
+        b.get(at..at + 8)
+            .and_then(|x| <[u8; 8]>::try_from(x).ok())
+            .map(u64::from_le_bytes)
+    };
+    let bad = || "malformed end of central directory record".to_owned();
+    let mut count = u16_at(&tail, eocd + 10).ok_or_else(bad)?;
+    let mut size = u32_at(&tail, eocd + 12).ok_or_else(bad)?;
+    let mut offset = u32_at(&tail, eocd + 16).ok_or_else(bad)?;
+    if count == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF {
+        // ZIP64: the locator just before the end record names the ZIP64 end.
+        let locator = eocd.checked_sub(20).ok_or_else(bad)?;
+        if tail.get(locator..locator + 4) != Some(&b"PK\x06\x07"[..]) {
+            return Err("no ZIP64 end of central directory locator".to_owned());
+        }
+        let at = u64_at(&tail, locator + 8).ok_or_else(bad)?;
+        let mut end64 = [0u8; 56];
+        file.seek(SeekFrom::Start(at))
+            .and_then(|_| file.read_exact(&mut end64))
+            .map_err(|e| format!("cannot read the ZIP64 end record: {e}"))?;
+        if end64[..4] != b"PK\x06\x06"[..] {
+            return Err("malformed ZIP64 end of central directory record".to_owned());
+        }
+        count = u64_at(&end64, 32).ok_or_else(bad)?;
+        size = u64_at(&end64, 40).ok_or_else(bad)?;
+        offset = u64_at(&end64, 48).ok_or_else(bad)?;
+    }
+    if count > MAX_ENTRIES as u64 || size > len || offset > len - size {
+        return Err(format!(
+            "central directory of {count} entries, {size} bytes at {offset}: not inside the file"
+        ));
+    }
+    let mut directory = vec![0u8; size as usize];
+    file.seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_exact(&mut directory))
+        .map_err(|e| format!("cannot read the central directory: {e}"))?;
+    let mut names = Vec::new();
+    let mut at = 0usize;
+    while names.len() < count as usize {
+        if directory.get(at..at + 4) != Some(&b"PK\x01\x02"[..]) {
+            return Err(format!(
+                "central directory entry {} does not start with its signature",
+                names.len()
+            ));
+        }
+        let name_len = u16_at(&directory, at + 28).ok_or_else(bad)? as usize;
+        let extra_len = u16_at(&directory, at + 30).ok_or_else(bad)? as usize;
+        let comment_len = u16_at(&directory, at + 32).ok_or_else(bad)? as usize;
+        let name = directory
+            .get(at + 46..at + 46 + name_len)
+            .ok_or("central directory entry cut short")?;
+        names.push(name.to_vec());
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    Ok(names)
 }
 
 /// Checks the central directory: one top folder named like the file, safe
