@@ -573,7 +573,20 @@ fn package_deleted_with_its_leaves_caught_by_since() {
     // The catalogue is rebuilt so that it, too, agrees.
     let store = t.store.to_str().expect("utf-8");
     assert_eq!(spoor(&["reindex", "--store", store]).status.code(), Some(0));
-    // Alone, the store now looks intact even with the right key...
+    // The run reports still name the log as it was: the rewrite shows
+    // without any checkpoint kept outside. See: #19.
+    let (code, output) = verify_with_key(&t, &t.store.join("log/public-key"));
+    assert_eq!(code, Some(1), "caught by the run reports:\n{output}");
+    assert!(
+        output.contains("but the log's tree of that size has another root: rewritten since")
+            || output.contains("the log was rolled back"),
+        "{output}"
+    );
+    // An insider who also removes the run reports...
+    for report in run_reports(&t) {
+        fs::remove_file(report).expect("remove run report");
+    }
+    // ...leaves a store that, alone, looks intact even with the right key...
     let (code, output) = verify_with_key(&t, &t.store.join("log/public-key"));
     assert_eq!(
         code,
@@ -604,6 +617,14 @@ fn prove_works_after_the_catalogue_is_rebuilt() {
     assert_eq!(code, Some(0), "{output}");
 }
 
+fn run_reports(t: &TestStore) -> Vec<std::path::PathBuf> {
+    fs::read_dir(t.store.join("runs"))
+        .expect("runs/")
+        .flatten()
+        .map(|e| e.path())
+        .collect()
+}
+
 fn log_size(t: &TestStore) -> u64 {
     fs::read_to_string(t.store.join("log/checkpoint"))
         .expect("checkpoint")
@@ -620,11 +641,18 @@ fn a_run_interrupted_before_publishing_is_rolled_forward() {
     t.run(&[&fixture("email/mbox/mboxo.mbox")]);
     let before = t.path("log-before");
     copy_dir(&t.store.join("log"), &before);
+    let reports_before = run_reports(&t);
     t.run(&[&fixture("email/eml/plain.eml")]);
     // The crash: the second run's package is sealed, but its entries and
-    // checkpoint never reached the log.
+    // checkpoint never reached the log, and so it wrote no run report
+    // (reports are written after publishing).
     fs::remove_dir_all(t.store.join("log")).expect("remove log");
     copy_dir(&before, &t.store.join("log"));
+    for report in run_reports(&t) {
+        if !reports_before.contains(&report) {
+            fs::remove_file(report).expect("remove the report of the killed run");
+        }
+    }
     let store = t.store.to_str().expect("utf-8");
     assert_eq!(spoor(&["reindex", "--store", store]).status.code(), Some(0));
     // Verify says the package is not yet covered, loudly, but finds no damage.
@@ -711,4 +739,34 @@ fn a_recorded_fixity_check_becomes_part_of_the_trail() {
     t.run(&[&fixture("email/eml/no-date.eml")]);
     let (code, output) = verify_with_key(&t, &t.store.join("log/public-key"));
     assert_eq!(code, Some(0), "{output}");
+}
+
+/// The shape of a rollback: the store's log put back to an earlier state
+/// (log folder, catalogue and packages of the later run removed), while the
+/// later run's report remains. Caught without a checkpoint kept outside.
+/// See: #19.
+#[test]
+fn r19_rollback_is_caught_by_the_run_reports() {
+    let t = TestStore::new();
+    t.run(&[&fixture("email/mbox/mboxo.mbox")]);
+    let before = t.path("log-before");
+    copy_dir(&t.store.join("log"), &before);
+    t.run(&[&fixture("email/eml/plain.eml")]);
+    let (package, _) = t.package_of("plain.eml");
+    fs::remove_file(package).expect("remove the later package");
+    fs::remove_dir_all(t.store.join("log")).expect("remove log");
+    copy_dir(&before, &t.store.join("log"));
+    let store = t.store.to_str().expect("utf-8");
+    assert_eq!(spoor(&["reindex", "--store", store]).status.code(), Some(0));
+    let (code, output) = verify_with_key(&t, &t.store.join("log/public-key"));
+    assert_eq!(code, Some(1), "rollback not caught:\n{output}");
+    assert!(output.contains("the log was rolled back"), "{output}");
+    let json = spoor(&["verify", "--store", store, "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert!(
+        doc["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["code"] == "log-behind-run-report")),
+        "{doc}"
+    );
 }

@@ -274,6 +274,20 @@ pub enum LogEntry {
     Fixity(FixitySeal),
 }
 
+/// What a verifier reads of a run report (`runs/<run>.json`, §8): the log
+/// the run left behind. The report has more; those fields are the writer's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReportHead {
+    /// The run id.
+    pub run_id: String,
+    /// When the run finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// The log's size after the run.
+    pub log_size: u64,
+    /// The log's root hash after the run, lowercase hex.
+    pub log_root: String,
+}
+
 /// One blob named by an evidence bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceBlob {

@@ -76,6 +76,7 @@ pub mod internal {
             None,
             None,
             None,
+            &[],
             &mut report,
         )?;
         Ok(report)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
-use spoor_normalize::layout::IntakeReceipt;
+use spoor_normalize::layout::{IntakeReceipt, RunReportHead};
 
 use crate::package::{check_package, PackageFacts};
 use crate::report::Report;
@@ -84,6 +84,7 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         trust.since.as_deref(),
         limit,
         Some(&packages),
+        &run_reports(root, &mut report),
         &mut report,
     )?;
     let received = check_receipts(root, &packages, &trail.logged, &mut report)?;
@@ -94,6 +95,36 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         None => {}
     }
     Ok(report)
+}
+
+/// The run reports in `runs/`, each with its place; one that cannot be read
+/// is a problem of its own.
+fn run_reports(root: &Path, report: &mut Report) -> Vec<(String, RunReportHead)> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(root.join("runs")) else {
+        return out;
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        let place = relative(root, &path);
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if is_temporary(name) || !name.ends_with(".json") {
+            continue;
+        }
+        match fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<RunReportHead>(&b).map_err(|e| e.to_string()))
+        {
+            Ok(head) => out.push((place, head)),
+            Err(e) => report.problem(
+                "run-report-unreadable",
+                place,
+                format!("run report not readable: {e}"),
+            ),
+        }
+    }
+    out
 }
 
 /// The process holding the store's lock (docs/FORMAT.md §2), as its lock

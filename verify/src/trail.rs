@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 
 use signed_note::{Note, NoteError, StandardVerifier, VerifierList};
-use spoor_normalize::layout::{FixitySeal, IntakeReceipt, LogEntry, RunSeal};
+use spoor_normalize::layout::{FixitySeal, IntakeReceipt, LogEntry, RunReportHead, RunSeal};
 use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
 use spoor_normalize::{jcs, Sha256};
 use tlog_tiles::checkpoint::Checkpoint;
@@ -56,12 +56,15 @@ pub(crate) fn kept_size(root: &Path) -> Option<u64> {
 
 /// Checks the log of the store at `root` up to the checkpoint of size
 /// `limit` (or the latest, without one).
+/// `reports` are the store's run reports (place, head): the log each run
+/// left behind must still be there, not rolled back or rewritten.
 pub(crate) fn check_trail(
     root: &Path,
     key: TrustedKey<'_>,
     since: Option<&[u8]>,
     limit: Option<u64>,
     packages: Option<&BTreeMap<String, (String, PackageFacts)>>,
+    reports: &[(String, RunReportHead)],
     report: &mut Report,
 ) -> Result<TrailFacts, Error> {
     let log = root.join("log");
@@ -232,6 +235,12 @@ pub(crate) fn check_trail(
     }
     let mut sizes: BTreeSet<u64> = heads.keys().copied().collect();
     sizes.extend(kept.as_ref().map(|k| k.size).filter(|s| *s <= latest.size));
+    sizes.extend(
+        reports
+            .iter()
+            .map(|(_, head)| head.log_size)
+            .filter(|s| *s <= latest.size),
+    );
 
     // One pass over the entries: the tree and its tiles recomputed, and each
     // entry checked against the store.
@@ -260,6 +269,7 @@ pub(crate) fn check_trail(
             );
         }
     }
+    check_run_reports(root, reports, latest.size, &walk.roots, report);
     if let Some(old) = kept.filter(|k| k.size <= latest.size) {
         if walk.roots.get(&old.size) != Some(&old.root) {
             report.problem(
@@ -754,6 +764,43 @@ impl<'a> EntryChecker<'a> {
 }
 
 /// The log name and the verifier of a signed-note public key, or a finding.
+/// Every run report names the log its run left: a log now smaller than
+/// that, or with another root at that size, was rolled back or rewritten
+/// (the report outlived it). A run that published after this check began
+/// is not counted against it.
+fn check_run_reports(
+    root: &Path,
+    reports: &[(String, RunReportHead)],
+    checked: u64,
+    roots: &BTreeMap<u64, Hash>,
+    report: &mut Report,
+) {
+    for (place, head) in reports {
+        if head.log_size > checked {
+            if kept_size(root).is_some_and(|now| now >= head.log_size) {
+                continue;
+            }
+            report.problem(
+                "log-behind-run-report",
+                place,
+                format!(
+                    "run {} finished at {} with the log at size {}, but the log's latest checkpoint has size {checked}: the log was rolled back",
+                    head.run_id, head.finished_at, head.log_size
+                ),
+            );
+        } else if roots.get(&head.log_size).map(|h| hex(&h.0)) != Some(head.log_root.clone()) {
+            report.problem(
+                "log-rewritten-after-run",
+                place,
+                format!(
+                    "run {} left the log at size {} with root {}, but the log's tree of that size has another root: rewritten since",
+                    head.run_id, head.log_size, head.log_root
+                ),
+            );
+        }
+    }
+}
+
 /// The log's origin and a verifier for its key.
 ///
 /// # Errors
