@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use mailin_embedded::{response, Handler, Response, Server, SslConfig};
 
-use crate::util::{fixture, spoor, text, TestStore};
+use crate::util::{copy_dir, fixture, spoor, text, TestStore};
 
 /// Every mail the server accepted: its recipients and its text.
 type Mailbag = Arc<Mutex<Vec<(Vec<String>, String)>>>;
@@ -163,4 +163,88 @@ fn a_failed_send_is_reported_but_archiving_stands() {
         .is_some_and(|e| !e.is_empty()));
     assert_eq!(t.packages().len(), 1);
     assert_eq!(t.verify().status.code(), Some(0));
+}
+
+/// The mailed report carries the checkpoint its run published, in its text
+/// and as an attachment, so its recipients hold a copy the store cannot
+/// change; `spoor verify --since` takes the saved mail and catches a
+/// rollback that left no trace in the store. See: #19.
+#[test]
+fn r19_the_mailed_checkpoint_catches_a_later_rollback() {
+    let t = TestStore::new();
+    configure(&t);
+    t.run(&[&fixture("email/mbox/mboxo.mbox")]);
+    let before = t.path("log-before");
+    copy_dir(&t.store.join("log"), &before);
+    let reports_before: Vec<_> = fs::read_dir(t.store.join("runs"))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let (port, mails) = smtp_server();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let store = t.store.to_str().expect("utf-8");
+    let input = fixture("email/eml/plain.eml");
+    let out = spoor(&[
+        "run",
+        "--store",
+        store,
+        "--notify",
+        &url,
+        input.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let start = Instant::now();
+    let mail = loop {
+        if let Some(mail) = mails.lock().expect("lock").first().cloned() {
+            break mail.1;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no mail arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let checkpoint = fs::read_to_string(t.store.join("log/checkpoint")).expect("checkpoint");
+    let size = checkpoint.lines().nth(1).expect("size");
+    assert!(
+        mail.contains(&format!("filename=\"checkpoint-{size}.txt\"")),
+        "{mail}"
+    );
+    assert!(mail.contains("Content-Type: multipart/mixed"), "{mail}");
+    let saved = t.path("report.eml");
+    fs::write(&saved, &mail).expect("save the mail");
+    let key = t.store.join("log/public-key");
+    let key = key.to_str().expect("utf-8");
+    let since = saved.to_str().expect("utf-8");
+    let intact = spoor(&[
+        "verify", "--store", store, "--pubkey", key, "--since", since,
+    ]);
+    assert_eq!(intact.status.code(), Some(0), "{}", text(&intact));
+
+    // The insider puts the store back as it was before that run: log,
+    // package, receipt and report of the run gone.
+    let (package, id) = t.package_of("plain.eml");
+    fs::remove_file(package).expect("remove package");
+    for receipt in crate::util::files_under(&t.store.join("intake")) {
+        if fs::read_to_string(&receipt).is_ok_and(|r| r.contains(&id)) {
+            fs::remove_file(receipt).expect("remove receipt");
+        }
+    }
+    for report in fs::read_dir(t.store.join("runs")).expect("runs").flatten() {
+        if !reports_before.contains(&report.path()) {
+            fs::remove_file(report.path()).expect("remove report");
+        }
+    }
+    fs::remove_dir_all(t.store.join("log")).expect("remove log");
+    copy_dir(&before, &t.store.join("log"));
+    assert_eq!(spoor(&["reindex", "--store", store]).status.code(), Some(0));
+    let alone = spoor(&["verify", "--store", store, "--pubkey", key]);
+    assert_eq!(alone.status.code(), Some(0), "{}", text(&alone));
+    let caught = spoor(&[
+        "verify", "--store", store, "--pubkey", key, "--since", since,
+    ]);
+    assert_eq!(caught.status.code(), Some(1), "{}", text(&caught));
+    assert!(
+        text(&caught).contains("the log was rolled back"),
+        "{}",
+        text(&caught)
+    );
 }

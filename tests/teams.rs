@@ -2,24 +2,10 @@
 //! hosted contents, versions kept, the catalogue naming the current one.
 
 use std::fs;
-use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{fixture, package_json, read_zip, spoor, text, TestStore};
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
+use crate::util::{copy_dir, fixture, package_json, read_zip, spoor, text, TestStore};
 
 fn search(t: &TestStore, query: &str) -> Vec<Value> {
     let out = spoor(&[

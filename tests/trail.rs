@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::util::{fixture, read_zip, spoor, text, write_zip, TestStore};
+use crate::util::{copy_dir, fixture, read_zip, spoor, text, write_zip, TestStore};
 
 /// A store after two runs, and the path of its public key.
 fn two_runs() -> TestStore {
@@ -149,18 +149,6 @@ fn log_rewritten_and_resigned_with_another_key() {
         .filter(|l| !l.starts_with("note:") && !l.contains("PROBLEMS FOUND"))
         .collect();
     assert_eq!(problems.len(), 1, "{output}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }
 
 #[test]

@@ -172,3 +172,16 @@ pub(crate) fn package_json(entries: &Entries) -> serde_json::Value {
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     spoor_normalize::Sha256::of(bytes).to_hex()
 }
+
+/// Copies the folder `from` to `to`, recursively.
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}

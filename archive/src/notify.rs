@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
@@ -116,14 +117,23 @@ fn parse_url(url: &str) -> Result<Endpoint, Error> {
     })
 }
 
-/// Sends `subject` and `body` as configured. Configuration mistakes are
-/// errors; a server that cannot be reached or refuses is a [`Notification`]
-/// with `sent: false`.
+/// A text file sent beside the body.
+pub(crate) struct Attachment {
+    /// Its file name.
+    pub(crate) name: String,
+    /// Its text.
+    pub(crate) text: String,
+}
+
+/// Sends `subject` and `body` (and `attachment`) as configured.
+/// Configuration mistakes are errors; a server that cannot be reached or
+/// refuses is a [`Notification`] with `sent: false`.
 pub(crate) fn send(
     settings: &NotifySettings,
     url: &str,
     subject: &str,
     body: String,
+    attachment: Option<Attachment>,
 ) -> Result<Notification, Error> {
     let endpoint = parse_url(url)?;
     if settings.recipients.is_empty() {
@@ -144,9 +154,18 @@ pub(crate) fn send(
             .map_err(|e| Error::Usage(format!("notify: bad recipient {recipient:?}: {e}")))?;
         builder = builder.to(to);
     }
-    let message = builder
-        .body(body)
-        .map_err(|e| Error::Usage(format!("notify: {e}")))?;
+    let message = match attachment {
+        None => builder.body(body),
+        Some(file) => builder.multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(body))
+                .singlepart(
+                    lettre::message::Attachment::new(file.name)
+                        .body(file.text, ContentType::TEXT_PLAIN),
+                ),
+        ),
+    }
+    .map_err(|e| Error::Usage(format!("notify: {e}")))?;
     let password =
         match (&settings.password_file, &settings.password_env) {
             (Some(path), _) => Some(

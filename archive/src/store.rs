@@ -346,11 +346,30 @@ impl Store {
             _ => format!("{failed} inputs FAILED"),
         };
         let subject = format!("spoor run {}: {verdict}", report.run_id);
+        // The checkpoint this run published leaves the building with the
+        // report: its recipients hold a copy the store cannot change.
+        let checkpoint_path = self
+            .root
+            .join("log/checkpoints")
+            .join(report.log_size.to_string());
+        let checkpoint =
+            std::fs::read_to_string(&checkpoint_path).map_err(with_path(&checkpoint_path))?;
+        let body = format!(
+            "{}\nThe log's signed checkpoint after this run. Keep this mail: \
+             `spoor verify --store STORE --pubkey KEY --since THIS-MAIL` shows whether the \
+             log was later rolled back or rewritten.\n\n{checkpoint}",
+            report.summary()
+        );
+        let attachment = notify::Attachment {
+            name: format!("checkpoint-{}.txt", report.log_size),
+            text: checkpoint,
+        };
         report.notification = Some(notify::send(
             &self.config.notify,
             url,
             &subject,
-            report.summary(),
+            body,
+            Some(attachment),
         )?);
         crate::run::report::write_report(self, report)
     }

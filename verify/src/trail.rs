@@ -801,6 +801,55 @@ fn check_run_reports(
     }
 }
 
+/// The first checkpoint of the log `origin` in any text part of the mail
+/// `bytes` (its body, or an attached file), decoded as the mail declares.
+fn checkpoint_in_mail(bytes: &[u8], origin: &str) -> Option<String> {
+    let mail = mailparse::parse_mail(bytes).ok()?;
+    let mut parts = vec![&mail];
+    while let Some(part) = parts.pop() {
+        parts.extend(part.subparts.iter().rev());
+        if !part.ctype.mimetype.starts_with("text/") {
+            continue;
+        }
+        if let Some(note) = part
+            .get_body()
+            .ok()
+            .and_then(|text| checkpoint_in_text(&text, origin))
+        {
+            return Some(note);
+        }
+    }
+    None
+}
+
+/// A signed note of the log `origin` inside `text`: its origin line, the
+/// lines up to a blank one, the blank line, then its signature lines.
+fn checkpoint_in_text(text: &str, origin: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    for start in (0..lines.len()).filter(|&i| lines[i] == origin) {
+        let body: Vec<&str> = lines[start..]
+            .iter()
+            .take_while(|l| !l.is_empty())
+            .copied()
+            .collect();
+        let signatures: Vec<&str> = lines
+            .get(start + body.len() + 1..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|l| l.starts_with("\u{2014} "))
+            .copied()
+            .collect();
+        if !signatures.is_empty() {
+            return Some(format!(
+                "{}\n\n{}\n",
+                body.join("\n"),
+                signatures.join("\n")
+            ));
+        }
+    }
+    None
+}
+
 /// The log's origin and a verifier for its key.
 ///
 /// # Errors
@@ -816,12 +865,19 @@ pub(crate) fn trusted_key(key_text: &str) -> Result<(String, VerifierList), Erro
 }
 
 /// A signed checkpoint of the log `origin`, its signature checked; why
-/// not, in words.
+/// not, in words. `bytes` is the checkpoint itself, or an e-mail that
+/// carries it (the nightly report: in its text or as an attachment).
 pub(crate) fn signed_checkpoint(
     bytes: &[u8],
     origin: &str,
     verifiers: &VerifierList,
 ) -> Result<Head, String> {
+    let is_note = Note::from_bytes(bytes).is_ok();
+    if !is_note {
+        if let Some(note) = checkpoint_in_mail(bytes, origin) {
+            return signed_checkpoint(note.as_bytes(), origin, verifiers);
+        }
+    }
     let mut report = Report::default();
     parse_checkpoint(bytes, "checkpoint", origin, verifiers, &mut report).ok_or_else(|| {
         report
