@@ -1,5 +1,7 @@
 //! The header that starts each record of a WhatsApp export: Android
-//! `DATE[,] TIME[ AMPM] - `, iOS `[DATE[,] TIME[ AMPM]] `.
+//! `DATE[,] TIME[ AMPM] - `, iOS `[DATE[,] TIME[ AMPM]] `, some iOS
+//! locales `[TIME, DATE] ` (time first), and early iOS exports without the
+//! bracket, `DATE, TIME[ AMPM]: ` with seconds.
 //!
 //! [`parse`] reads any header it can and reports its [`Shape`]; a reader
 //! picks one shape per file and then accepts only lines of exactly that
@@ -43,6 +45,10 @@ pub(crate) struct Shape {
     seconds: bool,
     /// The 12-hour marker style and the space before it, if any.
     meridiem: Option<(MarkerStyle, char)>,
+    /// iOS: the time before the date (`[14:56:01, 3/18/22] `).
+    time_first: bool,
+    /// iOS: no bracket, the header ends in `: ` (early iOS exports).
+    unbracketed: bool,
 }
 
 impl Shape {
@@ -72,10 +78,17 @@ impl Shape {
                 format!("{space}{}", am.replace('\u{a0}', "\\u{a0}"))
             }
         };
-        let body = format!("n{sep}{space}n{sep}{space}n{dot}{between}h{t}mm{seconds}{meridiem}");
-        match self.family {
-            Family::Android => format!("{body} - "),
-            Family::Ios => format!("[{body}] "),
+        let date = format!("n{sep}{space}n{sep}{space}n{dot}");
+        let time = format!("h{t}mm{seconds}{meridiem}");
+        let body = if self.time_first {
+            format!("{time}{between}{date}")
+        } else {
+            format!("{date}{between}{time}")
+        };
+        match (self.family, self.unbracketed) {
+            (Family::Android, _) => format!("{body} - "),
+            (Family::Ios, false) => format!("[{body}] "),
+            (Family::Ios, true) => format!("{body}: "),
         }
     }
 }
@@ -207,36 +220,107 @@ impl std::str::FromStr for DateOrder {
 pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
     let mut cursor = Cursor { text: line, pos: 0 };
     cursor.skip_marks();
-    let family = if cursor.eat("[") {
+    let bracketed = cursor.eat("[");
+    if bracketed {
         // Some exports carry their byte order mark inside the bracket of
         // the first line.
         cursor.eat("\u{feff}");
         cursor.skip_marks();
-        Family::Ios
-    } else {
-        Family::Android
-    };
+    }
     let first = cursor.pos;
-    let mut date = [0u32; 3];
+    // `[14:56:01, 3/18/22] `: a time (one or two digits, a separator) where
+    // the date would start.
+    let time_first = bracketed && {
+        let rest = cursor.rest();
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        (1..=2).contains(&digits) && matches!(rest.get(digits), Some(b':'))
+    };
+    let (date, time, between) = if time_first {
+        let time = time_part(&mut cursor)?;
+        let between = between_part(&mut cursor, line)?;
+        (date_part(&mut cursor)?, time, between)
+    } else {
+        let date = date_part(&mut cursor)?;
+        let between = between_part(&mut cursor, line)?;
+        (date, time_part(&mut cursor)?, between)
+    };
+    let time_end = cursor.pos;
+    let (family, unbracketed) = if bracketed {
+        cursor.eat("] ").then_some((Family::Ios, false))?
+    } else if cursor.eat(" - ") {
+        (Family::Android, false)
+    } else if time.seconds && cursor.eat(": ") {
+        // Early iOS, without the bracket: always with seconds.
+        (Family::Ios, true)
+    } else {
+        return None;
+    };
+    let hour = time.hour_24()?;
+    let shape = Shape {
+        family,
+        date_separator: date.separator,
+        spaced_date: date.spaced,
+        trailing_dot: date.trailing_dot,
+        between,
+        time_separator: time.separator,
+        seconds: time.seconds,
+        meridiem: time.meridiem,
+        time_first,
+        unbracketed,
+    };
+    let header = Header {
+        date: date.values,
+        digits: date.digits,
+        hour,
+        minute: time.minute,
+        second: time.second,
+        time_text: (first, time_end),
+        body_start: cursor.pos,
+    };
+    Some((shape, header))
+}
+
+/// The date of a header as written.
+struct DatePart {
+    values: [u32; 3],
+    digits: [u8; 3],
+    separator: u8,
+    spaced: bool,
+    trailing_dot: bool,
+}
+
+/// `n/n/n`, with `/`, `.` or `-`, a space after each separator or none, and
+/// a trailing dot or none.
+fn date_part(cursor: &mut Cursor<'_>) -> Option<DatePart> {
+    let mut values = [0u32; 3];
     let mut digits = [0u8; 3];
-    (date[0], digits[0]) = cursor.number(4)?;
-    let date_separator = *line.get(cursor.pos)?;
-    if !matches!(date_separator, b'/' | b'.' | b'-') {
+    (values[0], digits[0]) = cursor.number(4)?;
+    let separator = cursor.peek_byte()?;
+    if !matches!(separator, b'/' | b'.' | b'-') {
         return None;
     }
     cursor.pos += 1;
-    let spaced_date = cursor.eat(" ");
-    (date[1], digits[1]) = cursor.number(4)?;
-    if !cursor.eat_byte(date_separator) || cursor.eat(" ") != spaced_date {
+    let spaced = cursor.eat(" ");
+    (values[1], digits[1]) = cursor.number(4)?;
+    if !cursor.eat_byte(separator) || cursor.eat(" ") != spaced {
         return None;
     }
-    (date[2], digits[2]) = cursor.number(4)?;
+    (values[2], digits[2]) = cursor.number(4)?;
     let trailing_dot = cursor.eat(".");
+    Some(DatePart {
+        values,
+        digits,
+        separator,
+        spaced,
+        trailing_dot,
+    })
+}
 
-    let between_start = cursor.pos;
-    if !cursor.eat(",") {
-        // A bare space, or a short word between spaces (Finnish `klo`).
-    }
+/// Between date and time (either way round): `, `, ` `, or a short word
+/// between spaces (Finnish ` klo `).
+fn between_part(cursor: &mut Cursor<'_>, line: &[u8]) -> Option<Between> {
+    let start = cursor.pos;
+    cursor.eat(",");
     if !cursor.eat(" ") {
         return None;
     }
@@ -248,26 +332,52 @@ pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
     if word > 0 && word <= 8 && cursor.rest().get(word) == Some(&b' ') {
         cursor.pos += word + 1;
     }
-    let between_bytes = &line[between_start..cursor.pos];
+    let bytes = line.get(start..cursor.pos)?;
     let mut between = Between {
-        len: u8::try_from(between_bytes.len()).ok()?,
+        len: u8::try_from(bytes.len()).ok()?,
         bytes: [0; 15],
     };
-    between
-        .bytes
-        .get_mut(..between_bytes.len())?
-        .copy_from_slice(between_bytes);
+    between.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
+    Some(between)
+}
 
-    let (hour, hour_digits) = cursor.number(2)?;
-    let time_separator = *line.get(cursor.pos)?;
-    if !matches!(time_separator, b':' | b'.') {
+/// The time of a header as written.
+struct TimePart {
+    hour: u32,
+    minute: u8,
+    second: u8,
+    seconds: bool,
+    separator: u8,
+    meridiem: Option<(MarkerStyle, char)>,
+    pm: Option<bool>,
+}
+
+impl TimePart {
+    /// The hour on a 24-hour clock: `12:xx AM` is 00:xx; `00:08 a. m.`
+    /// also occurs.
+    fn hour_24(&self) -> Option<u8> {
+        let hour = u8::try_from(self.hour).ok()?;
+        match self.pm {
+            None if hour < 24 => Some(hour),
+            Some(false) if hour <= 12 => Some(hour % 12),
+            Some(true) if hour <= 12 => Some(hour % 12 + 12),
+            _ => None,
+        }
+    }
+}
+
+/// `h:mm[:ss][ AM]`, with `:` or `.`.
+fn time_part(cursor: &mut Cursor<'_>) -> Option<TimePart> {
+    let (hour, _) = cursor.number(2)?;
+    let separator = cursor.peek_byte()?;
+    if !matches!(separator, b':' | b'.') {
         return None;
     }
     cursor.pos += 1;
     let minute = cursor.two_digits()?;
     let mut seconds = false;
     let mut second = 0;
-    if cursor.peek_byte() == Some(time_separator)
+    if cursor.peek_byte() == Some(separator)
         && cursor
             .text
             .get(cursor.pos + 1)
@@ -276,6 +386,9 @@ pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
         cursor.pos += 1;
         second = cursor.two_digits()?;
         seconds = true;
+    }
+    if minute >= 60 || second >= 60 {
+        return None;
     }
     let mut meridiem = None;
     let mut pm = None;
@@ -294,43 +407,15 @@ pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
             pm = Some(*is_pm);
         }
     }
-    let time_end = cursor.pos;
-    match family {
-        Family::Ios if cursor.eat("] ") => {}
-        Family::Android if cursor.eat(" - ") => {}
-        _ => return None,
-    }
-    if hour_digits == 0 || minute >= 60 || second >= 60 {
-        return None;
-    }
-    let hour = u8::try_from(hour).ok()?;
-    let hour = match pm {
-        None if hour < 24 => hour,
-        // `12:xx AM` is 00:xx; `00:08 a. m.` also occurs.
-        Some(false) if hour <= 12 => hour % 12,
-        Some(true) if hour <= 12 => hour % 12 + 12,
-        _ => return None,
-    };
-    let shape = Shape {
-        family,
-        date_separator,
-        spaced_date,
-        trailing_dot,
-        between,
-        time_separator,
-        seconds,
-        meridiem,
-    };
-    let header = Header {
-        date,
-        digits,
+    Some(TimePart {
         hour,
         minute,
         second,
-        time_text: (first, time_end),
-        body_start: cursor.pos,
-    };
-    Some((shape, header))
+        seconds,
+        separator,
+        meridiem,
+        pm,
+    })
 }
 
 struct Cursor<'a> {
@@ -478,6 +563,32 @@ mod tests {
         assert_ne!(ios, android);
         assert!(parse(b"[ja] dat klopt").is_none());
         assert!(parse(b"12-03-2021 25:00 - x").is_none());
+    }
+
+    #[test]
+    fn time_before_the_date() {
+        let line = "[14:56:01, 3/18/22] Ana: hola";
+        let (shape, h) = read(line);
+        assert_eq!(shape.family, Family::Ios);
+        assert_eq!((h.date, h.digits), ([3, 18, 22], [1, 2, 2]));
+        assert_eq!((h.hour, h.minute, h.second), (14, 56, 1));
+        assert_eq!(&line[h.time_text.0..h.time_text.1], "14:56:01, 3/18/22");
+        assert_eq!(&line[h.body_start..], "Ana: hola");
+        assert_eq!(shape.describe(), "[h:mm:ss, n/n/n] ");
+        let (date_first, _) = read("[3/18/22, 14:56:01] Ana: hola");
+        assert_ne!(shape, date_first);
+    }
+
+    #[test]
+    fn early_ios_without_brackets() {
+        let line = "7/1/16, 4:56:55 PM: Ana: hello";
+        let (shape, h) = read(line);
+        assert_eq!(shape.family, Family::Ios);
+        assert_eq!((h.hour, h.minute, h.second), (16, 56, 55));
+        assert_eq!(&line[h.body_start..], "Ana: hello");
+        assert_eq!(shape.describe(), "n/n/n, h:mm:ss AM: ");
+        // Without seconds a colon after the time is text, not a header.
+        assert!(parse(b"7/1/16, 4:56 PM: Ana: hello").is_none());
     }
 
     #[test]
