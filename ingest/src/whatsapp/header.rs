@@ -49,9 +49,28 @@ pub(crate) struct Shape {
     time_first: bool,
     /// iOS: no bracket, the header ends in `: ` (early iOS exports).
     unbracketed: bool,
+    /// The year is a Japanese era letter and number (`R4/03/14`).
+    era: bool,
+    /// The digits the header is written in.
+    numerals: Numerals,
+}
+
+/// The digits of a header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Numerals {
+    Latin,
+    /// U+0660–U+0669 (Arabic).
+    ArabicIndic,
+    /// U+06F0–U+06F9 (Persian, Urdu).
+    ExtendedArabicIndic,
 }
 
 impl Shape {
+    /// Whether years are written as Japanese era years.
+    pub(crate) fn era(&self) -> bool {
+        self.era
+    }
+
     /// The grammar as a pattern: `n-n-n h:mm - ` (Android Dutch),
     /// `[n/n/n, h:mm:ss\u{202f}AM] ` (iOS en-US); `n` is a date component,
     /// spaces other than U+0020 are written as `\u{…}`.
@@ -78,17 +97,23 @@ impl Shape {
                 format!("{space}{}", am.replace('\u{a0}', "\\u{a0}"))
             }
         };
-        let date = format!("n{sep}{space}n{sep}{space}n{dot}");
+        let era = if self.era { "Ey" } else { "" };
+        let date = format!("{era}n{sep}{space}n{sep}{space}n{dot}");
         let time = format!("h{t}mm{seconds}{meridiem}");
         let body = if self.time_first {
             format!("{time}{between}{date}")
         } else {
             format!("{date}{between}{time}")
         };
-        match (self.family, self.unbracketed) {
+        let pattern = match (self.family, self.unbracketed) {
             (Family::Android, _) => format!("{body} - "),
             (Family::Ios, false) => format!("[{body}] "),
             (Family::Ios, true) => format!("{body}: "),
+        };
+        match self.numerals {
+            Numerals::Latin => pattern,
+            Numerals::ArabicIndic => format!("{pattern}(Arabic-Indic digits)"),
+            Numerals::ExtendedArabicIndic => format!("{pattern}(Extended Arabic-Indic digits)"),
         }
     }
 }
@@ -104,19 +129,34 @@ struct Between {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct MarkerStyle(u8);
 
-/// 12-hour markers: text, PM?, style. Longest first, so `a. m.` wins over
-/// `a`. The space inside `p. m.` may be U+00A0 (Spanish exports).
-const MARKERS: &[(&str, bool, u8)] = &[
-    ("a.\u{a0}m.", false, 0),
-    ("p.\u{a0}m.", true, 0),
-    ("a. m.", false, 1),
-    ("p. m.", true, 1),
-    ("a.m.", false, 2),
-    ("p.m.", true, 2),
-    ("AM", false, 3),
-    ("PM", true, 3),
-    ("am", false, 4),
-    ("pm", true, 4),
+/// Which part of the day a 12-hour time is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Period {
+    Am,
+    Pm,
+    /// `at night`: 9 to 11 in the evening, 12 to 5 in the morning (CLDR's
+    /// English day periods).
+    Night,
+}
+
+/// 12-hour markers: text, period, style. Longest first, so `a. m.` wins
+/// over `a`. The space inside `p. m.` may be U+00A0 (Spanish exports).
+/// Day-period words (`9:15 in the morning`) are markers too.
+const MARKERS: &[(&str, Period, u8)] = &[
+    ("a.\u{a0}m.", Period::Am, 0),
+    ("p.\u{a0}m.", Period::Pm, 0),
+    ("a. m.", Period::Am, 1),
+    ("p. m.", Period::Pm, 1),
+    ("a.m.", Period::Am, 2),
+    ("p.m.", Period::Pm, 2),
+    ("AM", Period::Am, 3),
+    ("PM", Period::Pm, 3),
+    ("am", Period::Am, 4),
+    ("pm", Period::Pm, 4),
+    ("in the morning", Period::Am, 5),
+    ("in the afternoon", Period::Pm, 5),
+    ("in the evening", Period::Pm, 5),
+    ("at night", Period::Night, 5),
 ];
 
 /// Spaces seen before a 12-hour marker.
@@ -137,7 +177,48 @@ pub(crate) struct Header {
     pub(crate) time_text: (usize, usize),
     /// Offset of the body (after ` - ` or `] `).
     pub(crate) body_start: usize,
+    /// The Japanese era the first component counts in (`R`, `H`, `S`).
+    pub(crate) era: Option<Era>,
 }
+
+/// A Japanese era, by the letter that abbreviates it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Era {
+    /// Reiwa: year 1 is 2019.
+    Reiwa,
+    /// Heisei: year 1 is 1989.
+    Heisei,
+    /// Showa: year 1 is 1926.
+    Showa,
+}
+
+impl Era {
+    fn from_letter(letter: u8) -> Option<Era> {
+        match letter {
+            b'R' => Some(Era::Reiwa),
+            b'H' => Some(Era::Heisei),
+            b'S' => Some(Era::Showa),
+            _ => None,
+        }
+    }
+
+    /// The Gregorian year of the era's year 1.
+    fn first_year(self) -> u32 {
+        match self {
+            Era::Reiwa => 2019,
+            Era::Heisei => 1989,
+            Era::Showa => 1926,
+        }
+    }
+}
+
+/// Years from this one on are Buddhist Era years (Thai exports write
+/// 2565 for 2022): WhatsApp dates begin in 2009, and no Gregorian year of
+/// a message comes near.
+pub(crate) const BUDDHIST_ERA_FROM: u32 = 2400;
+
+/// The Buddhist Era counts from 543 BCE: BE 2565 is 2022.
+const BUDDHIST_ERA_OFFSET: u32 = 543;
 
 /// Order of the date components.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -184,12 +265,17 @@ impl DateOrder {
 
     /// The calendar date this order reads from `header`, if it is a valid
     /// one: the year has 2 or 4 digits (two mean 20yy: WhatsApp dates from
-    /// 2009), the day exists in its month.
+    /// 2009; four from [`BUDDHIST_ERA_FROM`] on are Buddhist Era years), or
+    /// is an era year written first; the day exists in its month.
     pub(crate) fn read(self, header: &Header) -> Option<jiff::civil::Date> {
         let (y, m, d) = self.positions();
-        let year = match header.digits[y] {
-            2 => 2000 + header.date[y],
-            4 => header.date[y],
+        let value = header.date[y];
+        let year = match (header.era, header.digits[y]) {
+            (Some(era), 1 | 2) if y == 0 && value >= 1 => era.first_year() + value - 1,
+            (Some(_), _) => return None,
+            (None, 2) => 2000 + value,
+            (None, 4) if value >= BUDDHIST_ERA_FROM => value - BUDDHIST_ERA_OFFSET,
+            (None, 4) => value,
             _ => return None,
         };
         if header.digits[m] > 2 || header.digits[d] > 2 {
@@ -218,6 +304,67 @@ impl std::str::FromStr for DateOrder {
 /// marks and spaces matched whole, so the line need not be valid UTF-8 past
 /// it (nor checked first).
 pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
+    match latin_header(line) {
+        Some((numerals, latin, origin)) => {
+            let (mut shape, mut header) = parse_latin(&latin)?;
+            shape.numerals = numerals;
+            let at = |i: usize| origin.get(i).copied();
+            header.time_text = (at(header.time_text.0)?, at(header.time_text.1)?);
+            header.body_start = at(header.body_start)?;
+            Some((shape, header))
+        }
+        None => parse_latin(line),
+    }
+}
+
+/// Arabic and Persian exports write the header in their own digits, with
+/// U+200F after each date component, the Arabic comma, and `ص`/`م` for
+/// AM/PM (CLDR `ar`). Such a header is rewritten in Latin digits, up to
+/// and including its end (` - `, `] ` or `: `), with the offset in `line`
+/// of every byte written (and of the end); `None` for a line whose first
+/// characters hold no such digit.
+fn latin_header(line: &[u8]) -> Option<(Numerals, Vec<u8>, Vec<usize>)> {
+    let text = match std::str::from_utf8(line) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(line.get(..e.valid_up_to())?).ok()?,
+    };
+    let numerals = text.chars().take(8).find_map(|c| match c {
+        '\u{660}'..='\u{669}' => Some(Numerals::ArabicIndic),
+        '\u{6f0}'..='\u{6f9}' => Some(Numerals::ExtendedArabicIndic),
+        _ => None,
+    })?;
+    let mut latin = Vec::new();
+    let mut origin = Vec::new();
+    for (at, c) in text.char_indices() {
+        let written: &[u8] = match c {
+            '\u{660}'..='\u{669}' => &[b'0' + (c as u32 - 0x660) as u8],
+            '\u{6f0}'..='\u{6f9}' => &[b'0' + (c as u32 - 0x6f0) as u8],
+            '\u{60c}' => b",",
+            '\u{200f}' => b"",
+            '\u{635}' => b"AM",
+            '\u{645}' => b"PM",
+            _ => {
+                let mut buf = [0u8; 4];
+                let bytes = c.encode_utf8(&mut buf).as_bytes().to_vec();
+                latin.extend_from_slice(&bytes);
+                origin.extend(std::iter::repeat_n(at, bytes.len()));
+                if latin.ends_with(b" - ") || latin.ends_with(b"] ") || latin.ends_with(b": ") {
+                    origin.push(at + c.len_utf8());
+                    return Some((numerals, latin, origin));
+                }
+                continue;
+            }
+        };
+        latin.extend_from_slice(written);
+        origin.extend(std::iter::repeat_n(at, written.len()));
+        if latin.len() > 64 {
+            return None;
+        }
+    }
+    None
+}
+
+fn parse_latin(line: &[u8]) -> Option<(Shape, Header)> {
     let mut cursor = Cursor { text: line, pos: 0 };
     cursor.skip_marks();
     let bracketed = cursor.eat("[");
@@ -267,6 +414,8 @@ pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
         meridiem: time.meridiem,
         time_first,
         unbracketed,
+        era: date.era.is_some(),
+        numerals: Numerals::Latin,
     };
     let header = Header {
         date: date.values,
@@ -276,6 +425,7 @@ pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
         second: time.second,
         time_text: (first, time_end),
         body_start: cursor.pos,
+        era: date.era,
     };
     Some((shape, header))
 }
@@ -287,6 +437,7 @@ struct DatePart {
     separator: u8,
     spaced: bool,
     trailing_dot: bool,
+    era: Option<Era>,
 }
 
 /// `n/n/n`, with `/`, `.` or `-`, a space after each separator or none, and
@@ -294,6 +445,16 @@ struct DatePart {
 fn date_part(cursor: &mut Cursor<'_>) -> Option<DatePart> {
     let mut values = [0u32; 3];
     let mut digits = [0u8; 3];
+    // A Japanese era letter before the year (`R4/03/14`).
+    let era = cursor.peek_byte().and_then(Era::from_letter).filter(|_| {
+        cursor
+            .text
+            .get(cursor.pos + 1)
+            .is_some_and(u8::is_ascii_digit)
+    });
+    if era.is_some() {
+        cursor.pos += 1;
+    }
     (values[0], digits[0]) = cursor.number(4)?;
     let separator = cursor.peek_byte()?;
     if !matches!(separator, b'/' | b'.' | b'-') {
@@ -313,6 +474,7 @@ fn date_part(cursor: &mut Cursor<'_>) -> Option<DatePart> {
         separator,
         spaced,
         trailing_dot,
+        era,
     })
 }
 
@@ -349,7 +511,7 @@ struct TimePart {
     seconds: bool,
     separator: u8,
     meridiem: Option<(MarkerStyle, char)>,
-    pm: Option<bool>,
+    period: Option<Period>,
 }
 
 impl TimePart {
@@ -357,10 +519,12 @@ impl TimePart {
     /// also occurs.
     fn hour_24(&self) -> Option<u8> {
         let hour = u8::try_from(self.hour).ok()?;
-        match self.pm {
+        match self.period {
             None if hour < 24 => Some(hour),
-            Some(false) if hour <= 12 => Some(hour % 12),
-            Some(true) if hour <= 12 => Some(hour % 12 + 12),
+            Some(Period::Am) if hour <= 12 => Some(hour % 12),
+            Some(Period::Pm) if hour <= 12 => Some(hour % 12 + 12),
+            Some(Period::Night) if (6..=11).contains(&hour) => Some(hour + 12),
+            Some(Period::Night) if hour <= 12 => Some(hour % 12),
             _ => None,
         }
     }
@@ -391,20 +555,20 @@ fn time_part(cursor: &mut Cursor<'_>) -> Option<TimePart> {
         return None;
     }
     let mut meridiem = None;
-    let mut pm = None;
+    let mut period = None;
     if let Some(space) = MARKER_SPACES.iter().copied().find(|c| {
         cursor
             .rest()
             .starts_with(c.encode_utf8(&mut [0; 4]).as_bytes())
     }) {
         let after = &cursor.rest()[space.len_utf8()..];
-        if let Some((text, is_pm, style)) = MARKERS
+        if let Some((text, is, style)) = MARKERS
             .iter()
             .find(|(m, ..)| after.starts_with(m.as_bytes()))
         {
             cursor.pos += space.len_utf8() + text.len();
             meridiem = Some((MarkerStyle(*style), space));
-            pm = Some(*is_pm);
+            period = Some(*is);
         }
     }
     Some(TimePart {
@@ -414,7 +578,7 @@ fn time_part(cursor: &mut Cursor<'_>) -> Option<TimePart> {
         seconds,
         separator,
         meridiem,
-        pm,
+        period,
     })
 }
 
@@ -589,6 +753,61 @@ mod tests {
         assert_eq!(shape.describe(), "n/n/n, h:mm:ss AM: ");
         // Without seconds a colon after the time is text, not a header.
         assert!(parse(b"7/1/16, 4:56 PM: Ana: hello").is_none());
+    }
+
+    #[test]
+    fn day_period_words() {
+        for (line, hour) in [
+            ("14/03/2024, 9:15 in the morning - a", 9),
+            ("14/03/2024, 12:30 in the afternoon - a", 12),
+            ("14/03/2024, 2:05 in the afternoon - a", 14),
+            ("14/03/2024, 7:40 in the evening - a", 19),
+            ("14/03/2024, 10:00 at night - a", 22),
+            ("14/03/2024, 12:10 at night - a", 0),
+            ("14/03/2024, 2:10 at night - a", 2),
+        ] {
+            assert_eq!(read(line).1.hour, hour, "{line}");
+        }
+        let (shape, _) = read("14/03/2024, 9:15 in the morning - a");
+        assert_eq!(shape.describe(), "n/n/n, h:mm in the morning - ");
+    }
+
+    #[test]
+    fn buddhist_and_japanese_era_years() {
+        let (_, h) = read("14/3/2565 09:05 - a");
+        assert_eq!(
+            DateOrder::Dmy.read(&h),
+            Some(jiff::civil::date(2022, 3, 14))
+        );
+        let (shape, h) = read("[R4/03/14 9:05:00] a");
+        assert_eq!(h.era, Some(Era::Reiwa));
+        assert_eq!(
+            DateOrder::Ymd.read(&h),
+            Some(jiff::civil::date(2022, 3, 14))
+        );
+        assert_eq!(DateOrder::Dmy.read(&h), None);
+        assert_eq!(shape.describe(), "[Eyn/n/n h:mm:ss] ");
+        let (_, h) = read("[H31/04/30 9:05:00] a");
+        assert_eq!(
+            DateOrder::Ymd.read(&h),
+            Some(jiff::civil::date(2019, 4, 30))
+        );
+    }
+
+    #[test]
+    fn arabic_indic_digits() {
+        let line = "\u{661}\u{664}\u{200f}/\u{663}\u{200f}/\u{662}\u{660}\u{662}\u{664}\u{60c} \u{669}:\u{660}\u{665} \u{645} - \u{633}\u{627}\u{631}\u{629}: \u{645}\u{631}\u{62d}\u{628}\u{627}";
+        let (shape, h) = read(line);
+        assert_eq!((h.date, h.digits), ([14, 3, 2024], [2, 1, 4]));
+        assert_eq!((h.hour, h.minute), (21, 5));
+        assert_eq!(
+            &line[h.body_start..],
+            "\u{633}\u{627}\u{631}\u{629}: \u{645}\u{631}\u{62d}\u{628}\u{627}"
+        );
+        assert!(line[h.time_text.0..h.time_text.1].ends_with('\u{645}'));
+        assert_eq!(shape.describe(), "n/n/n, h:mm AM - (Arabic-Indic digits)");
+        let (latin, _) = read("14/3/2024, 9:05 PM - a: b");
+        assert_ne!(shape, latin);
     }
 
     #[test]

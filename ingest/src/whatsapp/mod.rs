@@ -66,6 +66,15 @@ pub(crate) struct Grammar {
     /// iOS: the name in the sender slot of the first system line (the chat's
     /// name in a group export).
     first_slot: Option<String>,
+    /// The calendar the years are written in, when not the Gregorian.
+    calendar: Option<Calendar>,
+}
+
+/// A calendar other than the Gregorian, and how it was recognised.
+#[derive(Clone, Debug)]
+struct Calendar {
+    name: &'static str,
+    basis: String,
 }
 
 impl Grammar {
@@ -76,7 +85,15 @@ impl Grammar {
 
     /// The decisions to record in `package.json`.
     pub(crate) fn decisions(&self, path: Option<&str>, zone: &Zone) -> Vec<Value> {
-        vec![
+        let calendar = self.calendar.as_ref().map(|c| {
+            json!({
+                "decision": "whatsapp-calendar",
+                "path": path,
+                "value": c.name,
+                "basis": c.basis,
+            })
+        });
+        let mut decisions = vec![
             json!({
                 "decision": "whatsapp-header-grammar",
                 "path": path,
@@ -99,7 +116,9 @@ impl Grammar {
                 "value": zone.name(),
                 "basis": "configured zone (the export carries wall-clock time only)",
             }),
-        ]
+        ];
+        decisions.extend(calendar);
+        decisions
     }
 }
 
@@ -109,6 +128,8 @@ struct ShapeTally {
     /// Offset of the first line of this shape.
     first_at: u64,
     orders: [OrderTally; 4],
+    /// The first 4-digit date component of a Buddhist Era year, if any.
+    buddhist_year: Option<u32>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -172,7 +193,7 @@ impl SurveyPart {
             }
             let buf = &lines.buf;
             let Some(&first) = buf.first() else { continue };
-            if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2 | 0xef)) {
+            if !could_start_header(first) && first != 0xef {
                 continue;
             }
             let buf = buf.strip_prefix(BOM).unwrap_or(buf);
@@ -190,6 +211,14 @@ impl SurveyPart {
                 continue;
             };
             tally.count += 1;
+            if tally.buddhist_year.is_none() {
+                tally.buddhist_year = header
+                    .date
+                    .iter()
+                    .zip(header.digits)
+                    .find(|(v, d)| *d == 4 && **v >= header::BUDDHIST_ERA_FROM)
+                    .map(|(v, _)| *v);
+            }
             for (order, t) in DateOrder::ALL.iter().zip(&mut tally.orders) {
                 t.add(read_date(*order, &header));
             }
@@ -207,6 +236,7 @@ impl SurveyPart {
                     count: 0,
                     first_at: at,
                     orders: [OrderTally::default(); 4],
+                    buddhist_year: None,
                 };
                 self.tallies.push((shape, tally));
                 self.tallies.len() - 1
@@ -222,6 +252,7 @@ impl SurveyPart {
                 continue;
             };
             mine.count += tally.count;
+            mine.buddhist_year = mine.buddhist_year.or(tally.buddhist_year);
             for (order, later) in mine.orders.iter_mut().zip(&tally.orders) {
                 order.then(later);
             }
@@ -318,12 +349,27 @@ pub(crate) fn decide(
             }
         }
     };
+    let calendar = if shape.era() {
+        Some(Calendar {
+            name: "japanese-era",
+            basis: "years written as an era letter and number (R4 = Reiwa 4 = 2022, H = Heisei from 1989, S = Showa from 1926), converted to Gregorian years".to_owned(),
+        })
+    } else {
+        tally.buddhist_year.map(|year| Calendar {
+            name: "buddhist-era",
+            basis: format!(
+                "years such as {year} lie centuries after WhatsApp's time: Buddhist Era years (the Thai calendar), converted to Gregorian by subtracting 543 ({year} is {})",
+                year - 543
+            ),
+        })
+    };
     decided.map(|(order, order_basis)| Grammar {
         shape,
         order,
         order_basis,
         headers: tally.count,
         first_slot,
+        calendar,
     })
 }
 
@@ -331,7 +377,10 @@ pub(crate) fn decide(
 /// 4-digit year: every locale that writes the year first writes it whole,
 /// and `31-12-20` must not read as 2031-12-20.
 fn read_date(order: DateOrder, header: &Header) -> Option<jiff::civil::Date> {
-    if matches!(order, DateOrder::Ymd | DateOrder::Ydm) && header.digits[0] != 4 {
+    if matches!(order, DateOrder::Ymd | DateOrder::Ydm)
+        && header.digits[0] != 4
+        && header.era.is_none()
+    {
         return None;
     }
     order.read(header)
@@ -524,10 +573,17 @@ const BOM: &[u8] = b"\xef\xbb\xbf";
 /// A header is ASCII apart from marks and spaces; this many bytes hold any.
 const HEADER_BYTES: usize = 80;
 
+/// Whether a line starting with this byte can start with a header: a
+/// digit, `[`, a mark (U+200E/U+200F), a Japanese era letter, or the first
+/// byte of an Arabic-Indic digit (U+0660–U+0669, U+06F0–U+06F9).
+fn could_start_header(first: u8) -> bool {
+    first.is_ascii_digit() || matches!(first, b'[' | 0xe2 | b'R' | b'H' | b'S' | 0xd9 | 0xdb)
+}
+
 /// The header at the start of `line` if it has exactly the file's shape.
 fn header_of(line: &[u8], shape: &Shape) -> Option<Header> {
     let &first = line.first()?;
-    if !(first.is_ascii_digit() || matches!(first, b'[' | 0xe2)) {
+    if !could_start_header(first) {
         return None;
     }
     let prefix = &line[..line.len().min(HEADER_BYTES)];
