@@ -795,3 +795,37 @@ fn r17_date_order_from_the_export_language() {
         "{refused}"
     );
 }
+
+/// See: #17. A chat whose days are all 12 or less, in a file whose name
+/// says nothing, is read day first when its system notices are in a
+/// language that writes the day first; English notices decide nothing.
+#[test]
+fn r17_date_order_from_the_notice_language() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dutch = "03-04-2024 09:00 - Berichten en gesprekken worden end-to-end versleuteld. Niemand buiten deze chat kan ze lezen.\n03-04-2024 10:00 - Jan: eerste\n05-04-2024 11:00 - Piet: tweede\n";
+    let path = dir.path().join("chat.txt");
+    fs::write(&path, dutch).expect("write");
+    let (summary, c) = common::read(&path);
+    assert_eq!(c.records.len(), 3);
+    assert_eq!(
+        c.records[1].time.utc.as_deref(),
+        Some("2024-04-03T08:00:00Z")
+    );
+    let order = decision(&summary, "whatsapp-date-order");
+    assert_eq!(order["value"], "dmy");
+    assert!(
+        order["basis"]
+            .as_str()
+            .is_some_and(|b| b.contains("system notices are in nl")),
+        "{order}"
+    );
+    let english = "03-04-2024 09:00 - Messages and calls are end-to-end encrypted. No one outside of this chat can read them.\n03-04-2024 10:00 - Jan: first\n05-04-2024 11:00 - Piet: second\n";
+    fs::write(&path, english).expect("write");
+    let options = common::options(Limits::default());
+    let mut sink = common::Collected::default();
+    let refused = read_export(&path, &options, &mut sink).expect_err("ambiguous");
+    assert!(
+        refused.to_string().contains("ambiguous date order"),
+        "{refused}"
+    );
+}

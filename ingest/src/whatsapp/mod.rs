@@ -180,7 +180,17 @@ pub(crate) struct SurveyPart {
     // A file has one shape and a few look-alikes: a list beats hashing.
     tallies: Vec<(Shape, ShapeTally)>,
     first_slot: Option<String>,
+    /// System notices recognised among the first header lines of this part
+    /// (language, event), in file order. Only the first lines are looked
+    /// at: notices open a chat, and matching every line of a large file
+    /// would cost the survey dearly.
+    notices: Vec<(&'static str, &'static str)>,
+    /// Header lines looked at for notices so far.
+    notice_lines: u32,
 }
+
+/// Header lines at the start of a file looked at for system notices.
+const NOTICE_LINES: u32 = 64;
 
 impl SurveyPart {
     /// Tallies the headers of the lines read from `lines` that start
@@ -206,6 +216,16 @@ impl SurveyPart {
                     .get(header.body_start..)
                     .and_then(|rest| rest.split_once(": \u{200e}"))
                     .map(|(slot, _)| slot.to_owned());
+            }
+            if part.notice_lines < NOTICE_LINES {
+                part.notice_lines += 1;
+                let body = valid_prefix(buf).get(header.body_start..).unwrap_or("");
+                // iOS writes the chat's name before a system notice.
+                let body = body.split_once(": \u{200e}").map_or(body, |(_, text)| text);
+                let body = body.trim_start_matches('\u{200e}').trim_end();
+                if let Some(event) = phrases::system_event(body) {
+                    part.notices.push((event.language, event.event));
+                }
             }
             let Some(tally) = part.tally(shape, line.start) else {
                 continue;
@@ -258,6 +278,7 @@ impl SurveyPart {
             }
         }
         self.first_slot = self.first_slot.or(later.first_slot);
+        self.notices.extend(later.notices);
         self
     }
 }
@@ -286,6 +307,8 @@ pub(crate) fn decide(
     let SurveyPart {
         tallies,
         first_slot,
+        notices,
+        ..
     } = survey;
     let Some((shape, tally)) = tallies
         .into_iter()
@@ -321,6 +344,11 @@ pub(crate) fn decide(
                 .find_map(|n| file_name_language(n).map(|language| (n, language)))
                 .filter(|(_, language)| phrases::DAY_FIRST_LANGUAGES.contains(language))
                 .filter(|_| fits.iter().any(|(o, d)| *o == DateOrder::Dmy && *d == 0));
+            // The language of the system notices the chat opens with.
+            let notice_day_first = notices
+                .iter()
+                .find(|(language, _)| phrases::DAY_FIRST_LANGUAGES.contains(language))
+                .filter(|_| fits.iter().any(|(o, d)| *o == DateOrder::Dmy && *d == 0));
             match (steady.as_slice(), hint, day_first) {
                 ([(order, _)], _, _) => Ok((
                     *order,
@@ -333,6 +361,16 @@ pub(crate) fn decide(
                         names(&fits)
                     ),
                 )),
+                (_, _, None) if notice_day_first.is_some() => {
+                    let (language, event) = notice_day_first.copied().unwrap_or_default();
+                    Ok((
+                        DateOrder::Dmy,
+                        format!(
+                            "the dates fit {} alike; the chat's system notices are in {language} (a {event} notice), which writes the day before the month",
+                            names(&fits)
+                        ),
+                    ))
+                }
                 (_, Some(hint), _) if fits.iter().any(|(o, _)| *o == hint) => Ok((
                     hint,
                     format!("configured hint; the dates fit {} alike", names(&fits)),
