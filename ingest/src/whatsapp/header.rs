@@ -53,7 +53,23 @@ pub(crate) struct Shape {
     era: bool,
     /// The digits the header is written in.
     numerals: Numerals,
+    /// The month written as an English name (`Mar 5`, `18 Mar`), and where.
+    month_name: Option<MonthName>,
 }
+
+/// Where a month written as a name stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum MonthName {
+    /// `Mar 5`: month, day (then an optional year).
+    BeforeDay,
+    /// `18 Mar`: day, month (then an optional year).
+    AfterDay,
+}
+
+/// English month abbreviations, as written in headers.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// The digits of a header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,6 +85,11 @@ impl Shape {
     /// Whether years are written as Japanese era years.
     pub(crate) fn era(&self) -> bool {
         self.era
+    }
+
+    /// Where the month stands when it is written as a name.
+    pub(crate) fn month_name(&self) -> Option<MonthName> {
+        self.month_name
     }
 
     /// The grammar as a pattern: `n-n-n h:mm - ` (Android Dutch),
@@ -98,7 +119,11 @@ impl Shape {
             }
         };
         let era = if self.era { "Ey" } else { "" };
-        let date = format!("{era}n{sep}{space}n{sep}{space}n{dot}");
+        let date = match self.month_name {
+            Some(MonthName::BeforeDay) => "Mon n".to_owned(),
+            Some(MonthName::AfterDay) => "n Mon".to_owned(),
+            None => format!("{era}n{sep}{space}n{sep}{space}n{dot}"),
+        };
         let time = format!("h{t}mm{seconds}{meridiem}");
         let body = if self.time_first {
             format!("{time}{between}{date}")
@@ -416,6 +441,7 @@ fn parse_latin(line: &[u8]) -> Option<(Shape, Header)> {
         unbracketed,
         era: date.era.is_some(),
         numerals: Numerals::Latin,
+        month_name: date.month_name,
     };
     let header = Header {
         date: date.values,
@@ -438,11 +464,15 @@ struct DatePart {
     spaced: bool,
     trailing_dot: bool,
     era: Option<Era>,
+    month_name: Option<MonthName>,
 }
 
 /// `n/n/n`, with `/`, `.` or `-`, a space after each separator or none, and
 /// a trailing dot or none.
 fn date_part(cursor: &mut Cursor<'_>) -> Option<DatePart> {
+    if let Some(date) = named_month_date(cursor) {
+        return Some(date);
+    }
     let mut values = [0u32; 3];
     let mut digits = [0u8; 3];
     // A Japanese era letter before the year (`R4/03/14`).
@@ -475,6 +505,64 @@ fn date_part(cursor: &mut Cursor<'_>) -> Option<DatePart> {
         spaced,
         trailing_dot,
         era,
+        month_name: None,
+    })
+}
+
+/// `Mar 5` or `18 Mar`: the month as an English abbreviation and the day,
+/// without a year (the export leaves it out). The month comes out as a
+/// component written with no digits, the year as one of none.
+fn named_month_date(cursor: &mut Cursor<'_>) -> Option<DatePart> {
+    let start = cursor.pos;
+    let month_at = |cursor: &mut Cursor<'_>| {
+        let rest = cursor.rest();
+        let index = MONTHS.iter().position(|m| rest.starts_with(m.as_bytes()))?;
+        // The abbreviation must end there (`Mar`, not `March` or `Mart`).
+        if rest.get(3).is_some_and(u8::is_ascii_alphabetic) {
+            return None;
+        }
+        cursor.pos += 3;
+        u32::try_from(index + 1).ok()
+    };
+    let (month, day, position) = if let Some(month) = month_at(cursor) {
+        if !cursor.eat(" ") {
+            cursor.pos = start;
+            return None;
+        }
+        let Some((day, _)) = cursor.number(2) else {
+            cursor.pos = start;
+            return None;
+        };
+        (month, day, MonthName::BeforeDay)
+    } else {
+        let digits = cursor
+            .rest()
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if !(1..=2).contains(&digits) || cursor.rest().get(digits) != Some(&b' ') {
+            return None;
+        }
+        let (day, _) = cursor.number(2)?;
+        cursor.pos += 1;
+        let Some(month) = month_at(cursor) else {
+            cursor.pos = start;
+            return None;
+        };
+        (month, day, MonthName::AfterDay)
+    };
+    let (values, digits) = match position {
+        MonthName::BeforeDay => ([month, day, 0], [0, 2, 0]),
+        MonthName::AfterDay => ([day, month, 0], [2, 0, 0]),
+    };
+    Some(DatePart {
+        values,
+        digits,
+        separator: b' ',
+        spaced: false,
+        trailing_dot: false,
+        era: None,
+        month_name: Some(position),
     })
 }
 
@@ -808,6 +896,24 @@ mod tests {
         assert_eq!(shape.describe(), "n/n/n, h:mm AM - (Arabic-Indic digits)");
         let (latin, _) = read("14/3/2024, 9:05 PM - a: b");
         assert_ne!(shape, latin);
+    }
+
+    #[test]
+    fn month_names_without_a_year() {
+        let line = "Mar 5, 8:11 PM - Ana: hi";
+        let (shape, h) = read(line);
+        assert_eq!(shape.month_name(), Some(MonthName::BeforeDay));
+        assert_eq!((h.date, h.hour, h.minute), ([3, 5, 0], 20, 11));
+        assert_eq!(&line[h.time_text.0..h.time_text.1], "Mar 5, 8:11 PM");
+        assert_eq!(shape.describe(), "Mon n, h:mm AM - ");
+        // No year: no calendar date in any order.
+        assert_eq!(DateOrder::Mdy.read(&h), None);
+        let (shape, h) = read("18 Mar 12:14 - Ana: hi");
+        assert_eq!(shape.month_name(), Some(MonthName::AfterDay));
+        assert_eq!((h.date, h.hour), ([18, 3, 0], 12));
+        assert_eq!(shape.describe(), "n Mon h:mm - ");
+        assert!(parse(b"March 5, 8:11 PM - Ana: hi").is_none());
+        assert!(parse(b"5 Mart 12:14 - x").is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use spoor_normalize::{
     Record, RecordId, RecordKind, RecordTime, Sha256, Source, Zone, RECORD_SCHEMA,
 };
 
-use super::header::{Family, Header};
+use super::header::{DateOrder, Family, Header};
 use super::media::{Fetched, Media};
 use super::phrases::{self, SystemEvent};
 use super::{read_date, ChatContext, Grammar};
@@ -268,14 +268,23 @@ pub(crate) fn build(
             return Step::Quarantine(message.into_quarantine(context, &reason));
         }
     };
-    let Some(date) = read_date(grammar.order, &header) else {
+    let date = read_date(grammar.order, &header);
+    if date.is_none() && grammar.shape.month_name().is_none() {
         let reason = format!(
             "the date is not valid in the file's date order {}",
             grammar.order.name()
         );
         return Step::Quarantine(message.into_quarantine(context, &reason));
+    }
+    // Without a year (`Mar 5, 8:11 PM`) the day and time still tell
+    // identical messages apart; year 2000 (a leap year) only stands in for
+    // that, never as the record's time.
+    let key_date = date.or_else(|| yearless_date(grammar.order, &header));
+    let Some(key_date) = key_date else {
+        let reason = "the day or month is not valid".to_owned();
+        return Step::Quarantine(message.into_quarantine(context, &reason));
     };
-    let wall = date.to_datetime(jiff::civil::time(
+    let wall = key_date.to_datetime(jiff::civil::time(
         header.hour as i8,
         header.minute as i8,
         header.second as i8,
@@ -290,8 +299,19 @@ pub(crate) fn build(
         .or_else(|| rest.strip_suffix('\n'))
         .unwrap_or(rest);
     let rest = normalize_text_keeping_marks(rest);
-    carry.first_wall.get_or_insert(wall);
-    let (time, fold_candidates) = carry.clock.resolve(wall, context.zone, time_text);
+    let (time, fold_candidates) = match date {
+        Some(_) => {
+            carry.first_wall.get_or_insert(wall);
+            carry.clock.resolve(wall, context.zone, time_text)
+        }
+        None => (
+            RecordTime::unresolved(
+                Some(time_text),
+                "the header names no year (the export leaves it out); the day and time are as written",
+            ),
+            None,
+        ),
+    };
     let parts = split_sender(&rest, grammar.shape.family);
     let occurrence = carry
         .occurrences
@@ -385,6 +405,15 @@ pub(crate) struct Built {
 
 /// Looks up the files a record references, streaming each to the store,
 /// and returns the record naming them.
+/// The day and month of a header that names no year, on year 2000.
+fn yearless_date(order: DateOrder, header: &Header) -> Option<jiff::civil::Date> {
+    let (month, day) = match order {
+        DateOrder::Mdy => (header.date[0], header.date[1]),
+        _ => (header.date[1], header.date[0]),
+    };
+    jiff::civil::Date::new(2000, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()
+}
+
 pub(crate) fn resolve(built: Built, media: &mut dyn Media, store: &mut Store<'_>) -> Box<Record> {
     let Built { mut record, fetch } = built;
     for index in fetch {

@@ -316,6 +316,28 @@ pub(crate) fn decide(
     else {
         return Err("no WhatsApp message header found".to_owned());
     };
+    // A month written as a name fixes the order, and the header names no
+    // year to test it against.
+    if let Some(position) = shape.month_name() {
+        let (order, basis) = match position {
+            header::MonthName::BeforeDay => (
+                DateOrder::Mdy,
+                "the month is written as a name before the day (`Mar 5`); the headers name no year, so times stay unresolved",
+            ),
+            header::MonthName::AfterDay => (
+                DateOrder::Dmy,
+                "the month is written as a name after the day (`18 Mar`); the headers name no year, so times stay unresolved",
+            ),
+        };
+        return Ok(Grammar {
+            shape,
+            order,
+            order_basis: basis.to_owned(),
+            headers: tally.count,
+            first_slot,
+            calendar: None,
+        });
+    }
     let fits: Vec<(DateOrder, u64)> = DateOrder::ALL
         .iter()
         .zip(&tally.orders)
@@ -612,10 +634,14 @@ const BOM: &[u8] = b"\xef\xbb\xbf";
 const HEADER_BYTES: usize = 80;
 
 /// Whether a line starting with this byte can start with a header: a
-/// digit, `[`, a mark (U+200E/U+200F), a Japanese era letter, or the first
-/// byte of an Arabic-Indic digit (U+0660–U+0669, U+06F0–U+06F9).
+/// digit, `[`, a mark (U+200E/U+200F), a Japanese era letter, the first
+/// letter of an English month, or the first byte of an Arabic-Indic digit
+/// (U+0660–U+0669, U+06F0–U+06F9).
 fn could_start_header(first: u8) -> bool {
-    first.is_ascii_digit() || matches!(first, b'[' | 0xe2 | b'R' | b'H' | b'S' | 0xd9 | 0xdb)
+    first.is_ascii_digit()
+        || matches!(first, b'[' | 0xe2 | 0xd9 | 0xdb)
+        // Era letters (R, H, S) and English month names.
+        || matches!(first, b'R' | b'H' | b'S' | b'J' | b'F' | b'M' | b'A' | b'O' | b'N' | b'D')
 }
 
 /// The header at the start of `line` if it has exactly the file's shape.
