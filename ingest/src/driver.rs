@@ -42,8 +42,8 @@ pub fn read_export(
     }
     let input = Input::Folder { path, rel: "" };
     if let Some(format) = recognise(&input) {
-        driver.summary.format = format.name().to_owned();
-        format.read(&mut driver, options, &input)?;
+        driver.summary.format = format.name.to_owned();
+        format.format.read(&mut driver, options, &input)?;
         return Ok(driver.summary);
     }
     driver.summary.format = "email/folder".to_owned();
@@ -248,9 +248,9 @@ impl Driver<'_> {
         };
         match recognise(&input) {
             Some(format) => {
-                self.name_export(rel, format.name());
+                self.name_export(rel, format.name);
                 let options = self.options;
-                format.read(self, options, &input)
+                format.format.read(self, options, &input)
             }
             None => {
                 self.name_export(rel, "unknown");
@@ -361,23 +361,58 @@ impl<R: Read> Read for Watched<R> {
 /// input reads it. The order settles overlaps: a `From ` line is mbox before
 /// it could be a header field, Signal's magic bytes come before anything
 /// textual, and e-mail, the loosest test, comes last.
-pub(crate) static FORMATS: &[&dyn Format] = &[
-    &email::MAILDIR,
-    &signal::PLAINTEXT_EXPORT,
-    &signal::MESSAGE_BACKUP,
-    &email::MBOX,
-    &signal::BACKUP,
-    &signal::REMOTE_BACKUP,
-    &signal::MESSAGE_STREAM,
-    &ZIP,
-    &whatsapp::CHAT,
-    &teams::PAGE,
-    &email::EML,
+pub(crate) static FORMATS: &[Registered] = &[
+    Registered::new(ExportKind::Maildir, "email/maildir", &email::MAILDIR),
+    Registered::new(
+        ExportKind::SignalExport,
+        signal::PLAINTEXT_FORMAT,
+        &signal::PLAINTEXT_EXPORT,
+    ),
+    Registered::new(
+        ExportKind::SignalMessageBackup,
+        signal::MESSAGE_BACKUP_FORMAT,
+        &signal::MESSAGE_BACKUP,
+    ),
+    Registered::new(ExportKind::Mbox, "email/mbox", &email::MBOX),
+    Registered::new(
+        ExportKind::SignalBackup,
+        signal::BACKUP_FORMAT,
+        &signal::BACKUP,
+    ),
+    Registered::new(
+        ExportKind::SignalRemoteBackup,
+        signal::MESSAGE_BACKUP_FORMAT,
+        &signal::REMOTE_BACKUP,
+    ),
+    Registered::new(
+        ExportKind::SignalMessageStream,
+        signal::MESSAGE_STREAM_FORMAT,
+        &signal::MESSAGE_STREAM,
+    ),
+    // Named after what it holds, once that is known.
+    Registered::new(ExportKind::Zip, "unknown/zip", &ZIP),
+    Registered::new(ExportKind::WhatsApp, whatsapp::FORMAT_TEXT, &whatsapp::CHAT),
+    Registered::new(ExportKind::Teams, teams::FORMAT, &teams::PAGE),
+    Registered::new(ExportKind::Eml, "email/eml", &email::EML),
 ];
 
+/// A format in the table: what `detect` calls it, the summary's name for an
+/// export that is one, and its reader.
+pub(crate) struct Registered {
+    pub(crate) kind: ExportKind,
+    pub(crate) name: &'static str,
+    pub(crate) format: &'static dyn Format,
+}
+
+impl Registered {
+    const fn new(kind: ExportKind, name: &'static str, format: &'static dyn Format) -> Registered {
+        Registered { kind, name, format }
+    }
+}
+
 /// The format that recognises `input`, if any.
-pub(crate) fn recognise(input: &Input<'_>) -> Option<&'static dyn Format> {
-    FORMATS.iter().copied().find(|format| format.sniff(input))
+pub(crate) fn recognise(input: &Input<'_>) -> Option<&'static Registered> {
+    FORMATS.iter().find(|entry| entry.format.sniff(input))
 }
 
 /// Detects the kind of the export at `path` from its content. Symbolic links
@@ -389,7 +424,7 @@ pub fn detect(path: &Path) -> io::Result<ExportKind> {
     let meta = fs::symlink_metadata(path)?;
     if meta.is_dir() {
         let input = Input::Folder { path, rel: "" };
-        return Ok(recognise(&input).map_or(ExportKind::Folder, |f| f.kind()));
+        return Ok(recognise(&input).map_or(ExportKind::Folder, |f| f.kind));
     }
     if !meta.is_file() {
         return Ok(ExportKind::Unknown);
@@ -410,7 +445,7 @@ pub(crate) fn sniff(path: &Path, rel: Option<&str>, size: u64, head: &[u8]) -> E
         size,
         head,
     };
-    recognise(&input).map_or(ExportKind::Unknown, |f| f.kind())
+    recognise(&input).map_or(ExportKind::Unknown, |f| f.kind)
 }
 
 /// A zip: Signal's plaintext export zipped, or a WhatsApp export "with
@@ -420,15 +455,6 @@ pub(crate) struct Zip;
 pub(crate) static ZIP: Zip = Zip;
 
 impl Format for Zip {
-    fn kind(&self) -> ExportKind {
-        ExportKind::Zip
-    }
-
-    /// Named after what it holds, once that is known.
-    fn name(&self) -> &'static str {
-        "unknown/zip"
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         head(input).is_some_and(|h| h.starts_with(b"PK\x03\x04") || h.starts_with(b"PK\x05\x06"))
     }

@@ -85,12 +85,9 @@ impl<'p> Input<'p> {
     }
 }
 
-/// One format spoor reads: recognised by content, read into items.
+/// One format spoor reads: recognised by content, read into items. Its
+/// kind and name are given where it is registered (the driver's table).
 pub(crate) trait Format: Sync {
-    /// What [`detect`] calls it.
-    fn kind(&self) -> ExportKind;
-    /// The summary's format name for an export that is one of these.
-    fn name(&self) -> &'static str;
     /// Is `input` of this format? Looks only at the file's first bytes or
     /// at the folder's names.
     fn sniff(&self, input: &Input<'_>) -> bool;

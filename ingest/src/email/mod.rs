@@ -16,7 +16,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use spoor_normalize::{Locator, Sha256};
 
-use crate::format::{folder, head, ExportKind, Format, Input, Reading};
+use crate::format::{folder, head, Format, Input, Reading};
 use crate::read::{Limits, ReadOptions, Stop};
 use crate::walk::{join, sorted_entries, whole_file};
 use crate::Error;
@@ -40,14 +40,6 @@ fn without_bom(head: &[u8]) -> &[u8] {
 }
 
 impl Format for Eml {
-    fn kind(&self) -> ExportKind {
-        ExportKind::Eml
-    }
-
-    fn name(&self) -> &'static str {
-        "email/eml"
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         head(input).is_some_and(|head| looks_like_header_field(without_bom(head)))
     }
@@ -88,14 +80,6 @@ impl Format for Eml {
 }
 
 impl Format for Mbox {
-    fn kind(&self) -> ExportKind {
-        ExportKind::Mbox
-    }
-
-    fn name(&self) -> &'static str {
-        "email/mbox"
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         head(input).is_some_and(|head| without_bom(head).starts_with(b"From "))
     }
@@ -156,14 +140,6 @@ impl Format for Mbox {
 }
 
 impl Format for Maildir {
-    fn kind(&self) -> ExportKind {
-        ExportKind::Maildir
-    }
-
-    fn name(&self) -> &'static str {
-        "email/maildir"
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         folder(input).is_some_and(is_maildir)
     }

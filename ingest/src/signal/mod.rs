@@ -11,13 +11,17 @@ pub(crate) mod message_backup;
 mod plaintext;
 pub(crate) mod proto;
 
+pub(crate) use backup::FORMAT as BACKUP_FORMAT;
 pub use crypto::Passphrase;
 #[cfg(any(test, feature = "test-support"))]
 pub use frames::writer::BackupWriter;
 #[cfg(any(test, feature = "test-support"))]
 pub use message_backup::writer::MessageBackupWriter;
 pub use message_backup::RecoveryKey;
-pub(crate) use plaintext::export_root_in_zip;
+pub(crate) use message_backup::{
+    FORMAT as MESSAGE_BACKUP_FORMAT, FORMAT_PLAIN as MESSAGE_STREAM_FORMAT,
+};
+pub(crate) use plaintext::{export_root_in_zip, FORMAT as PLAINTEXT_FORMAT};
 #[cfg(any(test, feature = "test-support"))]
 pub use proto::Param as SqlParam;
 
@@ -25,7 +29,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::format::{folder, head, ExportKind, Format, Input, Reading};
+use crate::format::{folder, head, Format, Input, Reading};
 use crate::read::{Accounting, ReadOptions, Stop};
 use crate::Error;
 use backup::BackupContext;
@@ -50,14 +54,6 @@ pub(crate) static REMOTE_BACKUP: RemoteBackup = RemoteBackup;
 pub(crate) static MESSAGE_STREAM: MessageStream = MessageStream;
 
 impl Format for PlaintextExport {
-    fn kind(&self) -> ExportKind {
-        ExportKind::SignalExport
-    }
-
-    fn name(&self) -> &'static str {
-        plaintext::FORMAT
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         folder(input).is_some_and(plaintext::is_export)
     }
@@ -73,14 +69,6 @@ impl Format for PlaintextExport {
 }
 
 impl Format for MessageBackup {
-    fn kind(&self) -> ExportKind {
-        ExportKind::SignalMessageBackup
-    }
-
-    fn name(&self) -> &'static str {
-        message_backup::FORMAT
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         folder(input).is_some_and(|dir| {
             message_backup::is_snapshot(dir) || message_backup::is_backups_folder(dir)
@@ -111,14 +99,6 @@ impl Format for MessageBackup {
 }
 
 impl Format for Backup {
-    fn kind(&self) -> ExportKind {
-        ExportKind::SignalBackup
-    }
-
-    fn name(&self) -> &'static str {
-        backup::FORMAT
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         head(input).is_some_and(frames::sniff)
     }
@@ -166,14 +146,6 @@ impl Format for Backup {
 }
 
 impl Format for RemoteBackup {
-    fn kind(&self) -> ExportKind {
-        ExportKind::SignalRemoteBackup
-    }
-
-    fn name(&self) -> &'static str {
-        message_backup::FORMAT
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         head(input).is_some_and(message_backup::sniff_remote)
     }
@@ -190,14 +162,6 @@ impl Format for RemoteBackup {
 }
 
 impl Format for MessageStream {
-    fn kind(&self) -> ExportKind {
-        ExportKind::SignalMessageStream
-    }
-
-    fn name(&self) -> &'static str {
-        message_backup::FORMAT_PLAIN
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         head(input).is_some_and(message_backup::sniff_plain)
     }

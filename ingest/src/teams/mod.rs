@@ -17,7 +17,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::{json, Map, Value};
 use spoor_normalize::{Locator, Sha256};
 
-use crate::format::{head, ExportKind, Format, Input, Reading};
+use crate::format::{head, Format, Input, Reading};
 use crate::read::{stream_out, Item, Limits, Quarantined, ReadOptions, Stop};
 use crate::Error;
 
@@ -41,14 +41,6 @@ pub(crate) struct Page;
 pub(crate) static PAGE: Page = Page;
 
 impl Format for Page {
-    fn kind(&self) -> ExportKind {
-        ExportKind::Teams
-    }
-
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         head(input).is_some_and(sniff)
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 use zip::ZipArchive;
 
 use super::{ChatContext, ChatIdentity, Grammar, ZipMedia, FORMAT_TEXT, FORMAT_ZIP};
-use crate::format::{head, ExportKind, Format, Input, Reading};
+use crate::format::{head, Format, Input, Reading};
 use crate::read::{Emit, ReadOptions, Stop};
 use crate::zipped::{self, Entry};
 use crate::Error;
@@ -20,14 +20,6 @@ pub(crate) struct Chat;
 pub(crate) static CHAT: Chat = Chat;
 
 impl Format for Chat {
-    fn kind(&self) -> ExportKind {
-        ExportKind::WhatsApp
-    }
-
-    fn name(&self) -> &'static str {
-        FORMAT_TEXT
-    }
-
     fn sniff(&self, input: &Input<'_>) -> bool {
         head(input).is_some_and(super::sniff)
     }
