@@ -71,28 +71,21 @@ fn configure(t: &TestStore) {
     fs::write(&config, text).expect("write spoor.toml");
 }
 
-#[test]
-fn the_report_is_mailed_to_the_recipients() {
-    let t = TestStore::new();
-    configure(&t);
+/// Runs `spoor run --notify` on one e-mail into `t`, against a fresh SMTP
+/// server; returns the run's output and the one mail the server received.
+fn run_mailed(t: &TestStore) -> (std::process::Output, (Vec<String>, String)) {
     let (port, mails) = smtp_server();
     let url = format!("smtp://127.0.0.1:{port}");
-    let store = t.store.to_str().expect("utf-8");
     let input = fixture("email/eml/plain.eml");
     let out = spoor(&[
         "run",
         "--store",
-        store,
+        t.store.to_str().expect("utf-8"),
         "--notify",
         &url,
         input.to_str().expect("utf-8"),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("report e-mailed to archivaris@ministerie.example"),
-        "{}",
-        text(&out)
-    );
     let start = Instant::now();
     let mail = loop {
         if let Some(mail) = mails.lock().expect("lock").first().cloned() {
@@ -101,6 +94,19 @@ fn the_report_is_mailed_to_the_recipients() {
         assert!(start.elapsed() < Duration::from_secs(10), "no mail arrived");
         std::thread::sleep(Duration::from_millis(20));
     };
+    (out, mail)
+}
+
+#[test]
+fn the_report_is_mailed_to_the_recipients() {
+    let t = TestStore::new();
+    configure(&t);
+    let (out, mail) = run_mailed(&t);
+    assert!(
+        text(&out).contains("report e-mailed to archivaris@ministerie.example"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(
         mail.0,
         ["archivaris@ministerie.example", "beheer@ministerie.example"]
@@ -181,27 +187,9 @@ fn r19_the_mailed_checkpoint_catches_a_later_rollback() {
         .flatten()
         .map(|e| e.path())
         .collect();
-    let (port, mails) = smtp_server();
-    let url = format!("smtp://127.0.0.1:{port}");
+    let (_, mail) = run_mailed(&t);
     let store = t.store.to_str().expect("utf-8");
-    let input = fixture("email/eml/plain.eml");
-    let out = spoor(&[
-        "run",
-        "--store",
-        store,
-        "--notify",
-        &url,
-        input.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let start = Instant::now();
-    let mail = loop {
-        if let Some(mail) = mails.lock().expect("lock").first().cloned() {
-            break mail.1;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "no mail arrived");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mail = mail.1;
     let checkpoint = fs::read_to_string(t.store.join("log/checkpoint")).expect("checkpoint");
     let size = checkpoint.lines().nth(1).expect("size");
     assert!(
