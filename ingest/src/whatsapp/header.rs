@@ -329,7 +329,10 @@ impl std::str::FromStr for DateOrder {
 /// marks and spaces matched whole, so the line need not be valid UTF-8 past
 /// it (nor checked first).
 pub(crate) fn parse(line: &[u8]) -> Option<(Shape, Header)> {
-    match latin_header(line) {
+    // Arabic-Indic digits start with byte 0xd9 or 0xdb; most lines have
+    // none near their start and skip the rewriting altogether.
+    let arabic = line.iter().take(16).any(|&b| matches!(b, 0xd9 | 0xdb));
+    match arabic.then(|| latin_header(line)).flatten() {
         Some((numerals, latin, origin)) => {
             let (mut shape, mut header) = parse_latin(&latin)?;
             shape.numerals = numerals;
