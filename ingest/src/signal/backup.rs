@@ -94,166 +94,14 @@ pub(crate) fn read_backup<E>(
     let mut frames = Frames::open(BufReader::with_capacity(1 << 16, file), context.passphrase)
         .map_err(Stop::Input)?;
     let (_work, db) = replay_database(context.work_dir).map_err(Stop::Input)?;
-    let mut blobs: HashMap<(BlobKind, String), StoredBlob> = HashMap::new();
-    let mut database_version = None;
-    let mut skipped_statements = 0u64;
-    let mut first_errors = Vec::new();
-    let mut unknown_frames = 0u64;
-    let mut left_out = BTreeMap::<&'static str, u64>::new();
-    let mut failed_message_rows = 0u64;
-    let mut partial = Vec::new();
-    let mut ended = false;
-    let max = context.limits.max_message_bytes;
-    // The header is frame 0.
-    let mut frame_index = 0u64;
-    loop {
-        let frame = match frames.next(max) {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(Fault::WrongPassphrase) => return Err(Stop::Input(Fault::WrongPassphrase)),
-            Err(fault) => {
-                partial.push(format!(
-                    "{fault}; the records before that point were archived"
-                ));
-                break;
-            }
-        };
-        frame_index += 1;
-        match frame {
-            Frame::Version(v) => database_version = Some(v),
-            Frame::Statement { sql, params } => {
-                if let Some(what) = left_out_by_design(&sql) {
-                    *left_out.entry(what).or_default() += 1;
-                    continue;
-                }
-                let values: Vec<Sql> = params.into_iter().map(sql_value).collect();
-                if let Err(e) = db.execute(&sql, rusqlite::params_from_iter(values.iter())) {
-                    if inserts_into_message_table(&sql) {
-                        // A message row the replay could not take: kept
-                        // as the statement and its values, with the reason.
-                        failed_message_rows += 1;
-                        let params: Vec<Value> = values.iter().map(sql_json).collect();
-                        let raw = spoor_normalize::jcs::to_canonical(
-                            &json!({ "sql": sql, "parameters": params }),
-                        );
-                        let item = Quarantined {
-                            locator: Locator {
-                                frame: Some(frame_index),
-                                ..Locator::default()
-                            },
-                            reason: format!("a message row the replay could not take: {e}"),
-                            raw_size: raw.len() as u64,
-                            raw,
-                        };
-                        emit(Item::Quarantine(item)).map_err(Stop::Sink)?;
-                        continue;
-                    }
-                    skipped_statements += 1;
-                    if first_errors.len() < 5 {
-                        first_errors
-                            .push(format!("{}: {e}", sql.chars().take(80).collect::<String>()));
-                    }
-                }
-            }
-            Frame::Blob {
-                kind,
-                row_id,
-                name,
-                length,
-            } => {
-                let key = row_id.map(|r| r.to_string()).or(name).unwrap_or_default();
-                // The plaintext goes straight to the sink, which stores and
-                // hashes it; a blob whose tag fails is left unreferenced.
-                let (mut stored, mut stopped) = (None, None);
-                let read = frames.blob(length, &mut |plain| {
-                    emit(Item::Stream {
-                        bytes: plain,
-                        stored: &mut stored,
-                    })
-                    .map_err(|e| {
-                        stopped = Some(e);
-                        io::Error::other("the sink stopped")
-                    })
-                });
-                match (read, stopped, stored) {
-                    (Err(fault), _, _) => {
-                        partial.push(format!(
-                            "{fault}; the records before that point were archived"
-                        ));
-                        break;
-                    }
-                    (Ok(_), Some(e), _) => return Err(Stop::Sink(e)),
-                    (Ok((span, Ok(()))), None, Some(Ok((sha256, _)))) => {
-                        blobs.insert((kind, key), StoredBlob { span, sha256 });
-                    }
-                    (Ok((_, consumed)), None, _) => {
-                        let why = consumed
-                            .err()
-                            .map_or_else(|| "no digest".to_owned(), |e| e.to_string());
-                        return Err(Stop::Input(Fault::Io(io::Error::other(why))));
-                    }
-                }
-            }
-            Frame::End => {
-                ended = true;
-                break;
-            }
-            Frame::Header { .. } | Frame::Setting => {}
-            Frame::Unknown => unknown_frames += 1,
-        }
-    }
+    let mut replay = Replay::default();
+    replay.run(&mut frames, &db, context.limits.max_message_bytes, emit)?;
     let _ = db.execute_batch("COMMIT;");
     crate::internal::kill_point("signal-replayed");
-    if !ended && partial.is_empty() {
-        partial.push(
-            "the file ends without an End frame: truncated; the records before that point were archived"
-                .to_owned(),
-        );
-    }
-    let mut decisions = vec![
-        json!({
-            "decision": "signal-limitations",
-            "path": null,
-            "value": LIMITATIONS,
-            "basis": "Signal's backup rules (docs/FORMAT.md §16)",
-        }),
-        json!({
-            "decision": "signal-backup-format",
-            "path": null,
-            "value": { "backup_version": frames.version, "database_version": database_version },
-            "basis": "the header frame and the DatabaseVersion frame",
-        }),
-    ];
-    if skipped_statements > 0 {
-        decisions.push(json!({
-            "decision": "signal-statements-skipped",
-            "path": null,
-            "value": skipped_statements,
-            "basis": format!("statements the replay could not run (schema drift), first: {}", first_errors.join("; ")),
-        }));
-        partial.push(format!(
-            "{skipped_statements} statements of the backup could not be replayed, so what they held is missing; first: {}",
-            first_errors.first().map_or("?", String::as_str)
-        ));
-    }
-    if !left_out.is_empty() {
-        decisions.push(json!({
-            "decision": "signal-statements-left-out",
-            "path": null,
-            "value": left_out,
-            "basis": "statements not replayed by design: SQLite's own tables, full-text indexes (their tables and the triggers that fill them), which hold only copies of message text",
-        }));
-    }
-    if unknown_frames > 0 {
-        decisions.push(json!({
-            "decision": "signal-unknown-frames",
-            "path": null,
-            "value": unknown_frames,
-            "basis": "frames of a type this reader does not know (newer versions, forks); skipped",
-        }));
-    }
+    let mut decisions = replay.decisions(frames.version);
+    let mut partial = std::mem::take(&mut replay.partial);
     let blobs = StoredBlobs {
-        spans: blobs,
+        spans: std::mem::take(&mut replay.blobs),
         file: blob_file,
         decryptor: frames.blob_decryptor(),
     };
@@ -302,8 +150,209 @@ pub(crate) fn read_backup<E>(
     Ok(Outcome {
         decisions,
         partial,
-        message_rows: rows.emitted + failed_message_rows,
+        message_rows: rows.emitted + replay.failed_message_rows,
     })
+}
+
+/// The replay of a backup's frames into the database: what it met on the
+/// way, and the blobs it streamed to the sink.
+#[derive(Default)]
+struct Replay {
+    blobs: HashMap<(BlobKind, String), StoredBlob>,
+    database_version: Option<u32>,
+    skipped_statements: u64,
+    first_errors: Vec<String>,
+    unknown_frames: u64,
+    left_out: BTreeMap<&'static str, u64>,
+    failed_message_rows: u64,
+    /// Why the import is partial.
+    partial: Vec<String>,
+    /// The header is frame 0.
+    frame_index: u64,
+}
+
+impl Replay {
+    /// Reads every frame up to the End frame (or the first fault, after
+    /// which what came before stands), replaying statements into `db` and
+    /// streaming blobs to the sink.
+    fn run<R: io::Read, E>(
+        &mut self,
+        frames: &mut Frames<R>,
+        db: &Connection,
+        max: usize,
+        emit: &mut dyn FnMut(Item) -> Result<(), E>,
+    ) -> Result<(), Stop<Fault, E>> {
+        loop {
+            let frame = match frames.next(max) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(Fault::WrongPassphrase) => return Err(Stop::Input(Fault::WrongPassphrase)),
+                Err(fault) => {
+                    self.partial.push(format!(
+                        "{fault}; the records before that point were archived"
+                    ));
+                    return Ok(());
+                }
+            };
+            self.frame_index += 1;
+            match frame {
+                Frame::Version(v) => self.database_version = Some(v),
+                Frame::Statement { sql, params } => self.statement(db, &sql, params, emit)?,
+                Frame::Blob {
+                    kind,
+                    row_id,
+                    name,
+                    length,
+                } => {
+                    let key = row_id.map(|r| r.to_string()).or(name).unwrap_or_default();
+                    if !self.blob(frames, kind, key, length, emit)? {
+                        return Ok(());
+                    }
+                }
+                Frame::End => return Ok(()),
+                Frame::Header { .. } | Frame::Setting => {}
+                Frame::Unknown => self.unknown_frames += 1,
+            }
+        }
+        self.partial.push(
+            "the file ends without an End frame: truncated; the records before that point were archived"
+                .to_owned(),
+        );
+        Ok(())
+    }
+
+    /// Replays one statement. A message row the replay cannot take is
+    /// quarantined as the statement and its values, with the reason;
+    /// another failed statement is counted (schema drift).
+    fn statement<E>(
+        &mut self,
+        db: &Connection,
+        sql: &str,
+        params: Vec<Param>,
+        emit: &mut dyn FnMut(Item) -> Result<(), E>,
+    ) -> Result<(), Stop<Fault, E>> {
+        if let Some(what) = left_out_by_design(sql) {
+            *self.left_out.entry(what).or_default() += 1;
+            return Ok(());
+        }
+        let values: Vec<Sql> = params.into_iter().map(sql_value).collect();
+        let Err(e) = db.execute(sql, rusqlite::params_from_iter(values.iter())) else {
+            return Ok(());
+        };
+        if inserts_into_message_table(sql) {
+            self.failed_message_rows += 1;
+            let params: Vec<Value> = values.iter().map(sql_json).collect();
+            let raw =
+                spoor_normalize::jcs::to_canonical(&json!({ "sql": sql, "parameters": params }));
+            let item = Quarantined {
+                locator: Locator {
+                    frame: Some(self.frame_index),
+                    ..Locator::default()
+                },
+                reason: format!("a message row the replay could not take: {e}"),
+                raw_size: raw.len() as u64,
+                raw,
+            };
+            return emit(Item::Quarantine(item)).map_err(Stop::Sink);
+        }
+        self.skipped_statements += 1;
+        if self.first_errors.len() < 5 {
+            self.first_errors
+                .push(format!("{}: {e}", sql.chars().take(80).collect::<String>()));
+        }
+        Ok(())
+    }
+
+    /// Streams one blob's plaintext to the sink, which stores and hashes
+    /// it; a blob whose tag fails is left unreferenced. `false` when the
+    /// file broke off there (the import is partial).
+    fn blob<R: io::Read, E>(
+        &mut self,
+        frames: &mut Frames<R>,
+        kind: BlobKind,
+        key: String,
+        length: u32,
+        emit: &mut dyn FnMut(Item) -> Result<(), E>,
+    ) -> Result<bool, Stop<Fault, E>> {
+        let (mut stored, mut stopped) = (None, None);
+        let read = frames.blob(length, &mut |plain| {
+            emit(Item::Stream {
+                bytes: plain,
+                stored: &mut stored,
+            })
+            .map_err(|e| {
+                stopped = Some(e);
+                io::Error::other("the sink stopped")
+            })
+        });
+        match (read, stopped, stored) {
+            (Err(fault), _, _) => {
+                self.partial.push(format!(
+                    "{fault}; the records before that point were archived"
+                ));
+                Ok(false)
+            }
+            (Ok(_), Some(e), _) => Err(Stop::Sink(e)),
+            (Ok((span, Ok(()))), None, Some(Ok((sha256, _)))) => {
+                self.blobs.insert((kind, key), StoredBlob { span, sha256 });
+                Ok(true)
+            }
+            (Ok((_, consumed)), None, _) => {
+                let why = consumed
+                    .err()
+                    .map_or_else(|| "no digest".to_owned(), |e| e.to_string());
+                Err(Stop::Input(Fault::Io(io::Error::other(why))))
+            }
+        }
+    }
+
+    /// The decisions the replay made and met.
+    fn decisions(&mut self, backup_version: u32) -> Vec<Value> {
+        let mut decisions = vec![
+            json!({
+                "decision": "signal-limitations",
+                "path": null,
+                "value": LIMITATIONS,
+                "basis": "Signal's backup rules (docs/FORMAT.md §16)",
+            }),
+            json!({
+                "decision": "signal-backup-format",
+                "path": null,
+                "value": { "backup_version": backup_version, "database_version": self.database_version },
+                "basis": "the header frame and the DatabaseVersion frame",
+            }),
+        ];
+        let skipped = self.skipped_statements;
+        if skipped > 0 {
+            decisions.push(json!({
+                "decision": "signal-statements-skipped",
+                "path": null,
+                "value": skipped,
+                "basis": format!("statements the replay could not run (schema drift), first: {}", self.first_errors.join("; ")),
+            }));
+            self.partial.push(format!(
+                "{skipped} statements of the backup could not be replayed, so what they held is missing; first: {}",
+                self.first_errors.first().map_or("?", String::as_str)
+            ));
+        }
+        if !self.left_out.is_empty() {
+            decisions.push(json!({
+                "decision": "signal-statements-left-out",
+                "path": null,
+                "value": self.left_out,
+                "basis": "statements not replayed by design: SQLite's own tables, full-text indexes (their tables and the triggers that fill them), which hold only copies of message text",
+            }));
+        }
+        if self.unknown_frames > 0 {
+            decisions.push(json!({
+                "decision": "signal-unknown-frames",
+                "path": null,
+                "value": self.unknown_frames,
+                "basis": "frames of a type this reader does not know (newer versions, forks); skipped",
+            }));
+        }
+        decisions
+    }
 }
 
 /// Whether a statement inserts a row into a message table (`message`,
