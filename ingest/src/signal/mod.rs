@@ -88,11 +88,7 @@ impl Format for MessageBackup {
             let reason = "a Signal backup folder is encrypted: give the account's recovery key with `spoor run --signal-recovery-key-file FILE` or $SPOOR_SIGNAL_RECOVERY_KEY".to_owned();
             return reading.undecidable(path, rel, reason);
         };
-        let context = ExportContext {
-            root: path,
-            export_sha256: options.export_sha256,
-            limits: &options.limits,
-        };
+        let context = ExportContext::new(path, options);
         let read = plaintext::read_message_backup(&context, key, &mut |item| reading.put(item));
         frames_read(reading, path, rel, read)
     }
@@ -173,11 +169,7 @@ impl Format for MessageStream {
         input: &Input<'_>,
     ) -> Result<(), Error> {
         let (path, rel) = (input.path(), input.rel());
-        let context = ExportContext {
-            root: path,
-            export_sha256: options.export_sha256,
-            limits: &options.limits,
-        };
+        let context = ExportContext::new(path, options);
         let read =
             plaintext::read_message_stream(&context, &mut |item| reading.put(item)).map_err(|e| {
                 match e {
@@ -227,11 +219,7 @@ pub(crate) fn read_plaintext(
     rel: Option<&str>,
     zip_prefix: Option<&str>,
 ) -> Result<(), Error> {
-    let context = ExportContext {
-        root: path,
-        export_sha256: options.export_sha256,
-        limits: &options.limits,
-    };
+    let context = ExportContext::new(path, options);
     let read = match zip_prefix {
         None => plaintext::read_export_folder(&context, &mut |item| reading.put(item)),
         Some(prefix) => {

@@ -68,6 +68,17 @@ pub(crate) struct ExportContext<'a> {
     pub(crate) limits: &'a Limits,
 }
 
+impl<'a> ExportContext<'a> {
+    /// The export at `root`, read with `options`.
+    pub(crate) fn new(root: &'a Path, options: &'a crate::read::ReadOptions) -> Self {
+        ExportContext {
+            root,
+            export_sha256: options.export_sha256,
+            limits: &options.limits,
+        }
+    }
+}
+
 /// A recipient as the chat items need it.
 #[derive(Clone, Debug)]
 struct Person {
