@@ -14,6 +14,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cosign;
 mod hash;
 pub mod jcs;
 pub mod layout;
@@ -21,6 +22,7 @@ mod record;
 pub mod text;
 pub mod tiles;
 mod time;
+pub mod timestamp;
 
 pub use hash::{hash_reader, HashingReader, HashingWriter, Sha256};
 pub use record::{
