@@ -1,6 +1,8 @@
 //! `spoor`: the command line. It parses flags, opens the store, calls the
 //! crates and prints; all logic lives in the crates.
 
+mod witness;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,10 +25,12 @@ quarantined items or unreadable parts (run).";
 const RUN_EXIT_CODES: &str =
     "Exit codes: 0 every input archived (or already archived); 1 an input \
 failed; 2 could not run; 3 archived, but with quarantined items or unreadable parts (the summary \
-names them), or the report could not be e-mailed.";
+names them), the report could not be e-mailed, or the new checkpoint could not be \
+time-stamped or cosigned by a configured authority or witness.";
 const VERIFY_EXIT_CODES: &str =
     "Exit codes: 0 intact; 1 problems found (each printed); 2 could not \
-run (unreadable store or package, unusable --pubkey or --since file).";
+run (unreadable store or package, unusable --pubkey, --since, --tsa-cert or --witness-key); \
+3 intact, but with --record the new checkpoint could not be time-stamped or cosigned.";
 const PROOF_EXIT_CODES: &str =
     "Exit codes: 0 proven; 1 not proven (each problem printed); 2 could not run (unreadable or \
 unusable bundle or key).";
@@ -198,6 +202,10 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Witness other stores' logs (C2SP tlog-witness): cosign each new
+    /// checkpoint that is consistent with the last one cosigned.
+    #[command(subcommand, after_help = PLAIN_EXIT_CODES)]
+    Witness(witness::WitnessCommand),
     /// Print spoor's manual page (roff), e.g. `spoor man > spoor.1`.
     #[command(after_help = PLAIN_EXIT_CODES)]
     Man,
@@ -282,6 +290,21 @@ struct VerifyArgs {
     /// the log must have grown from it, not been rewritten or rolled back.
     #[arg(long, requires = "store")]
     since: Option<PathBuf>,
+    /// The time-stamping authority's certificate(s), PEM or DER, obtained
+    /// out of band: every token in log/timestamps/ must lead to one, and
+    /// the latest checkpoint must have a token.
+    #[arg(long, requires = "store")]
+    tsa_cert: Option<PathBuf>,
+    /// A witness's verifier key (`<name>+<key id>+<base64>`), obtained out
+    /// of band; repeat for each witness. Their cosignatures must verify,
+    /// and the latest checkpoint must be cosigned by --witness-quorum of
+    /// them.
+    #[arg(long, requires = "store")]
+    witness_key: Vec<String>,
+    /// How many of the --witness-key witnesses must have cosigned the
+    /// latest checkpoint (default: all of them).
+    #[arg(long, requires = "witness_key")]
+    witness_quorum: Option<usize>,
     /// A package zip to verify on its own.
     #[arg(required_unless_present = "store")]
     package: Option<PathBuf>,
@@ -436,6 +459,7 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             clap_complete::generate(shell, &mut command, "spoor", &mut out);
             Ok(0)
         }
+        Command::Witness(command) => witness::witness_command(&mut out, command),
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(command).render(&mut out)?;
@@ -564,6 +588,9 @@ fn verify_command(out: &mut impl Write, verify: VerifyArgs) -> anyhow::Result<u8
         since,
         record,
         signing_key,
+        tsa_cert,
+        witness_key,
+        witness_quorum,
         package,
     } = verify;
     let since = match &since {
@@ -573,9 +600,19 @@ fn verify_command(out: &mut impl Write, verify: VerifyArgs) -> anyhow::Result<u8
         ),
         None => None,
     };
+    let tsa_certificates = match &tsa_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("{}: cannot read the certificate", path.display()))?,
+        ),
+        None => None,
+    };
     let trust = spoor_verify::Trust {
         pubkey: pubkey.as_deref().map(read_public_key).transpose()?,
         since,
+        tsa_certificates,
+        witness_keys: witness_key,
+        witness_quorum,
     };
     // A check that is recorded in the log must read a store no run
     // is changing: take the store's lock first, waiting for a run.
@@ -641,12 +678,22 @@ fn verify_command(out: &mut impl Write, verify: VerifyArgs) -> anyhow::Result<u8
             records: report.records,
             bytes: report.bytes,
         };
-        let size = lock.record(&fixity, key)?;
+        let (size, attestations) = lock.record(&fixity, key)?;
         if !json {
             writeln!(
                 out,
                 "recorded in the log: fixity entry, new checkpoint of size {size}"
             )?;
+        }
+        for a in attestations.iter().filter(|a| !a.ok) {
+            writeln!(
+                out,
+                "the new checkpoint lacks its {} by {}: {}",
+                a.kind, a.by, a.detail
+            )?;
+        }
+        if report.is_intact() && attestations.iter().any(|a| !a.ok) {
+            return Ok(3);
         }
     }
     Ok(if report.is_intact() { 0 } else { 1 })

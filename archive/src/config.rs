@@ -44,6 +44,40 @@ pub struct StoreConfig {
     /// Where run reports are e-mailed.
     #[serde(default, skip_serializing_if = "NotifySettings::is_unset")]
     pub notify: NotifySettings,
+    /// The time-stamping authority asked after every checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamping: Option<TimestampingSettings>,
+    /// The witnesses asked to cosign every checkpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<WitnessSettings>,
+}
+
+/// `[timestamping]`: an RFC 3161 time-stamping authority.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimestampingSettings {
+    /// Where requests are POSTed (`http://`; the token is signed, so the
+    /// channel needs no protection of its own).
+    pub url: String,
+    /// PEM file with the certificate(s) the TSA's signature must lead to;
+    /// each reply is checked against it before it is kept.
+    pub certificates: std::path::PathBuf,
+    /// How long to wait for an answer (default 30 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// `[[witnesses]]`: a C2SP tlog-witness.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSettings {
+    /// The witness's submission prefix; `/add-checkpoint` is appended.
+    pub url: String,
+    /// Its verifier key (`<name>+<key id>+<base64>`, type 0x04).
+    pub key: String,
+    /// How long to wait for an answer (default 30 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
 }
 
 impl StoreConfig {

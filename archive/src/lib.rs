@@ -20,6 +20,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod attest;
 mod bagit;
 mod catalog;
 mod config;
@@ -37,8 +38,9 @@ mod stage;
 mod store;
 mod trail;
 
+pub use attest::Attestation;
 pub use catalog::SearchHit;
-pub use config::{StoreConfig, STORE_FORMAT};
+pub use config::{StoreConfig, TimestampingSettings, WitnessSettings, STORE_FORMAT};
 pub use inbox::InboxOptions;
 pub use lock::FixityLock;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};

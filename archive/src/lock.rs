@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use spoor_normalize::layout::{FixitySeal, LogEntry};
 
+use crate::attest::{attest, Attestation};
 use crate::log::Log;
 use crate::run::report::Fixity;
 use crate::store::{SigningKey, Store};
@@ -163,11 +164,16 @@ pub struct FixityLock<'a> {
 impl FixityLock<'_> {
     /// Appends a `fixity` seal with the outcome of a verification of this
     /// store and publishes a checkpoint, so scheduled checks become part of
-    /// the audit trail. Returns the new log size.
+    /// the audit trail. Returns the new log size and what the configured
+    /// time-stamping authority and witnesses did for its checkpoint.
     ///
     /// # Errors
     /// As for a run: the log, the signing key.
-    pub fn record(&self, fixity: &Fixity, key: &SigningKey) -> Result<u64, Error> {
+    pub fn record(
+        &self,
+        fixity: &Fixity,
+        key: &SigningKey,
+    ) -> Result<(u64, Vec<Attestation>), Error> {
         let log_dir = self.store.root.join("log");
         Log::complete_interrupted_publish(&log_dir)?;
         let previous = Log::head(&log_dir)?;
@@ -187,6 +193,8 @@ impl FixityLock<'_> {
             bytes: fixity.bytes,
             previous_checkpoint: previous.map(checkpoint_ref),
         }))?;
-        Ok(trail.log.publish(&key.0)?.size)
+        let head = trail.log.publish(&key.0)?;
+        let attestations = attest(&log_dir, &self.store.config, &trail.log, head);
+        Ok((head.size, attestations))
     }
 }

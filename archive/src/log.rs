@@ -15,8 +15,8 @@ use spoor_normalize::tiles::{entries_path, tile_path, TILE_WIDTH};
 use tlog_tiles::checkpoint::Checkpoint;
 use tlog_tiles::tile::Tile;
 use tlog_tiles::tlog::{
-    prove_record, record_hash, stored_hash_count, stored_hashes_for_record_hash, tree_hash, Hash,
-    HashReader,
+    prove_record, prove_tree, record_hash, stored_hash_count, stored_hashes_for_record_hash,
+    tree_hash, Hash, HashReader,
 };
 
 use crate::fsutil::{temporary_name, with_path, write_atomic};
@@ -447,6 +447,18 @@ impl Log {
     /// (RFC 6962 audit path, base64 hashes).
     pub fn prove(&self, index: u64) -> Result<Vec<String>, Error> {
         let proof = prove_record(self.size, index, &self.hashes)
+            .map_err(|e| damaged(&self.dir, e.to_string()))?;
+        Ok(proof.iter().map(ToString::to_string).collect())
+    }
+
+    /// The consistency proof from the tree of size `old` to the tree of
+    /// the current size (RFC 6962 §2.1.2, base64 hashes); empty for
+    /// `old` 0 or the current size.
+    pub fn prove_consistency(&self, old: u64) -> Result<Vec<String>, Error> {
+        if old == 0 || old == self.size {
+            return Ok(Vec::new());
+        }
+        let proof = prove_tree(self.size, old, &self.hashes)
             .map_err(|e| damaged(&self.dir, e.to_string()))?;
         Ok(proof.iter().map(ToString::to_string).collect())
     }

@@ -154,6 +154,8 @@ impl Store {
             signing_key_file: Some(fs::canonicalize(&key_file).map_err(with_path(&key_file))?),
             limits: Limits::default(),
             notify: NotifySettings::default(),
+            timestamping: None,
+            witnesses: Vec::new(),
         };
         fs::create_dir_all(root.join("log")).map_err(with_path(root))?;
         let key_path = root.join("log/public-key");

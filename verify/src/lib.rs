@@ -19,17 +19,20 @@
 //! ```
 #![deny(missing_docs)]
 
+mod attest;
 mod bag;
 mod evidence;
 mod package;
 mod report;
 mod store;
 mod trail;
+mod witness;
 
 pub use evidence::verify_evidence;
 pub use package::verify_package;
 pub use report::{Finding, Report};
 pub use store::{verify_store, Trust};
+pub use witness::{Answer, Witness};
 
 /// Internals reached by the benches; not a stable API.
 #[doc(hidden)]

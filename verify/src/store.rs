@@ -9,6 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 use spoor_normalize::layout::{IntakeReceipt, RunReportHead};
 
+use crate::attest::{check_attestations, Outsiders};
 use crate::package::{check_package, PackageFacts};
 use crate::report::Report;
 use crate::trail::{check_trail, kept_size, TrailFacts, TrustedKey};
@@ -24,6 +25,17 @@ pub struct Trust {
     /// A signed checkpoint kept from an earlier check: the log must have
     /// grown from it (consistency proof), never shrunk or forked.
     pub since: Option<Vec<u8>>,
+    /// The certificate(s) of a time-stamping authority, PEM or DER: every
+    /// token in `log/timestamps/` must lead to one, and the latest
+    /// checkpoint must have one.
+    pub tsa_certificates: Option<Vec<u8>>,
+    /// Witness verifier keys (C2SP cosignature/v1): their cosignatures in
+    /// `log/cosignatures/` must verify, and the latest checkpoint must be
+    /// cosigned by `witness_quorum` of them.
+    pub witness_keys: Vec<String>,
+    /// How many of `witness_keys` must have cosigned the latest
+    /// checkpoint; default all.
+    pub witness_quorum: Option<usize>,
 }
 
 /// Verifies the store at `root` against what the auditor trusts.
@@ -46,6 +58,11 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
             reason: "not a spoor-store/1 store".to_owned(),
         });
     }
+    let outsiders = Outsiders::new(
+        trust.tsa_certificates.as_deref(),
+        &trust.witness_keys,
+        trust.witness_quorum,
+    )?;
     let mut report = Report::default();
     // What a run may change while this check reads is read in the order it
     // is written: the log's size first, then the catalogue (one read
@@ -87,6 +104,7 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         &run_reports(root, &mut report),
         &mut report,
     )?;
+    check_attestations(root, &trail.checkpoints, &outsiders, &mut report);
     let received = check_receipts(root, &packages, &trail.logged, &mut report)?;
     check_unlogged(&packages, &trail, &received, &mut report);
     match catalogue {

@@ -41,6 +41,9 @@ pub(crate) struct TrailFacts {
     pub(crate) logged: HashSet<String>,
     /// When the last `run` seal's run started (seals that say so).
     pub(crate) last_run_started: Option<jiff::Timestamp>,
+    /// Sizes of the checkpoints whose signature and root hold, ascending;
+    /// the last is the latest.
+    pub(crate) checkpoints: Vec<u64>,
 }
 
 /// The largest checkpoint size kept in `log/checkpoints/` now: a store
@@ -260,8 +263,11 @@ pub(crate) fn check_trail(
     // Every checkpoint's root must be the root of the same entries; so all
     // are consistent with one another (RFC 6962 §2.1.2 holds by
     // construction).
+    let mut checkpoints = Vec::new();
     for head in heads.values() {
-        if walk.roots.get(&head.size) != Some(&head.root) {
+        if walk.roots.get(&head.size) == Some(&head.root) {
+            checkpoints.push(head.size);
+        } else {
             report.problem(
 "checkpoint-root-mismatch",
                 format!("log/checkpoints/{}", head.size),
@@ -282,6 +288,7 @@ pub(crate) fn check_trail(
     let facts = TrailFacts {
         logged: entries.packages.keys().cloned().collect(),
         last_run_started: entries.last_run_started,
+        checkpoints,
     };
     if let Some(packages) = packages {
         entries.finish(&heads, &walk.roots, packages, report);

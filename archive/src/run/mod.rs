@@ -18,6 +18,7 @@ use spoor_ingest::internal::kill_point;
 use spoor_normalize::layout::{LogEntry, RunCounts, RunSeal};
 use spoor_normalize::Sha256;
 
+use crate::attest::attest;
 use crate::catalog::Catalog;
 use crate::inbox;
 use crate::intake::Export;
@@ -188,6 +189,7 @@ pub(crate) fn run_inputs(
     let head = trail.log.publish(&key.0)?;
     kill_point("published");
     tracing::info!(run = %run_id, log_size = head.size, "checkpoint published");
+    let attestations = attest(&log_dir, &store.config, &trail.log, head);
     trail.note_in(&mut catalog)?;
     catalog.checkpoint_wal()?;
     kill_point("noted");
@@ -201,6 +203,7 @@ pub(crate) fn run_inputs(
         notification: None,
         log_size: head.size,
         log_root: Sha256::from_bytes(head.root).to_hex(),
+        attestations,
     };
     write_report(store, &report)?;
     Ok(report)

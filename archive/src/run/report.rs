@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use spoor_normalize::jcs;
 
+use crate::attest::Attestation;
 use crate::fsutil::{with_path, write_atomic};
 use crate::notify::Notification;
 use crate::store::Store;
@@ -134,6 +135,9 @@ pub struct RunReport {
     pub log_root: String,
     /// The e-mailed report, if one was asked for.
     pub notification: Option<Notification>,
+    /// What the configured time-stamping authority and witnesses did for
+    /// the new checkpoint (empty when none are configured).
+    pub attestations: Vec<Attestation>,
 }
 
 /// One reason items were quarantined, and how many were.
@@ -182,6 +186,7 @@ impl RunReport {
             1
         } else if self.inputs.iter().any(|i| i.status == InputStatus::Partial)
             || self.notification.as_ref().is_some_and(|n| !n.sent)
+            || self.attestations.iter().any(|a| !a.ok)
         {
             3
         } else {
@@ -260,6 +265,18 @@ impl RunReport {
                 Some(e) => out.push_str(&format!("report NOT e-mailed via {}: {e}\n", n.server)),
             }
         }
+        for a in &self.attestations {
+            let outcome = if a.ok { "" } else { "NOT " };
+            let verb = if a.kind == "timestamp" {
+                "time-stamped"
+            } else {
+                "cosigned"
+            };
+            out.push_str(&format!(
+                "checkpoint {outcome}{verb} by {}: {}\n",
+                a.by, a.detail
+            ));
+        }
         out.push_str(&self.totals());
         out.push_str(&format!(
             "exit {}: {}\n",
@@ -320,6 +337,12 @@ impl RunReport {
                 "{} input(s) archived only in part ({quarantined} items quarantined, {unreadable} parts unreadable); first cause in {}: {cause}",
                 partial.len(),
                 first.path.display()
+            );
+        }
+        if let Some(first) = self.attestations.iter().find(|a| !a.ok) {
+            return format!(
+                "everything archived, but the checkpoint lacks its {} by {}: {}",
+                first.kind, first.by, first.detail
             );
         }
         if self.notification.as_ref().is_some_and(|n| !n.sent) {
