@@ -2,6 +2,8 @@
 
 mod util;
 
+mod attest;
+
 mod bad_input;
 mod cli;
 mod crash;

@@ -155,21 +155,19 @@ impl Witness {
         if old != latest_size {
             return Answer::conflict(latest_size);
         }
+        let new_root = *checkpoint.hash();
         match latest_root {
-            Some(root) if old == size => {
-                if root != *checkpoint.hash() {
-                    return Answer::conflict(latest_size);
-                }
+            // The same size again must be the same tree, else a fork.
+            Some(root) if old == size && root != new_root => {
+                return Answer::conflict(latest_size);
             }
-            Some(root) => {
-                if check_tree(&proof, size, *checkpoint.hash(), old, root).is_err() {
-                    return Answer::text(422, "the consistency proof does not hold\n");
-                }
+            Some(root) if old < size && check_tree(&proof, size, new_root, old, root).is_err() => {
+                return Answer::text(422, "the consistency proof does not hold\n");
             }
             None if !proof.is_empty() => {
                 return Answer::text(400, "a proof from size 0 must be empty\n");
             }
-            None => {}
+            _ => {}
         }
         if let Err(e) = keep(&state, note_bytes) {
             return Answer::text(500, format!("the witness cannot keep its state: {e}\n"));
@@ -219,4 +217,166 @@ fn keep(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     temporary.as_file().sync_all()?;
     temporary.persist(path).map_err(|e| e.error)?;
     fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signed_note::StandardSigner;
+    use spoor_normalize::cosign::CosignatureVerifier;
+    use tlog_tiles::tlog::{prove_tree, stored_hashes, tree_hash, HashReader};
+
+    /// A tree's stored hashes in memory.
+    struct Tree(Vec<Hash>);
+
+    impl HashReader for Tree {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::tlog::Error> {
+            indexes
+                .iter()
+                .map(|i| {
+                    self.0
+                        .get(*i as usize)
+                        .copied()
+                        .ok_or_else(|| tlog_tiles::tlog::Error::InvalidInput("index".into()))
+                })
+                .collect()
+        }
+    }
+
+    /// A tree of `size` entries, entry i being `[salt, i]`.
+    fn tree(size: u64, salt: u8) -> Tree {
+        let mut tree = Tree(Vec::new());
+        for i in 0..size {
+            let hashes = stored_hashes(i, &[salt, i as u8], &tree).expect("hashes");
+            tree.0.extend(hashes);
+        }
+        tree
+    }
+
+    fn signed(signer: &StandardSigner, tree: &Tree, size: u64) -> Vec<u8> {
+        let root = tree_hash(size, tree).expect("root");
+        let checkpoint = Checkpoint::new("log.example/a", size, root, "").expect("checkpoint");
+        let mut note = Note::new(&checkpoint.to_bytes(), &[]).expect("note");
+        note.add_sigs(&[signer]).expect("sign");
+        note.to_bytes()
+    }
+
+    fn request(old: u64, proof: &[Hash], note: &[u8]) -> Vec<u8> {
+        let mut body = format!("old {old}\n");
+        for hash in proof {
+            body.push_str(&format!("{hash}\n"));
+        }
+        body.push('\n');
+        let mut body = body.into_bytes();
+        body.extend_from_slice(note);
+        body
+    }
+
+    #[test]
+    fn cosigns_consistent_checkpoints_and_refuses_the_rest() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (log_private, log_public) =
+            signed_note::generate_key(&mut rand_core::OsRng, "log.example/a");
+        let log = StandardSigner::new(&log_private).expect("log key");
+        let (witness_private, witness_public) =
+            Cosigner::generate("w.example/1", &mut rand_core::OsRng).expect("witness key");
+        let cosigner = Cosigner::from_private_key(&witness_private).expect("witness key");
+        let witness =
+            Witness::new(cosigner, std::slice::from_ref(&log_public), dir.path()).expect("witness");
+        let check = CosignatureVerifier::new(&witness_public).expect("verifier");
+
+        let honest = tree(7, 0);
+        let three = signed(&log, &honest, 3);
+        let answer = witness.add_checkpoint(&request(0, &[], &three), 1000);
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        let text = Note::from_bytes(&three).expect("note").text().to_vec();
+        assert_eq!(check.check(&text, &answer.body), Ok(Some(1000)));
+
+        // Grown from 3 to 5 with the right proof: cosigned.
+        let proof = prove_tree(5, 3, &honest).expect("proof");
+        let five = signed(&log, &honest, 5);
+        assert_eq!(
+            witness
+                .add_checkpoint(&request(3, &proof, &five), 1001)
+                .status,
+            200
+        );
+        // The same again: cosigned again (an idempotent retry).
+        assert_eq!(
+            witness.add_checkpoint(&request(5, &[], &five), 1002).status,
+            200
+        );
+
+        // An old size the witness does not hold: 409 with its size.
+        let stale = witness.add_checkpoint(&request(3, &proof, &five), 1003);
+        assert_eq!(
+            (stale.status, stale.content_type, stale.body.as_slice()),
+            (409, "text/x.tlog.size", &b"5\n"[..])
+        );
+        // A rolled-back log asking from scratch: 409, never a cosignature.
+        assert_eq!(
+            witness
+                .add_checkpoint(&request(0, &[], &three), 1004)
+                .status,
+            409
+        );
+
+        // A fork: another tree of the same size, or grown from another
+        // tree of size 5.
+        let fork = tree(7, 1);
+        assert_eq!(
+            witness
+                .add_checkpoint(&request(5, &[], &signed(&log, &fork, 5)), 1005)
+                .status,
+            409
+        );
+        let forged_proof = prove_tree(7, 5, &fork).expect("proof");
+        let forked =
+            witness.add_checkpoint(&request(5, &forged_proof, &signed(&log, &fork, 7)), 1006);
+        assert_eq!(forked.status, 422);
+
+        // Not the log's key, an unknown log, bad requests.
+        let (stranger, _) = signed_note::generate_key(&mut rand_core::OsRng, "log.example/a");
+        let stranger = StandardSigner::new(&stranger).expect("key");
+        assert_eq!(
+            witness
+                .add_checkpoint(&request(5, &[], &signed(&stranger, &honest, 5)), 1007)
+                .status,
+            403
+        );
+        let (other, _) = signed_note::generate_key(&mut rand_core::OsRng, "log.example/b");
+        let other = StandardSigner::new(&other).expect("key");
+        let root = tree_hash(5, &honest).expect("root");
+        let checkpoint = Checkpoint::new("log.example/b", 5, root, "").expect("checkpoint");
+        let mut note = Note::new(&checkpoint.to_bytes(), &[]).expect("note");
+        note.add_sigs(&[&other]).expect("sign");
+        assert_eq!(
+            witness
+                .add_checkpoint(&request(0, &[], &note.to_bytes()), 1008)
+                .status,
+            404
+        );
+        assert_eq!(
+            witness.add_checkpoint(&request(6, &[], &five), 1009).status,
+            400
+        );
+        assert_eq!(witness.add_checkpoint(b"old 05\n\n", 1010).status, 400);
+        assert_eq!(witness.add_checkpoint(b"garbage", 1011).status, 400);
+
+        // And the state survives a restart: a new witness over the same
+        // folder holds size 5.
+        let cosigner = Cosigner::from_private_key(&witness_private).expect("witness key");
+        let restarted = Witness::new(cosigner, &[log_public], dir.path()).expect("witness");
+        assert_eq!(
+            restarted
+                .add_checkpoint(&request(0, &[], &three), 1012)
+                .body,
+            b"5\n"
+        );
+    }
 }
