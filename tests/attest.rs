@@ -28,7 +28,8 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A time-stamping authority: a test CA (RSA) and a TSA certificate
 /// (P-256, extended key usage timeStamping, critical) made with openssl,
-/// answering on loopback with `openssl ts -reply`.
+/// answering on loopback with `openssl ts -reply`; its `genTime` has
+/// `fraction_digits` digits after the seconds, as many real TSAs write.
 struct Tsa {
     url: String,
     /// The CA certificate an auditor trusts.
@@ -38,7 +39,7 @@ struct Tsa {
 }
 
 impl Tsa {
-    fn start(dir: &Path) -> Tsa {
+    fn start(dir: &Path, fraction_digits: u8) -> Tsa {
         fs::create_dir_all(dir).expect("tsa dir");
         fs::write(
             dir.join("tsa.ext"),
@@ -113,7 +114,8 @@ impl Tsa {
             "[ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\ndir = {dir}\nserial = $dir/serial\n\
              signer_cert = $dir/tsa.pem\nsigner_key = $dir/tsa.key\nsigner_digest = sha256\n\
              default_policy = 1.2.3.4.1\ndigests = sha256, sha384, sha512\naccuracy = secs:1\n\
-             ordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n",
+             ordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n\
+             clock_precision_digits = {fraction_digits}\n",
             dir = dir.display()
         );
         fs::write(dir.join("ts.cnf"), config).expect("ts.cnf");
@@ -289,7 +291,7 @@ fn latest_size(t: &TestStore) -> u64 {
 #[test]
 fn r19_tokens_from_a_real_tsa_are_kept_checked_and_accepted_by_openssl() {
     let t = TestStore::new();
-    let tsa = Tsa::start(&t.path("tsa"));
+    let tsa = Tsa::start(&t.path("tsa"), 0);
     let ca = tsa.ca.to_str().expect("utf-8");
     configure(
         &t,
@@ -346,7 +348,7 @@ fn r19_tokens_from_a_real_tsa_are_kept_checked_and_accepted_by_openssl() {
     );
 
     // Another authority's certificate: every token is untrusted.
-    let other = Tsa::start(&t.path("other-tsa"));
+    let other = Tsa::start(&t.path("other-tsa"), 0);
     let (code, output) = verify(&t, &["--tsa-cert", other.ca.to_str().expect("utf-8")]);
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("no trusted certificate signed"), "{output}");
@@ -365,7 +367,7 @@ fn r19_tokens_from_a_real_tsa_are_kept_checked_and_accepted_by_openssl() {
 #[test]
 fn r19_a_tsa_that_does_not_answer_loses_nothing_and_is_reported() {
     let t = TestStore::new();
-    let tsa = Tsa::start(&t.path("tsa"));
+    let tsa = Tsa::start(&t.path("tsa"), 3);
     let ca = tsa.ca.to_str().expect("utf-8");
     configure(
         &t,

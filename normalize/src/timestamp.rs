@@ -12,12 +12,14 @@ use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::asn1::{Int, OctetString};
 use der::oid::ObjectIdentifier;
-use der::{Any, Decode, Encode};
+use der::{Any, Decode, Encode, Tagged};
 use sha2::{Digest, Sha256, Sha384, Sha512};
+use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectKeyIdentifier};
+use x509_cert::ext::Extensions;
 use x509_cert::spki::{AlgorithmIdentifier, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
-use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
+use x509_tsp::{Accuracy, MessageImprint, TimeStampReq, TimeStampResp, TspVersion};
 
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
@@ -40,6 +42,61 @@ const ID_CE_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unw
 
 /// Longest chain from a token's signer to a trusted certificate.
 const MAX_CHAIN: usize = 6;
+
+/// RFC 3161's `TSTInfo`, as `x509_tsp::TstInfo` but with `genTime` left
+/// raw: TSAs write it with fractional seconds (`20261206145156.281Z`),
+/// which DER allows and the `der` crate's `GeneralizedTime` does not read.
+#[derive(der::Sequence)]
+struct TstInfo {
+    version: TspVersion,
+    policy: ObjectIdentifier,
+    message_imprint: MessageImprint,
+    serial_number: Int,
+    gen_time: Any,
+    #[asn1(optional = "true")]
+    accuracy: Option<Accuracy>,
+    #[asn1(default = "Default::default")]
+    ordering: bool,
+    #[asn1(optional = "true")]
+    nonce: Option<Int>,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    tsa: Option<GeneralName>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    extensions: Option<Extensions>,
+}
+
+/// Seconds since the epoch of a DER `GeneralizedTime`
+/// (`YYYYMMDDHHMMSS[.f…]Z`); the fraction is dropped.
+fn generalized_time(value: &Any) -> Option<i64> {
+    if value.tag() != der::Tag::GeneralizedTime {
+        return None;
+    }
+    let text = std::str::from_utf8(value.value()).ok()?.strip_suffix('Z')?;
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    if whole.len() != 14
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || fraction.is_empty()
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| whole.get(range)?.parse::<i8>().ok();
+    let year: i16 = whole.get(0..4)?.parse().ok()?;
+    let civil = jiff::civil::DateTime::new(
+        year,
+        number(4..6)?,
+        number(6..8)?,
+        number(8..10)?,
+        number(10..12)?,
+        number(12..14)?,
+        0,
+    )
+    .ok()?;
+    civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_second())
+}
 
 /// What is wrong with a time-stamp reply or token.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -221,8 +278,10 @@ pub fn check_token(
             return Err(TimestampError::WrongNonce);
         }
     }
-    let time = i64::try_from(info.gen_time.to_unix_duration().as_secs())
-        .map_err(|_| untrusted("the token's time is out of range"))?;
+    let time = generalized_time(&info.gen_time).ok_or(TimestampError::Malformed {
+        what: "TSTInfo",
+        reason: "genTime is not a GeneralizedTime YYYYMMDDHHMMSS[.f]Z".into(),
+    })?;
 
     let [signer_info] = signed.signer_infos.0.as_slice() else {
         return Err(untrusted("a token must have exactly one signer"));
@@ -521,6 +580,24 @@ mod tests {
         );
         let small = TimeStampReq::from_der(&request(b"x", 0x1234)).expect("parses");
         assert_eq!(small.nonce.expect("nonce").as_bytes(), &[0x12, 0x34]);
+    }
+
+    #[test]
+    fn gen_time_with_and_without_a_fraction() {
+        let time = |text: &str| {
+            generalized_time(&Any::new(der::Tag::GeneralizedTime, text.as_bytes()).expect("any"))
+        };
+        assert_eq!(time("20261206145156Z"), Some(1796568716));
+        assert_eq!(time("20261206145156.281Z"), Some(1796568716));
+        for bad in [
+            "20261206145156",
+            "20261306145156Z",
+            "2026120614515Z",
+            "20261206145156.Z",
+            "+0261206145156Z",
+        ] {
+            assert_eq!(time(bad), None, "{bad}");
+        }
     }
 
     #[test]
