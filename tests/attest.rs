@@ -31,6 +31,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// answering on loopback with `openssl ts -reply`; its `genTime` has
 /// `fraction_digits` digits after the seconds, as many real TSAs write.
 struct Tsa {
+    dir: PathBuf,
     url: String,
     /// The CA certificate an auditor trusts.
     ca: PathBuf,
@@ -161,10 +162,49 @@ impl Tsa {
             }
         });
         Tsa {
+            dir: dir.to_owned(),
             url,
             ca: dir.join("ca.pem"),
             up,
         }
+    }
+}
+
+impl Tsa {
+    /// A token over the file `data`, asked of the TSA directly (as an
+    /// insider with a rewritten log would).
+    fn stamp(&self, data: &Path) -> Vec<u8> {
+        let query = self.dir.join("direct.tsq");
+        let token = self.dir.join("direct.tst");
+        let data = data.to_str().expect("utf-8");
+        openssl(
+            &self.dir,
+            &[
+                "ts",
+                "-query",
+                "-data",
+                data,
+                "-sha256",
+                "-cert",
+                "-out",
+                query.to_str().expect("utf-8"),
+            ],
+        );
+        openssl(
+            &self.dir,
+            &[
+                "ts",
+                "-reply",
+                "-config",
+                "ts.cnf",
+                "-queryfile",
+                "direct.tsq",
+                "-token_out",
+                "-out",
+                "direct.tst",
+            ],
+        );
+        fs::read(token).expect("token")
     }
 }
 
@@ -563,6 +603,85 @@ fn r19_a_quorum_of_witnesses_and_a_tampered_cosignature() {
     assert_eq!(code, Some(1), "{output}");
     assert!(
         output.contains("the cosignature of witness.example/a does not verify"),
+        "{output}"
+    );
+}
+
+#[test]
+fn r19_a_rewritten_history_cannot_be_backdated_past_the_tsa() {
+    use crate::trail::{bundle, forge_log, run_reports, split_entries};
+    let t = TestStore::new();
+    let tsa = Tsa::start(&t.path("tsa"), 0);
+    let ca = tsa.ca.to_str().expect("utf-8");
+    configure(
+        &t,
+        &format!(
+            "[timestamping]\nurl = \"{}\"\ncertificates = \"{ca}\"\n",
+            tsa.url
+        ),
+    );
+    assert_eq!(
+        t.run(&[&fixture("email/eml/plain.eml")]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        t.run(&[&fixture("email/mbox/mboxo.mbox")]).status.code(),
+        Some(0)
+    );
+    let (code, output) = verify(&t, &["--tsa-cert", ca]);
+    assert_eq!(code, Some(0), "{output}");
+
+    // An insider with the signing key removes the second run from the
+    // log, its package, receipt and report, and rewrites the rest with
+    // its runs dated ten days earlier, as if the history had been that
+    // way all along; then has the rewritten checkpoints time-stamped.
+    let (package, id) = t.package_of("mboxo.mbox");
+    fs::remove_file(&package).expect("delete package");
+    for receipt in crate::util::files_under(&t.store.join("intake")) {
+        if fs::read_to_string(&receipt).expect("receipt").contains(&id) {
+            fs::remove_file(receipt).expect("delete receipt");
+        }
+    }
+    for report in run_reports(&t) {
+        fs::remove_file(report).expect("remove run report");
+    }
+    let ten_days = jiff::SignedDuration::from_hours(240);
+    let mut entries = Vec::new();
+    for entry in split_entries(&fs::read(bundle(&t)).expect("bundle")) {
+        let mut value: serde_json::Value = serde_json::from_slice(&entry).expect("entry");
+        if value["package_id"] == id.as_str() {
+            continue;
+        }
+        if value["type"] == "run" {
+            if !entries.is_empty() && value["previous_checkpoint"].is_object() {
+                break; // the second run's seal
+            }
+            let started: jiff::Timestamp = value["started_at"]
+                .as_str()
+                .expect("started_at")
+                .parse()
+                .expect("time");
+            value["started_at"] = serde_json::json!((started - ten_days).to_string());
+        }
+        entries.push(spoor_normalize::jcs::to_canonical(&value));
+    }
+    let size = entries.len() as u64;
+    forge_log(&t, &entries, &[size]);
+    let store = t.store.to_str().expect("utf-8");
+    assert_eq!(spoor(&["reindex", "--store", store]).status.code(), Some(0));
+    // (forge_log rewrote `log/` whole, old tokens included.)
+    fs::create_dir_all(t.store.join("log/timestamps")).expect("mkdir");
+    let token = tsa.stamp(&t.store.join(format!("log/checkpoints/{size}")));
+    fs::write(t.store.join(format!("log/timestamps/{size}.tst")), token).expect("token");
+
+    // Alone, the rewritten store looks intact; the TSA's time does not
+    // fit the dates the rewritten history claims.
+    let (code, output) = verify(&t, &[]);
+    assert_eq!(code, Some(0), "{output}");
+    let (code, output) = verify(&t, &["--tsa-cert", ca]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("h after the run or check it seals says it began"),
         "{output}"
     );
 }

@@ -60,7 +60,7 @@ fn assert_caught(t: &TestStore, expected: &[&str]) {
     }
 }
 
-fn bundle(t: &TestStore) -> std::path::PathBuf {
+pub(crate) fn bundle(t: &TestStore) -> std::path::PathBuf {
     let dir = t.store.join("log/tile/entries/000.p");
     let mut files: Vec<_> = fs::read_dir(&dir)
         .expect("bundles")
@@ -75,7 +75,7 @@ fn bundle(t: &TestStore) -> std::path::PathBuf {
     files.pop().expect("a bundle")
 }
 
-fn split_entries(bytes: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn split_entries(bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = bytes;
     while rest.len() >= 2 {
@@ -276,7 +276,7 @@ fn rebag(entries: &mut [(String, Vec<u8>)], id: &str) {
 }
 
 /// Signs `text` with the test store's private key, as an insider could.
-fn sign_with_store_key(t: &TestStore, text: &str) -> Vec<u8> {
+pub(crate) fn sign_with_store_key(t: &TestStore, text: &str) -> Vec<u8> {
     let key = fs::read_to_string(t.path("log.key")).expect("private key");
     let signer = signed_note::StandardSigner::new(key.trim()).expect("signer");
     let mut note = signed_note::Note::new(text.as_bytes(), &[]).expect("note");
@@ -447,7 +447,7 @@ fn without_the_key_the_store_is_readable_but_not_extendable() {
 
 /// Rewrites the whole log from `entries` and signs checkpoints at `sizes`
 /// with the store's own key: what an insider holding the key could do.
-fn forge_log(t: &TestStore, entries: &[Vec<u8>], sizes: &[u64]) {
+pub(crate) fn forge_log(t: &TestStore, entries: &[Vec<u8>], sizes: &[u64]) {
     use spoor_normalize::tiles::{entries_path, tile_path};
     use tlog_tiles::tile::Tile;
     use tlog_tiles::tlog::{
@@ -605,7 +605,7 @@ fn prove_works_after_the_catalogue_is_rebuilt() {
     assert_eq!(code, Some(0), "{output}");
 }
 
-fn run_reports(t: &TestStore) -> Vec<std::path::PathBuf> {
+pub(crate) fn run_reports(t: &TestStore) -> Vec<std::path::PathBuf> {
     fs::read_dir(t.store.join("runs"))
         .expect("runs/")
         .flatten()

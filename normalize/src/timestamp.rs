@@ -270,7 +270,19 @@ pub fn check_token(
         .map_err(malformed("token"))?
         .into_bytes();
     let info = TstInfo::from_der(&tst_der).map_err(malformed("TSTInfo"))?;
-    if info.message_imprint != imprint(message) {
+    // SHA-256's parameters may be absent or NULL (RFC 5754 §2): OpenSSL's
+    // own requests send NULL, and the TSA echoes what it was sent.
+    let expected = imprint(message);
+    let parameters_null_or_absent = info
+        .message_imprint
+        .hash_algorithm
+        .parameters
+        .as_ref()
+        .is_none_or(|p| p.tag() == der::Tag::Null && p.value().is_empty());
+    if info.message_imprint.hash_algorithm.oid != ID_SHA256
+        || !parameters_null_or_absent
+        || info.message_imprint.hashed_message != expected.hashed_message
+    {
         return Err(TimestampError::WrongImprint);
     }
     if let Some(nonce) = nonce {

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use signed_note::Note;
 use spoor_normalize::cosign::CosignatureVerifier;
+use spoor_normalize::tiles::{entries_path, TILE_WIDTH};
 use spoor_normalize::timestamp::{self, Stamp};
 use x509_cert::Certificate;
 
@@ -19,6 +20,12 @@ use crate::report::Report;
 use crate::Error;
 
 /// The outside parties an auditor trusts.
+/// Longest a checkpoint may reasonably be time-stamped after the run or
+/// check it seals began: a run publishes, then asks the TSA at once.
+const LATEST_STAMP_AFTER_SEAL: i64 = 24 * 3600;
+/// Clock difference allowed between the store's machine and the TSA.
+const CLOCK_SKEW: i64 = 300;
+
 pub(crate) struct Outsiders {
     certificates: Option<Vec<Certificate>>,
     witnesses: Vec<CosignatureVerifier>,
@@ -156,6 +163,31 @@ fn check_tokens(
                 continue;
             }
         };
+        if let Some(sealed) = seal_time(log, size) {
+            if stamp.time > sealed + LATEST_STAMP_AFTER_SEAL {
+                report.problem(
+                    "timestamp-late",
+                    &place,
+                    format!(
+                        "checkpoint {size} was time-stamped at {}, {} h after the run or check it seals says it began ({}): \
+                         a history written later with earlier dates, or a run that took that long",
+                        utc(stamp.time),
+                        (stamp.time - sealed) / 3600,
+                        utc(sealed)
+                    ),
+                );
+            } else if stamp.time + CLOCK_SKEW < sealed {
+                report.problem(
+                    "timestamp-before-seal",
+                    &place,
+                    format!(
+                        "checkpoint {size} was time-stamped at {}, before the run or check it seals began ({})",
+                        utc(stamp.time),
+                        utc(sealed)
+                    ),
+                );
+            }
+        }
         if let Some((earlier, before)) = &last {
             if stamp.time < before.time {
                 report.problem(
@@ -193,6 +225,27 @@ fn check_tokens(
             "no checkpoint of this log carries a valid time-stamp token",
         ),
     }
+}
+
+/// When the seal that ends the checkpoint of `size` says its run began
+/// (`started_at`) or its check was made (`checked_at`), in seconds.
+fn seal_time(log: &Path, size: u64) -> Option<i64> {
+    let last = size.checked_sub(1)?;
+    let bundle = last / TILE_WIDTH;
+    let bytes = fs::read(log.join(entries_path(bundle, size - bundle * TILE_WIDTH))).ok()?;
+    let mut rest = bytes.as_slice();
+    let mut entry = None;
+    while let [high, low, tail @ ..] = rest {
+        let length = usize::from(u16::from_be_bytes([*high, *low]));
+        entry = Some(tail.get(..length)?);
+        rest = &tail[length..];
+    }
+    let seal: serde_json::Value = serde_json::from_slice(entry?).ok()?;
+    let time = seal
+        .get("started_at")
+        .or_else(|| seal.get("checked_at"))?
+        .as_str()?;
+    time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 fn check_cosignatures(
