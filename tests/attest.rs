@@ -276,6 +276,21 @@ impl WitnessProcess {
     }
 }
 
+/// A new store with a TSA (see [`Tsa::start`]) in its `[timestamping]`.
+fn time_stamped_store(fraction_digits: u8) -> (TestStore, Tsa) {
+    let t = TestStore::new();
+    let tsa = Tsa::start(&t.path("tsa"), fraction_digits);
+    configure(
+        &t,
+        &format!(
+            "[timestamping]\nurl = \"{}\"\ncertificates = \"{}\"\ntimeout_seconds = 10\n",
+            tsa.url,
+            tsa.ca.display()
+        ),
+    );
+    (t, tsa)
+}
+
 fn log_key(t: &TestStore) -> String {
     fs::read_to_string(t.store.join("log/public-key"))
         .expect("public key")
@@ -330,16 +345,8 @@ fn latest_size(t: &TestStore) -> u64 {
 
 #[test]
 fn r19_tokens_from_a_real_tsa_are_kept_checked_and_accepted_by_openssl() {
-    let t = TestStore::new();
-    let tsa = Tsa::start(&t.path("tsa"), 0);
+    let (t, tsa) = time_stamped_store(0);
     let ca = tsa.ca.to_str().expect("utf-8");
-    configure(
-        &t,
-        &format!(
-            "[timestamping]\nurl = \"{}\"\ncertificates = \"{ca}\"\ntimeout_seconds = 10\n",
-            tsa.url
-        ),
-    );
     let out = t.run(&[&fixture("email/eml/plain.eml")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
@@ -406,16 +413,8 @@ fn r19_tokens_from_a_real_tsa_are_kept_checked_and_accepted_by_openssl() {
 
 #[test]
 fn r19_a_tsa_that_does_not_answer_loses_nothing_and_is_reported() {
-    let t = TestStore::new();
-    let tsa = Tsa::start(&t.path("tsa"), 3);
+    let (t, tsa) = time_stamped_store(3);
     let ca = tsa.ca.to_str().expect("utf-8");
-    configure(
-        &t,
-        &format!(
-            "[timestamping]\nurl = \"{}\"\ncertificates = \"{ca}\"\ntimeout_seconds = 10\n",
-            tsa.url
-        ),
-    );
     assert_eq!(
         t.run(&[&fixture("email/eml/plain.eml")]).status.code(),
         Some(0)
@@ -610,16 +609,8 @@ fn r19_a_quorum_of_witnesses_and_a_tampered_cosignature() {
 #[test]
 fn r19_a_rewritten_history_cannot_be_backdated_past_the_tsa() {
     use crate::trail::{bundle, forge_log, run_reports, split_entries};
-    let t = TestStore::new();
-    let tsa = Tsa::start(&t.path("tsa"), 0);
+    let (t, tsa) = time_stamped_store(0);
     let ca = tsa.ca.to_str().expect("utf-8");
-    configure(
-        &t,
-        &format!(
-            "[timestamping]\nurl = \"{}\"\ncertificates = \"{ca}\"\n",
-            tsa.url
-        ),
-    );
     assert_eq!(
         t.run(&[&fixture("email/eml/plain.eml")]).status.code(),
         Some(0)

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 use signed_note::Note;
 use spoor_normalize::cosign::CosignatureVerifier;
+use spoor_normalize::format_epoch_seconds;
 use spoor_normalize::timestamp;
 
 use crate::config::{StoreConfig, TimestampingSettings, WitnessSettings};
@@ -109,10 +110,6 @@ fn failed(kind: &'static str, by: String, detail: String) -> Attestation {
     }
 }
 
-fn utc(seconds: i64) -> String {
-    jiff::Timestamp::from_second(seconds).map_or_else(|_| format!("{seconds} s"), |t| t.to_string())
-}
-
 fn agent(timeout: Option<u64>) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout.map_or(DEFAULT_TIMEOUT, Duration::from_secs)))
@@ -165,7 +162,11 @@ fn time_stamp(
                     kind: "timestamp",
                     by,
                     ok: true,
-                    detail: format!("{} (signed by {})", utc(stamp.time), stamp.signer),
+                    detail: format!(
+                        "{} (signed by {})",
+                        format_epoch_seconds(stamp.time),
+                        stamp.signer
+                    ),
                 },
                 Err(e) => failed("timestamp", by, format!("{}: {e}", path.display())),
             }
@@ -240,7 +241,7 @@ fn cosign(
                     kind: "cosignature",
                     by,
                     ok: true,
-                    detail: utc(i64::try_from(time).unwrap_or(i64::MAX)),
+                    detail: format_epoch_seconds(i64::try_from(time).unwrap_or(i64::MAX)),
                 });
             }
             Err(why) => done.push(failed("cosignature", by, why)),

@@ -29,7 +29,9 @@ pub use record::{
     BlobRef, Conversation, Deletion, Links, Locator, Party, Recipient, Record, RecordId,
     RecordKind, Revision, Source, RECORD_SCHEMA,
 };
-pub use time::{format_utc, format_wall, Ambiguity, FoldChoice, RecordTime, Zone};
+pub use time::{
+    format_epoch_seconds, format_utc, format_wall, Ambiguity, FoldChoice, RecordTime, Zone,
+};
 
 /// Errors of the record model. Each names the offending value.
 #[derive(Debug, thiserror::Error)]

@@ -161,6 +161,12 @@ pub fn format_utc(ts: Timestamp) -> String {
     text
 }
 
+/// Formats seconds since the Unix epoch as [`format_utc`] does; a number
+/// out of jiff's range is written as it is, with an `s`.
+pub fn format_epoch_seconds(seconds: i64) -> String {
+    Timestamp::from_second(seconds).map_or_else(|_| format!("{seconds} s"), format_utc)
+}
+
 /// Formats a wall-clock time as ISO 8601 without zone,
 /// `2024-03-14T09:05:00`: seconds always present, fractional digits only
 /// when non-zero (as jiff prints it).

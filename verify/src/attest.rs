@@ -12,6 +12,7 @@ use std::path::Path;
 
 use signed_note::Note;
 use spoor_normalize::cosign::CosignatureVerifier;
+use spoor_normalize::format_epoch_seconds;
 use spoor_normalize::tiles::{entries_path, TILE_WIDTH};
 use spoor_normalize::timestamp::{self, Stamp};
 use x509_cert::Certificate;
@@ -171,9 +172,9 @@ fn check_tokens(
                     format!(
                         "checkpoint {size} was time-stamped at {}, {} h after the run or check it seals says it began ({}): \
                          a history written later with earlier dates, or a run that took that long",
-                        utc(stamp.time),
+                        format_epoch_seconds(stamp.time),
                         (stamp.time - sealed) / 3600,
-                        utc(sealed)
+                        format_epoch_seconds(sealed)
                     ),
                 );
             } else if stamp.time + CLOCK_SKEW < sealed {
@@ -182,8 +183,8 @@ fn check_tokens(
                     &place,
                     format!(
                         "checkpoint {size} was time-stamped at {}, before the run or check it seals began ({})",
-                        utc(stamp.time),
-                        utc(sealed)
+                        format_epoch_seconds(stamp.time),
+                        format_epoch_seconds(sealed)
                     ),
                 );
             }
@@ -195,8 +196,8 @@ fn check_tokens(
                     place,
                     format!(
                         "says checkpoint {size} existed at {}, before checkpoint {earlier} ({}): the log's history was rewritten",
-                        utc(stamp.time),
-                        utc(before.time)
+                        format_epoch_seconds(stamp.time),
+                        format_epoch_seconds(before.time)
                     ),
                 );
             }
@@ -207,7 +208,7 @@ fn check_tokens(
     match last {
         Some((size, stamp)) if size == latest => report.notes.push(format!(
             "the latest checkpoint (size {size}) existed by {}, says the time-stamping authority {}",
-            utc(stamp.time),
+            format_epoch_seconds(stamp.time),
             stamp.signer
         )),
         Some((size, stamp)) => report.problem(
@@ -216,7 +217,7 @@ fn check_tokens(
             format!(
                 "the latest checkpoint has no valid time-stamp token; the last time-stamped one is of size {size} ({}): \
                  either the authority did not answer (the run report says so) or the history after it was rewritten",
-                utc(stamp.time)
+                format_epoch_seconds(stamp.time)
             ),
         ),
         None => report.problem(
@@ -316,11 +317,7 @@ fn check_cosignatures(
     for (name, time) in at_latest {
         report.notes.push(format!(
             "the latest checkpoint (size {latest}) was cosigned by the witness {name} at {}",
-            utc(i64::try_from(time).unwrap_or(i64::MAX))
+            format_epoch_seconds(i64::try_from(time).unwrap_or(i64::MAX))
         ));
     }
-}
-
-fn utc(seconds: i64) -> String {
-    jiff::Timestamp::from_second(seconds).map_or_else(|_| format!("{seconds} s"), |t| t.to_string())
 }
