@@ -1,6 +1,7 @@
 //! `spoor`: the command line. It parses flags, opens the store, calls the
 //! crates and prints; all logic lives in the crates.
 
+mod reading;
 mod witness;
 
 use std::io::Write;
@@ -11,7 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use spoor_archive::{
-    DateOrder, Fixity, InboxOptions, InitOptions, Passphrase, RecoveryKey, RunProgress, Store,
+    DateOrder, Fixity, InboxOptions, InitOptions, Passphrase, RecoveryKey, RunProgress, Selection,
+    Store,
 };
 
 /// Exit code when the command could not run at all.
@@ -202,6 +204,20 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Print one conversation (by its id, as `spoor export html` and
+    /// `search` show it) or one record (by its id) for reading.
+    #[command(after_help = PLAIN_EXIT_CODES)]
+    Show {
+        /// The store folder.
+        #[arg(long)]
+        store: PathBuf,
+        /// A conversation id or a record id.
+        target: String,
+    },
+    /// Export for people: `html` writes a self-contained static site of
+    /// the selected conversations (open its index.html in a browser).
+    #[command(subcommand, after_help = PLAIN_EXIT_CODES)]
+    Export(ExportCommand),
     /// Witness other stores' logs (C2SP tlog-witness): cosign each new
     /// checkpoint that is consistent with the last one cosigned.
     #[command(subcommand, after_help = PLAIN_EXIT_CODES)]
@@ -209,6 +225,68 @@ enum Command {
     /// Print spoor's manual page (roff), e.g. `spoor man > spoor.1`.
     #[command(after_help = PLAIN_EXIT_CODES)]
     Man,
+}
+
+/// What `spoor export` writes.
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// A static site: an index of conversations and one page per
+    /// conversation, attachments and evidence bundles beside them.
+    Html {
+        /// The store folder.
+        #[arg(long)]
+        store: PathBuf,
+        /// Where to write the site (a new or empty folder).
+        #[arg(long)]
+        out: PathBuf,
+        /// The log's public key, obtained out of band, to check each
+        /// message's coverage against (default: the store's own).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        #[command(flatten)]
+        selection: SelectionArgs,
+    },
+}
+
+/// Which records: every filter given must hold.
+#[derive(clap::Args, Clone, Default)]
+struct SelectionArgs {
+    /// Only this conversation (repeat for several).
+    #[arg(long = "conversation")]
+    conversations: Vec<String>,
+    /// Sender contains this (name or address, any case).
+    #[arg(long)]
+    from: Option<String>,
+    /// Sender or a recipient contains this.
+    #[arg(long, visible_alias = "to")]
+    participant: Option<String>,
+    /// Source format, or its start (`signal/` for all of Signal).
+    #[arg(long)]
+    source_format: Option<String>,
+    /// From this UTC time or date on (e.g. 2024-03-01).
+    #[arg(long)]
+    since: Option<String>,
+    /// Up to this UTC time, or through this date.
+    #[arg(long)]
+    until: Option<String>,
+    /// Record kind: message, email, system-event.
+    #[arg(long)]
+    kind: Option<String>,
+}
+
+impl From<SelectionArgs> for Selection {
+    fn from(args: SelectionArgs) -> Selection {
+        Selection {
+            conversations: args.conversations,
+            records: Vec::new(),
+            from: args.from,
+            participant: args.participant,
+            source_format: args.source_format,
+            since: args.since,
+            until: args.until,
+            kind: args.kind,
+        }
+    }
 }
 
 /// The flags of `spoor run`.
@@ -457,6 +535,27 @@ fn execute(command: Command) -> anyhow::Result<u8> {
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "spoor", &mut out);
+            Ok(0)
+        }
+        Command::Show { store, target } => reading::show(&mut out, &Store::open(&store)?, &target),
+        Command::Export(ExportCommand::Html {
+            store,
+            out: dir,
+            pubkey,
+            selection,
+        }) => {
+            let opened = Store::open(&store)?;
+            let key = pubkey.as_deref().map(read_public_key).transpose()?;
+            let done = reading::export_html(&opened, &selection.into(), &dir, key.as_deref())?;
+            writeln!(
+                out,
+                "wrote {}: {} conversations, {} records ({} covered by the signed log), {} attachments",
+                dir.join("index.html").display(),
+                done.conversations,
+                done.records,
+                done.covered,
+                done.blobs
+            )?;
             Ok(0)
         }
         Command::Witness(command) => witness::witness_command(&mut out, command),

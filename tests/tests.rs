@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod disk;
 mod notify;
+mod reading;
 mod run;
 mod signal;
 mod tamper;

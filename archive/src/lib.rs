@@ -33,6 +33,7 @@ mod log;
 mod notify;
 mod package;
 mod prove;
+mod reading;
 mod run;
 mod stage;
 mod store;
@@ -44,6 +45,7 @@ pub use config::{StoreConfig, TimestampingSettings, WitnessSettings, STORE_FORMA
 pub use inbox::InboxOptions;
 pub use lock::FixityLock;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
+pub use reading::{ArchivedRecord, ConversationSummary, Selection};
 pub use run::report::{Fixity, InputReport, InputStatus, ReasonCount, RunProgress, RunReport};
 pub use spoor_ingest::{DateOrder, Passphrase, RecoveryKey};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};

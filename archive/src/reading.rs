@@ -1,0 +1,334 @@
+//! Reading the archive as people do: which conversations there are, and
+//! the messages of one in order, read back from the packages (the
+//! catalogue only says where they are). The pages and the terminal view
+//! are the `spoor` command's; this is what they read.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+
+use rusqlite::types::Value as SqlValue;
+use spoor_normalize::Record;
+
+use crate::fsutil::with_path;
+use crate::store::Store;
+use crate::Error;
+
+/// Which records to read: every filter given must hold.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Conversation ids (any of them).
+    pub conversations: Vec<String>,
+    /// Record ids (any of them).
+    pub records: Vec<String>,
+    /// Sender contains this (name or address, case-insensitive).
+    pub from: Option<String>,
+    /// Sender or a recipient contains this.
+    pub participant: Option<String>,
+    /// Source format, e.g. `whatsapp/text` (a prefix such as `signal/`
+    /// matches every Signal format).
+    pub source_format: Option<String>,
+    /// From this UTC time on (RFC 3339, or a date).
+    pub since: Option<String>,
+    /// Before this UTC time (RFC 3339, or a date: that whole day included).
+    pub until: Option<String>,
+    /// Record kind: `message`, `email`, `system-event`.
+    pub kind: Option<String>,
+}
+
+impl Selection {
+    /// The SQL condition over `records r JOIN packages p` and its values.
+    pub(crate) fn condition(&self) -> (String, Vec<SqlValue>) {
+        let mut clauses = vec!["1".to_owned()];
+        let mut values = Vec::new();
+        for (column, any) in [
+            ("coalesce(r.conversation, '')", &self.conversations),
+            ("r.id", &self.records),
+        ] {
+            if !any.is_empty() {
+                let first = values.len() + 1;
+                values.extend(any.iter().map(|v| SqlValue::Text(v.clone())));
+                let places: Vec<String> = (first..=values.len()).map(|n| format!("?{n}")).collect();
+                clauses.push(format!("{column} IN ({})", places.join(", ")));
+            }
+        }
+        let mut add = |clause: &str, value: String| {
+            values.push(SqlValue::Text(value));
+            clauses.push(clause.replace('?', &format!("?{}", values.len())));
+        };
+        if let Some(from) = &self.from {
+            add("instr(lower(r.sender), lower(?)) > 0", from.clone());
+        }
+        if let Some(who) = &self.participant {
+            add(
+                "(instr(lower(r.sender), lower(?)) > 0 OR instr(lower(r.recipients), lower(?)) > 0)",
+                who.clone(),
+            );
+        }
+        if let Some(format) = &self.source_format {
+            add("substr(p.format, 1, length(?)) = ?", format.clone());
+        }
+        if let Some(since) = &self.since {
+            add("r.time_utc >= ?", since.clone());
+        }
+        if let Some(until) = &self.until {
+            // A bare date means the whole day: compare with the next
+            // possible text after it.
+            let bound = if until.len() == 10 {
+                format!("{until}U")
+            } else {
+                until.clone()
+            };
+            add("r.time_utc < ?", bound);
+        }
+        if let Some(kind) = &self.kind {
+            add("r.kind = ?", kind.clone());
+        }
+        (clauses.join(" AND "), values)
+    }
+}
+
+/// One conversation, as the index of the reading room lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ConversationSummary {
+    /// The conversation id (`conversation.id` of its records).
+    pub id: String,
+    /// Its title, if any record names one.
+    pub title: Option<String>,
+    /// The source format(s) of its packages, e.g. `whatsapp/text`.
+    pub source_format: String,
+    /// Senders, most frequent first.
+    pub participants: Vec<String>,
+    /// UTC time of its first and last dated record.
+    pub first: Option<String>,
+    /// See `first`.
+    pub last: Option<String>,
+    /// Records selected.
+    pub records: u64,
+}
+
+/// One archived record, read back from its package.
+#[derive(Clone, Debug)]
+pub struct ArchivedRecord {
+    /// The record.
+    pub record: Record,
+    /// The record line exactly as in `records.jsonl`.
+    pub line: Vec<u8>,
+    /// The package holding it, and its path in the store.
+    pub package_id: String,
+    /// See `package_id`.
+    pub package_path: String,
+    /// Its index in the log, when the catalogue knows one.
+    pub log_index: Option<u64>,
+}
+
+/// A record line to read: its number and its log index.
+type WantedLine = (u64, Option<u64>);
+
+impl Store {
+    /// The conversations with selected records, most recent first.
+    ///
+    /// # Errors
+    /// A catalogue that cannot be read.
+    pub fn conversations(&self, selection: &Selection) -> Result<Vec<ConversationSummary>, Error> {
+        let catalog = self.catalog()?;
+        let conn = catalog.connection();
+        let (condition, values) = selection.condition();
+        let err = |e: rusqlite::Error| Error::Catalog {
+            path: "catalog.sqlite".into(),
+            reason: e.to_string(),
+        };
+        let mut statement = conn
+            .prepare(&format!(
+                "SELECT coalesce(r.conversation, ''), group_concat(DISTINCT p.format), min(r.time_utc), max(r.time_utc), count(*)
+                 FROM records r JOIN packages p ON p.id = r.package_id WHERE {condition}
+                 GROUP BY coalesce(r.conversation, '') ORDER BY max(r.time_utc) DESC, 1"
+            ))
+            .map_err(err)?;
+        let mut out = statement
+            .query_map(rusqlite::params_from_iter(values.iter()), |row| {
+                Ok(ConversationSummary {
+                    id: row.get(0)?,
+                    title: None,
+                    source_format: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    participants: Vec::new(),
+                    first: row.get(2)?,
+                    last: row.get(3)?,
+                    records: row.get::<_, i64>(4)?.try_into().unwrap_or(0),
+                })
+            })
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(err)?;
+        let mut senders = conn
+            .prepare_cached(
+                "SELECT sender, count(*) FROM records WHERE coalesce(conversation, '') = ?1 AND sender IS NOT NULL AND sender != ''
+                 GROUP BY sender ORDER BY count(*) DESC, sender LIMIT 12",
+            )
+            .map_err(err)?;
+        for summary in &mut out {
+            summary.participants = senders
+                .query_map([&summary.id], |row| row.get::<_, String>(0))
+                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                .map_err(err)?;
+        }
+        drop(senders);
+        // The title is in the records; one line of each conversation says it.
+        for summary in &mut out {
+            let selection = Selection {
+                conversations: vec![summary.id.clone()],
+                ..Selection::default()
+            };
+            if let Some(first) = self.records_where(&selection, Some(1))?.into_iter().next() {
+                summary.title = first.record.conversation.title.or(first.record.subject);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The selected records, in time order (records without a time keep
+    /// their place in their package), read back from the packages.
+    ///
+    /// # Errors
+    /// A catalogue or package that cannot be read, or a record line that
+    /// is not where the catalogue says (run `spoor reindex`).
+    pub fn records(&self, selection: &Selection) -> Result<Vec<ArchivedRecord>, Error> {
+        let mut records = self.records_where(selection, None)?;
+        records.sort_by(|a, b| {
+            let key = |r: &ArchivedRecord| r.record.time.utc.clone();
+            match (key(a), key(b)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => std::cmp::Ordering::Equal,
+            }
+        });
+        Ok(records)
+    }
+
+    fn records_where(
+        &self,
+        selection: &Selection,
+        limit: Option<u32>,
+    ) -> Result<Vec<ArchivedRecord>, Error> {
+        let catalog = self.catalog()?;
+        let (condition, values) = selection.condition();
+        let err = |e: rusqlite::Error| Error::Catalog {
+            path: "catalog.sqlite".into(),
+            reason: e.to_string(),
+        };
+        let limit = limit.map_or(String::new(), |n| format!(" LIMIT {n}"));
+        let mut statement = catalog
+            .connection()
+            .prepare(&format!(
+                "SELECT r.package_id, p.path, r.line, r.log_index FROM records r JOIN packages p ON p.id = r.package_id
+                 WHERE {condition} ORDER BY p.path, r.line{limit}"
+            ))
+            .map_err(err)?;
+        let places = statement
+            .query_map(rusqlite::params_from_iter(values.iter()), |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, Option<i64>>(3)?,
+                ))
+            })
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(err)?;
+        // Each package is read once, in line order.
+        let mut by_package: BTreeMap<(String, String), Vec<WantedLine>> = BTreeMap::new();
+        for (package_id, path, line, index) in places {
+            by_package.entry((package_id, path)).or_default().push((
+                u64::try_from(line).unwrap_or(0),
+                index.and_then(|i| u64::try_from(i).ok()),
+            ));
+        }
+        let mut out = Vec::new();
+        for ((package_id, path), lines) in by_package {
+            self.read_lines(&package_id, &path, &lines, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn read_lines(
+        &self,
+        package_id: &str,
+        package_path: &str,
+        wanted: &[WantedLine],
+        out: &mut Vec<ArchivedRecord>,
+    ) -> Result<(), Error> {
+        let zip_path = self.root.join(package_path);
+        let bad = |reason: String| Error::Package {
+            path: zip_path.clone(),
+            reason,
+        };
+        let mut archive =
+            zip::ZipArchive::new(File::open(&zip_path).map_err(with_path(&zip_path))?)
+                .map_err(|e| bad(e.to_string()))?;
+        let records = archive
+            .by_name(&format!("{package_id}/data/records.jsonl"))
+            .map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
+        let mut wanted = wanted.iter().peekable();
+        for (number, line) in BufReader::new(records).split(b'\n').enumerate() {
+            let Some(&&(line_number, log_index)) = wanted.peek() else {
+                break;
+            };
+            if number as u64 + 1 != line_number {
+                continue;
+            }
+            wanted.next();
+            let line = line.map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
+            let record: Record = serde_json::from_slice(&line)
+                .map_err(|e| bad(format!("data/records.jsonl line {line_number}: {e}")))?;
+            out.push(ArchivedRecord {
+                record,
+                line,
+                package_id: package_id.to_owned(),
+                package_path: package_path.to_owned(),
+                log_index,
+            });
+        }
+        if let Some((line_number, _)) = wanted.next() {
+            return Err(bad(format!(
+                "data/records.jsonl has no line {line_number}; run spoor reindex"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies the blob `sha256` of the package at `package_path` (as in
+    /// [`ArchivedRecord`]) to `to`, checking its hash on the way; returns
+    /// its size.
+    ///
+    /// # Errors
+    /// A package that cannot be read, a blob it does not hold, or one
+    /// whose bytes do not hash to its name.
+    pub fn copy_blob(
+        &self,
+        package_id: &str,
+        package_path: &str,
+        sha256: &str,
+        to: &mut impl Write,
+    ) -> Result<u64, Error> {
+        let zip_path = self.root.join(package_path);
+        let bad = |reason: String| Error::Package {
+            path: zip_path.clone(),
+            reason,
+        };
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad(format!("{sha256:?} is not a blob digest")));
+        }
+        let mut archive =
+            zip::ZipArchive::new(File::open(&zip_path).map_err(with_path(&zip_path))?)
+                .map_err(|e| bad(e.to_string()))?;
+        let name = format!("{package_id}/data/blobs/sha256/{}/{sha256}", &sha256[..2]);
+        let blob = archive
+            .by_name(&name)
+            .map_err(|e| bad(format!("{name}: {e}")))?;
+        let mut hashing = spoor_normalize::HashingReader::new(blob);
+        let copied = io::copy(&mut hashing, to).map_err(|e| bad(format!("{name}: {e}")))?;
+        let (digest, _) = hashing.finish();
+        if digest.to_hex() != sha256 {
+            return Err(bad(format!("{name}: its bytes do not hash to its name")));
+        }
+        Ok(copied)
+    }
+}

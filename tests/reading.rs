@@ -1,0 +1,448 @@
+//! The reading room (#20): `spoor export html` opened in a real browser
+//! (headless Chromium, installed by .ci/run), and `spoor show`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{fixture, spoor, text, write_zip, TestStore};
+
+/// A PNG of `width` × `height` pixels in two colours, made here (stored
+/// deflate blocks, so no compressor is needed).
+fn png(width: u32, height: u32) -> Vec<u8> {
+    fn crc(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for byte in bytes {
+            crc ^= u32::from(*byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&u32::try_from(data.len()).expect("small").to_be_bytes());
+        let mut typed = kind.to_vec();
+        typed.extend_from_slice(data);
+        out.extend_from_slice(&typed);
+        out.extend_from_slice(&crc(&typed).to_be_bytes());
+    }
+    let mut raw = Vec::new();
+    for y in 0..height {
+        raw.push(0); // no filter
+        for x in 0..width {
+            let blue = (x / 8 + y / 8) % 2 == 0;
+            raw.extend_from_slice(if blue {
+                &[0x2f, 0x7d, 0xe1]
+            } else {
+                &[0xf2, 0xb1, 0x34]
+            });
+        }
+    }
+    let mut zlib = vec![0x78, 0x01];
+    for (i, block) in raw.chunks(65_535).enumerate() {
+        let last = (i + 1) * 65_535 >= raw.len();
+        zlib.push(u8::from(last));
+        let len = u16::try_from(block.len()).expect("block");
+        zlib.extend_from_slice(&len.to_le_bytes());
+        zlib.extend_from_slice(&(!len).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in &raw {
+        a = (a + u32::from(*byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &header);
+    chunk(&mut out, b"IDAT", &zlib);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+const HOSTILE: &str = "<script>document.title='pwned'</script><img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">";
+
+/// A Dutch Android WhatsApp export (the zip the app shares) with a
+/// picture, hostile markup, right-to-left text, emoji, a terminal escape
+/// and a long message.
+fn whatsapp_export(dir: &Path) -> PathBuf {
+    let export = dir.join("WhatsApp-chat met Kade.zip");
+    let long = "Lang verslag van het overleg over de kademuur. ".repeat(60);
+    let chat = format!(
+        "06-06-2024 09:00 - Anne de Vries: Goedemorgen 👋 allemaal\n\
+         06-06-2024 09:01 - Bram Jansen: {HOSTILE}\n\
+         06-06-2024 09:02 - Samira El Amrani: مرحبا، هل قرأتم المحضر؟\n\
+         06-06-2024 09:03 - Anne de Vries: Schets kademuur.png (bestand bijgevoegd)\n\
+         Zie de schets\n\
+         06-06-2024 09:04 - Bram Jansen: {long}\n\
+         07-06-2024 10:00 - Bram Jansen: scherm\u{1b}[2Jweg\n"
+    );
+    write_zip(
+        &export,
+        &[
+            ("WhatsApp-chat met Kade.txt".to_owned(), chat.into_bytes()),
+            ("Schets kademuur.png".to_owned(), png(96, 64)),
+        ],
+    );
+    export
+}
+
+/// Headless Chromium as the environment allows it: no sandbox (root),
+/// no GPU, no network of its own, a fresh profile.
+fn chromium(profile: &Path) -> Command {
+    let mut command = Command::new("chromium");
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ]);
+    command.arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
+/// The DOM of `page` after the browser ran whatever it would run.
+fn dom(profile: &Path, page: &Path) -> String {
+    let out = chromium(profile)
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.stdout.is_empty(),
+        "no DOM of {}: {}",
+        page.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 DOM")
+}
+
+/// Takes a screenshot of `page`; returns the PNG's width and height.
+fn screenshot(profile: &Path, page: &Path, png: &Path) -> (u32, u32) {
+    let out = chromium(profile)
+        .arg("--window-size=900,1200")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = fs::read(png).expect("screenshot");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    // A page of text in colours, not a blank or an error page.
+    assert!(bytes.len() > 20_000, "{} bytes only", bytes.len());
+    (size(16), size(20))
+}
+
+/// The index page, with the escaped slashes of its links as slashes.
+fn index_text(site: &Path) -> String {
+    fs::read_to_string(site.join("index.html"))
+        .expect("index")
+        .replace("&#x2f;", "/")
+}
+
+/// The page of the conversation whose title cell says `title`.
+fn page_of(site: &Path, title: &str) -> PathBuf {
+    let index = index_text(site);
+    let at = index
+        .find(&format!(">{title}</a>"))
+        .unwrap_or_else(|| panic!("{title} not in the index"));
+    let href = index[..at].rsplit("href=\"").next().expect("href");
+    site.join(href.split('"').next().expect("quote"))
+}
+
+fn articles(dom: &str) -> Vec<&str> {
+    dom.split("<article ").skip(1).collect()
+}
+
+#[test]
+fn r20_every_format_reads_as_a_conversation_in_a_real_browser() {
+    let t = TestStore::new();
+    let export = whatsapp_export(t.dir.path());
+    let out = t.run(&[
+        &export,
+        &fixture("signal/plaintext-export"),
+        &fixture("teams/chat-pages"),
+        &fixture("email/mbox/mboxrd.mbox"),
+    ]);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out));
+    let site = t.path("site");
+    let store = t.store.to_str().expect("utf-8");
+    let out = spoor(&[
+        "export",
+        "html",
+        "--store",
+        store,
+        "--out",
+        site.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("covered by the signed log"),
+        "{}",
+        text(&out)
+    );
+    let profile = t.path("chromium-profile");
+
+    // WhatsApp: every message, in order, escaped, the picture inline.
+    let page = page_of(&site, "Kade");
+    let whatsapp = dom(&profile, &page);
+    let messages = articles(&whatsapp);
+    assert_eq!(messages.len(), 6, "{whatsapp}");
+    let order = [
+        "Goedemorgen",
+        "&lt;script&gt;",
+        "مرحبا",
+        "Zie de schets",
+        "Lang verslag",
+        "scherm",
+    ];
+    let mut at = 0;
+    for expected in order {
+        let found = whatsapp[at..]
+            .find(expected)
+            .unwrap_or_else(|| panic!("{expected} missing or out of order"));
+        at += found;
+    }
+    // The hostile message is text: no script ran, no element was made.
+    assert!(
+        !whatsapp.contains("<script"),
+        "a script element in the page"
+    );
+    assert!(
+        !whatsapp.contains("data-pwned=\"1\""),
+        "an injected handler ran"
+    );
+    assert!(!whatsapp.contains("<title>pwned"), "an injected script ran");
+    assert!(whatsapp.contains("&lt;img src=x onerror="), "{whatsapp}");
+    assert!(
+        whatsapp.contains("dir=\"auto\""),
+        "right-to-left text needs dir=auto"
+    );
+    assert_eq!(
+        whatsapp.matches("class=\"day\"").count(),
+        2,
+        "two days, two separators"
+    );
+    assert!(
+        whatsapp.contains("<img src=\"../blobs/"),
+        "the picture is shown inline: {whatsapp}"
+    );
+    let picture = whatsapp
+        .split("<img src=\"../")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("src");
+    assert!(
+        site.join(picture).exists(),
+        "the picture is copied beside the page"
+    );
+    for message in &messages {
+        assert!(message.contains("in the signed log"), "{message}");
+        assert!(
+            message.contains("title=\"UTC 2024-06-0"),
+            "UTC on hover: {message}"
+        );
+    }
+    // Each message's evidence bundle proves it offline.
+    let evidence = messages[0]
+        .split("href=\"../evidence/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("evidence link");
+    let key = t.store.join("log/public-key");
+    let proof = spoor(&[
+        "verify-proof",
+        site.join("evidence")
+            .join(evidence)
+            .to_str()
+            .expect("utf-8"),
+        "--pubkey",
+        key.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(proof.status.code(), Some(0), "{}", text(&proof));
+
+    // Signal: a reply linked to its target, a reaction, both versions of
+    // an edited message, a deletion.
+    let signal = dom(&profile, &page_of(&site, "Bram Jansen"));
+    let reply = signal
+        .split("class=\"reply\">Reply to <a href=\"#r-")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a linked reply");
+    assert!(
+        signal.contains(&format!("id=\"r-{reply}\"")),
+        "the reply's target is on the page"
+    );
+    assert!(signal.contains("👍 by Anne de Vries"), "{signal}");
+    let group = dom(&profile, &page_of(&site, "Projectgroep Kade"));
+    assert!(group.contains("Edited later: <a href=\"#r-"), "{group}");
+    assert!(
+        group.contains("Edited: this replaces <a href=\"#r-"),
+        "{group}"
+    );
+    assert!(group.contains("Message deleted by Bram Jansen"), "{group}");
+
+    // Teams and e-mail: senders, and an e-mail's subject and headers.
+    let index = index_text(&site);
+    assert!(
+        index.contains("teams/folder") && index.contains("email/mbox"),
+        "{index}"
+    );
+    let teams = site.join(
+        index
+            .split("teams/folder")
+            .next()
+            .and_then(|s| s.rsplit("href=\"").next())
+            .and_then(|s| s.split('"').next())
+            .expect("teams page"),
+    );
+    let teams_dom = dom(&profile, &teams);
+    assert!(articles(&teams_dom).len() >= 3, "{teams_dom}");
+    let email = site.join(
+        index
+            .split("email/mbox")
+            .next()
+            .and_then(|s| s.rsplit("href=\"").next())
+            .and_then(|s| s.split('"').next())
+            .expect("e-mail page"),
+    );
+    let email_dom = dom(&profile, &email);
+    assert!(email_dom.contains("class=\"subject\""), "{email_dom}");
+    assert!(email_dom.contains("<dt>From</dt>"), "{email_dom}");
+
+    // A screenshot of each, at the size asked for.
+    for (name, page) in [
+        ("whatsapp", &page),
+        ("signal", &page_of(&site, "Bram Jansen")),
+        ("teams", &teams),
+        ("email", &email),
+    ] {
+        let shot = t.path(&format!("{name}.png"));
+        assert_eq!(screenshot(&profile, page, &shot), (900, 1200), "{name}");
+    }
+}
+
+#[test]
+fn r20_a_selection_exports_only_what_it_names() {
+    let t = TestStore::new();
+    let out = t.run(&[
+        &fixture("signal/plaintext-export"),
+        &fixture("teams/chat-pages"),
+    ]);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out));
+    let store = t.store.to_str().expect("utf-8");
+    let site = t.path("site");
+    let out = spoor(&[
+        "export",
+        "html",
+        "--store",
+        store,
+        "--out",
+        site.to_str().expect("utf-8"),
+        "--source-format",
+        "signal/",
+        "--from",
+        "bram",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let index = index_text(&site);
+    assert!(!index.contains("teams/"), "{index}");
+    let pages: Vec<_> = fs::read_dir(site.join("c"))
+        .expect("pages")
+        .flatten()
+        .collect();
+    assert!(!pages.is_empty());
+    for page in pages {
+        let html = fs::read_to_string(page.path()).expect("page");
+        for article in articles(&html) {
+            assert!(
+                article.contains("class=\"sender\"") && article.to_lowercase().contains(">bram"),
+                "{article}"
+            );
+        }
+    }
+    // A second export into the same folder is refused, not mixed in.
+    let again = spoor(&[
+        "export",
+        "html",
+        "--store",
+        store,
+        "--out",
+        site.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("not empty"), "{}", text(&again));
+}
+
+#[test]
+fn r20_show_prints_a_conversation_and_a_record_safely() {
+    let t = TestStore::new();
+    let export = whatsapp_export(t.dir.path());
+    assert!(matches!(t.run(&[&export]).status.code(), Some(0 | 3)));
+    let store = t.store.to_str().expect("utf-8");
+    let out = spoor(&["show", "--store", store, "whatsapp:Kade"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(shown.starts_with("Kade — 6 records"), "{shown}");
+    assert!(shown.contains("── 2024-06-06, Thursday ──"), "{shown}");
+    assert!(
+        shown.contains("09:00  Anne de Vries: Goedemorgen"),
+        "{shown}"
+    );
+    // A terminal escape in a message is shown, not obeyed.
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+    assert!(shown.contains("scherm\\u{1b}[2Jweg"), "{shown}");
+    let id = shown
+        .lines()
+        .find(|l| l.contains("Goedemorgen"))
+        .and_then(|l| l.rsplit('[').next())
+        .map(|s| s.trim_end_matches(']').to_owned())
+        .expect("short id");
+    let hits = spoor(&["search", "--store", store, "--json", "Goedemorgen"]);
+    let doc: serde_json::Value = serde_json::from_slice(&hits.stdout).expect("json");
+    let full = doc["hits"][0]["id"].as_str().expect("id").to_owned();
+    assert!(full.starts_with(&id));
+    let out = spoor(&["show", "--store", store, &full]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("record      {full}")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("sender      Anne de Vries"),
+        "{}",
+        text(&out)
+    );
+    let unknown = spoor(&["show", "--store", store, "nothing-like-this"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert!(
+        text(&unknown).contains("neither a conversation id nor a record id"),
+        "{}",
+        text(&unknown)
+    );
+}
