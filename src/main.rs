@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use spoor_archive::{
-    DateOrder, Fixity, InboxOptions, InitOptions, Passphrase, RecoveryKey, RunProgress, Selection,
-    Store,
+    DateOrder, Fixity, InboxOptions, InitOptions, Passphrase, RecoveryKey, RunProgress,
+    SearchOrder, SearchQuery, Selection, Store,
 };
 
 /// Exit code when the command could not run at all.
@@ -182,20 +182,31 @@ enum Command {
         #[arg(long)]
         store: PathBuf,
     },
-    /// Full-text search over archived records (SQLite FTS5 syntax).
+    /// Search archived records: words (SQLite FTS5 syntax: `besluit`,
+    /// `"optie B"`, `kade*`, `a OR b`) in subject, text and people, and/or
+    /// filters; prints each hit with the words around the match.
     #[command(after_help = PLAIN_EXIT_CODES)]
     Search {
         /// The store folder.
         #[arg(long)]
         store: PathBuf,
-        /// Most results shown.
+        /// Most hits shown.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Hits skipped first (the next page: --offset 50).
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+        /// Order: relevance (best match first; by time without words) or
+        /// time (oldest first).
+        #[arg(long, value_enum, default_value_t = SortOrder::Relevance)]
+        sort: SortOrder,
         /// Print results as JSON.
         #[arg(long)]
         json: bool,
-        /// The query.
-        query: String,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// The words; without them, every record the filters select.
+        query: Option<String>,
     },
     /// Print shell completions for spoor (bash, zsh, fish, elvish,
     /// powershell), e.g. `spoor completions bash > /etc/bash_completion.d/spoor`.
@@ -225,6 +236,13 @@ enum Command {
     /// Print spoor's manual page (roff), e.g. `spoor man > spoor.1`.
     #[command(after_help = PLAIN_EXIT_CODES)]
     Man,
+}
+
+/// `spoor search --sort`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SortOrder {
+    Relevance,
+    Time,
 }
 
 /// What `spoor export` writes.
@@ -497,38 +515,41 @@ fn execute(command: Command) -> anyhow::Result<u8> {
         Command::Search {
             store,
             limit,
+            offset,
+            sort,
             json,
+            selection,
             query,
         } => {
             let store = Store::open(&store)?;
-            let hits = store.search(&query, limit)?;
+            let search = SearchQuery {
+                words: query.clone(),
+                selection: selection.into(),
+                order: match sort {
+                    SortOrder::Relevance => SearchOrder::Relevance,
+                    SortOrder::Time => SearchOrder::Time,
+                },
+                limit,
+                offset,
+            };
+            let results = store.search(&search)?;
             if json {
-                let result = if hits.is_empty() { "no-hits" } else { "hits" };
+                let result = if results.total == 0 {
+                    "no-hits"
+                } else {
+                    "hits"
+                };
                 let document = serde_json::json!({
                     "schema": "spoor.search/1",
                     "result": result,
                     "query": query,
-                    "hits": hits,
+                    "total": results.total,
+                    "offset": offset,
+                    "hits": results.hits,
                 });
                 writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
-            } else if hits.is_empty() {
-                writeln!(out, "no hits for {query}")?;
             } else {
-                for hit in &hits {
-                    writeln!(
-                        out,
-                        "{}  {}  {}  {}{}",
-                        hit.id,
-                        hit.time_utc.as_deref().unwrap_or("(no time)"),
-                        hit.sender.as_deref().unwrap_or("(no sender)"),
-                        hit.subject.as_deref().unwrap_or("(no subject)"),
-                        if hit.current {
-                            ""
-                        } else {
-                            "  (superseded by a later version)"
-                        }
-                    )?;
-                }
+                reading::print_hits(&mut out, &results, query.as_deref(), offset)?;
             }
             Ok(0)
         }

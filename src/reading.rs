@@ -14,7 +14,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::Value;
-use spoor_archive::{ArchivedRecord, ConversationSummary, Selection, Store};
+use spoor_archive::{ArchivedRecord, ConversationSummary, SearchResults, Selection, Store};
 use spoor_normalize::{BlobRef, Record};
 
 const INDEX_TEMPLATE: &str = include_str!("templates/index.html");
@@ -686,6 +686,56 @@ pub(crate) fn show(out: &mut impl Write, store: &Store, target: &str) -> anyhow:
         record.id.as_str()
     )?;
     Ok(0)
+}
+
+/// `spoor search`'s text: how many hits, then each with its time,
+/// sender, conversation, subject and the words around the match.
+pub(crate) fn print_hits(
+    out: &mut impl Write,
+    results: &SearchResults,
+    words: Option<&str>,
+    offset: u32,
+) -> anyhow::Result<()> {
+    let what = words.map_or_else(|| "the filters given".to_owned(), |w| format!("{w:?}"));
+    if results.total == 0 {
+        writeln!(out, "no hits for {}", terminal_safe(&what))?;
+        return Ok(());
+    }
+    let shown = results.hits.len() as u64;
+    if shown < results.total {
+        writeln!(
+            out,
+            "{} of {} hits for {} (from {}); use --limit / --offset for more",
+            shown,
+            results.total,
+            terminal_safe(&what),
+            u64::from(offset) + 1
+        )?;
+    } else {
+        writeln!(out, "{} hits for {}", results.total, terminal_safe(&what))?;
+    }
+    for hit in &results.hits {
+        writeln!(
+            out,
+            "\n{}  {}  [{}]{}",
+            hit.time_utc.as_deref().unwrap_or("(no time)"),
+            terminal_safe(hit.sender.as_deref().unwrap_or("(no sender)")),
+            terminal_safe(hit.conversation.as_deref().unwrap_or("")),
+            if hit.current {
+                ""
+            } else {
+                "  (superseded by a later version)"
+            }
+        )?;
+        if let Some(subject) = &hit.subject {
+            writeln!(out, "  {}", terminal_safe(subject))?;
+        }
+        if let Some(snippet) = &hit.snippet {
+            writeln!(out, "  {}", terminal_safe(&snippet.replace('\n', " ")))?;
+        }
+        writeln!(out, "  {}", hit.id)?;
+    }
+    Ok(())
 }
 
 /// Text for a terminal: control characters (escape sequences could

@@ -446,3 +446,91 @@ fn r20_show_prints_a_conversation_and_a_record_safely() {
         text(&unknown)
     );
 }
+
+#[test]
+fn r20_search_with_filters_order_pages_and_snippets() {
+    let t = TestStore::new();
+    let export = whatsapp_export(t.dir.path());
+    let out = t.run(&[
+        &export,
+        &fixture("signal/plaintext-export"),
+        &fixture("email/mbox/mboxrd.mbox"),
+    ]);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out));
+    let store = t.store.to_str().expect("utf-8");
+    let search = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["search", "--store", store, "--json"];
+        all.extend_from_slice(args);
+        let out = spoor(&all);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    // Words: the hit marked in its snippet, the total told.
+    let doc = search(&["kademuur"]);
+    assert_eq!(doc["schema"], "spoor.search/1");
+    assert!(doc["total"].as_u64().expect("total") >= 2, "{doc}");
+    let snippets: Vec<&str> = doc["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .filter_map(|h| h["snippet"].as_str())
+        .collect();
+    assert!(
+        snippets.iter().all(|s| s.contains("«kademuur»")),
+        "{snippets:?}"
+    );
+    // Filters narrow: only WhatsApp, only Bram.
+    let doc = search(&["--source-format", "whatsapp/", "--from", "bram", "kademuur"]);
+    assert_eq!(doc["total"], 1, "{doc}");
+    assert_eq!(doc["hits"][0]["conversation"], "whatsapp:Kade");
+    // Without words: every record the filters select, by time; a page.
+    let all = search(&["--conversation", "whatsapp:Kade", "--sort", "time"]);
+    assert_eq!(all["total"], 6, "{all}");
+    let page = search(&[
+        "--conversation",
+        "whatsapp:Kade",
+        "--limit",
+        "2",
+        "--offset",
+        "2",
+    ]);
+    assert_eq!(page["total"], 6);
+    assert_eq!(page["hits"][0]["id"], all["hits"][2]["id"]);
+    assert_eq!(page["hits"].as_array().map(Vec::len), Some(2));
+    let day = search(&["--conversation", "whatsapp:Kade", "--since", "2024-06-07"]);
+    assert_eq!(day["total"], 1, "{day}");
+    let before = search(&["--conversation", "whatsapp:Kade", "--until", "2024-06-06"]);
+    assert_eq!(before["total"], 5, "{before}");
+    assert_eq!(
+        search(&["--kind", "email"])["total"],
+        search(&["--source-format", "email/"])["total"]
+    );
+    // For people: the count and the page, or "no hits" plainly.
+    let out = spoor(&[
+        "search",
+        "--store",
+        store,
+        "--conversation",
+        "whatsapp:Kade",
+        "--limit",
+        "2",
+    ]);
+    assert!(
+        text(&out).starts_with(
+            "2 of 6 hits for the filters given (from 1); use --limit / --offset for more"
+        ),
+        "{}",
+        text(&out)
+    );
+    let out = spoor(&["search", "--store", store, "qqqzzz"]);
+    assert_eq!(text(&out).trim(), "no hits for \"qqqzzz\"");
+    let out = spoor(&["search", "--store", store, "--json", "qqqzzz"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (doc["result"].as_str(), doc["total"].as_u64()),
+        (Some("no-hits"), Some(0))
+    );
+    // A query FTS5 cannot read is a usage error, said as such.
+    let out = spoor(&["search", "--store", store, "\"unclosed"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

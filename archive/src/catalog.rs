@@ -51,7 +51,7 @@ CREATE VIEW IF NOT EXISTS current_versions AS
 ";
 
 /// SQL true when record `r` is current: not versioned, or its latest version.
-const IS_CURRENT: &str = "(r.version_of IS NULL OR NOT EXISTS (
+pub(crate) const IS_CURRENT: &str = "(r.version_of IS NULL OR NOT EXISTS (
     SELECT 1 FROM records s WHERE s.version_of = r.version_of
     AND (s.version_time > r.version_time OR (s.version_time = r.version_time AND s.id > r.id))))";
 
@@ -63,23 +63,6 @@ pub(crate) struct LoggedPackage {
     pub(crate) first_record: u64,
     /// Index of its `package` entry.
     pub(crate) package_entry: u64,
-}
-
-/// One search result.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct SearchHit {
-    /// Record id.
-    pub id: String,
-    /// Package holding it.
-    pub package_id: String,
-    /// UTC time, if known.
-    pub time_utc: Option<String>,
-    /// Sender as `name <address>`.
-    pub sender: Option<String>,
-    /// Subject.
-    pub subject: Option<String>,
-    /// False when a later version of the same message (Teams) is archived.
-    pub current: bool,
 }
 
 /// Where a package is and the bytes of its `package.json`.
@@ -414,32 +397,6 @@ impl Catalog {
             tx.commit().map_err(db_err(place))?;
         }
         Ok(indexed)
-    }
-
-    /// Full-text search (FTS5 query syntax) over subject, text and people.
-    pub(crate) fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, Error> {
-        let mut statement = self
-            .conn
-            .prepare(&format!(
-                "SELECT r.id, r.package_id, r.time_utc, r.sender, r.subject, {IS_CURRENT}
-                     FROM records_fts f JOIN records r ON r.id = f.id
-                     WHERE records_fts MATCH ?1 ORDER BY r.time_utc, r.id LIMIT ?2"
-            ))
-            .map_err(self.err())?;
-        let rows = statement
-            .query_map(params![query, limit], |r| {
-                Ok(SearchHit {
-                    id: r.get(0)?,
-                    package_id: r.get(1)?,
-                    time_utc: r.get(2)?,
-                    sender: r.get(3)?,
-                    subject: r.get(4)?,
-                    current: r.get(5)?,
-                })
-            })
-            .map_err(|e| Error::Usage(format!("search query {query:?}: {e}")))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::Usage(format!("search query {query:?}: {e}")))
     }
 }
 

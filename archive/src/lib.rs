@@ -15,7 +15,8 @@
 //! assert_eq!(report.log_size, 4); // intake, record, package, run seal
 //! assert_eq!(report.inputs[0].records, 1);
 //! assert_eq!(report.exit_code(), 0);
-//! assert_eq!(store.search("Dag", 10)?.len(), 1);
+//! let query = spoor_archive::SearchQuery { words: Some("Dag".into()), limit: 10, ..Default::default() };
+//! assert_eq!(store.search(&query)?.total, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
@@ -40,12 +41,14 @@ mod store;
 mod trail;
 
 pub use attest::Attestation;
-pub use catalog::SearchHit;
 pub use config::{StoreConfig, TimestampingSettings, WitnessSettings, STORE_FORMAT};
 pub use inbox::InboxOptions;
 pub use lock::FixityLock;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
-pub use reading::{ArchivedRecord, ConversationSummary, Selection};
+pub use reading::{
+    ArchivedRecord, ConversationSummary, SearchHit, SearchOrder, SearchQuery, SearchResults,
+    Selection,
+};
 pub use run::report::{Fixity, InputReport, InputStatus, ReasonCount, RunProgress, RunReport};
 pub use spoor_ingest::{DateOrder, Passphrase, RecoveryKey};
 pub use store::{InitOptions, SigningKey, Store, PACKAGE_FORMAT};

@@ -10,6 +10,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use rusqlite::types::Value as SqlValue;
 use spoor_normalize::Record;
 
+use crate::catalog::IS_CURRENT;
 use crate::fsutil::with_path;
 use crate::store::Store;
 use crate::Error;
@@ -330,5 +331,135 @@ impl Store {
             return Err(bad(format!("{name}: its bytes do not hash to its name")));
         }
         Ok(copied)
+    }
+}
+
+/// How search results are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchOrder {
+    /// Best match first (FTS5's bm25); by time when there are no words.
+    #[default]
+    Relevance,
+    /// Oldest first.
+    Time,
+}
+
+/// A search: words (FTS5 syntax) and/or a selection, and which page of
+/// the results.
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    /// The words to find in subject, text and people; none: every
+    /// selected record.
+    pub words: Option<String>,
+    /// Filters that must all hold.
+    pub selection: Selection,
+    /// The order.
+    pub order: SearchOrder,
+    /// Most hits returned.
+    pub limit: u32,
+    /// Hits skipped first (for the next page).
+    pub offset: u32,
+}
+
+/// One search result.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SearchHit {
+    /// Record id.
+    pub id: String,
+    /// Package holding it.
+    pub package_id: String,
+    /// The conversation it belongs to.
+    pub conversation: Option<String>,
+    /// UTC time, if known.
+    pub time_utc: Option<String>,
+    /// Sender as `name <address>`.
+    pub sender: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+    /// The words around the match, each match between `«` and `»`; null
+    /// when searching without words.
+    pub snippet: Option<String>,
+    /// False when a later version of the same message (Teams) is archived.
+    pub current: bool,
+}
+
+/// A page of results and how many there are in all.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SearchResults {
+    /// Every hit of the query, not only those on this page.
+    pub total: u64,
+    /// This page's hits.
+    pub hits: Vec<SearchHit>,
+}
+
+impl Store {
+    /// Searches the catalogue.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for a malformed query (FTS5 syntax), or a
+    /// catalogue error.
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, Error> {
+        let catalog = self.catalog()?;
+        let (condition, mut values) = query.selection.condition();
+        let (from, snippet, order) = match &query.words {
+            Some(words) => {
+                values.push(SqlValue::Text(words.clone()));
+                let from = format!(
+                    "records_fts f JOIN records r ON r.id = f.id JOIN packages p ON p.id = r.package_id
+                     WHERE records_fts MATCH ?{} AND {condition}",
+                    values.len()
+                );
+                let order = match query.order {
+                    SearchOrder::Relevance => "bm25(records_fts), r.time_utc, r.id",
+                    SearchOrder::Time => "r.time_utc, r.id",
+                };
+                (from, "snippet(records_fts, -1, '«', '»', '…', 16)", order)
+            }
+            None => (
+                format!("records r JOIN packages p ON p.id = r.package_id WHERE {condition}"),
+                "NULL",
+                "r.time_utc, r.id",
+            ),
+        };
+        let usage = |e: rusqlite::Error| {
+            Error::Usage(format!(
+                "search {:?}: {e}",
+                query.words.as_deref().unwrap_or("")
+            ))
+        };
+        let conn = catalog.connection();
+        let total: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM {from}"),
+                rusqlite::params_from_iter(values.iter()),
+                |row| row.get(0),
+            )
+            .map_err(usage)?;
+        let mut statement = conn
+            .prepare(&format!(
+                "SELECT r.id, r.package_id, r.conversation, r.time_utc, r.sender, r.subject, {snippet}, {IS_CURRENT}
+                 FROM {from} ORDER BY {order} LIMIT {} OFFSET {}",
+                query.limit, query.offset
+            ))
+            .map_err(usage)?;
+        let hits = statement
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                Ok(SearchHit {
+                    id: r.get(0)?,
+                    package_id: r.get(1)?,
+                    conversation: r.get(2)?,
+                    time_utc: r.get(3)?,
+                    sender: r.get(4)?,
+                    subject: r.get(5)?,
+                    snippet: r.get(6)?,
+                    current: r.get(7)?,
+                })
+            })
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(usage)?;
+        Ok(SearchResults {
+            total: u64::try_from(total).unwrap_or(0),
+            hits,
+        })
     }
 }

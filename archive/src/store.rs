@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use spoor_ingest::{DateOrder, Limits, Passphrase, RecoveryKey};
 use spoor_normalize::{jcs, Sha256, Zone};
 
-use crate::catalog::{Catalog, SearchHit};
+use crate::catalog::Catalog;
 use crate::config::{StoreConfig, STORE_FORMAT};
 use crate::fsutil::{remove_leftovers, with_path, write_atomic};
 use crate::inbox::{self, InboxOptions};
@@ -315,16 +315,6 @@ impl Store {
         Ok((packages, records))
     }
 
-    /// Searches the catalogue (FTS5 syntax).
-    ///
-    /// # Errors
-    /// [`Error::Usage`] for a malformed query, or a catalogue error.
-    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, Error> {
-        self.catalog()?.search(query, limit)
-    }
-
-    /// `STORE/tmp/`: where a run stages, seals and decrypts before anything
-    /// is renamed into the store; private (0700) and emptied by every run.
     /// E-mails the report (to the `[notify]` recipients of spoor.toml, via
     /// `url` or the settings' URL) and records the outcome in it and in
     /// `runs/<run>.json`. Without a URL nothing is sent.
@@ -496,6 +486,8 @@ impl Store {
         crate::prove::evidence(self, record_id)
     }
 
+    /// `STORE/tmp/`: where a run stages, seals and decrypts before anything
+    /// is renamed into the store; private (0700) and emptied by every run.
     pub(crate) fn work_space(&self) -> PathBuf {
         self.root.join("tmp")
     }
