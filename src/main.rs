@@ -1,6 +1,7 @@
 //! `spoor`: the command line. It parses flags, opens the store, calls the
 //! crates and prints; all logic lives in the crates.
 
+mod disclosure;
 mod reading;
 mod witness;
 
@@ -259,6 +260,24 @@ enum ExportCommand {
         out: PathBuf,
         /// The log's public key, obtained out of band, to check each
         /// message's coverage against (default: the store's own).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        #[command(flatten)]
+        selection: SelectionArgs,
+    },
+    /// One deterministic zip for a disclosure (Woo, FOIA): the pages as
+    /// for `html`, each record's source item (e-mails as .eml, chat
+    /// messages as their lines or JSON), an inventory (CSV and HTML, with
+    /// a redaction column) and one evidence bundle per record.
+    Disclosure {
+        /// The store folder.
+        #[arg(long)]
+        store: PathBuf,
+        /// The folder to write `disclosure.zip` into.
+        #[arg(long)]
+        out: PathBuf,
+        /// The log's public key, obtained out of band (default: the
+        /// store's own).
         #[arg(long)]
         pubkey: Option<PathBuf>,
         #[command(flatten)]
@@ -576,6 +595,27 @@ fn execute(command: Command) -> anyhow::Result<u8> {
                 done.records,
                 done.covered,
                 done.blobs
+            )?;
+            Ok(0)
+        }
+        Command::Export(ExportCommand::Disclosure {
+            store,
+            out: dir,
+            pubkey,
+            selection,
+        }) => {
+            let opened = Store::open(&store)?;
+            let key = pubkey.as_deref().map(read_public_key).transpose()?;
+            let done =
+                disclosure::export_disclosure(&opened, &selection.into(), &dir, key.as_deref())?;
+            writeln!(
+                out,
+                "wrote {} (sha256 {}): {} records, {} source items ({} match their record's item_sha256)",
+                done.zip.display(),
+                done.sha256.to_hex(),
+                done.records,
+                done.items,
+                done.items_matching
             )?;
             Ok(0)
         }

@@ -19,7 +19,7 @@ use spoor_normalize::{BlobRef, Record};
 
 const INDEX_TEMPLATE: &str = include_str!("templates/index.html");
 const CONVERSATION_TEMPLATE: &str = include_str!("templates/conversation.html");
-const STYLE: &str = include_str!("templates/style.css");
+pub(crate) const STYLE: &str = include_str!("templates/style.css");
 
 /// Media types shown inline as pictures; every other blob is a download.
 const INLINE_IMAGES: &[(&str, &str)] = &[
@@ -45,6 +45,18 @@ pub(crate) fn export_html(
     selection: &Selection,
     out: &Path,
     pubkey: Option<&str>,
+) -> anyhow::Result<Exported> {
+    let made = spoor_normalize::format_utc(jiff::Timestamp::now());
+    write_site(store, selection, out, pubkey, &made)
+}
+
+/// [`export_html`], saying in the index when or from what it was `made`.
+pub(crate) fn write_site(
+    store: &Store,
+    selection: &Selection,
+    out: &Path,
+    pubkey: Option<&str>,
+    made: &str,
 ) -> anyhow::Result<Exported> {
     prepare_out(out)?;
     let (key, own_key) = match pubkey {
@@ -101,7 +113,7 @@ pub(crate) fn export_html(
         style: STYLE,
         store_id: store.config().store_id.clone(),
         zone: store.config().default_zone.clone(),
-        generated_at: spoor_normalize::format_utc(jiff::Timestamp::now()),
+        made: made.to_owned(),
         own_key,
         key,
         records: exported.records,
@@ -133,7 +145,7 @@ struct Index {
     style: &'static str,
     store_id: String,
     zone: String,
-    generated_at: String,
+    made: String,
     own_key: bool,
     key: String,
     records: usize,
@@ -480,7 +492,7 @@ fn time_note(record: &Record) -> Option<String> {
     })
 }
 
-fn kind_name(record: &Record) -> String {
+pub(crate) fn kind_name(record: &Record) -> String {
     serde_json::to_value(record.kind)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -491,7 +503,7 @@ fn record_is_email(record: &Record) -> bool {
     kind_name(record) == "email"
 }
 
-fn party(party: &spoor_normalize::Party) -> String {
+pub(crate) fn party(party: &spoor_normalize::Party) -> String {
     match (&party.name, &party.address) {
         (Some(n), Some(a)) if n != a => format!("{n} <{a}>"),
         (Some(n), _) => n.clone(),

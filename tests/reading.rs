@@ -534,3 +534,113 @@ fn r20_search_with_filters_order_pages_and_snippets() {
     let out = spoor(&["search", "--store", store, "\"unclosed"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn r20_disclosure_is_one_deterministic_zip_of_pages_items_inventory_and_evidence() {
+    let t = TestStore::new();
+    let export = whatsapp_export(t.dir.path());
+    let out = t.run(&[
+        &export,
+        &fixture("email/mbox/mboxrd.mbox"),
+        &fixture("email/mbox/thunderbird.mbox"),
+        &fixture("email/maildir/inbox"),
+        &fixture("email/eml/bom.eml"),
+        &fixture("teams/chat-pages"),
+        &fixture("signal/plaintext-export"),
+    ]);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out));
+    let store = t.store.to_str().expect("utf-8");
+    let disclose = |dir: &str, extra: &[&str]| {
+        let out_dir = t.path(dir);
+        let mut args = vec![
+            "export",
+            "disclosure",
+            "--store",
+            store,
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        let out = spoor(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        (text(&out), out_dir.join("disclosure.zip"))
+    };
+    let (said, first) = disclose("one", &[]);
+    let (_, second) = disclose("two", &[]);
+    assert_eq!(
+        fs::read(&first).expect("zip"),
+        fs::read(&second).expect("zip"),
+        "not deterministic"
+    );
+    let records: i64 = rusqlite::Connection::open(t.store.join("catalog.sqlite"))
+        .and_then(|db| db.query_row("SELECT count(*) FROM records", [], |r| r.get(0)))
+        .expect("count");
+    assert!(
+        said.contains(&format!(
+            "{records} records, {records} source items ({records} match"
+        )),
+        "{said}"
+    );
+
+    let entries = crate::util::read_zip(&first);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "entries in name order");
+    assert!(names.iter().all(|n| n.starts_with("disclosure/")));
+    for expected in [
+        "disclosure/index.html",
+        "disclosure/inventory.csv",
+        "disclosure/inventory.html",
+        "disclosure/README.txt",
+    ] {
+        assert!(names.contains(&expected), "{expected} missing");
+    }
+    let csv =
+        String::from_utf8(crate::util::entry(&entries, "inventory.csv").to_vec()).expect("utf-8");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("record_id,time_utc,sender,conversation,kind,source_format,record_sha256,item_file,item_sha256,item_matches_record,in_log,redaction"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len() as i64, records);
+    // Each item file hashes to the inventory's item_sha256, and is what
+    // its source wrote: the mbox message un-quoted, the WhatsApp lines.
+    for row in &rows {
+        let id = &row[..64];
+        let item = entries
+            .iter()
+            .find(|(n, _)| n.starts_with(&format!("disclosure/items/{id}.")))
+            .unwrap_or_else(|| panic!("no item for {id}"));
+        assert!(row.contains(&crate::util::sha256_hex(&item.1)), "{row}");
+        assert!(row.ends_with(",yes,yes,"), "{row}");
+        assert!(names.contains(&format!("disclosure/evidence/{id}.json").as_str()));
+    }
+    let hostile = entries
+        .iter()
+        .find(|(n, b)| {
+            n.ends_with(".txt")
+                && n.contains("/items/")
+                && String::from_utf8_lossy(b).contains("<script>")
+        })
+        .expect("the WhatsApp item");
+    assert!(
+        String::from_utf8_lossy(&hostile.1).starts_with("06-06-2024 09:01 - Bram Jansen: <script>")
+    );
+    let emails = names.iter().filter(|n| n.ends_with(".eml")).count();
+    assert!(emails >= 4, "{names:?}");
+
+    // A selection discloses only itself; a zip already there is kept.
+    let (said, _) = disclose("kade", &["--conversation", "whatsapp:Kade"]);
+    assert!(
+        said.contains("6 records, 6 source items (6 match"),
+        "{said}"
+    );
+    let again = spoor(&[
+        "export",
+        "disclosure",
+        "--store",
+        store,
+        "--out",
+        t.path("kade").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+}

@@ -29,6 +29,7 @@ mod fingerprint;
 mod fsutil;
 mod inbox;
 mod intake;
+mod item;
 mod lock;
 mod log;
 mod notify;
@@ -43,6 +44,7 @@ mod trail;
 pub use attest::Attestation;
 pub use config::{StoreConfig, TimestampingSettings, WitnessSettings, STORE_FORMAT};
 pub use inbox::InboxOptions;
+pub use item::SourceItem;
 pub use lock::FixityLock;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
 pub use reading::{
