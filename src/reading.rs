@@ -437,7 +437,13 @@ fn display_title(summary: &ConversationSummary) -> String {
             if summary.participants.is_empty() {
                 summary.id.clone()
             } else {
-                summary.participants.join(", ")
+                // Names, without the addresses (account ids) after them.
+                let names: Vec<&str> = summary
+                    .participants
+                    .iter()
+                    .map(|p| p.split(" <").next().unwrap_or(p))
+                    .collect();
+                names.join(", ")
             }
         })
 }
