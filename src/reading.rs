@@ -14,7 +14,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::Value;
-use spoor_archive::{ArchivedRecord, ConversationSummary, SearchResults, Selection, Store};
+use spoor_archive::{
+    ArchivedRecord, ConversationSummary, Evidence, SearchResults, Selection, Store,
+};
 use spoor_normalize::{BlobRef, Record};
 
 const INDEX_TEMPLATE: &str = include_str!("templates/index.html");
@@ -75,6 +77,7 @@ pub(crate) fn write_site(
     env.add_template("index.html", INDEX_TEMPLATE)?;
     env.add_template("conversation.html", CONVERSATION_TEMPLATE)?;
     let conversations = store.conversations(selection)?;
+    let evidence = store.evidence()?;
     let mut exported = Exported {
         conversations: conversations.len(),
         records: 0,
@@ -90,7 +93,7 @@ pub(crate) fn write_site(
         };
         let records = store.records(&conversation_selection)?;
         let mut blobs = BlobCopier::new(store, out);
-        let page = conversation_page(store, summary, &records, &zone, &key, out, &mut blobs)?;
+        let page = conversation_page(&evidence, summary, &records, &zone, &key, out, &mut blobs)?;
         exported.records += page.messages;
         exported.covered += page.covered;
         exported.blobs += blobs.copied;
@@ -274,7 +277,7 @@ impl<'a> BlobCopier<'a> {
 }
 
 fn conversation_page(
-    store: &Store,
+    evidence: &Evidence,
     summary: &ConversationSummary,
     records: &[ArchivedRecord],
     zone: &jiff::tz::TimeZone,
@@ -308,7 +311,7 @@ fn conversation_page(
     for archived in records {
         let record = &archived.record;
         let id = record.id.as_str();
-        let evidence = write_evidence(store, id, out)?;
+        let evidence = write_evidence(evidence, archived, out)?;
         let is_covered = evidence.as_ref().is_some_and(|bundle| {
             spoor_verify::verify_evidence(bundle, key).is_ok_and(|r| r.is_intact())
         });
@@ -414,18 +417,20 @@ fn conversation_page(
 
 /// Writes `evidence/<id>.json` (the `spoor prove` bundle); `None` when the
 /// record has no log entry yet.
-fn write_evidence(store: &Store, id: &str, out: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+fn write_evidence(
+    evidence: &Evidence,
+    archived: &ArchivedRecord,
+    out: &Path,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let id = archived.record.id.as_str();
     if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         anyhow::bail!("record id {id:?} is not hex");
     }
-    match store.prove(id) {
-        Ok(bundle) => {
-            fs::write(out.join(format!("evidence/{id}.json")), &bundle)?;
-            Ok(Some(bundle))
-        }
-        Err(spoor_archive::Error::Usage(_)) => Ok(None),
-        Err(e) => Err(e.into()),
+    let bundle = evidence.bundle(archived)?;
+    if let Some(bundle) = &bundle {
+        fs::write(out.join(format!("evidence/{id}.json")), bundle)?;
     }
+    Ok(bundle)
 }
 
 fn display_title(summary: &ConversationSummary) -> String {

@@ -385,6 +385,19 @@ fn r20_a_selection_exports_only_what_it_names() {
             );
         }
     }
+    // A store with nothing archived yet exports an index that says so.
+    let empty = TestStore::new();
+    let empty_site = empty.path("site");
+    let out = spoor(&[
+        "export",
+        "html",
+        "--store",
+        empty.store.to_str().expect("utf-8"),
+        "--out",
+        empty_site.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(index_text(&empty_site).contains("No conversations match."));
     // A second export into the same folder is refused, not mixed in.
     let again = spoor(&[
         "export",

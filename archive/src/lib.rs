@@ -47,6 +47,7 @@ pub use inbox::InboxOptions;
 pub use item::SourceItem;
 pub use lock::FixityLock;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
+pub use prove::Evidence;
 pub use reading::{
     ArchivedRecord, ConversationSummary, SearchHit, SearchOrder, SearchQuery, SearchResults,
     Selection,
