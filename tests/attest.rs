@@ -400,6 +400,19 @@ fn r19_tokens_from_a_real_tsa_are_kept_checked_and_accepted_by_openssl() {
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("no trusted certificate signed"), "{output}");
 
+    // A token for a checkpoint the log does not keep (left by a rollback).
+    let stray = t.store.join("log/timestamps/999.tst");
+    fs::copy(&token, &stray).expect("stray token");
+    let (code, output) = verify(&t, &["--tsa-cert", ca]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains(
+            "log/timestamps/999.tst: attests a checkpoint of size 999, which the log does not keep"
+        ),
+        "{output}"
+    );
+    fs::remove_file(stray).expect("remove");
+
     // The first checkpoint's token put in place of the second's: caught.
     let latest_token = t.store.join(format!("log/timestamps/{second}.tst"));
     fs::copy(&token, &latest_token).expect("swap tokens");
