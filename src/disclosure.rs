@@ -154,7 +154,7 @@ pub(crate) fn export_disclosure(
         });
     }
     fs::write(root.join("inventory.csv"), inventory_csv(&rows))?;
-    let mut env = minijinja::Environment::new();
+    let mut env = reading::templates()?;
     env.add_template("inventory.html", INVENTORY_TEMPLATE)?;
     let html = env
         .get_template("inventory.html")?

@@ -251,38 +251,30 @@ enum SortOrder {
 enum ExportCommand {
     /// A static site: an index of conversations and one page per
     /// conversation, attachments and evidence bundles beside them.
-    Html {
-        /// The store folder.
-        #[arg(long)]
-        store: PathBuf,
-        /// Where to write the site (a new or empty folder).
-        #[arg(long)]
-        out: PathBuf,
-        /// The log's public key, obtained out of band, to check each
-        /// message's coverage against (default: the store's own).
-        #[arg(long)]
-        pubkey: Option<PathBuf>,
-        #[command(flatten)]
-        selection: SelectionArgs,
-    },
+    Html(ExportArgs),
     /// One deterministic zip for a disclosure (Woo, FOIA): the pages as
     /// for `html`, each record's source item (e-mails as .eml, chat
     /// messages as their lines or JSON), an inventory (CSV and HTML, with
     /// a redaction column) and one evidence bundle per record.
-    Disclosure {
-        /// The store folder.
-        #[arg(long)]
-        store: PathBuf,
-        /// The folder to write `disclosure.zip` into.
-        #[arg(long)]
-        out: PathBuf,
-        /// The log's public key, obtained out of band (default: the
-        /// store's own).
-        #[arg(long)]
-        pubkey: Option<PathBuf>,
-        #[command(flatten)]
-        selection: SelectionArgs,
-    },
+    Disclosure(ExportArgs),
+}
+
+/// The flags of `spoor export`.
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The store folder.
+    #[arg(long)]
+    store: PathBuf,
+    /// A new or empty folder: the site itself (html), or where
+    /// `disclosure.zip` goes (disclosure).
+    #[arg(long)]
+    out: PathBuf,
+    /// The log's public key, obtained out of band, to check each
+    /// message's coverage against (default: the store's own).
+    #[arg(long)]
+    pubkey: Option<PathBuf>,
+    #[command(flatten)]
+    selection: SelectionArgs,
 }
 
 /// Which records: every filter given must hold.
@@ -578,45 +570,42 @@ fn execute(command: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Show { store, target } => reading::show(&mut out, &Store::open(&store)?, &target),
-        Command::Export(ExportCommand::Html {
-            store,
-            out: dir,
-            pubkey,
-            selection,
-        }) => {
-            let opened = Store::open(&store)?;
-            let key = pubkey.as_deref().map(read_public_key).transpose()?;
-            let done = reading::export_html(&opened, &selection.into(), &dir, key.as_deref())?;
-            writeln!(
-                out,
-                "wrote {}: {} conversations, {} records ({} covered by the signed log), {} attachments",
-                dir.join("index.html").display(),
-                done.conversations,
-                done.records,
-                done.covered,
-                done.blobs
-            )?;
-            Ok(0)
-        }
-        Command::Export(ExportCommand::Disclosure {
-            store,
-            out: dir,
-            pubkey,
-            selection,
-        }) => {
-            let opened = Store::open(&store)?;
-            let key = pubkey.as_deref().map(read_public_key).transpose()?;
-            let done =
-                disclosure::export_disclosure(&opened, &selection.into(), &dir, key.as_deref())?;
-            writeln!(
-                out,
-                "wrote {} (sha256 {}): {} records, {} source items ({} match their record's item_sha256)",
-                done.zip.display(),
-                done.sha256.to_hex(),
-                done.records,
-                done.items,
-                done.items_matching
-            )?;
+        Command::Export(command) => {
+            let (ExportCommand::Html(args) | ExportCommand::Disclosure(args)) = &command;
+            let store = Store::open(&args.store)?;
+            let key = args.pubkey.as_deref().map(read_public_key).transpose()?;
+            let selection: Selection = args.selection.clone().into();
+            match command {
+                ExportCommand::Html(args) => {
+                    let done = reading::export_html(&store, &selection, &args.out, key.as_deref())?;
+                    writeln!(
+                        out,
+                        "wrote {}: {} conversations, {} records ({} covered by the signed log), {} attachments",
+                        args.out.join("index.html").display(),
+                        done.conversations,
+                        done.records,
+                        done.covered,
+                        done.blobs
+                    )?;
+                }
+                ExportCommand::Disclosure(args) => {
+                    let done = disclosure::export_disclosure(
+                        &store,
+                        &selection,
+                        &args.out,
+                        key.as_deref(),
+                    )?;
+                    writeln!(
+                        out,
+                        "wrote {} (sha256 {}): {} records, {} source items ({} match their record's item_sha256)",
+                        done.zip.display(),
+                        done.sha256.to_hex(),
+                        done.records,
+                        done.items,
+                        done.items_matching
+                    )?;
+                }
+            }
             Ok(0)
         }
         Command::Witness(command) => witness::witness_command(&mut out, command),

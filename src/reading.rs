@@ -19,6 +19,7 @@ use spoor_archive::{
 };
 use spoor_normalize::{BlobRef, Record};
 
+const BASE_TEMPLATE: &str = include_str!("templates/base.html");
 const INDEX_TEMPLATE: &str = include_str!("templates/index.html");
 const CONVERSATION_TEMPLATE: &str = include_str!("templates/conversation.html");
 pub(crate) const STYLE: &str = include_str!("templates/style.css");
@@ -73,7 +74,7 @@ pub(crate) fn write_site(
     };
     let zone = jiff::tz::TimeZone::get(&store.config().default_zone)
         .with_context(|| format!("zone {}", store.config().default_zone))?;
-    let mut env = minijinja::Environment::new();
+    let mut env = templates()?;
     env.add_template("index.html", INDEX_TEMPLATE)?;
     env.add_template("conversation.html", CONVERSATION_TEMPLATE)?;
     let conversations = store.conversations(selection)?;
@@ -130,6 +131,13 @@ pub(crate) fn write_site(
     )
     .with_context(|| format!("{}", out.join("index.html").display()))?;
     Ok(exported)
+}
+
+/// The template environment with the pages' common frame (`base.html`).
+pub(crate) fn templates() -> anyhow::Result<minijinja::Environment<'static>> {
+    let mut env = minijinja::Environment::new();
+    env.add_template("base.html", BASE_TEMPLATE)?;
+    Ok(env)
 }
 
 fn prepare_out(out: &Path) -> anyhow::Result<()> {
