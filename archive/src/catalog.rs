@@ -91,6 +91,12 @@ impl Catalog {
             .map_err(db_err(path))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err(path))?;
+        // A package's rows go in one transaction; with SQLite's default
+        // 2 MB page cache its dirty pages spill to the WAL mid-transaction
+        // and are read back (#21). 64 MiB holds a package of about 150,000
+        // records' pages.
+        conn.pragma_update(None, "cache_size", -32768)
+            .map_err(db_err(path))?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
         let has_versions = conn
             .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'version_of'")
