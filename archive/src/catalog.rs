@@ -93,9 +93,10 @@ impl Catalog {
             .map_err(db_err(path))?;
         // A package's rows go in one transaction; with SQLite's default
         // 2 MB page cache its dirty pages spill to the WAL mid-transaction
-        // and are read back (#21). 64 MiB holds a package of about 150,000
-        // records' pages.
-        conn.pragma_update(None, "cache_size", -32768)
+        // and are read back (#21). 16 MiB: a 14 MB chat's run 4.0-4.5 s ->
+        // 3.4-3.5 s (+14 MB peak); a 100 MB chat's 33-35 s -> 32-33 s, peak
+        // unchanged (docs/PERFORMANCE.md); 32 and 64 MiB gained no more.
+        conn.pragma_update(None, "cache_size", -16_384)
             .map_err(db_err(path))?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
         let has_versions = conn
