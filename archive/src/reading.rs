@@ -193,14 +193,26 @@ impl Store {
     /// A catalogue or package that cannot be read, or a record line that
     /// is not where the catalogue says (run `spoor reindex`).
     pub fn records(&self, selection: &Selection) -> Result<Vec<ArchivedRecord>, Error> {
-        let mut records = self.records_where(selection, None)?;
-        records.sort_by(|a, b| {
-            let key = |r: &ArchivedRecord| r.record.time.utc.clone();
-            match (key(a), key(b)) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                _ => std::cmp::Ordering::Equal,
-            }
-        });
+        let records = self.records_where(selection, None)?;
+        // An undated record sorts with the dated one before it in its
+        // package (a total order, as sorting needs; the sort is stable).
+        let mut last = String::new();
+        let mut package = String::new();
+        let mut keyed: Vec<(String, ArchivedRecord)> = records
+            .into_iter()
+            .map(|r| {
+                if r.package_id != package {
+                    package.clone_from(&r.package_id);
+                    last.clear();
+                }
+                if let Some(time) = &r.record.time.utc {
+                    last.clone_from(time);
+                }
+                (last.clone(), r)
+            })
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let records = keyed.into_iter().map(|(_, r)| r).collect();
         Ok(records)
     }
 
