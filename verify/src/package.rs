@@ -459,13 +459,13 @@ fn read_entry(archive: &mut ZipArchive<File>, info: &EntryInfo) -> EntryResult {
     let mut reader = HashingReader::new(entry);
     let outcome = match info.bag_path.as_str() {
         "data/records.jsonl" => {
-            read_lines(&mut reader, check_record_line).map(|l| result.lines = Some(l))
+            read_lines(&mut reader, &RecordCheck).map(|l| result.lines = Some(l))
         }
         "data/quarantine.jsonl" => {
-            read_lines(&mut reader, check_quarantine_line).map(|l| result.lines = Some(l))
+            read_lines(&mut reader, &InOrder(check_quarantine_line)).map(|l| result.lines = Some(l))
         }
         "data/known.jsonl" => {
-            read_lines(&mut reader, check_known_line).map(|l| result.lines = Some(l))
+            read_lines(&mut reader, &InOrder(check_known_line)).map(|l| result.lines = Some(l))
         }
         p if !p.starts_with("data/") || p == "data/package.json" => {
             let mut content = Vec::new();
@@ -494,105 +494,241 @@ fn read_entry(archive: &mut ZipArchive<File>, info: &EntryInfo) -> EntryResult {
     result
 }
 
-/// Reads JSON lines, checking each with `check`.
-fn read_lines(reader: &mut dyn Read, check: fn(&[u8], u64, &mut Lines)) -> io::Result<Lines> {
+/// How the lines of one payload file are checked: what can be found from a
+/// line alone (`facts`, on every core) and what needs the lines before it
+/// (`merge`, in line order).
+trait LineCheck: Sync {
+    type Facts: Send;
+    fn facts(&self, line: &[u8]) -> Self::Facts;
+    fn merge(&self, facts: Self::Facts, number: u64, lines: &mut Lines);
+}
+
+/// A check with nothing to do apart: the line is handed to `merge` as it is
+/// (the quarantine and known files, which are small).
+struct InOrder(fn(&[u8], u64, &mut Lines));
+
+impl LineCheck for InOrder {
+    type Facts = Vec<u8>;
+    fn facts(&self, line: &[u8]) -> Vec<u8> {
+        line.to_vec()
+    }
+    fn merge(&self, line: Vec<u8>, number: u64, lines: &mut Lines) {
+        (self.0)(&line, number, lines);
+    }
+}
+
+/// Lines handed to the workers at a time.
+const BATCH_LINES: usize = 2048;
+
+/// One line as read: its number, and its bytes without the LF (`None` when
+/// it was too long to hold), and whether it had the LF.
+type ReadLine = (u64, Option<Vec<u8>>, bool);
+
+/// Reads JSON lines, checking each with `check`: one thread reads (and so
+/// inflates and hashes the entry), the others find each line's facts in
+/// batches, and this one merges them in line order. Memory stays at a few
+/// batches in flight.
+fn read_lines<C: LineCheck>(reader: &mut (dyn Read + Send), check: &C) -> io::Result<Lines> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<ReadLine>)>(workers * 2);
+    let (facts_tx, facts_rx) = std::sync::mpsc::sync_channel(workers * 2);
+    let batch_rx = std::sync::Mutex::new(batch_rx);
     let mut lines = Lines::default();
+    let read = std::thread::scope(|scope| {
+        let reading = scope.spawn(move || split_lines(reader, &batch_tx));
+        for _ in 0..workers {
+            let facts_tx = facts_tx.clone();
+            let batch_rx = &batch_rx;
+            scope.spawn(move || loop {
+                let next = batch_rx.lock().ok().and_then(|rx| rx.recv().ok());
+                let Some((sequence, batch)) = next else { break };
+                let facts: Vec<_> = batch
+                    .into_iter()
+                    .map(|(number, line, terminated)| {
+                        (number, line.map(|l| check.facts(&l)), terminated)
+                    })
+                    .collect();
+                if facts_tx.send((sequence, facts)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(facts_tx);
+        // Batches come back in any order; they are merged in theirs.
+        let mut waiting = BTreeMap::new();
+        let mut next = 0u64;
+        for (sequence, facts) in facts_rx {
+            waiting.insert(sequence, facts);
+            while let Some(batch) = waiting.remove(&next) {
+                for (number, facts, terminated) in batch {
+                    lines.count = number;
+                    match facts {
+                        None => lines.problems.push((
+                            number,
+                            "line-too-long",
+                            format!("longer than {MAX_LINE} bytes; not checked"),
+                        )),
+                        Some(facts) => {
+                            if !terminated {
+                                lines.problems.push((
+                                    number,
+                                    "line-unterminated",
+                                    "last line does not end with LF".to_owned(),
+                                ));
+                            }
+                            check.merge(facts, number, &mut lines);
+                        }
+                    }
+                }
+                next += 1;
+            }
+        }
+        reading
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the line reader died")))
+    });
+    read.map(|()| lines)
+}
+
+/// The reading thread of [`read_lines`]: lines in numbered batches.
+fn split_lines(
+    reader: &mut (dyn Read + Send),
+    batches: &std::sync::mpsc::SyncSender<(u64, Vec<ReadLine>)>,
+) -> io::Result<()> {
     let mut buffered = BufReader::with_capacity(1 << 16, reader);
-    let mut line = Vec::new();
+    let mut batch = Vec::with_capacity(BATCH_LINES);
+    let mut sequence = 0;
+    let mut number = 0;
     loop {
-        line.clear();
+        let mut line = Vec::new();
         let n = (&mut buffered)
             .take(MAX_LINE as u64 + 1)
             .read_until(b'\n', &mut line)?;
         if n == 0 {
             break;
         }
-        lines.count += 1;
-        let number = lines.count;
+        number += 1;
         if line.len() > MAX_LINE {
-            lines.problems.push((
-                number,
-                "line-too-long",
-                format!("longer than {MAX_LINE} bytes; not checked"),
-            ));
             let mut rest = Vec::new();
             buffered.read_until(b'\n', &mut rest)?;
-            continue;
-        }
-        match line.strip_suffix(b"\n") {
-            Some(body) => check(body, number, &mut lines),
-            None => {
-                lines.problems.push((
-                    number,
-                    "line-unterminated",
-                    "last line does not end with LF".to_owned(),
-                ));
-                check(&line, number, &mut lines);
+            batch.push((number, None, true));
+        } else {
+            let terminated = line.last() == Some(&b'\n');
+            if terminated {
+                line.pop();
             }
+            batch.push((number, Some(line), terminated));
+        }
+        if batch.len() == BATCH_LINES {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_LINES));
+            if batches.send((sequence, full)).is_err() {
+                return Ok(());
+            }
+            sequence += 1;
         }
     }
-    Ok(lines)
+    if !batch.is_empty() {
+        let _ = batches.send((sequence, batch));
+    }
+    Ok(())
 }
 
-fn check_record_line(line: &[u8], number: u64, lines: &mut Lines) {
+/// What one record line says by itself.
+struct RecordFacts {
+    problems: Vec<(&'static str, String)>,
+    line: RecordLine,
+    blobs: Vec<String>,
+    export: Option<String>,
+    locator: Option<(Option<String>, [u64; 2])>,
+}
+
+/// The record lines of `records.jsonl`.
+struct RecordCheck;
+
+impl LineCheck for RecordCheck {
+    type Facts = RecordFacts;
+
+    fn facts(&self, line: &[u8]) -> RecordFacts {
+        record_facts(line)
+    }
+
+    fn merge(&self, facts: RecordFacts, number: u64, lines: &mut Lines) {
+        for (code, problem) in facts.problems {
+            lines.problems.push((number, code, problem));
+        }
+        for blob in facts.blobs {
+            lines.blobs.entry(blob).or_insert(number);
+        }
+        if let Some(export) = facts.export {
+            lines.export_hashes.insert(export);
+        }
+        if let Some((path, bytes)) = facts.locator {
+            lines.note_span(path.as_deref(), bytes);
+            // Records keep source order: within one file, byte offsets
+            // only grow.
+            let start = bytes[0];
+            if let Some((previous_path, previous_start)) = &lines.previous {
+                if *previous_path == path && start < *previous_start {
+                    lines.problems.push((
+                        number,
+                        "record-out-of-order",
+                        format!("out of source order: starts at byte {start}, before the previous record's byte {previous_start}"),
+                    ));
+                }
+            }
+            lines.previous = Some((path, start));
+        }
+        lines.records.push(facts.line);
+    }
+}
+
+fn record_facts(line: &[u8]) -> RecordFacts {
     let hash = Sha256::of(line);
+    let mut facts = RecordFacts {
+        problems: Vec::new(),
+        line: RecordLine { id: None, hash },
+        blobs: Vec::new(),
+        export: None,
+        locator: None,
+    };
     // Parsed once: the canonical check and the record both come from the
     // value (the record lines are most of what a store-wide verify reads).
     let value = serde_json::from_slice::<Value>(line);
     if !value.as_ref().is_ok_and(|v| jcs::to_canonical(v) == line) {
-        lines.problems.push((
-            number,
+        facts.problems.push((
             "line-not-canonical",
             "not in RFC 8785 canonical form".to_owned(),
         ));
     }
-    let record = value.and_then(|v| Record::deserialize(&v));
-    let record: Record = match record {
+    let record: Record = match value.and_then(|v| Record::deserialize(&v)) {
         Ok(r) => r,
         Err(e) => {
-            lines.problems.push((
-                number,
+            facts.problems.push((
                 "record-malformed",
                 format!("not a {RECORD_SCHEMA} record: {e}"),
             ));
-            lines.records.push(RecordLine { id: None, hash });
-            return;
+            return facts;
         }
     };
     if record.schema != RECORD_SCHEMA {
-        lines.problems.push((
-            number,
+        facts.problems.push((
             "record-schema",
             format!("schema {} is not {RECORD_SCHEMA}", record.schema),
         ));
     }
     for blob in record.bodies.iter().chain(&record.attachments) {
         if let (Some(digest), false) = (blob.sha256, blob.missing) {
-            lines.blobs.entry(digest.to_hex()).or_insert(number);
+            facts.blobs.push(digest.to_hex());
         }
     }
-    lines
-        .export_hashes
-        .insert(record.source.export_sha256.to_hex());
-    if let Some(bytes) = record.source.locator.bytes {
-        lines.note_span(record.source.locator.path.as_deref(), bytes);
-    }
-    // Records keep source order: within one file, byte offsets only grow.
-    if let Some([start, _]) = record.source.locator.bytes {
-        let path = record.source.locator.path.clone();
-        if let Some((previous_path, previous_start)) = &lines.previous {
-            if *previous_path == path && start < *previous_start {
-                lines.problems.push((
-                    number,
-                    "record-out-of-order",
-                    format!("out of source order: starts at byte {start}, before the previous record's byte {previous_start}"),
-                ));
-            }
-        }
-        lines.previous = Some((path, start));
-    }
-    let id = Sha256::from_hex(record.id.as_str()).ok();
-    lines.records.push(RecordLine { id, hash });
+    facts.export = Some(record.source.export_sha256.to_hex());
+    facts.locator = record
+        .source
+        .locator
+        .bytes
+        .map(|bytes| (record.source.locator.path.clone(), bytes));
+    facts.line.id = Sha256::from_hex(record.id.as_str()).ok();
+    facts
 }
 
 /// A line that must be one canonical JSON document of type `T`: it, or
