@@ -54,11 +54,176 @@ impl ser::Error for CanonicalError {
 /// Tells whether `bytes` is one JSON value in RFC 8785 canonical form.
 ///
 /// Duplicate member names, insignificant whitespace, non-shortest numbers and
-/// unnecessary escapes all make the answer `false`.
+/// unnecessary escapes all make the answer `false`. The bytes are checked in
+/// one pass without building a value (a store-wide verify asks this of
+/// every record line and log entry); the answer is that of
+/// `to_canonical(parse(bytes)) == bytes`.
 pub fn is_canonical(bytes: &[u8]) -> bool {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(value) => to_canonical(&value) == bytes,
-        Err(_) => false,
+    let mut scan = Scan { bytes, at: 0 };
+    scan.value(0).is_some() && scan.at == bytes.len()
+}
+
+/// Deepest nesting accepted (serde_json refuses deeper input, so such
+/// bytes have no canonical form to compare with).
+const MAX_DEPTH: usize = 127;
+
+/// A cursor over bytes being checked for canonical form; each method
+/// returns `None` at the first byte that is not canonical.
+struct Scan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn eat(&mut self, literal: &[u8]) -> Option<()> {
+        let end = self.at.checked_add(literal.len())?;
+        (self.bytes.get(self.at..end)? == literal).then(|| self.at = end)
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'{' => self.object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b'"' => self.string().map(|_| ()),
+            b't' => self.eat(b"true"),
+            b'f' => self.eat(b"false"),
+            b'n' => self.eat(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.eat(b"[")?;
+        if self.eat(b"]").is_some() {
+            return Some(());
+        }
+        loop {
+            self.value(depth)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.eat(b"{")?;
+        if self.eat(b"}").is_some() {
+            return Some(());
+        }
+        let mut previous: Option<Cow<'a, str>> = None;
+        loop {
+            let key = self.string()?;
+            // Members sorted by the UTF-16 code units of their names, each
+            // name once (§3.2.3).
+            if let Some(previous) = &previous {
+                if utf16_order(previous, &key) != std::cmp::Ordering::Less {
+                    return None;
+                }
+            }
+            previous = Some(key);
+            self.eat(b":")?;
+            self.value(depth)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string in the form `write_string` gives it; its decoded text.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.eat(b"\"")?;
+        let start = self.at;
+        let mut decoded: Option<String> = None;
+        let mut plain_from = start;
+        loop {
+            let b = self.peek()?;
+            match b {
+                b'"' => {
+                    let tail = std::str::from_utf8(&self.bytes[plain_from..self.at]).ok()?;
+                    self.at += 1;
+                    return Some(match decoded {
+                        None => Cow::Borrowed(tail),
+                        Some(mut text) => {
+                            text.push_str(tail);
+                            Cow::Owned(text)
+                        }
+                    });
+                }
+                0x00..=0x1f => return None,
+                b'\\' => {
+                    let text = decoded.get_or_insert_with(String::new);
+                    text.push_str(std::str::from_utf8(&self.bytes[plain_from..self.at]).ok()?);
+                    let escaped = *self.bytes.get(self.at + 1)?;
+                    let (length, char) = match escaped {
+                        b'"' => (2, '"'),
+                        b'\\' => (2, '\\'),
+                        b'b' => (2, '\u{8}'),
+                        b't' => (2, '\t'),
+                        b'n' => (2, '\n'),
+                        b'f' => (2, '\u{c}'),
+                        b'r' => (2, '\r'),
+                        // Only the other control characters are written
+                        // as \u00xx, in lower case.
+                        b'u' => {
+                            let hex = self.bytes.get(self.at + 2..self.at + 6)?;
+                            let [b'0', b'0', high @ (b'0' | b'1'), low] = *hex else {
+                                return None;
+                            };
+                            let low = match low {
+                                b'0'..=b'9' => low - b'0',
+                                b'a'..=b'f' => low - b'a' + 10,
+                                _ => return None,
+                            };
+                            let code = (high - b'0') << 4 | low;
+                            if matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                                return None;
+                            }
+                            (6, char::from(code))
+                        }
+                        _ => return None,
+                    };
+                    text.push(char);
+                    self.at += length;
+                    plain_from = self.at;
+                }
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    /// A number exactly as `to_canonical` writes the value it parses to.
+    fn number(&mut self) -> Option<()> {
+        let start = self.at;
+        while matches!(
+            self.peek(),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
+            self.at += 1;
+        }
+        let text = &self.bytes[start..self.at];
+        let number: Value = serde_json::from_slice(text).ok()?;
+        (number.is_number() && to_canonical(&number) == text).then_some(())
     }
 }
 
@@ -901,5 +1066,75 @@ mod properties {
             prop_assert_eq!(to_canonical(&reparsed), once.clone());
             prop_assert!(is_canonical(&once));
         }
+
+        /// The one-pass check answers as its definition does,
+        /// `to_canonical(parse(bytes)) == bytes`, on canonical JSON and on
+        /// it with one byte changed, inserted or removed.
+        #[test]
+        fn check_agrees_with_its_definition(
+            value in json(),
+            at in any::<prop::sample::Index>(),
+            byte in prop_oneof![any::<u8>(), Just(b' '), Just(b','), Just(b'"'), Just(b'\\'), Just(b'0'), Just(b'}')],
+            edit in 0..4u8,
+        ) {
+            let by_definition = |bytes: &[u8]| {
+                serde_json::from_slice::<Value>(bytes).is_ok_and(|v| to_canonical(&v) == bytes)
+            };
+            let mut bytes = to_canonical(&value);
+            let i = at.index(bytes.len() + 1);
+            match edit {
+                0 => {}
+                1 if i < bytes.len() => bytes[i] = byte,
+                2 => bytes.insert(i, byte),
+                _ if i < bytes.len() => {
+                    bytes.remove(i);
+                }
+                _ => {}
+            }
+            prop_assert_eq!(is_canonical(&bytes), by_definition(&bytes), "{:?}", String::from_utf8_lossy(&bytes));
+        }
+    }
+
+    #[test]
+    fn check_agrees_on_hand_made_cases() {
+        let by_definition = |bytes: &[u8]| {
+            serde_json::from_slice::<Value>(bytes).is_ok_and(|v| to_canonical(&v) == bytes)
+        };
+        for case in [
+            &br#"{"\u0000":1}"#[..],
+            br#""\u000a""#,
+            br#""\n""#,
+            br#""\/""#,
+            br#""\u001f""#,
+            br#""\u001F""#,
+            "\"\u{7f}\"".as_bytes(),
+            br#"-0"#,
+            br#"0"#,
+            br#"1e21"#,
+            br#"1e+21"#,
+            br#"100000000000000000000"#,
+            br#"9007199254740993"#,
+            br#"0.1"#,
+            br#"1E3"#,
+            br#"[1,2,]"#,
+            br#"{"a":1,}"#,
+            "{\"\u{e000}\":1,\"\u{10000}\":2}".as_bytes(),
+            "{\"\u{10000}\":1,\"\u{e000}\":2}".as_bytes(),
+            br#"{"":1}"#,
+            br#"[[[[]]]]"#,
+            b"\"\xff\"",
+        ] {
+            assert_eq!(
+                is_canonical(case),
+                by_definition(case),
+                "{}",
+                String::from_utf8_lossy(case)
+            );
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(
+            is_canonical(deep.as_bytes()),
+            by_definition(deep.as_bytes())
+        );
     }
 }

@@ -6,7 +6,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use serde::Deserialize;
 use serde_json::Value;
 use spoor_normalize::layout::{ExportShape, KnownEntry, PackageManifest, QuarantineEntry};
 use spoor_normalize::{hash_reader, jcs, HashingReader, Locator, Record, Sha256, RECORD_SCHEMA};
@@ -691,16 +690,15 @@ fn record_facts(line: &[u8]) -> RecordFacts {
         export: None,
         locator: None,
     };
-    // Parsed once: the canonical check and the record both come from the
-    // value (the record lines are most of what a store-wide verify reads).
-    let value = serde_json::from_slice::<Value>(line);
-    if !value.as_ref().is_ok_and(|v| jcs::to_canonical(v) == line) {
+    // The canonical check reads the bytes once without building a value;
+    // the record is parsed straight into its type.
+    if !jcs::is_canonical(line) {
         facts.problems.push((
             "line-not-canonical",
             "not in RFC 8785 canonical form".to_owned(),
         ));
     }
-    let record: Record = match value.and_then(|v| Record::deserialize(&v)) {
+    let record: Record = match serde_json::from_slice::<Record>(line) {
         Ok(r) => r,
         Err(e) => {
             facts.problems.push((
