@@ -31,11 +31,18 @@ impl Sha256 {
         if bytes.len() != 64 {
             return Err(bad());
         }
+        // A table lookup per digit, and one check for all of them: a
+        // store-wide verify reads several digests per record.
         let mut out = [0u8; 32];
+        let mut invalid = 0u8;
         for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-            let hi = hex_value(pair[0]).ok_or_else(bad)?;
-            let lo = hex_value(pair[1]).ok_or_else(bad)?;
+            let hi = HEX_VALUES[usize::from(pair[0])];
+            let lo = HEX_VALUES[usize::from(pair[1])];
+            invalid |= (hi | lo) & 0xf0;
             *slot = hi << 4 | lo;
+        }
+        if invalid != 0 {
+            return Err(bad());
         }
         Ok(Sha256(out))
     }
@@ -57,13 +64,17 @@ impl Sha256 {
     }
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        _ => None,
+/// The value of each lowercase hexadecimal digit; 0xff for every other
+/// byte.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
+        digit += 1;
     }
-}
+    table
+};
 
 impl fmt::Display for Sha256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -204,6 +215,8 @@ mod tests {
         assert!(Sha256::from_hex(&d.to_hex().to_uppercase()).is_err());
         assert!(Sha256::from_hex("abc").is_err());
         assert!(Sha256::from_hex(&"g".repeat(64)).is_err());
+        assert!(Sha256::from_hex(&"é".repeat(32)).is_err());
+        assert!(Sha256::from_hex(&format!("{}:", "0".repeat(63))).is_err());
     }
 
     #[test]
