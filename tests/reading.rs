@@ -96,6 +96,17 @@ fn whatsapp_export(dir: &Path) -> PathBuf {
     export
 }
 
+/// A store holding the WhatsApp export above and the `fixtures` named.
+fn archived_with(fixtures: &[&str]) -> TestStore {
+    let t = TestStore::new();
+    let mut inputs = vec![whatsapp_export(t.dir.path())];
+    inputs.extend(fixtures.iter().map(|f| fixture(f)));
+    let paths: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let out = t.run(&paths);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out));
+    t
+}
+
 /// Headless Chromium as the environment allows it: no sandbox (root),
 /// no GPU, no network of its own, a fresh profile.
 fn chromium(profile: &Path) -> Command {
@@ -174,21 +185,27 @@ fn page_of(site: &Path, title: &str) -> PathBuf {
     site.join(href.split('"').next().expect("quote"))
 }
 
+/// The page of the first conversation the index lists with `source_format`.
+fn page_of_source(site: &Path, index: &str, source_format: &str) -> PathBuf {
+    let before = index.split(source_format).next().expect("split");
+    let href = before
+        .rsplit("href=\"")
+        .next()
+        .and_then(|s| s.split('"').next());
+    site.join(href.unwrap_or_else(|| panic!("no {source_format} conversation")))
+}
+
 fn articles(dom: &str) -> Vec<&str> {
     dom.split("<article ").skip(1).collect()
 }
 
 #[test]
 fn r20_every_format_reads_as_a_conversation_in_a_real_browser() {
-    let t = TestStore::new();
-    let export = whatsapp_export(t.dir.path());
-    let out = t.run(&[
-        &export,
-        &fixture("signal/plaintext-export"),
-        &fixture("teams/chat-pages"),
-        &fixture("email/mbox/mboxrd.mbox"),
+    let t = archived_with(&[
+        "signal/plaintext-export",
+        "teams/chat-pages",
+        "email/mbox/mboxrd.mbox",
     ]);
-    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out));
     let site = t.path("site");
     let store = t.store.to_str().expect("utf-8");
     let out = spoor(&[
@@ -312,24 +329,10 @@ fn r20_every_format_reads_as_a_conversation_in_a_real_browser() {
         index.contains("teams/folder") && index.contains("email/mbox"),
         "{index}"
     );
-    let teams = site.join(
-        index
-            .split("teams/folder")
-            .next()
-            .and_then(|s| s.rsplit("href=\"").next())
-            .and_then(|s| s.split('"').next())
-            .expect("teams page"),
-    );
+    let teams = page_of_source(&site, &index, "teams/folder");
     let teams_dom = dom(&profile, &teams);
     assert!(articles(&teams_dom).len() >= 3, "{teams_dom}");
-    let email = site.join(
-        index
-            .split("email/mbox")
-            .next()
-            .and_then(|s| s.rsplit("href=\"").next())
-            .and_then(|s| s.split('"').next())
-            .expect("e-mail page"),
-    );
+    let email = page_of_source(&site, &index, "email/mbox");
     let email_dom = dom(&profile, &email);
     assert!(email_dom.contains("class=\"subject\""), "{email_dom}");
     assert!(email_dom.contains("<dt>From</dt>"), "{email_dom}");
@@ -413,9 +416,7 @@ fn r20_a_selection_exports_only_what_it_names() {
 
 #[test]
 fn r20_show_prints_a_conversation_and_a_record_safely() {
-    let t = TestStore::new();
-    let export = whatsapp_export(t.dir.path());
-    assert!(matches!(t.run(&[&export]).status.code(), Some(0 | 3)));
+    let t = archived_with(&[]);
     let store = t.store.to_str().expect("utf-8");
     let out = spoor(&["show", "--store", store, "whatsapp:Kade"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -462,14 +463,7 @@ fn r20_show_prints_a_conversation_and_a_record_safely() {
 
 #[test]
 fn r20_search_with_filters_order_pages_and_snippets() {
-    let t = TestStore::new();
-    let export = whatsapp_export(t.dir.path());
-    let out = t.run(&[
-        &export,
-        &fixture("signal/plaintext-export"),
-        &fixture("email/mbox/mboxrd.mbox"),
-    ]);
-    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out));
+    let t = archived_with(&["signal/plaintext-export", "email/mbox/mboxrd.mbox"]);
     let store = t.store.to_str().expect("utf-8");
     let search = |args: &[&str]| -> serde_json::Value {
         let mut all = vec!["search", "--store", store, "--json"];
@@ -550,18 +544,14 @@ fn r20_search_with_filters_order_pages_and_snippets() {
 
 #[test]
 fn r20_disclosure_is_one_deterministic_zip_of_pages_items_inventory_and_evidence() {
-    let t = TestStore::new();
-    let export = whatsapp_export(t.dir.path());
-    let out = t.run(&[
-        &export,
-        &fixture("email/mbox/mboxrd.mbox"),
-        &fixture("email/mbox/thunderbird.mbox"),
-        &fixture("email/maildir/inbox"),
-        &fixture("email/eml/bom.eml"),
-        &fixture("teams/chat-pages"),
-        &fixture("signal/plaintext-export"),
+    let t = archived_with(&[
+        "email/mbox/mboxrd.mbox",
+        "email/mbox/thunderbird.mbox",
+        "email/maildir/inbox",
+        "email/eml/bom.eml",
+        "teams/chat-pages",
+        "signal/plaintext-export",
     ]);
-    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out));
     let store = t.store.to_str().expect("utf-8");
     let disclose = |dir: &str, extra: &[&str]| {
         let out_dir = t.path(dir);
