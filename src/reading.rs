@@ -737,13 +737,18 @@ pub(crate) fn print_hits(
         writeln!(
             out,
             "{} of {} hits for {} (from {}); use --limit / --offset for more",
-            shown,
-            results.total,
+            grouped(shown),
+            grouped(results.total),
             terminal_safe(&what),
-            u64::from(offset) + 1
+            grouped(u64::from(offset) + 1)
         )?;
     } else {
-        writeln!(out, "{} hits for {}", results.total, terminal_safe(&what))?;
+        writeln!(
+            out,
+            "{} hits for {}",
+            grouped(results.total),
+            terminal_safe(&what)
+        )?;
     }
     for hit in &results.hits {
         writeln!(
@@ -769,6 +774,19 @@ pub(crate) fn print_hits(
     Ok(())
 }
 
+/// A count with its thousands grouped, as people read them: `80,213`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// Text for a terminal: control characters (escape sequences could
 /// rewrite the screen) shown as `\u{…}`, line breaks and tabs kept.
 fn terminal_safe(text: &str) -> String {
@@ -781,4 +799,26 @@ fn terminal_safe(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(80_213), "80,213");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn terminal_text_keeps_lines_and_shows_controls() {
+        assert_eq!(
+            terminal_safe("a\tb\nc\u{1b}[2J\u{7}"),
+            "a\tb\nc\\u{1b}[2J\\u{7}"
+        );
+    }
 }
