@@ -23,8 +23,9 @@ const COULD_NOT_RUN: u8 = 2;
 /// Exit codes, as every `--help` states them.
 const EXIT_CODES: &str =
     "Exit codes: 0 success; 1 problems found (verify) or an input failed (run); \
-2 could not run (bad flags, unusable key, store or file unreadable); 3 archived, but with \
-quarantined items or unreadable parts (run).";
+2 could not run (bad flags, unusable key, store or file unreadable); 3 done, but not all is well \
+(run: quarantined items, unreadable parts, a report not e-mailed or a checkpoint not attested; \
+verify --record: its checkpoint not attested).";
 const RUN_EXIT_CODES: &str =
     "Exit codes: 0 every input archived (or already archived); 1 an input \
 failed; 2 could not run; 3 archived, but with quarantined items or unreadable parts (the summary \
@@ -251,11 +252,13 @@ enum SortOrder {
 enum ExportCommand {
     /// A static site: an index of conversations and one page per
     /// conversation, attachments and evidence bundles beside them.
+    #[command(after_help = PLAIN_EXIT_CODES)]
     Html(ExportArgs),
     /// One deterministic zip for a disclosure (Woo, FOIA): the pages as
     /// for `html`, each record's source item (e-mails as .eml, chat
     /// messages as their lines or JSON), an inventory (CSV and HTML, with
     /// a redaction column) and one evidence bundle per record.
+    #[command(after_help = PLAIN_EXIT_CODES)]
     Disclosure(ExportArgs),
 }
 

@@ -18,6 +18,7 @@ const MAX_BODY: u64 = 64 * 1024;
 pub(crate) enum WitnessCommand {
     /// Make a witness key pair: the private key goes to --key-file (mode
     /// 0600), the verifier key is printed for the logs and auditors.
+    #[command(after_help = crate::PLAIN_EXIT_CODES)]
     Init {
         /// The witness's name (a schema-less URL, e.g. archief.example/witness).
         #[arg(long)]
@@ -28,6 +29,7 @@ pub(crate) enum WitnessCommand {
     },
     /// Serve `POST /add-checkpoint` for the logs given, until stopped.
     /// Prints `listening on http://ADDR` once ready.
+    #[command(after_help = crate::PLAIN_EXIT_CODES)]
     Serve {
         /// The witness's private key file (from `spoor witness init`).
         #[arg(long)]
