@@ -13,11 +13,11 @@ use std::path::Path;
 use signed_note::Note;
 use spoor_normalize::cosign::CosignatureVerifier;
 use spoor_normalize::format_epoch_seconds;
-use spoor_normalize::tiles::{entries_path, TILE_WIDTH};
 use spoor_normalize::timestamp::{self, Stamp};
 use x509_cert::Certificate;
 
 use crate::report::Report;
+use crate::trail::sizes_in;
 use crate::Error;
 
 /// The outside parties an auditor trusts.
@@ -77,6 +77,7 @@ impl Outsiders {
 pub(crate) fn check_attestations(
     root: &Path,
     sizes: &[u64],
+    seal_times: &BTreeMap<u64, i64>,
     outsiders: &Outsiders,
     report: &mut Report,
 ) {
@@ -84,22 +85,8 @@ pub(crate) fn check_attestations(
         return;
     };
     let log = root.join("log");
-    let kept = |dir: &str, suffix: &str| -> BTreeMap<u64, String> {
-        fs::read_dir(log.join(dir))
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .filter_map(|name| {
-                        let size = name.strip_suffix(suffix)?.parse().ok()?;
-                        Some((size, name))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let tokens = kept("timestamps", ".tst");
-    let cosignatures = kept("cosignatures", "");
+    let tokens = sizes_in(&log.join("timestamps"), ".tst");
+    let cosignatures = sizes_in(&log.join("cosignatures"), "");
     for (size, name) in tokens.iter().chain(&cosignatures) {
         // A checkpoint published after this check began (a run working
         // meanwhile) is not this check's business.
@@ -118,7 +105,9 @@ pub(crate) fn check_attestations(
         }
     }
     match &outsiders.certificates {
-        Some(certificates) => check_tokens(&log, sizes, &tokens, certificates, report),
+        Some(certificates) => {
+            check_tokens(&log, sizes, seal_times, &tokens, certificates, report)
+        }
         None if !tokens.is_empty() => report.notes.push(format!(
             "{} time-stamp tokens in log/timestamps/ not checked: give the TSA's certificate with --tsa-cert",
             tokens.len()
@@ -140,6 +129,7 @@ pub(crate) fn check_attestations(
 fn check_tokens(
     log: &Path,
     sizes: &[u64],
+    seal_times: &BTreeMap<u64, i64>,
     tokens: &BTreeMap<u64, String>,
     certificates: &[Certificate],
     report: &mut Report,
@@ -167,7 +157,7 @@ fn check_tokens(
                 continue;
             }
         };
-        if let Some(sealed) = seal_time(log, size) {
+        if let Some(&sealed) = seal_times.get(&size) {
             if stamp.time > sealed + LATEST_STAMP_AFTER_SEAL {
                 report.problem(
                     "timestamp-late",
@@ -229,27 +219,6 @@ fn check_tokens(
             "no checkpoint of this log carries a valid time-stamp token",
         ),
     }
-}
-
-/// When the seal that ends the checkpoint of `size` says its run began
-/// (`started_at`) or its check was made (`checked_at`), in seconds.
-fn seal_time(log: &Path, size: u64) -> Option<i64> {
-    let last = size.checked_sub(1)?;
-    let bundle = last / TILE_WIDTH;
-    let bytes = fs::read(log.join(entries_path(bundle, size - bundle * TILE_WIDTH))).ok()?;
-    let mut rest = bytes.as_slice();
-    let mut entry = None;
-    while let [high, low, tail @ ..] = rest {
-        let length = usize::from(u16::from_be_bytes([*high, *low]));
-        entry = Some(tail.get(..length)?);
-        rest = &tail[length..];
-    }
-    let seal: serde_json::Value = serde_json::from_slice(entry?).ok()?;
-    let time = seal
-        .get("started_at")
-        .or_else(|| seal.get("checked_at"))?
-        .as_str()?;
-    time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 fn check_cosignatures(

@@ -104,7 +104,13 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         &run_reports(root, &mut report),
         &mut report,
     )?;
-    check_attestations(root, &trail.checkpoints, &outsiders, &mut report);
+    check_attestations(
+        root,
+        &trail.checkpoints,
+        &trail.seal_times,
+        &outsiders,
+        &mut report,
+    );
     let received = check_receipts(root, &packages, &trail.logged, &mut report)?;
     check_unlogged(&packages, &trail, &received, &mut report);
     match catalogue {

@@ -44,17 +44,32 @@ pub(crate) struct TrailFacts {
     /// Sizes of the checkpoints whose signature and root hold, ascending;
     /// the last is the latest.
     pub(crate) checkpoints: Vec<u64>,
+    /// By checkpoint size, when the seal that ends it says its run began
+    /// (`started_at`) or its check was made (`checked_at`), in seconds.
+    pub(crate) seal_times: BTreeMap<u64, i64>,
 }
 
 /// The largest checkpoint size kept in `log/checkpoints/` now: a store
 /// check reads the log up to there only, so a run publishing meanwhile
 /// does not make it see entries for packages it did not list.
 pub(crate) fn kept_size(root: &Path) -> Option<u64> {
-    fs::read_dir(root.join("log/checkpoints"))
-        .ok()?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
-        .max()
+    sizes_in(&root.join("log/checkpoints"), "")
+        .last_key_value()
+        .map(|(size, _)| *size)
+}
+
+/// The files of `dir` named `<size><suffix>` (the log's checkpoints and
+/// what attests them), by size; an unreadable folder holds none.
+pub(crate) fn sizes_in(dir: &Path, suffix: &str) -> BTreeMap<u64, String> {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter_map(|name| Some((name.strip_suffix(suffix)?.parse().ok()?, name)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Checks the log of the store at `root` up to the checkpoint of size
@@ -289,6 +304,7 @@ pub(crate) fn check_trail(
         logged: entries.packages.keys().cloned().collect(),
         last_run_started: entries.last_run_started,
         checkpoints,
+        seal_times: std::mem::take(&mut entries.seal_times),
     };
     if let Some(packages) = packages {
         entries.finish(&heads, &walk.roots, packages, report);
@@ -484,6 +500,8 @@ struct EntryChecker<'a> {
     runs: Vec<(u64, Option<(u64, String)>)>,
     /// When the last `run` seal that says so began.
     last_run_started: Option<jiff::Timestamp>,
+    /// See [`TrailFacts::seal_times`].
+    seal_times: BTreeMap<u64, i64>,
     problems: Vec<(String, &'static str, String)>,
 }
 
@@ -529,6 +547,7 @@ impl<'a> EntryChecker<'a> {
             packages: HashMap::new(),
             runs: Vec::new(),
             last_run_started: None,
+            seal_times: BTreeMap::new(),
             problems: Vec::new(),
         }
     }
@@ -667,8 +686,9 @@ impl<'a> EntryChecker<'a> {
                     .as_ref()
                     .map(|p| (p.size, p.root.clone()));
                 self.runs.push((index, previous));
-                if matches!(entry, LogEntry::Run(_)) {
-                    if let Ok(started) = started_at.parse::<jiff::Timestamp>() {
+                if let Ok(started) = started_at.parse::<jiff::Timestamp>() {
+                    self.seal_times.insert(index + 1, started.as_second());
+                    if matches!(entry, LogEntry::Run(_)) {
                         self.last_run_started = Some(started);
                     }
                 }
