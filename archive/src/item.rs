@@ -160,12 +160,13 @@ fn cut_item(
         None => return Ok(None),
     }
     if format == "email/mbox" {
-        let variant = match record.extra.get("mbox_variant").and_then(Value::as_str) {
-            Some("mboxo") => MboxVariant::Mboxo,
-            Some("mboxrd") => MboxVariant::Mboxrd,
-            Some("mboxcl") => MboxVariant::Mboxcl,
-            Some("mboxcl2") => MboxVariant::Mboxcl2,
-            _ => return Ok(None),
+        let Some(variant) = record
+            .extra
+            .get("mbox_variant")
+            .and_then(Value::as_str)
+            .and_then(MboxVariant::from_name)
+        else {
+            return Ok(None);
         };
         let mut message = None;
         let split = split_mbox(bytes.as_slice(), variant, usize::MAX, |m| {

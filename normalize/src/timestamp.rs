@@ -162,10 +162,9 @@ fn imprint(message: &[u8]) -> MessageImprint {
             oid: ID_SHA256,
             parameters: None,
         },
-        hashed_message: OctetString::new(Sha256::digest(message).to_vec()).unwrap_or_else(|_| {
-            // 32 bytes always fit an OCTET STRING.
-            OctetString::new(Vec::new()).unwrap_or_else(|_| unreachable!())
-        }),
+        // 32 bytes always fit an OCTET STRING.
+        hashed_message: OctetString::new(Sha256::digest(message).to_vec())
+            .expect("a 32-byte OCTET STRING"),
     }
 }
 
@@ -179,7 +178,7 @@ fn nonce_int(nonce: u64) -> Int {
         bytes.push(0);
     }
     bytes.extend_from_slice(&all[first..]);
-    Int::new(&bytes).unwrap_or_else(|_| unreachable!())
+    Int::new(&bytes).expect("at most 9 bytes, minimal: a valid INTEGER")
 }
 
 /// The token (DER `ContentInfo`) of a `TimeStampResp`, if the TSA granted

@@ -49,6 +49,19 @@ impl MboxVariant {
         }
     }
 
+    /// The variant of a [`MboxVariant::name`] (as records say it in
+    /// `extra.mbox_variant`).
+    pub fn from_name(name: &str) -> Option<MboxVariant> {
+        [
+            MboxVariant::Mboxo,
+            MboxVariant::Mboxrd,
+            MboxVariant::Mboxcl,
+            MboxVariant::Mboxcl2,
+        ]
+        .into_iter()
+        .find(|v| v.name() == name)
+    }
+
     fn by_content_length(self) -> bool {
         matches!(self, MboxVariant::Mboxcl | MboxVariant::Mboxcl2)
     }
@@ -440,7 +453,20 @@ fn trim_eol(line: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::is_from_line;
+    use super::{is_from_line, MboxVariant};
+
+    #[test]
+    fn variant_names_read_back() {
+        for variant in [
+            MboxVariant::Mboxo,
+            MboxVariant::Mboxrd,
+            MboxVariant::Mboxcl,
+            MboxVariant::Mboxcl2,
+        ] {
+            assert_eq!(MboxVariant::from_name(variant.name()), Some(variant));
+        }
+        assert_eq!(MboxVariant::from_name("mboxq"), None);
+    }
 
     /// See: #16. Separators as writers put them, and body lines that only
     /// start with `From `.
