@@ -10,7 +10,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use rusqlite::types::Value as SqlValue;
 use spoor_normalize::Record;
 
-use crate::catalog::IS_CURRENT;
+use crate::catalog::{Catalog, IS_CURRENT};
 use crate::fsutil::with_path;
 use crate::store::Store;
 use crate::Error;
@@ -179,7 +179,11 @@ impl Store {
                 conversations: vec![summary.id.clone()],
                 ..Selection::default()
             };
-            if let Some(first) = self.records_where(&selection, Some(1))?.into_iter().next() {
+            if let Some(first) = self
+                .records_where(&catalog, &selection, Some(1))?
+                .into_iter()
+                .next()
+            {
                 summary.title = first.record.conversation.title.or(first.record.subject);
             }
         }
@@ -193,7 +197,7 @@ impl Store {
     /// A catalogue or package that cannot be read, or a record line that
     /// is not where the catalogue says (run `spoor reindex`).
     pub fn records(&self, selection: &Selection) -> Result<Vec<ArchivedRecord>, Error> {
-        let records = self.records_where(selection, None)?;
+        let records = self.records_where(&self.catalog()?, selection, None)?;
         // An undated record sorts with the dated one before it in its
         // package (a total order, as sorting needs; the sort is stable).
         let mut last = String::new();
@@ -218,10 +222,10 @@ impl Store {
 
     fn records_where(
         &self,
+        catalog: &Catalog,
         selection: &Selection,
         limit: Option<u32>,
     ) -> Result<Vec<ArchivedRecord>, Error> {
-        let catalog = self.catalog()?;
         let (condition, values) = selection.condition();
         let err = |e: rusqlite::Error| Error::Catalog {
             path: "catalog.sqlite".into(),
