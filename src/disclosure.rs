@@ -115,10 +115,11 @@ pub(crate) fn export_disclosure(
     let mut rows = Vec::new();
     let mut items = 0;
     let mut items_matching = 0;
+    let mut source_items = store.source_items();
     for archived in &records {
         let record = &archived.record;
         let id = record.id.as_str();
-        let item = store.source_item(archived)?;
+        let item = source_items.item(archived)?;
         let (item_file, item_sha256, matches) = match &item {
             Some(item) => {
                 let name = format!("items/{id}.{}", item.extension);

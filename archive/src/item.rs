@@ -32,61 +32,112 @@ pub struct SourceItem {
 }
 
 impl Store {
+    /// A reader of source items (see [`SourceItems::item`]).
+    pub fn source_items(&self) -> SourceItems<'_> {
+        SourceItems {
+            store: self,
+            open: None,
+        }
+    }
+}
+
+/// Reads records' source items, keeping the last package open (and the
+/// zip export inside it unpacked once), since a disclosure asks for the
+/// items of one conversation, and so of one package, in a row.
+pub struct SourceItems<'s> {
+    store: &'s Store,
+    open: Option<OpenPackage>,
+}
+
+/// A package opened for its originals.
+struct OpenPackage {
+    package_id: String,
+    zip: zip::ZipArchive<File>,
+    /// Its files under `data/original/`.
+    originals: Vec<String>,
+    /// The zip export among them, copied out once: its name and archive.
+    export: Option<(String, zip::ZipArchive<File>)>,
+}
+
+impl SourceItems<'_> {
     /// The item `archived` was made from, cut from the original in its
     /// package; `None` where the original does not hold it readably (an
     /// encrypted Signal backup, an item too large to have been kept).
     ///
     /// # Errors
     /// A package that cannot be read.
-    pub fn source_item(&self, archived: &ArchivedRecord) -> Result<Option<SourceItem>, Error> {
-        let zip_path = self.root.join(&archived.package_path);
+    pub fn item(&mut self, archived: &ArchivedRecord) -> Result<Option<SourceItem>, Error> {
+        let zip_path = self.store.root.join(&archived.package_path);
         let bad = |reason: String| Error::Package {
             path: zip_path.clone(),
             reason,
         };
-        let mut package =
-            zip::ZipArchive::new(File::open(&zip_path).map_err(with_path(&zip_path))?)
+        if self.open.as_ref().map(|o| o.package_id.as_str()) != Some(&archived.package_id) {
+            let zip = zip::ZipArchive::new(File::open(&zip_path).map_err(with_path(&zip_path))?)
                 .map_err(|e| bad(e.to_string()))?;
+            let prefix = format!("{}/data/original/", archived.package_id);
+            let originals = zip
+                .file_names()
+                .filter_map(Result::ok)
+                .filter(|n| n.starts_with(&prefix) && !n.ends_with('/'))
+                .map(|n| n.into_owned())
+                .collect();
+            self.open = Some(OpenPackage {
+                package_id: archived.package_id.clone(),
+                zip,
+                originals,
+                export: None,
+            });
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Ok(None);
+        };
         let prefix = format!("{}/data/original/", archived.package_id);
-        let originals: Vec<String> = package
-            .file_names()
-            .filter_map(Result::ok)
-            .filter(|n| n.starts_with(&prefix) && !n.ends_with('/'))
-            .map(|n| n.into_owned())
-            .collect();
         let record = &archived.record;
-        let locator = &record.source.locator;
-        let path = locator.path.as_deref();
+        let path = record.source.locator.path.as_deref();
         // The folder export's file, or the one file (maybe a zip holding
         // the item's file).
         let folder_file = path.and_then(|p| {
-            originals.iter().find(|n| {
+            open.originals.iter().find(|n| {
                 n.strip_prefix(&prefix)
                     .and_then(|rest| rest.split_once('/'))
                     .is_some_and(|(_, inner)| inner == p)
             })
         });
-        let (name, inner) = match (folder_file, originals.as_slice(), path) {
+        let (name, inner) = match (folder_file, open.originals.as_slice(), path) {
             (Some(name), _, _) => (name.clone(), None),
             (None, [one], None) => (one.clone(), None),
             (None, [one], Some(entry)) => (one.clone(), Some(entry.to_owned())),
             _ => return Ok(None),
         };
-        let mut entry = package
-            .by_name(&name)
-            .map_err(|e| bad(format!("{name}: {e}")))?;
         let cut = match inner {
-            None => cut_item(&mut entry, record),
-            Some(inner) => {
-                // A zip export: its entry is read from a copy in the
-                // store's private work space, never from /tmp.
-                let mut copy = tempfile::tempfile_in(self.work_space())
-                    .map_err(with_path(&self.work_space()))?;
-                io::copy(&mut entry.by_ref().take(MAX_WHOLE), &mut copy)
+            None => {
+                let mut entry = open
+                    .zip
+                    .by_name(&name)
                     .map_err(|e| bad(format!("{name}: {e}")))?;
-                copy.rewind().map_err(|e| bad(e.to_string()))?;
-                let mut export =
-                    zip::ZipArchive::new(copy).map_err(|e| bad(format!("{name}: {e}")))?;
+                cut_item(&mut entry, record)
+            }
+            Some(inner) => {
+                if open.export.as_ref().map(|(n, _)| n) != Some(&name) {
+                    // A zip export is read from a copy in the store's
+                    // private work space, never from /tmp.
+                    let work = self.store.work_space();
+                    let mut copy = tempfile::tempfile_in(&work).map_err(with_path(&work))?;
+                    let mut entry = open
+                        .zip
+                        .by_name(&name)
+                        .map_err(|e| bad(format!("{name}: {e}")))?;
+                    io::copy(&mut entry, &mut copy).map_err(|e| bad(format!("{name}: {e}")))?;
+                    drop(entry);
+                    copy.rewind().map_err(|e| bad(e.to_string()))?;
+                    let export =
+                        zip::ZipArchive::new(copy).map_err(|e| bad(format!("{name}: {e}")))?;
+                    open.export = Some((name.clone(), export));
+                }
+                let Some((_, export)) = open.export.as_mut() else {
+                    return Ok(None);
+                };
                 let Ok(mut file) = export.by_name(&inner) else {
                     return Ok(None);
                 };

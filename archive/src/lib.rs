@@ -44,7 +44,7 @@ mod trail;
 pub use attest::Attestation;
 pub use config::{StoreConfig, TimestampingSettings, WitnessSettings, STORE_FORMAT};
 pub use inbox::InboxOptions;
-pub use item::SourceItem;
+pub use item::{SourceItem, SourceItems};
 pub use lock::FixityLock;
 pub use notify::{Notification, NotifySettings, SmtpSecurity};
 pub use prove::Evidence;
