@@ -3,7 +3,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::util::{fixture, read_zip, sha256_hex, spoor, text, write_zip, TestStore};
+use crate::trail::{access_points, record_on_line};
+use crate::util::{
+    fixture, long_chat, read_zip, replace_entries, sha256_hex, spoor, text, write_zip, TestStore,
+};
 
 /// A store holding one package with records, an attachment and quarantine.
 fn sealed() -> (TestStore, PathBuf, String) {
@@ -405,4 +408,88 @@ fn r19_duplicate_entry_name_with_equal_contents() {
     assert_eq!(renamed, 2, "local header and central directory");
     fs::write(&package, &bytes).expect("write");
     assert_caught(&package, &["duplicate entry name"]);
+}
+
+/// Replaces a package's `records-access.txt` with `listed` (and its line in
+/// the tag manifest), copying every other entry raw.
+fn replace_access_points(package: &Path, id: &str, listed: &str) {
+    let entries = read_zip(package);
+    let name = format!("{id}/tagmanifest-sha256.txt");
+    let tagmanifest: String =
+        String::from_utf8(crate::util::entry(&entries, "/tagmanifest-sha256.txt").to_vec())
+            .expect("utf-8")
+            .lines()
+            .map(|l| {
+                if l.ends_with("  records-access.txt") {
+                    format!("{}  records-access.txt\n", sha256_hex(listed.as_bytes()))
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+    replace_entries(
+        package,
+        &[
+            (
+                format!("{id}/records-access.txt"),
+                listed.as_bytes().to_vec(),
+            ),
+            (name, tagmanifest.into_bytes()),
+        ],
+    );
+}
+
+#[test]
+fn r21_access_points_that_lie_are_caught() {
+    let t = TestStore::new();
+    let out = t.run(&[&long_chat(&t, 3000)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let package = t.packages()[0].clone();
+    let id = package
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("id")
+        .to_owned();
+    let points = access_points(&package);
+    let listed = |points: &[[u64; 3]]| -> String {
+        points
+            .iter()
+            .map(|p| format!("{} {} {}\n", p[0], p[1], p[2]))
+            .collect()
+    };
+    let original = fs::read(&package).expect("package");
+    let store = t.store.to_str().expect("utf-8");
+
+    // A point that names the wrong line: verify says so, and prove of the
+    // line it claims refuses rather than give another record's evidence.
+    let mut wrong_line = points.clone();
+    wrong_line[2][0] += 1;
+    replace_access_points(&package, &id, &listed(&wrong_line));
+    assert_caught(
+        &package,
+        &["records-access.txt: the point of line", "starts at byte"],
+    );
+    let claimed = record_on_line(&t, wrong_line[2][0]);
+    let out = spoor(&["prove", "--store", store, &claimed]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("holds record"), "{}", text(&out));
+
+    // A deflate offset moved into the middle of a block.
+    fs::write(&package, &original).expect("restore");
+    let mut moved = points.clone();
+    moved[1][2] += 3;
+    replace_access_points(&package, &id, &listed(&moved));
+    assert_caught(&package, &["records-access.txt: the point of line"]);
+
+    // Not a list of points at all.
+    fs::write(&package, &original).expect("restore");
+    replace_access_points(&package, &id, "1 0 0\nzes\n");
+    assert_caught(
+        &package,
+        &["records-access.txt: line 2: not three decimal numbers"],
+    );
+
+    // Untouched, the same package is intact.
+    fs::write(&package, &original).expect("restore");
+    assert_eq!(t.verify().status.code(), Some(0));
 }

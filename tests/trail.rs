@@ -4,7 +4,9 @@
 use std::fs;
 use std::path::Path;
 
-use crate::util::{copy_dir, fixture, read_zip, spoor, text, write_zip, TestStore};
+use crate::util::{
+    copy_dir, entry, fixture, long_chat, read_zip, spoor, text, write_zip, TestStore,
+};
 
 /// A store after two runs, and the path of its public key.
 fn two_runs() -> TestStore {
@@ -757,4 +759,69 @@ fn r19_rollback_is_caught_by_the_run_reports() {
             .is_some_and(|f| f.iter().any(|f| f["code"] == "log-behind-run-report")),
         "{doc}"
     );
+}
+
+/// The access points of a package: (line, offset, deflate offset) rows.
+pub(crate) fn access_points(package: &Path) -> Vec<[u64; 3]> {
+    let entries = read_zip(package);
+    let listed = String::from_utf8(entry(&entries, "/records-access.txt").to_vec()).expect("utf-8");
+    listed
+        .lines()
+        .map(|row| {
+            let fields: Vec<u64> = row.split(' ').map(|f| f.parse().expect("number")).collect();
+            [fields[0], fields[1], fields[2]]
+        })
+        .collect()
+}
+
+/// The record id on line `line` of the store's only package.
+pub(crate) fn record_on_line(t: &TestStore, line: u64) -> String {
+    let entries = read_zip(&t.packages()[0]);
+    let records = std::str::from_utf8(entry(&entries, "data/records.jsonl")).expect("utf-8");
+    let record: serde_json::Value =
+        serde_json::from_str(records.lines().nth(line as usize - 1).expect("line")).expect("json");
+    record["id"].as_str().expect("id").to_owned()
+}
+
+#[test]
+fn r21_prove_reads_a_record_from_the_access_point_before_it() {
+    let t = TestStore::new();
+    let out = t.run(&[&long_chat(&t, 3000)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let points = access_points(&t.packages()[0]);
+    assert_eq!(points[0], [1, 0, 0]);
+    assert!(points.len() >= 4, "{points:?}");
+    let entries = read_zip(&t.packages()[0]);
+    let records = entry(&entries, "data/records.jsonl");
+    for window in points.windows(2) {
+        // At least the spacing apart, and each at a line start.
+        assert!(window[1][1] - window[0][1] >= 128 << 10, "{points:?}");
+        let at = window[1][1] as usize;
+        assert_eq!(records[at - 1], b'\n');
+        let line = records[..at].iter().filter(|b| **b == b'\n').count() as u64 + 1;
+        assert_eq!(line, window[1][0]);
+    }
+    let key = t.store.join("log/public-key");
+    let store = t.store.to_str().expect("utf-8");
+    let last = records.iter().filter(|b| **b == b'\n').count() as u64;
+    let mut lines = vec![1, last];
+    for point in &points[1..] {
+        lines.extend([point[0] - 1, point[0], point[0] + 1]);
+    }
+    for line in lines {
+        let id = record_on_line(&t, line);
+        let out = spoor(&["prove", "--store", store, &id]);
+        assert_eq!(out.status.code(), Some(0), "line {line}: {}", text(&out));
+        let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let record = bundle["record"].as_str().expect("record");
+        assert!(
+            record.contains(&format!("bericht {} over", line - 1)),
+            "line {line}: {record}"
+        );
+        let path = t.path("evidence.json");
+        fs::write(&path, &out.stdout).expect("write bundle");
+        let (code, output) = verify_proof(&path, &key);
+        assert_eq!(code, Some(0), "line {line}: {output}");
+    }
+    assert_eq!(t.verify().status.code(), Some(0));
 }

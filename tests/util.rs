@@ -185,3 +185,45 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Rewrites the zip at `path` with the entries named in `replaced` given new
+/// bytes and every other entry copied raw (its compressed bytes unchanged),
+/// as a tamperer who knows the format would.
+pub(crate) fn replace_entries(path: &Path, replaced: &[(String, Vec<u8>)]) {
+    let mut source = zip::ZipArchive::new(fs::File::open(path).expect("open zip")).expect("zip");
+    let rewritten = path.with_extension("rewritten");
+    let mut zip = zip::ZipWriter::new(fs::File::create(&rewritten).expect("create zip"));
+    for i in 0..source.len() {
+        let entry = source.by_index_raw(i).expect("entry");
+        let name = entry.name().expect("name").into_owned();
+        match replaced.iter().find(|(n, _)| *n == name) {
+            Some((_, bytes)) => {
+                drop(entry);
+                zip.start_file(name.as_str(), SimpleFileOptions::default())
+                    .expect("start entry");
+                zip.write_all(bytes).expect("write entry");
+            }
+            None => zip.raw_copy_file(entry).expect("copy entry"),
+        }
+    }
+    zip.finish().expect("finish zip");
+    fs::rename(&rewritten, path).expect("replace zip");
+}
+
+/// A Dutch WhatsApp chat of `messages` lines (days after the 12th, so the
+/// date order is plain), written into the test's folder.
+pub(crate) fn long_chat(t: &TestStore, messages: u32) -> PathBuf {
+    let path = t.path("WhatsApp-chat met Lang.txt");
+    let text: String = (0..messages)
+        .map(|i| {
+            format!(
+                "{:02}-03-2024 {:02}:{:02} - Anna: bericht {i} over de begroting\n",
+                13 + i / 1440,
+                (i / 60) % 24,
+                i % 60
+            )
+        })
+        .collect();
+    fs::write(&path, text).expect("write chat");
+    path
+}

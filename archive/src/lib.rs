@@ -40,6 +40,7 @@ mod run;
 mod stage;
 mod store;
 mod trail;
+mod zipout;
 
 pub use attest::Attestation;
 pub use config::{StoreConfig, TimestampingSettings, WitnessSettings, STORE_FORMAT};

@@ -10,14 +10,13 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use spoor_normalize::{HashingWriter, Sha256};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::bagit::{self, BagInfo};
 use crate::fingerprint::Fingerprint;
 use crate::fsutil::with_path;
 use crate::intake::Export;
 use crate::stage::{Staged, BLOB_PACK};
+use crate::zipout::ZipOut;
 use crate::Error;
 
 /// What sealing produced.
@@ -100,38 +99,37 @@ pub(crate) fn seal(
 
     let file = File::create(target).map_err(with_path(target))?;
     // Large buffered writes: the kernel's cost per write call, not per
-    // byte, dominated with the zip crate's 8 KiB pieces.
+    // byte, dominated with 8 KiB pieces.
     // Written as a stream (sizes and CRCs in data descriptors after each
     // entry, no seeking back), so the file's own SHA-256 is taken on the way.
-    let mut zip = ZipWriter::new_stream(io::BufWriter::with_capacity(
+    let mut zip = ZipOut::new(io::BufWriter::with_capacity(
         COPY_BUFFER,
         HashTee::new(file),
     ));
     let name = |bag_path: &str| format!("{package_id}/{bag_path}");
-    let zip_err = |e: zip::result::ZipError| Error::Io {
-        path: target.to_owned(),
-        source: io::Error::other(e),
-    };
 
     let mut tags = Vec::new();
     for (tag, text) in [
         ("bag-info.txt", bag_info.as_str()),
         ("bagit.txt", bagit::BAGIT_TXT),
     ] {
-        write_bytes(&mut zip, &name(tag), text.as_bytes()).map_err(zip_err)?;
+        write_bytes(&mut zip, &name(tag), text.as_bytes()).map_err(with_path(target))?;
         tags.push((tag.to_owned(), Sha256::of(text.as_bytes())));
     }
     let mut manifest_entries = Vec::with_capacity(payload.len());
+    let mut access = None;
     for file in &payload {
         let source = File::open(&file.source).map_err(with_path(&file.source))?;
+        let mut points = (file.bag_path == RECORDS).then(AccessPoints::default);
         let (crc32, len) = write_file(
             &mut zip,
             &name(&file.bag_path),
             &source,
             file.offset,
             file.expected.size,
+            points.as_mut(),
         )
-        .map_err(zip_err)?;
+        .map_err(with_path(target))?;
         if len != file.expected.size || crc32 != file.expected.crc32 {
             return Err(Error::Input {
                 path: file.source.clone(),
@@ -141,25 +139,31 @@ pub(crate) fn seal(
                 ),
             });
         }
+        access = access.or(points);
         manifest_entries.push((file.bag_path.clone(), file.expected.sha256));
     }
     let manifest = bagit::manifest(&manifest_entries);
-    write_bytes(&mut zip, &name("manifest-sha256.txt"), manifest.as_bytes()).map_err(zip_err)?;
+    write_bytes(&mut zip, &name("manifest-sha256.txt"), manifest.as_bytes())
+        .map_err(with_path(target))?;
     tags.push((
         "manifest-sha256.txt".to_owned(),
         Sha256::of(manifest.as_bytes()),
     ));
+    if let Some(points) = access {
+        let text = points.text;
+        write_bytes(&mut zip, &name(ACCESS_FILE), text.as_bytes()).map_err(with_path(target))?;
+        tags.push((ACCESS_FILE.to_owned(), Sha256::of(text.as_bytes())));
+    }
     let tagmanifest = bagit::manifest(&tags);
     write_bytes(
         &mut zip,
         &name("tagmanifest-sha256.txt"),
         tagmanifest.as_bytes(),
     )
-    .map_err(zip_err)?;
+    .map_err(with_path(target))?;
     let tee = zip
         .finish()
-        .map_err(zip_err)?
-        .into_inner()
+        .map_err(with_path(target))?
         .into_inner()
         .map_err(|e| Error::Io {
             path: target.to_owned(),
@@ -270,14 +274,17 @@ impl Write for HashTee {
 
 /// Adds `size` bytes at `offset` of a file as one entry, deflated when
 /// samples from their start, middle and end say that pays; returns the
-/// CRC-32 and length of what was stored.
-fn write_file<W: Write + io::Seek>(
-    zip: &mut ZipWriter<W>,
+/// CRC-32 and length of what was stored. With `access`, a deflated entry
+/// gets an access point at the first line start past every
+/// [`ACCESS_SPACING`] bytes.
+fn write_file<W: Write>(
+    zip: &mut ZipOut<W>,
     name: &str,
     source: &File,
     offset: u64,
     size: u64,
-) -> Result<(u32, u64), zip::result::ZipError> {
+    mut access: Option<&mut AccessPoints>,
+) -> io::Result<(u32, u64)> {
     // Every sample must pay: an mbox whose head is text but whose bulk is
     // base64 gains nothing from deflate at this level.
     let mut deflate = true;
@@ -286,7 +293,10 @@ fn write_file<W: Write + io::Seek>(
         let n = source.read_at(&mut sample, offset + at)?;
         deflate &= worth_deflating(sample.get(..n).unwrap_or(&[]));
     }
-    start_entry(zip, name, deflate, size)?;
+    zip.start(name, deflate.then_some(DEFLATE_LEVEL), size)?;
+    if !deflate {
+        access = None;
+    }
     let mut buffer = vec![0u8; COPY_BUFFER];
     let mut crc = crc32fast::Hasher::new();
     let mut done = 0u64;
@@ -303,41 +313,85 @@ fn write_file<W: Write + io::Seek>(
         }
         let bytes = &buffer[..n];
         crc.update(bytes);
-        zip.write_all(bytes)?;
+        match access.as_deref_mut() {
+            Some(points) => points.write(zip, bytes)?,
+            None => zip.write_all(bytes)?,
+        }
         done += n as u64;
     }
+    zip.finish_entry()?;
     Ok((crc.finalize(), done))
 }
 
 /// Adds bytes held in memory as one entry.
-fn write_bytes<W: Write + io::Seek>(
-    zip: &mut ZipWriter<W>,
-    name: &str,
-    bytes: &[u8],
-) -> Result<(), zip::result::ZipError> {
-    start_entry(zip, name, worth_deflating(bytes), bytes.len() as u64)?;
+fn write_bytes<W: Write>(zip: &mut ZipOut<W>, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let level = worth_deflating(bytes).then_some(DEFLATE_LEVEL);
+    zip.start(name, level, bytes.len() as u64)?;
     zip.write_all(bytes)?;
-    Ok(())
+    zip.finish_entry().map(|_| ())
 }
 
-fn start_entry<W: Write + io::Seek>(
-    zip: &mut ZipWriter<W>,
-    name: &str,
-    deflate: bool,
-    size: u64,
-) -> Result<(), zip::result::ZipError> {
-    let method = if deflate {
-        CompressionMethod::Deflated
-    } else {
-        CompressionMethod::Stored
-    };
-    let options = SimpleFileOptions::default()
-        .compression_method(method)
-        .compression_level(deflate.then_some(i64::from(DEFLATE_LEVEL)))
-        .last_modified_time(DateTime::default())
-        .unix_permissions(0o644)
-        .large_file(size >= u64::from(u32::MAX));
-    zip.start_file(name, options)
+/// The payload file that gets access points.
+const RECORDS: &str = "data/records.jsonl";
+/// The tag file that lists them (docs/FORMAT.md §4.4).
+pub(crate) const ACCESS_FILE: &str = "records-access.txt";
+/// Uncompressed bytes between two access points, at least: inflating one
+/// record then costs at most this much plus the record.
+const ACCESS_SPACING: u64 = 128 << 10;
+
+/// Access points of a line file being deflated, as the text of
+/// [`ACCESS_FILE`]: `<line> <offset> <deflate offset>` per point, the first
+/// being `1 0 0`.
+struct AccessPoints {
+    text: String,
+    /// Uncompressed bytes written, and the offset from which the next point
+    /// is due.
+    written: u64,
+    due: u64,
+    /// The number of the line the next byte belongs to, and whether that
+    /// byte starts it.
+    line: u64,
+    at_line_start: bool,
+}
+
+impl Default for AccessPoints {
+    fn default() -> AccessPoints {
+        AccessPoints {
+            text: "1 0 0\n".to_owned(),
+            written: 0,
+            due: ACCESS_SPACING,
+            line: 1,
+            at_line_start: true,
+        }
+    }
+}
+
+impl AccessPoints {
+    /// Writes `bytes` to the open entry, with a full flush before each line
+    /// that starts at or past the point due.
+    fn write<W: Write>(&mut self, zip: &mut ZipOut<W>, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            if self.at_line_start && self.written >= self.due {
+                let (plain, packed) = zip.access_point()?;
+                self.text
+                    .push_str(&format!("{} {plain} {packed}\n", self.line));
+                self.due = self.written + ACCESS_SPACING;
+            }
+            // Up to the end of the line that reaches the point due, or all.
+            let reach = (self.due.saturating_sub(self.written + 1)) as usize;
+            let end = bytes
+                .get(reach.min(bytes.len())..)
+                .and_then(|rest| memchr::memchr(b'\n', rest))
+                .map_or(bytes.len(), |i| reach + i + 1);
+            let (now, rest) = bytes.split_at(end);
+            zip.write_all(now)?;
+            self.written += now.len() as u64;
+            self.line += memchr::memchr_iter(b'\n', now).count() as u64;
+            self.at_line_start = now.last() == Some(&b'\n');
+            bytes = rest;
+        }
+        Ok(())
+    }
 }
 
 /// Decides from a sample of an entry whether to deflate it: not for known

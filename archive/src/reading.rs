@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Seek, Write};
 
 use rusqlite::types::Value as SqlValue;
 use spoor_normalize::Record;
@@ -123,8 +123,74 @@ pub struct ArchivedRecord {
     pub log_index: Option<u64>,
 }
 
-/// A record line to read: its number and its log index.
-type WantedLine = (u64, Option<u64>);
+/// A place in `records.jsonl` where inflating can begin (docs/FORMAT.md
+/// §4.4): line `line` starts there, `packed` bytes into the entry's data.
+#[derive(Clone, Copy)]
+struct AccessPoint {
+    line: u64,
+    packed: u64,
+}
+
+/// The last access point at or before `line` from the package's
+/// `records-access.txt`; `None` when the package has none (packages sealed
+/// before them) or the best is the start.
+fn access_point_before(
+    archive: &mut zip::ZipArchive<File>,
+    package_id: &str,
+    line: u64,
+) -> Result<Option<AccessPoint>, String> {
+    let Ok(mut entry) = archive.by_name(&format!("{package_id}/records-access.txt")) else {
+        return Ok(None);
+    };
+    let mut text = String::new();
+    io::Read::read_to_string(&mut entry, &mut text)
+        .map_err(|e| format!("records-access.txt: {e}"))?;
+    let mut best = None;
+    for (number, row) in text.lines().enumerate() {
+        let fields: Vec<u64> = row
+            .split(' ')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("records-access.txt line {}: not three numbers", number + 1))?;
+        let &[at_line, _, packed] = fields.as_slice() else {
+            return Err(format!(
+                "records-access.txt line {}: not three numbers",
+                number + 1
+            ));
+        };
+        if at_line > line {
+            break;
+        }
+        best = Some(AccessPoint {
+            line: at_line,
+            packed,
+        });
+    }
+    Ok(best.filter(|p| p.packed > 0))
+}
+
+/// Where the raw data of a deflated entry starts in the zip, and its
+/// compressed size.
+fn raw_span(archive: &mut zip::ZipArchive<File>, name: &str) -> Result<(u64, u64), String> {
+    let entry = archive
+        .by_name_raw(name.as_bytes())
+        .map_err(|e| format!("{name}: {e}"))?;
+    if entry.compression() != zip::CompressionMethod::Deflated {
+        return Err(format!("{name}: has access points but is not deflated"));
+    }
+    let start = entry
+        .data_start()
+        .ok_or_else(|| format!("{name}: where its data starts is unknown"))?;
+    Ok((start, entry.compressed_size()))
+}
+
+/// A record line to read: its number, its log index and the record id the
+/// catalogue expects there.
+struct WantedLine {
+    line: u64,
+    log_index: Option<u64>,
+    id: String,
+}
 
 impl Store {
     /// The conversations with selected records, most recent first.
@@ -235,7 +301,7 @@ impl Store {
         let mut statement = catalog
             .connection()
             .prepare(&format!(
-                "SELECT r.package_id, p.path, r.line, r.log_index FROM records r JOIN packages p ON p.id = r.package_id
+                "SELECT r.package_id, p.path, r.line, r.log_index, r.id FROM records r JOIN packages p ON p.id = r.package_id
                  WHERE {condition} ORDER BY p.path, r.line{limit}"
             ))
             .map_err(err)?;
@@ -246,17 +312,22 @@ impl Store {
                     row.get::<_, String>(1)?,
                     row.get::<_, i64>(2)?,
                     row.get::<_, Option<i64>>(3)?,
+                    row.get::<_, String>(4)?,
                 ))
             })
             .and_then(Iterator::collect::<Result<Vec<_>, _>>)
             .map_err(err)?;
         // Each package is read once, in line order.
         let mut by_package: BTreeMap<(String, String), Vec<WantedLine>> = BTreeMap::new();
-        for (package_id, path, line, index) in places {
-            by_package.entry((package_id, path)).or_default().push((
-                u64::try_from(line).unwrap_or(0),
-                index.and_then(|i| u64::try_from(i).ok()),
-            ));
+        for (package_id, path, line, index, id) in places {
+            by_package
+                .entry((package_id, path))
+                .or_default()
+                .push(WantedLine {
+                    line: u64::try_from(line).unwrap_or(0),
+                    log_index: index.and_then(|i| u64::try_from(i).ok()),
+                    id,
+                });
         }
         let mut out = Vec::new();
         for ((package_id, path), lines) in by_package {
@@ -265,6 +336,9 @@ impl Store {
         Ok(out)
     }
 
+    /// Reads the `wanted` lines (in line order) of one package's
+    /// `records.jsonl`, starting at the access point before the first
+    /// (docs/FORMAT.md §4.4) when the package has them.
     fn read_lines(
         &self,
         package_id: &str,
@@ -280,32 +354,60 @@ impl Store {
         let mut archive =
             zip::ZipArchive::new(File::open(&zip_path).map_err(with_path(&zip_path))?)
                 .map_err(|e| bad(e.to_string()))?;
-        let records = archive
-            .by_name(&format!("{package_id}/data/records.jsonl"))
-            .map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
+        let first = wanted.first().map_or(1, |w| w.line);
+        let start = access_point_before(&mut archive, package_id, first).map_err(bad)?;
+        let records_name = format!("{package_id}/data/records.jsonl");
+        let records: Box<dyn io::Read> = match start {
+            None => Box::new(
+                archive
+                    .by_name(&records_name)
+                    .map_err(|e| bad(format!("data/records.jsonl: {e}")))?,
+            ),
+            Some(point) => {
+                let (data_start, compressed) =
+                    raw_span(&mut archive, &records_name).map_err(bad)?;
+                let mut file = File::open(&zip_path).map_err(with_path(&zip_path))?;
+                file.seek(io::SeekFrom::Start(data_start + point.packed))
+                    .map_err(with_path(&zip_path))?;
+                let rest = compressed.saturating_sub(point.packed);
+                Box::new(flate2::read::DeflateDecoder::new(BufReader::new(
+                    io::Read::take(file, rest),
+                )))
+            }
+        };
+        let first_line = start.map_or(1, |p| p.line);
         let mut wanted = wanted.iter().peekable();
         for (number, line) in BufReader::new(records).split(b'\n').enumerate() {
-            let Some(&&(line_number, log_index)) = wanted.peek() else {
+            let Some(want) = wanted.peek() else {
                 break;
             };
-            if number as u64 + 1 != line_number {
+            let line_number = first_line + number as u64;
+            if line_number != want.line {
                 continue;
             }
-            wanted.next();
             let line = line.map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
             let record: Record = serde_json::from_slice(&line)
                 .map_err(|e| bad(format!("data/records.jsonl line {line_number}: {e}")))?;
+            if record.id.as_str() != want.id {
+                return Err(bad(format!(
+                    "data/records.jsonl line {line_number} holds record {} where the catalogue has {}; run spoor verify, then spoor reindex",
+                    record.id.as_str(),
+                    want.id
+                )));
+            }
             out.push(ArchivedRecord {
                 record,
                 line,
                 package_id: package_id.to_owned(),
                 package_path: package_path.to_owned(),
-                log_index,
+                log_index: want.log_index,
             });
+            wanted.next();
         }
-        if let Some((line_number, _)) = wanted.next() {
+        if let Some(want) = wanted.next() {
             return Err(bad(format!(
-                "data/records.jsonl has no line {line_number}; run spoor reindex"
+                "data/records.jsonl has no line {}; run spoor reindex",
+                want.line
             )));
         }
         Ok(())

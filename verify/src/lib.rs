@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod access;
 mod attest;
 mod bag;
 mod evidence;

@@ -11,6 +11,7 @@ use spoor_normalize::layout::{ExportShape, KnownEntry, PackageManifest, Quaranti
 use spoor_normalize::{hash_reader, jcs, HashingReader, Locator, Record, Sha256, RECORD_SCHEMA};
 use zip::ZipArchive;
 
+use crate::access;
 use crate::bag::{parse_bag_info, parse_manifest};
 use crate::report::Report;
 use crate::Error;
@@ -82,9 +83,9 @@ pub fn verify_package(path: &Path) -> Result<Report, Error> {
 }
 
 #[derive(Clone)]
-struct EntryInfo {
+pub(crate) struct EntryInfo {
     index: usize,
-    bag_path: String,
+    pub(crate) bag_path: String,
     size: u64,
 }
 
@@ -104,6 +105,8 @@ struct Lines {
     /// The paths spans name, each once (an export has few files with
     /// byte-located items).
     paths: Vec<Option<String>>,
+    /// Where the lines asked for start (line number → byte offset).
+    starts: BTreeMap<u64, u64>,
 }
 
 /// A byte range `[start, end)` of the original file `paths[path]`.
@@ -190,13 +193,31 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
         }
         Err(why) => report.problem("zip-unreadable", "zip", why),
     }
+    let access = access::read(path, &expected_top, &entries, &mut report);
+    let starts_of = access
+        .as_ref()
+        .map(|points| points.iter().map(|p| p.line).collect())
+        .unwrap_or_default();
     // The whole file's hash (named in the log) is taken beside the entries.
     let (mut results, zip_sha256) = std::thread::scope(|scope| {
         let whole = scope.spawn(|| File::open(path).and_then(hash_reader));
-        let results = read_entries(path, &entries);
+        let results = read_entries(path, &entries, &starts_of);
         (results, whole.join())
     });
     results.sort_by_key(|r| r.index);
+    if let Some(points) = &access {
+        let records = results
+            .iter()
+            .find(|r| r.bag_path == "data/records.jsonl" && r.error.is_none());
+        if let Some(lines) = records.and_then(|r| r.lines.as_ref()) {
+            let found = access::Found {
+                starts: &lines.starts,
+                records: &lines.records,
+                count: lines.count,
+            };
+            access::check(path, &expected_top, points, &found, &mut report);
+        }
+    }
     // The (id, hash) list of the records moves into the facts rather than
     // being copied: it is the one list that grows with the records.
     let records = results
@@ -392,8 +413,9 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
     entries
 }
 
-/// Reads and hashes every entry, spread over the machine's cores by size.
-fn read_entries(path: &Path, entries: &[EntryInfo]) -> Vec<EntryResult> {
+/// Reads and hashes every entry, spread over the machine's cores by size;
+/// notes where the lines of `records.jsonl` numbered in `starts_of` begin.
+fn read_entries(path: &Path, entries: &[EntryInfo], starts_of: &BTreeSet<u64>) -> Vec<EntryResult> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(entries.len().max(1));
@@ -409,7 +431,7 @@ fn read_entries(path: &Path, entries: &[EntryInfo]) -> Vec<EntryResult> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = shards
             .into_iter()
-            .map(|(_, shard)| scope.spawn(move || read_shard(path, &shard)))
+            .map(|(_, shard)| scope.spawn(move || read_shard(path, &shard, starts_of)))
             .collect();
         handles
             .into_iter()
@@ -418,7 +440,7 @@ fn read_entries(path: &Path, entries: &[EntryInfo]) -> Vec<EntryResult> {
     })
 }
 
-fn read_shard(path: &Path, shard: &[EntryInfo]) -> Vec<EntryResult> {
+fn read_shard(path: &Path, shard: &[EntryInfo], starts_of: &BTreeSet<u64>) -> Vec<EntryResult> {
     let archive = File::open(path)
         .map_err(|e| e.to_string())
         .and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()));
@@ -438,11 +460,15 @@ fn read_shard(path: &Path, shard: &[EntryInfo]) -> Vec<EntryResult> {
     };
     shard
         .iter()
-        .map(|info| read_entry(&mut archive, info))
+        .map(|info| read_entry(&mut archive, info, starts_of))
         .collect()
 }
 
-fn read_entry(archive: &mut ZipArchive<File>, info: &EntryInfo) -> EntryResult {
+fn read_entry(
+    archive: &mut ZipArchive<File>,
+    info: &EntryInfo,
+    starts_of: &BTreeSet<u64>,
+) -> EntryResult {
     let mut result = EntryResult {
         index: info.index,
         bag_path: info.bag_path.clone(),
@@ -458,14 +484,16 @@ fn read_entry(archive: &mut ZipArchive<File>, info: &EntryInfo) -> EntryResult {
     let mut reader = HashingReader::new(entry);
     let outcome = match info.bag_path.as_str() {
         "data/records.jsonl" => {
-            read_lines(&mut reader, &RecordCheck).map(|l| result.lines = Some(l))
+            read_lines(&mut reader, &RecordCheck, starts_of).map(|l| result.lines = Some(l))
         }
-        "data/quarantine.jsonl" => {
-            read_lines(&mut reader, &InOrder(check_quarantine_line)).map(|l| result.lines = Some(l))
-        }
-        "data/known.jsonl" => {
-            read_lines(&mut reader, &InOrder(check_known_line)).map(|l| result.lines = Some(l))
-        }
+        "data/quarantine.jsonl" => read_lines(
+            &mut reader,
+            &InOrder(check_quarantine_line),
+            &BTreeSet::new(),
+        )
+        .map(|l| result.lines = Some(l)),
+        "data/known.jsonl" => read_lines(&mut reader, &InOrder(check_known_line), &BTreeSet::new())
+            .map(|l| result.lines = Some(l)),
         p if !p.starts_with("data/") || p == "data/package.json" => {
             let mut content = Vec::new();
             let r = (&mut reader)
@@ -521,13 +549,21 @@ const BATCH_LINES: usize = 2048;
 
 /// One line as read: its number, and its bytes without the LF (`None` when
 /// it was too long to hold), and whether it had the LF.
-type ReadLine = (u64, Option<Vec<u8>>, bool);
+/// Its length in the file comes second.
+type ReadLine = (u64, u64, Option<Vec<u8>>, bool);
 
 /// Reads JSON lines, checking each with `check`: one thread reads (and so
 /// inflates and hashes the entry), the others find each line's facts in
 /// batches, and this one merges them in line order. Memory stays at a few
 /// batches in flight.
-fn read_lines<C: LineCheck>(reader: &mut (dyn Read + Send), check: &C) -> io::Result<Lines> {
+///
+/// The byte offsets where the lines numbered in `starts_of` begin are kept
+/// in [`Lines::starts`].
+fn read_lines<C: LineCheck>(
+    reader: &mut (dyn Read + Send),
+    check: &C,
+    starts_of: &BTreeSet<u64>,
+) -> io::Result<Lines> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<ReadLine>)>(workers * 2);
     let (facts_tx, facts_rx) = std::sync::mpsc::sync_channel(workers * 2);
@@ -543,8 +579,8 @@ fn read_lines<C: LineCheck>(reader: &mut (dyn Read + Send), check: &C) -> io::Re
                 let Some((sequence, batch)) = next else { break };
                 let facts: Vec<_> = batch
                     .into_iter()
-                    .map(|(number, line, terminated)| {
-                        (number, line.map(|l| check.facts(&l)), terminated)
+                    .map(|(number, len, line, terminated)| {
+                        (number, len, line.map(|l| check.facts(&l)), terminated)
                     })
                     .collect();
                 if facts_tx.send((sequence, facts)).is_err() {
@@ -556,11 +592,16 @@ fn read_lines<C: LineCheck>(reader: &mut (dyn Read + Send), check: &C) -> io::Re
         // Batches come back in any order; they are merged in theirs.
         let mut waiting = BTreeMap::new();
         let mut next = 0u64;
+        let mut offset = 0u64;
         for (sequence, facts) in facts_rx {
             waiting.insert(sequence, facts);
             while let Some(batch) = waiting.remove(&next) {
-                for (number, facts, terminated) in batch {
+                for (number, len, facts, terminated) in batch {
                     lines.count = number;
+                    if starts_of.contains(&number) {
+                        lines.starts.insert(number, offset);
+                    }
+                    offset += len;
                     match facts {
                         None => lines.problems.push((
                             number,
@@ -610,13 +651,13 @@ fn split_lines(
         if line.len() > MAX_LINE {
             let mut rest = Vec::new();
             buffered.read_until(b'\n', &mut rest)?;
-            batch.push((number, None, true));
+            batch.push((number, (n + rest.len()) as u64, None, true));
         } else {
             let terminated = line.last() == Some(&b'\n');
             if terminated {
                 line.pop();
             }
-            batch.push((number, Some(line), terminated));
+            batch.push((number, n as u64, Some(line), terminated));
         }
         if batch.len() == BATCH_LINES {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_LINES));

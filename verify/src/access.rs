@@ -1,0 +1,265 @@
+//! Access points into `data/records.jsonl` (docs/FORMAT.md §4.4): places in
+//! its deflate stream where inflating can begin, listed in the tag file
+//! `records-access.txt` so one record can be read without inflating all
+//! before it. The check: the list is well formed, each point's line starts
+//! at its byte offset, and inflating from its place alone gives that line.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use spoor_normalize::Sha256;
+use zip::ZipArchive;
+
+use crate::package::{EntryInfo, RecordLine};
+use crate::report::Report;
+
+/// The tag file's name in the bag.
+const FILE: &str = "records-access.txt";
+/// Longest list read: a point per 128 KiB of records makes this plenty.
+const MAX_FILE: u64 = 64 << 20;
+/// Longest line inflated from one point.
+const MAX_LINE: u64 = 256 << 20;
+
+/// One access point: line `line` starts `plain` bytes into `records.jsonl`
+/// and `packed` bytes into the entry's deflate data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct AccessPoint {
+    pub(crate) line: u64,
+    plain: u64,
+    packed: u64,
+}
+
+/// What reading `records.jsonl` found that the check needs.
+pub(crate) struct Found<'a> {
+    /// Where the lines of the points start.
+    pub(crate) starts: &'a BTreeMap<u64, u64>,
+    pub(crate) records: &'a [RecordLine],
+    /// Lines in the file.
+    pub(crate) count: u64,
+}
+
+/// The package's access points, when it lists them; a list that is not
+/// well formed is reported and not used.
+pub(crate) fn read(
+    path: &Path,
+    top: &str,
+    entries: &[EntryInfo],
+    report: &mut Report,
+) -> Option<Vec<AccessPoint>> {
+    entries.iter().find(|e| e.bag_path == FILE)?;
+    let mut text = String::new();
+    let read = File::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()))
+        .and_then(|mut archive| {
+            let entry = archive
+                .by_name(&format!("{top}/{FILE}"))
+                .map_err(|e| e.to_string())?;
+            entry
+                .take(MAX_FILE)
+                .read_to_string(&mut text)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(why) = read {
+        report.problem(
+            "access-points-malformed",
+            FILE,
+            format!("cannot be read: {why}"),
+        );
+        return None;
+    }
+    match parse(&text) {
+        Ok(points) => Some(points),
+        Err(why) => {
+            report.problem("access-points-malformed", FILE, why);
+            None
+        }
+    }
+}
+
+/// Parses the list: `<line> <offset> <deflate offset>` per line, the first
+/// `1 0 0`, all three growing strictly.
+fn parse(text: &str) -> Result<Vec<AccessPoint>, String> {
+    let mut points: Vec<AccessPoint> = Vec::new();
+    for (number, row) in text.split_terminator('\n').enumerate() {
+        let number = number + 1;
+        let fields: Vec<u64> = row
+            .split(' ')
+            .map(|f| {
+                // Decimal digits only: no sign, no leading zero but "0".
+                let plain = !f.is_empty()
+                    && f.bytes().all(|b| b.is_ascii_digit())
+                    && (f == "0" || !f.starts_with('0'));
+                plain.then(|| f.parse().ok()).flatten()
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| format!("line {number}: not three decimal numbers"))?;
+        let &[line, plain, packed] = fields.as_slice() else {
+            return Err(format!("line {number}: not three decimal numbers"));
+        };
+        let point = AccessPoint {
+            line,
+            plain,
+            packed,
+        };
+        match points.last() {
+            None if (line, plain, packed) != (1, 0, 0) => {
+                return Err("line 1: the first point is not 1 0 0".to_owned())
+            }
+            Some(last) if line <= last.line || plain <= last.plain || packed <= last.packed => {
+                return Err(format!(
+                    "line {number}: does not come after the point before it"
+                ))
+            }
+            _ => points.push(point),
+        }
+    }
+    if !text.ends_with('\n') {
+        return Err("does not end with LF".to_owned());
+    }
+    Ok(points)
+}
+
+/// Checks every point against what reading `records.jsonl` found, and by
+/// inflating its line from its place alone.
+pub(crate) fn check(
+    path: &Path,
+    top: &str,
+    points: &[AccessPoint],
+    found: &Found<'_>,
+    report: &mut Report,
+) {
+    let span = match records_span(path, top) {
+        Ok(span) => span,
+        Err(why) => {
+            report.problem("access-points-malformed", FILE, why);
+            return;
+        }
+    };
+    let mut problem = |point: &AccessPoint, why: String| {
+        report.problem(
+            "access-point-wrong",
+            FILE,
+            format!("the point of line {}: {why}", point.line),
+        );
+    };
+    // The first point, `1 0 0`, is the start of the file, even an empty one.
+    for point in points.iter().skip(1) {
+        if point.line > found.count {
+            problem(point, format!("records.jsonl has {} lines", found.count));
+            continue;
+        }
+        if found.starts.get(&point.line) != Some(&point.plain) {
+            problem(
+                point,
+                format!(
+                    "line {} starts at byte {}, not {}",
+                    point.line,
+                    found.starts.get(&point.line).copied().unwrap_or(0),
+                    point.plain
+                ),
+            );
+            continue;
+        }
+        let Some((start, size, deflated)) = span else {
+            problem(
+                point,
+                "where records.jsonl's data starts is unknown".to_owned(),
+            );
+            continue;
+        };
+        if !deflated {
+            problem(
+                point,
+                "records.jsonl is stored: only 1 0 0 applies".to_owned(),
+            );
+            continue;
+        }
+        if point.packed >= size {
+            problem(
+                point,
+                format!(
+                    "deflate offset {} is past the entry's {size} bytes",
+                    point.packed
+                ),
+            );
+            continue;
+        }
+        match first_line(path, start + point.packed, size - point.packed) {
+            Ok(hash) => {
+                let want = found.records.get((point.line - 1) as usize).map(|r| r.hash);
+                if want != Some(hash) {
+                    problem(
+                        point,
+                        "inflating from its place does not give that line".to_owned(),
+                    );
+                }
+            }
+            Err(e) => problem(point, format!("inflating from its place alone fails: {e}")),
+        }
+    }
+}
+
+/// Where `records.jsonl`'s data starts in the zip, its compressed size,
+/// and whether it is deflated.
+fn records_span(path: &Path, top: &str) -> Result<Option<(u64, u64, bool)>, String> {
+    let mut archive = File::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()))?;
+    let entry = archive
+        .by_name_raw(format!("{top}/data/records.jsonl").as_bytes())
+        .map_err(|e| format!("data/records.jsonl: {e}"))?;
+    let deflated = entry.compression() == zip::CompressionMethod::Deflated;
+    Ok(entry
+        .data_start()
+        .map(|start| (start, entry.compressed_size(), deflated)))
+}
+
+/// SHA-256 of the first line (without its LF) inflated from `at`, reading
+/// at most `len` bytes of the zip.
+fn first_line(path: &Path, at: u64, len: u64) -> io::Result<Sha256> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(at))?;
+    let inflate = flate2::read::DeflateDecoder::new(BufReader::new(file.take(len)));
+    let mut line = Vec::new();
+    BufReader::new(inflate)
+        .take(MAX_LINE)
+        .read_until(b'\n', &mut line)?;
+    if line.pop() != Some(b'\n') {
+        return Err(io::Error::other("no whole line"));
+    }
+    Ok(Sha256::of(&line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_must_start_at_the_beginning_and_grow() {
+        let ok = parse("1 0 0\n900 131072 24001\n1800 262150 48000\n").expect("well formed");
+        assert_eq!(ok.len(), 3);
+        assert_eq!(ok[1].line, 900);
+        for (text, why) in [
+            ("", "does not end with LF"),
+            ("2 0 0\n", "first point"),
+            ("1 0 0\n900 131072\n", "three decimal numbers"),
+            ("1 0 0\n900 131072 -5\n", "three decimal numbers"),
+            ("1 0 0\n0900 131072 5\n", "three decimal numbers"),
+            (
+                "1 0 0\n900 131072 5\n800 231072 9\n",
+                "after the point before",
+            ),
+            (
+                "1 0 0\n900 131072 5\n1000 131072 9\n",
+                "after the point before",
+            ),
+            ("1 0 0\n900 131072 5", "does not end with LF"),
+        ] {
+            let err = parse(text).expect_err(text);
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
+    }
+}
