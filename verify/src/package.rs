@@ -499,11 +499,11 @@ fn read_entry(
             let r = (&mut reader)
                 .take(MAX_TAG_FILE)
                 .read_to_end(&mut content)
-                .and_then(|_| io::copy(&mut reader, &mut io::sink()));
+                .and_then(|_| drain(&mut reader));
             result.content = Some(content);
             r.map(|_| ())
         }
-        _ => io::copy(&mut reader, &mut io::sink()).map(|_| ()),
+        _ => drain(&mut reader),
     };
     // The zip reader checks the CRC-32 when an entry has been read to its end.
     let (digest, len) = reader.finish();
@@ -519,6 +519,20 @@ fn read_entry(
         }
     }
     result
+}
+
+/// Reads `reader` to its end in large pieces (the entry's hash and CRC are
+/// taken on the way): 8 KiB reads cost a system call each.
+fn drain(reader: &mut impl Read) -> io::Result<()> {
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// How the lines of one payload file are checked: what can be found from a
