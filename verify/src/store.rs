@@ -95,15 +95,29 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         .pubkey
         .as_deref()
         .map_or(TrustedKey::StoresOwn, TrustedKey::Given);
-    let trail = check_trail(
-        root,
-        key,
-        trust.since.as_deref(),
-        limit,
-        Some(&packages),
-        &run_reports(root, &mut report),
-        &mut report,
-    )?;
+    let reports = run_reports(root, &mut report);
+    // The catalogue is compared while the log is walked; what it says of
+    // packages the log does not cover is dropped afterwards.
+    let (trail, catalogue) = std::thread::scope(|scope| {
+        let packages = &packages;
+        let compared =
+            catalogue.map(|c| scope.spawn(move || c.map(|c| check_catalogue(&c, packages))));
+        let trail = check_trail(
+            root,
+            key,
+            trust.since.as_deref(),
+            limit,
+            Some(packages),
+            &reports,
+            &mut report,
+        );
+        let compared = compared.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("the comparing thread failed".to_owned()))
+        });
+        (trail, compared)
+    });
+    let trail = trail?;
     check_attestations(
         root,
         &trail.checkpoints,
@@ -114,7 +128,7 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
     let received = check_receipts(root, &packages, &trail.logged, &mut report)?;
     check_unlogged(&packages, &trail, &received, &mut report);
     match catalogue {
-        Some(Ok(conn)) => check_catalogue(&conn, &packages, &trail.logged, &mut report),
+        Some(Ok(compared)) => compared.add_to(&trail.logged, &mut report),
         Some(Err(e)) => report.problem("catalogue-unreadable", "catalog.sqlite", e),
         None => {}
     }
@@ -316,21 +330,20 @@ fn open_catalogue(
 fn check_catalogue(
     conn: &Option<Connection>,
     packages: &BTreeMap<String, (String, PackageFacts)>,
-    logged: &HashSet<String>,
-    report: &mut Report,
-) {
+) -> CatalogueCheck {
+    let mut check = CatalogueCheck::default();
     let Some(conn) = conn else {
-        report
+        check
+            .rest
             .notes
             .push("no catalogue to compare (catalog.sqlite absent)".to_owned());
-        return;
+        return check;
     };
     let place = "catalog.sqlite";
     // Per package, its catalogue rows in line order against its records,
     // so nothing of the store as a whole is held.
-    for (package_id, (package_place, facts)) in
-        packages.iter().filter(|(id, _)| logged.contains(*id))
-    {
+    for (package_id, (package_place, facts)) in packages {
+        let report = check.by_package.entry(package_id.clone()).or_default();
         let at = |line: usize| format!("{package_place}: data/records.jsonl line {line}");
         let mut seen = vec![false; facts.records.len()];
         let rows = conn
@@ -368,12 +381,12 @@ fn check_catalogue(
                 Ok(())
             });
         if let Err(e) = rows {
-            report.problem(
+            check.rest.problem(
                 "catalogue-unreadable",
                 place,
                 format!("records table unreadable: {e}"),
             );
-            return;
+            return check;
         }
         for (i, record) in facts.records.iter().enumerate() {
             if !seen[i] {
@@ -401,17 +414,42 @@ fn check_catalogue(
             for package in named.iter().filter(|p| !packages.contains_key(*p)) {
                 for id in ids.query_map([package], |r| r.get::<_, String>(0))? {
                     let id = id?;
-                    report.problem("catalogue-stray-row", place, stray_row(&id, package));
+                    check
+                        .rest
+                        .problem("catalogue-stray-row", place, stray_row(&id, package));
                 }
             }
             Ok(())
         });
     if let Err(e) = strays {
-        report.problem(
+        check.rest.problem(
             "catalogue-unreadable",
             place,
             format!("records table unreadable: {e}"),
         );
+    }
+    check
+}
+
+/// What comparing the catalogue found: per package, and the rest (rows of
+/// packages the store does not hold, a catalogue that cannot be read).
+#[derive(Default)]
+struct CatalogueCheck {
+    by_package: BTreeMap<String, Report>,
+    rest: Report,
+}
+
+impl CatalogueCheck {
+    /// Adds the findings of the packages in `logged` and the rest, in
+    /// package order.
+    fn add_to(self, logged: &HashSet<String>, report: &mut Report) {
+        for (package_id, found) in self.by_package {
+            if logged.contains(&package_id) {
+                report.findings.extend(found.findings);
+            }
+        }
+        report.findings.extend(self.rest.findings);
+        report.notes.extend(self.rest.notes);
     }
 }
 
