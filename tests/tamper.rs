@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::trail::{access_points, record_on_line};
 use crate::util::{
-    fixture, long_chat, read_zip, replace_entries, sha256_hex, spoor, text, write_zip, TestStore,
+    entry_mut, fixture, long_chat, read_zip, replace_entries, sha256_hex, spoor, text,
+    update_manifest, write_zip, TestStore,
 };
 
 /// A store holding one package with records, an attachment and quarantine.
@@ -33,33 +34,6 @@ fn assert_caught(path: &Path, expected: &[&str]) {
     for e in expected {
         assert!(output.contains(e), "expected {e:?} in:\n{output}");
     }
-}
-
-fn entry_mut<'a>(entries: &'a mut [(String, Vec<u8>)], id: &str, rel: &str) -> &'a mut Vec<u8> {
-    let name = format!("{id}/{rel}");
-    &mut entries
-        .iter_mut()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no {name}"))
-        .1
-}
-
-/// Rewrites `manifest-sha256.txt` so its line for `rel` matches `bytes`, as a
-/// careful tamperer would.
-fn update_manifest(entries: &mut [(String, Vec<u8>)], id: &str, rel: &str, bytes: &[u8]) {
-    let manifest = entry_mut(entries, id, "manifest-sha256.txt");
-    let text = String::from_utf8(manifest.clone()).expect("utf-8");
-    let updated: String = text
-        .lines()
-        .map(|l| {
-            if l.ends_with(&format!("  {rel}")) {
-                format!("{}  {rel}\n", sha256_hex(bytes))
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    *manifest = updated.into_bytes();
 }
 
 #[test]

@@ -227,3 +227,40 @@ pub(crate) fn long_chat(t: &TestStore, messages: u32) -> PathBuf {
     fs::write(&path, text).expect("write chat");
     path
 }
+
+/// The bytes of entry `<id>/<rel>`, to change in place.
+pub(crate) fn entry_mut<'a>(
+    entries: &'a mut [(String, Vec<u8>)],
+    id: &str,
+    rel: &str,
+) -> &'a mut Vec<u8> {
+    let name = format!("{id}/{rel}");
+    &mut entries
+        .iter_mut()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .1
+}
+
+/// Rewrites `manifest-sha256.txt` so its line for `rel` matches `bytes`, as a
+/// careful tamperer would.
+pub(crate) fn update_manifest(
+    entries: &mut [(String, Vec<u8>)],
+    id: &str,
+    rel: &str,
+    bytes: &[u8],
+) {
+    let manifest = entry_mut(entries, id, "manifest-sha256.txt");
+    let text = String::from_utf8(manifest.clone()).expect("utf-8");
+    let updated: String = text
+        .lines()
+        .map(|l| {
+            if l.ends_with(&format!("  {rel}")) {
+                format!("{}  {rel}\n", sha256_hex(bytes))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    *manifest = updated.into_bytes();
+}

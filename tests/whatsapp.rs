@@ -7,7 +7,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::util::{
-    entry, fixture, package_json, read_zip, sha256_hex, spoor, text, write_zip, Entries, TestStore,
+    entry, entry_mut, fixture, package_json, read_zip, replace_entries, sha256_hex, spoor, text,
+    update_manifest, write_zip, Entries, TestStore,
 };
 
 fn records(entries: &Entries) -> Vec<Value> {
@@ -408,4 +409,68 @@ fn a_large_chat_read_on_every_core_keeps_the_ids_of_one_pass() {
     assert_eq!(next, lines as u64 + 1);
     let out = t.verify();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A chat's every byte is in a record, known or quarantine entry, and
+/// `spoor verify` checks that account: a record removed from a package (the
+/// manifest updated, as a careful tamperer would) leaves a gap in the chat,
+/// also when the chat is inside a zip export.
+#[test]
+fn r17_every_byte_of_a_chat_is_accounted_for() {
+    let t = TestStore::new();
+    let zip = t.path("WhatsApp Chat - Gemeenteraad Oost.zip");
+    write_zip(&zip, &folder_entries("whatsapp/ios-nl-media"));
+    let chat = fixture("whatsapp/android-nl/WhatsApp-chat met Projectgroep Kade.txt");
+    // A folder delivering a zip export.
+    let folder = t.path("Aangeleverd");
+    fs::create_dir_all(folder.join("raad")).expect("folder");
+    write_zip(
+        &folder.join("raad/Raad.zip"),
+        &folder_entries("whatsapp/android-nl-media"),
+    );
+    let out = t.run(&[&zip, &chat, &folder]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(t.verify().status.code(), Some(0), "{}", text(&t.verify()));
+    for (name, chat_entry) in [
+        (
+            "WhatsApp-chat met Projectgroep Kade.txt",
+            "data/original/WhatsApp-chat met Projectgroep Kade.txt",
+        ),
+        (
+            "WhatsApp Chat - Gemeenteraad Oost.zip",
+            "data/original/WhatsApp Chat - Gemeenteraad Oost.zip/_chat.txt",
+        ),
+        (
+            "Aangeleverd/raad/Raad.zip",
+            "data/original/Aangeleverd/raad/Raad.zip!/WhatsApp-chat met Raad.txt",
+        ),
+    ] {
+        let (package, id) = t.package_of(name);
+        let mut entries = read_zip(&package);
+        let records = entry_mut(&mut entries, &id, "data/records.jsonl");
+        let kept = String::from_utf8(records.clone()).expect("utf-8");
+        let mut lines: Vec<&str> = kept.lines().collect();
+        let removed: Value = serde_json::from_str(lines.remove(2)).expect("json");
+        let bytes = &removed["source"]["locator"]["bytes"];
+        let without = format!("{}\n", lines.join("\n"));
+        *records = without.clone().into_bytes();
+        update_manifest(&mut entries, &id, "data/records.jsonl", without.as_bytes());
+        let manifest = entry_mut(&mut entries, &id, "manifest-sha256.txt").clone();
+        // Every other entry copied raw, so the export zip stays stored and
+        // can be read in place.
+        replace_entries(
+            &package,
+            &[
+                (format!("{id}/data/records.jsonl"), without.into_bytes()),
+                (format!("{id}/manifest-sha256.txt"), manifest),
+            ],
+        );
+        let out = spoor(&["verify", package.to_str().expect("utf-8")]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let gap = format!(
+            "{chat_entry}: bytes {}..{} are in no record, known or quarantine entry",
+            bytes[0], bytes[1]
+        );
+        assert!(text(&out).contains(&gap), "{gap} not in:\n{}", text(&out));
+    }
 }

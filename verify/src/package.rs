@@ -226,7 +226,7 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
         .and_then(|r| r.lines.as_mut())
         .map(|l| std::mem::take(&mut l.records))
         .unwrap_or_default();
-    let mut facts = check_bag(&expected_top, &results, records, &mut report);
+    let mut facts = check_bag(path, &expected_top, &results, records, &mut report);
     match zip_sha256 {
         Ok(Ok((digest, len))) => {
             facts.zip_sha256 = Some(digest.to_hex());
@@ -840,20 +840,18 @@ fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
     }
 }
 
-/// Every mbox of the export (a file with an `mbox-variant` decision) is
-/// tiled by the byte ranges of its records, known and quarantine entries:
-/// from byte 0 to its end, no gap, no overlap (docs/FORMAT.md §10).
+/// Every file of the export that entries name by byte range, and every
+/// mbox an `mbox-variant` decision names, must be tiled exactly by the
+/// `locator.bytes` of the records, known and quarantine entries naming it
+/// (docs/FORMAT.md §10): a gap is input nothing accounts for.
 fn check_tiling(
+    zip_path: &Path,
+    top: &str,
     package: &PackageManifest,
     by_path: &BTreeMap<&str, &EntryResult>,
     report: &mut Report,
 ) {
     let original = package.export.original.as_str();
-    let mboxes = package
-        .decisions
-        .iter()
-        .filter(|d| d.get("decision").and_then(Value::as_str) == Some("mbox-variant"))
-        .map(|d| d.get("path").and_then(Value::as_str));
     let all_lines: Vec<&Lines> = [
         "data/records.jsonl",
         "data/quarantine.jsonl",
@@ -862,13 +860,40 @@ fn check_tiling(
     .iter()
     .filter_map(|name| by_path.get(name).and_then(|r| r.lines.as_ref()))
     .collect();
-    for path in mboxes {
+    let mut paths: BTreeSet<Option<&str>> = package
+        .decisions
+        .iter()
+        .filter(|d| d.get("decision").and_then(Value::as_str) == Some("mbox-variant"))
+        .map(|d| d.get("path").and_then(Value::as_str))
+        .collect();
+    paths.extend(
+        all_lines
+            .iter()
+            .flat_map(|lines| lines.paths.iter().map(Option::as_deref)),
+    );
+    for path in paths {
         let entry = match path {
             Some(path) => format!("{original}/{path}"),
             None => original.to_owned(),
         };
-        let Some(size) = by_path.get(entry.as_str()).map(|r| r.size) else {
-            continue;
+        let size = match (by_path.get(entry.as_str()), path) {
+            (Some(found), _) => found.size,
+            // A file inside a zip: the zip export itself, or a zip in a
+            // folder export (`<zip>!/<member>`), sized by its directory.
+            (None, Some(path)) => {
+                let (zip, member) = match path.split_once("!/") {
+                    Some((zip, member)) => (format!("{original}/{zip}"), member),
+                    None => (original.to_owned(), path),
+                };
+                match member_size(zip_path, top, &zip, member) {
+                    Ok(size) => size,
+                    Err(why) => {
+                        report.problem("tiling-unsized", &entry, why);
+                        continue;
+                    }
+                }
+            }
+            (None, None) => continue,
         };
         let mut spans: Vec<(u64, u64)> = all_lines
             .iter()
@@ -915,6 +940,83 @@ fn check_tiling(
     }
 }
 
+/// The size of `member` inside the zip stored as entry `original` (a bag
+/// path) of the package at `zip_path`, read from that zip's central
+/// directory in place.
+fn member_size(zip_path: &Path, top: &str, original: &str, member: &str) -> Result<u64, String> {
+    let mut package = File::open(zip_path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()))?;
+    let entry = package
+        .by_name_raw(format!("{top}/{original}").as_bytes())
+        .map_err(|_| format!("not a file of the export, and {original} is not in the package"))?;
+    if entry.compression() != zip::CompressionMethod::Stored {
+        return Err(format!(
+            "{original} is deflated, so its members are not sized"
+        ));
+    }
+    let (start, len) = (
+        entry
+            .data_start()
+            .ok_or("where the export's data starts is unknown")?,
+        entry.size(),
+    );
+    drop(entry);
+    let view = FileRange::new(File::open(zip_path).map_err(|e| e.to_string())?, start, len);
+    let mut export = ZipArchive::new(view).map_err(|e| format!("{original}: {e}"))?;
+    let size = export
+        .by_name(member)
+        .map(|m| m.size())
+        .map_err(|_| format!("{original} has no {member}"))?;
+    Ok(size)
+}
+
+/// `len` bytes of a file from `start`, read and sought as a file of its own.
+struct FileRange {
+    file: File,
+    start: u64,
+    len: u64,
+    at: u64,
+}
+
+impl FileRange {
+    fn new(file: File, start: u64, len: u64) -> FileRange {
+        FileRange {
+            file,
+            start,
+            len,
+            at: 0,
+        }
+    }
+}
+
+impl Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::{Seek, SeekFrom};
+        let left = self.len.saturating_sub(self.at);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        self.file.seek(SeekFrom::Start(self.start + self.at))?;
+        let n = self.file.read(&mut buf[..want])?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for FileRange {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let at = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.at.checked_add_signed(d),
+        };
+        self.at = at.ok_or_else(|| io::Error::other("seek before the start"))?;
+        Ok(self.at)
+    }
+}
+
 /// The lines (from 0, in order) whose record id an earlier line already has.
 fn repeated_ids(records: &[RecordLine]) -> Vec<usize> {
     // Line numbers sorted by id: 8 bytes a record, where a set of the ids
@@ -934,6 +1036,7 @@ fn repeated_ids(records: &[RecordLine]) -> Vec<usize> {
 
 /// Cross-checks of the bag as a whole, once every entry has been read.
 fn check_bag(
+    path: &Path,
     top: &str,
     results: &[EntryResult],
     records: Vec<RecordLine>,
@@ -967,7 +1070,7 @@ fn check_bag(
             );
         }
         check_counts(&package, &tally, report);
-        check_tiling(&package, &bag.by_path, report);
+        check_tiling(path, top, &package, &bag.by_path, report);
         bag.check_original(&package, &tally, report);
         facts.export_sha256 = Some(package.export.sha256);
         facts.export_size = Some(package.export.size);
