@@ -474,3 +474,66 @@ fn r17_every_byte_of_a_chat_is_accounted_for() {
         assert!(text(&out).contains(&gap), "{gap} not in:\n{}", text(&out));
     }
 }
+
+/// An export unzipped before delivery: the chat's media are taken from the
+/// files beside it, as from the zip; a file no line names is quarantined
+/// with that reason, and nothing is read twice.
+#[test]
+fn r17_an_unpacked_export_keeps_its_media_with_the_messages() {
+    let t = TestStore::new();
+    let folder = t.path("WhatsApp Chat - Gemeenteraad Oost");
+    fs::create_dir(&folder).expect("folder");
+    for (name, bytes) in folder_entries("whatsapp/ios-nl-media") {
+        fs::write(folder.join(name), bytes).expect("write");
+    }
+    let out = t.run(&[&folder]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 quarantined")
+            && text(&out).contains("beside a WhatsApp chat, but named by no line of it"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(t.verify().status.code(), Some(0), "{}", text(&t.verify()));
+    let (package, _) = t.package_of("WhatsApp Chat - Gemeenteraad Oost/_chat.txt");
+    let entries = read_zip(&package);
+    let records = records(&entries);
+    let linked: Vec<(&str, bool)> = records
+        .iter()
+        .flat_map(|r| r["attachments"].as_array().into_iter().flatten())
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap_or(""),
+                a["sha256"].as_str().is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        linked,
+        [
+            ("00000003-PHOTO-2021-01-01-10-00-00.jpg", true),
+            ("00000004-Notulen café.pdf", true),
+            ("00000005-AUDIO-2021-01-01-10-02-00.opus", false),
+            ("", false),
+            ("00000006-PHOTO-2021-01-01-10-04-00.jpg", true),
+        ]
+    );
+    let photo = fs::read(fixture(
+        "whatsapp/ios-nl-media/00000003-PHOTO-2021-01-01-10-00-00.jpg",
+    ))
+    .expect("read");
+    let digest = sha256_hex(&photo);
+    assert_eq!(
+        entry(
+            &entries,
+            &format!("data/blobs/sha256/{}/{digest}", &digest[..2])
+        ),
+        photo
+    );
+    let quarantine = String::from_utf8_lossy(entry(&entries, "data/quarantine.jsonl")).into_owned();
+    assert_eq!(quarantine.lines().count(), 1, "{quarantine}");
+    assert!(
+        quarantine.contains("00000099-STICKER-2021-01-01-10-09-00.webp"),
+        "{quarantine}"
+    );
+}

@@ -37,7 +37,7 @@ pub fn read_export(
         families: BTreeSet::new(),
     };
     if !meta.is_dir() {
-        driver.read_file(path, None)?;
+        driver.read_file(path, None, UNKNOWN)?;
         return Ok(driver.summary);
     }
     let input = Input::Folder { path, rel: "" };
@@ -216,7 +216,8 @@ impl Driver<'_> {
 
     /// One file: `rel` is its path inside a folder export, `None` when the
     /// file is the export.
-    fn read_file(&mut self, path: &Path, rel: Option<&str>) -> Result<(), Error> {
+    /// An unrecognised file is quarantined with `unknown` as the reason.
+    fn read_file(&mut self, path: &Path, rel: Option<&str>, unknown: &str) -> Result<(), Error> {
         let place = rel.unwrap_or("");
         let mut file = match File::open(path) {
             Ok(f) => f,
@@ -254,9 +255,7 @@ impl Driver<'_> {
             }
             None => {
                 self.name_export(rel, "unknown");
-                let reason = "not an e-mail message, mbox, Maildir, WhatsApp chat or Teams message (detected by content)"
-                    .to_owned();
-                self.quarantine_file(path, rel, size, reason)
+                self.quarantine_file(path, rel, size, unknown.to_owned())
             }
         }
     }
@@ -285,9 +284,33 @@ impl Driver<'_> {
             let options = self.options;
             email::read_maildir(self, options, dir, rel)?;
         }
+        // A WhatsApp export unpacked: its chat files are read first, with
+        // the files beside them as their media; a file a chat names is then
+        // part of a record, not an export of its own.
+        let chats = if maildir {
+            Vec::new()
+        } else {
+            chats_among(&entries)
+        };
+        let mut media = None;
+        if !chats.is_empty() {
+            let beside = entries
+                .iter()
+                .filter(|(name, path)| !chats.contains(name) && is_regular_file(path))
+                .cloned();
+            let mut found = whatsapp::FolderMedia::new(beside);
+            let options = self.options;
+            for (name, path) in entries.iter().filter(|(name, _)| chats.contains(name)) {
+                whatsapp::read_in_folder(self, options, path, &join(rel, name), &mut found)?;
+            }
+            media = Some(found);
+        }
         for (name, path) in entries {
             let child = join(rel, &name);
             if maildir && ["cur", "new", "tmp"].contains(&name.as_str()) {
+                continue;
+            }
+            if chats.contains(&name) || media.as_ref().is_some_and(|m| m.was_referenced(&name)) {
                 continue;
             }
             let meta = match fs::symlink_metadata(&path) {
@@ -332,7 +355,12 @@ impl Driver<'_> {
                         "basis": "file at the root of a Maildir",
                     }));
                 } else {
-                    self.read_file(&path, Some(&child))?;
+                    let unknown = if media.is_some() {
+                        BESIDE_CHAT
+                    } else {
+                        UNKNOWN
+                    };
+                    self.read_file(&path, Some(&child), unknown)?;
                 }
             } else {
                 self.unreadable(&child, "not a regular file or folder".to_owned());
@@ -340,6 +368,35 @@ impl Driver<'_> {
         }
         Ok(())
     }
+}
+
+/// Why an unrecognised file is quarantined.
+const UNKNOWN: &str =
+    "not an e-mail message, mbox, Maildir, WhatsApp chat or Teams message (detected by content)";
+/// The same, for a file beside a WhatsApp chat in a folder.
+const BESIDE_CHAT: &str = "beside a WhatsApp chat, but named by no line of it (and not an e-mail message, mbox, Maildir, WhatsApp chat or Teams message)";
+
+/// The regular files among a folder's `entries` that are WhatsApp chats
+/// (by content), in name order.
+fn chats_among(entries: &[(String, PathBuf)]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|(_, path)| is_regular_file(path))
+        .filter(|(name, path)| {
+            let mut head = Vec::with_capacity(1024);
+            let size = fs::metadata(path).map_or(0, |m| m.len());
+            File::open(path)
+                .and_then(|f| f.take(1024).read_to_end(&mut head))
+                .is_ok()
+                && sniff(path, Some(name), size, &head) == ExportKind::WhatsApp
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// A regular file, not a link to one.
+fn is_regular_file(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// A reader that remembers its own failure, so that the sink's errors can

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::json;
 use zip::ZipArchive;
 
-use super::{ChatContext, ChatIdentity, Grammar, ZipMedia, FORMAT_TEXT, FORMAT_ZIP};
+use super::{ChatContext, ChatIdentity, FolderMedia, Grammar, ZipMedia, FORMAT_TEXT, FORMAT_ZIP};
 use crate::format::{head, Format, Input, Reading};
 use crate::read::{Emit, ReadOptions, Stop};
 use crate::zipped::{self, Entry};
@@ -30,37 +30,66 @@ impl Format for Chat {
         options: &ReadOptions,
         input: &Input<'_>,
     ) -> Result<(), Error> {
-        let (path, rel) = (input.path(), input.rel());
-        let surveyed = super::survey_file(path, options.date_order_hint);
-        let grammar = match surveyed.map_err(|e| Error::io(path, e))? {
-            Ok(grammar) => grammar,
-            Err(reason) => return reading.undecidable(path, rel, reason),
-        };
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        let identity = super::chat_identity(&[name.as_deref().unwrap_or("")], &grammar);
-        let place = rel.map(str::to_owned);
-        let read = |context: &ChatContext<'_>, emit: &mut Emit<'_>| {
-            super::read_chat_file(path, &grammar, context, emit)
-        };
-        match read_one(
-            reading,
-            options,
-            &grammar,
-            identity,
-            FORMAT_TEXT,
-            place,
-            read,
-        ) {
-            Ok(()) => Ok(()),
-            Err(Stop::Sink(e)) => Err(e),
-            Err(Stop::Input(e)) => match rel {
-                None => Err(Error::io(path, e)),
-                Some(rel) => {
-                    reading.unreadable(rel, format!("reading stopped: {e}"));
-                    Ok(())
-                }
-            },
+        read_text(reading, options, input.path(), input.rel(), None)
+    }
+}
+
+/// A chat file in a folder with its media beside it (a zip export
+/// unpacked): read as a bare chat file, with the files it names taken from
+/// `media`.
+pub(crate) fn read_in_folder(
+    reading: &mut dyn Reading,
+    options: &ReadOptions,
+    path: &Path,
+    rel: &str,
+    media: &mut FolderMedia,
+) -> Result<(), Error> {
+    read_text(reading, options, path, Some(rel), Some(media))
+}
+
+/// A chat text file: surveyed, then read; in chunks on every core when no
+/// media are to be looked up, else in one pass.
+fn read_text(
+    reading: &mut dyn Reading,
+    options: &ReadOptions,
+    path: &Path,
+    rel: Option<&str>,
+    media: Option<&mut FolderMedia>,
+) -> Result<(), Error> {
+    let surveyed = super::survey_file(path, options.date_order_hint);
+    let grammar = match surveyed.map_err(|e| Error::io(path, e))? {
+        Ok(grammar) => grammar,
+        Err(reason) => return reading.undecidable(path, rel, reason),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let identity = super::chat_identity(&[name.as_deref().unwrap_or("")], &grammar);
+    let place = rel.map(str::to_owned);
+    let read = |context: &ChatContext<'_>, emit: &mut Emit<'_>| match media {
+        None => super::read_chat_file(path, &grammar, context, emit),
+        Some(media) => {
+            let file = std::fs::File::open(path).map_err(Stop::Input)?;
+            let input = io::BufReader::with_capacity(1 << 20, file);
+            super::read_chat(input, &grammar, context, media, emit)
         }
+    };
+    match read_one(
+        reading,
+        options,
+        &grammar,
+        identity,
+        FORMAT_TEXT,
+        place,
+        read,
+    ) {
+        Ok(()) => Ok(()),
+        Err(Stop::Sink(e)) => Err(e),
+        Err(Stop::Input(e)) => match rel {
+            None => Err(Error::io(path, e)),
+            Some(rel) => {
+                reading.unreadable(rel, format!("reading stopped: {e}"));
+                Ok(())
+            }
+        },
     }
 }
 

@@ -23,9 +23,9 @@ use serde_json::{json, Value};
 use spoor_normalize::{Sha256, Zone};
 
 pub(crate) use chunks::{read_chat_file, survey_file};
-pub(crate) use export::{read_zip, CHAT};
+pub(crate) use export::{read_in_folder, read_zip, CHAT};
 pub use header::DateOrder;
-pub(crate) use media::{Media, NoMedia, ZipMedia};
+pub(crate) use media::{FolderMedia, Media, NoMedia, ZipMedia};
 
 use crate::lines::LineReader;
 use crate::read::{stream_out, Item, Limits, Stop};
