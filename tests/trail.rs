@@ -825,3 +825,47 @@ fn r21_prove_reads_a_record_from_the_access_point_before_it() {
     }
     assert_eq!(t.verify().status.code(), Some(0));
 }
+
+#[test]
+fn r21_a_package_without_access_points_is_read_from_the_start() {
+    // As sealed before December 2026: no records-access.txt.
+    let t = TestStore::new();
+    let out = t.run(&[&long_chat(&t, 3000)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let package = t.packages()[0].clone();
+    let entries: Vec<(String, Vec<u8>)> = read_zip(&package)
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with("/records-access.txt"))
+        .map(|(name, bytes)| {
+            if name.ends_with("/tagmanifest-sha256.txt") {
+                let kept: String = String::from_utf8(bytes)
+                    .expect("utf-8")
+                    .lines()
+                    .filter(|l| !l.ends_with("  records-access.txt"))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                (name, kept.into_bytes())
+            } else {
+                (name, bytes)
+            }
+        })
+        .collect();
+    write_zip(&package, &entries);
+    let out = spoor(&["verify", package.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let last = entry(&entries, "data/records.jsonl")
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u64;
+    let id = record_on_line(&t, last);
+    let store = t.store.to_str().expect("utf-8");
+    let out = spoor(&["prove", "--store", store, &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        bundle["record"]
+            .as_str()
+            .is_some_and(|r| r.contains(&format!("bericht {} over", last - 1))),
+        "{bundle}"
+    );
+}
