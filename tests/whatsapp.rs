@@ -18,6 +18,22 @@ fn records(entries: &Entries) -> Vec<Value> {
         .collect()
 }
 
+/// The fixture's first photo is in the package as a blob under its digest.
+fn assert_photo_kept_as_blob(entries: &Entries) {
+    let photo = fs::read(fixture(
+        "whatsapp/ios-nl-media/00000003-PHOTO-2021-01-01-10-00-00.jpg",
+    ))
+    .expect("read");
+    let digest = sha256_hex(&photo);
+    assert_eq!(
+        entry(
+            entries,
+            &format!("data/blobs/sha256/{}/{digest}", &digest[..2])
+        ),
+        photo
+    );
+}
+
 /// The files of a fixture folder as zip entries, sorted by name.
 fn folder_entries(rel: &str) -> Entries {
     let mut files: Vec<_> = fs::read_dir(fixture(rel))
@@ -62,18 +78,7 @@ fn zip_with_media_is_sealed_with_its_blobs_and_verifies() {
         ),
         fs::read(&zip).expect("read")
     );
-    let photo = fs::read(fixture(
-        "whatsapp/ios-nl-media/00000003-PHOTO-2021-01-01-10-00-00.jpg",
-    ))
-    .expect("read");
-    let digest = sha256_hex(&photo);
-    assert_eq!(
-        entry(
-            &entries,
-            &format!("data/blobs/sha256/{}/{digest}", &digest[..2])
-        ),
-        photo
-    );
+    assert_photo_kept_as_blob(&entries);
     let meta = package_json(&entries);
     assert_eq!(meta["source_format"], "whatsapp/zip");
     let decisions: Vec<&str> = meta["decisions"]
@@ -518,18 +523,7 @@ fn r17_an_unpacked_export_keeps_its_media_with_the_messages() {
             ("00000006-PHOTO-2021-01-01-10-04-00.jpg", true),
         ]
     );
-    let photo = fs::read(fixture(
-        "whatsapp/ios-nl-media/00000003-PHOTO-2021-01-01-10-00-00.jpg",
-    ))
-    .expect("read");
-    let digest = sha256_hex(&photo);
-    assert_eq!(
-        entry(
-            &entries,
-            &format!("data/blobs/sha256/{}/{digest}", &digest[..2])
-        ),
-        photo
-    );
+    assert_photo_kept_as_blob(&entries);
     let quarantine = String::from_utf8_lossy(entry(&entries, "data/quarantine.jsonl")).into_owned();
     assert_eq!(quarantine.lines().count(), 1, "{quarantine}");
     assert!(

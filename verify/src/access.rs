@@ -12,7 +12,7 @@ use std::path::Path;
 use spoor_normalize::Sha256;
 use zip::ZipArchive;
 
-use crate::package::{EntryInfo, RecordLine};
+use crate::package::{entry_span, EntryInfo, RecordLine};
 use crate::report::Report;
 
 /// The tag file's name in the bag.
@@ -131,7 +131,7 @@ pub(crate) fn check(
     found: &Found<'_>,
     report: &mut Report,
 ) {
-    let span = match records_span(path, top) {
+    let span = match entry_span(path, &format!("{top}/data/records.jsonl")) {
         Ok(span) => span,
         Err(why) => {
             report.problem("access-points-malformed", FILE, why);
@@ -163,20 +163,14 @@ pub(crate) fn check(
             );
             continue;
         }
-        let Some((start, size, deflated)) = span else {
-            problem(
-                point,
-                "where records.jsonl's data starts is unknown".to_owned(),
-            );
-            continue;
-        };
-        if !deflated {
+        if span.method != zip::CompressionMethod::Deflated {
             problem(
                 point,
                 "records.jsonl is stored: only 1 0 0 applies".to_owned(),
             );
             continue;
         }
+        let (start, size) = (span.data_start, span.compressed);
         if point.packed >= size {
             problem(
                 point,
@@ -200,21 +194,6 @@ pub(crate) fn check(
             Err(e) => problem(point, format!("inflating from its place alone fails: {e}")),
         }
     }
-}
-
-/// Where `records.jsonl`'s data starts in the zip, its compressed size,
-/// and whether it is deflated.
-fn records_span(path: &Path, top: &str) -> Result<Option<(u64, u64, bool)>, String> {
-    let mut archive = File::open(path)
-        .map_err(|e| e.to_string())
-        .and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()))?;
-    let entry = archive
-        .by_name_raw(format!("{top}/data/records.jsonl").as_bytes())
-        .map_err(|e| format!("data/records.jsonl: {e}"))?;
-    let deflated = entry.compression() == zip::CompressionMethod::Deflated;
-    Ok(entry
-        .data_start()
-        .map(|start| (start, entry.compressed_size(), deflated)))
 }
 
 /// SHA-256 of the first line (without its LF) inflated from `at`, reading

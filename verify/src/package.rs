@@ -944,24 +944,14 @@ fn check_tiling(
 /// path) of the package at `zip_path`, read from that zip's central
 /// directory in place.
 fn member_size(zip_path: &Path, top: &str, original: &str, member: &str) -> Result<u64, String> {
-    let mut package = File::open(zip_path)
-        .map_err(|e| e.to_string())
-        .and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()))?;
-    let entry = package
-        .by_name_raw(format!("{top}/{original}").as_bytes())
+    let span = entry_span(zip_path, &format!("{top}/{original}"))
         .map_err(|_| format!("not a file of the export, and {original} is not in the package"))?;
-    if entry.compression() != zip::CompressionMethod::Stored {
+    if span.method != zip::CompressionMethod::Stored {
         return Err(format!(
             "{original} is deflated, so its members are not sized"
         ));
     }
-    let (start, len) = (
-        entry
-            .data_start()
-            .ok_or("where the export's data starts is unknown")?,
-        entry.size(),
-    );
-    drop(entry);
+    let (start, len) = (span.data_start, span.size);
     let view = FileRange::new(File::open(zip_path).map_err(|e| e.to_string())?, start, len);
     let mut export = ZipArchive::new(view).map_err(|e| format!("{original}: {e}"))?;
     let size = export
@@ -969,6 +959,32 @@ fn member_size(zip_path: &Path, top: &str, original: &str, member: &str) -> Resu
         .map(|m| m.size())
         .map_err(|_| format!("{original} has no {member}"))?;
     Ok(size)
+}
+
+/// Where an entry's raw data lies in a zip, and how it is compressed.
+pub(crate) struct EntrySpan {
+    pub(crate) data_start: u64,
+    pub(crate) compressed: u64,
+    pub(crate) size: u64,
+    pub(crate) method: zip::CompressionMethod,
+}
+
+/// The [`EntrySpan`] of entry `name` of the zip at `zip_path`.
+pub(crate) fn entry_span(zip_path: &Path, name: &str) -> Result<EntrySpan, String> {
+    let mut archive = File::open(zip_path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()))?;
+    let entry = archive
+        .by_name_raw(name.as_bytes())
+        .map_err(|e| format!("{name}: {e}"))?;
+    Ok(EntrySpan {
+        data_start: entry
+            .data_start()
+            .ok_or_else(|| format!("{name}: where its data starts is unknown"))?,
+        compressed: entry.compressed_size(),
+        size: entry.size(),
+        method: entry.compression(),
+    })
 }
 
 /// `len` bytes of a file from `start`, read and sought as a file of its own.
