@@ -365,6 +365,26 @@ mod tests {
     }
 
     #[test]
+    fn more_entries_than_the_classic_end_record_counts() {
+        // 70,000 entries: the count only fits the ZIP64 end record.
+        let mut zip = ZipOut::new(Vec::new());
+        for i in 0..70_000u32 {
+            zip.start(&format!("top/{i:05}"), None, 4).expect("start");
+            zip.write_all(&i.to_le_bytes()).expect("write");
+        }
+        let bytes = zip.finish().expect("finish");
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("a readable zip");
+        assert_eq!(archive.len(), 70_000);
+        let mut last = Vec::new();
+        archive
+            .by_name("top/69999")
+            .expect("the last entry")
+            .read_to_end(&mut last)
+            .expect("read");
+        assert_eq!(last, 69_999u32.to_le_bytes());
+    }
+
+    #[test]
     fn inflating_from_an_access_point_needs_nothing_before_it() {
         let lines: Vec<String> = (0..50_000).map(|i| format!("record {i} aaaa\n")).collect();
         let mut zip = ZipOut::new(Vec::new());
