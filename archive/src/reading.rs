@@ -366,8 +366,17 @@ impl Store {
             Some(point) => {
                 let (data_start, compressed) =
                     raw_span(&mut archive, &records_name).map_err(bad)?;
+                let at = data_start
+                    .checked_add(point.packed)
+                    .filter(|_| point.packed < compressed)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "records-access.txt: deflate offset {} is past records.jsonl's {compressed} bytes",
+                            point.packed
+                        ))
+                    })?;
                 let mut file = File::open(&zip_path).map_err(with_path(&zip_path))?;
-                file.seek(io::SeekFrom::Start(data_start + point.packed))
+                file.seek(io::SeekFrom::Start(at))
                     .map_err(with_path(&zip_path))?;
                 let rest = compressed.saturating_sub(point.packed);
                 Box::new(flate2::read::DeflateDecoder::new(BufReader::new(

@@ -181,7 +181,11 @@ pub(crate) fn check(
             );
             continue;
         }
-        match first_line(path, start + point.packed, size - point.packed) {
+        match first_line(
+            path,
+            start.saturating_add(point.packed),
+            size - point.packed,
+        ) {
             Ok(hash) => {
                 let want = found.records.get((point.line - 1) as usize).map(|r| r.hash);
                 if want != Some(hash) {

@@ -1014,7 +1014,8 @@ impl Read for FileRange {
         if want == 0 {
             return Ok(0);
         }
-        self.file.seek(SeekFrom::Start(self.start + self.at))?;
+        self.file
+            .seek(SeekFrom::Start(self.start.saturating_add(self.at)))?;
         let n = self.file.read(&mut buf[..want])?;
         self.at += n as u64;
         Ok(n)
