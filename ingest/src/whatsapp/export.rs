@@ -48,7 +48,7 @@ pub(crate) fn read_in_folder(
 }
 
 /// A chat text file: surveyed, then read; in chunks on every core when no
-/// media are to be looked up, else in one pass.
+/// media are to be looked up, else in one pass (as from a zip).
 fn read_text(
     reading: &mut dyn Reading,
     options: &ReadOptions,
@@ -64,6 +64,8 @@ fn read_text(
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let identity = super::chat_identity(&[name.as_deref().unwrap_or("")], &grammar);
     let place = rel.map(str::to_owned);
+    // With nothing to look up, a large chat is read on every core.
+    let media = media.filter(|m| !m.is_empty());
     let read = |context: &ChatContext<'_>, emit: &mut Emit<'_>| match media {
         None => super::read_chat_file(path, &grammar, context, emit),
         Some(media) => {

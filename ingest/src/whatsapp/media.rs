@@ -118,6 +118,11 @@ impl FolderMedia {
     pub(crate) fn was_referenced(&self, name: &str) -> bool {
         self.referenced.contains(name)
     }
+
+    /// No file beside the chat.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
 }
 
 impl Media for FolderMedia {
