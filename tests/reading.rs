@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::util::{fixture, spoor, text, write_zip, TestStore};
 
@@ -195,6 +195,20 @@ fn page_of_source(site: &Path, index: &str, source_format: &str) -> PathBuf {
     site.join(href.unwrap_or_else(|| panic!("no {source_format} conversation")))
 }
 
+/// `spoor export KIND --store STORE --out OUT EXTRA…`.
+fn export(kind: &str, store: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "export",
+        kind,
+        "--store",
+        store,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    spoor(&args)
+}
+
 fn articles(dom: &str) -> Vec<&str> {
     dom.split("<article ").skip(1).collect()
 }
@@ -208,14 +222,7 @@ fn r20_every_format_reads_as_a_conversation_in_a_real_browser() {
     ]);
     let site = t.path("site");
     let store = t.store.to_str().expect("utf-8");
-    let out = spoor(&[
-        "export",
-        "html",
-        "--store",
-        store,
-        "--out",
-        site.to_str().expect("utf-8"),
-    ]);
+    let out = export("html", store, &site, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("covered by the signed log"),
@@ -359,18 +366,12 @@ fn r20_a_selection_exports_only_what_it_names() {
     assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out));
     let store = t.store.to_str().expect("utf-8");
     let site = t.path("site");
-    let out = spoor(&[
-        "export",
+    let out = export(
         "html",
-        "--store",
         store,
-        "--out",
-        site.to_str().expect("utf-8"),
-        "--source-format",
-        "signal/",
-        "--from",
-        "bram",
-    ]);
+        &site,
+        &["--source-format", "signal/", "--from", "bram"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let index = index_text(&site);
     assert!(!index.contains("teams/"), "{index}");
@@ -391,25 +392,16 @@ fn r20_a_selection_exports_only_what_it_names() {
     // A store with nothing archived yet exports an index that says so.
     let empty = TestStore::new();
     let empty_site = empty.path("site");
-    let out = spoor(&[
-        "export",
+    let out = export(
         "html",
-        "--store",
         empty.store.to_str().expect("utf-8"),
-        "--out",
-        empty_site.to_str().expect("utf-8"),
-    ]);
+        &empty_site,
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(index_text(&empty_site).contains("No conversations match."));
     // A second export into the same folder is refused, not mixed in.
-    let again = spoor(&[
-        "export",
-        "html",
-        "--store",
-        store,
-        "--out",
-        site.to_str().expect("utf-8"),
-    ]);
+    let again = export("html", store, &site, &[]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     assert!(text(&again).contains("not empty"), "{}", text(&again));
 }
@@ -555,16 +547,7 @@ fn r20_disclosure_is_one_deterministic_zip_of_pages_items_inventory_and_evidence
     let store = t.store.to_str().expect("utf-8");
     let disclose = |dir: &str, extra: &[&str]| {
         let out_dir = t.path(dir);
-        let mut args = vec![
-            "export",
-            "disclosure",
-            "--store",
-            store,
-            "--out",
-            out_dir.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        let out = spoor(&args);
+        let out = export("disclosure", store, &out_dir, extra);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         (text(&out), out_dir.join("disclosure.zip"))
     };
@@ -637,13 +620,6 @@ fn r20_disclosure_is_one_deterministic_zip_of_pages_items_inventory_and_evidence
         said.contains("6 records, 6 source items (6 match"),
         "{said}"
     );
-    let again = spoor(&[
-        "export",
-        "disclosure",
-        "--store",
-        store,
-        "--out",
-        t.path("kade").to_str().expect("utf-8"),
-    ]);
+    let again = export("disclosure", store, &t.path("kade"), &[]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
 }
