@@ -9,6 +9,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+use spoor_normalize::access::{self, AccessPoint};
 use spoor_normalize::{HashingWriter, Sha256};
 
 use crate::bagit::{self, BagInfo};
@@ -151,8 +152,8 @@ pub(crate) fn seal(
     ));
     if let Some(points) = access {
         let text = points.text;
-        write_bytes(&mut zip, &name(ACCESS_FILE), text.as_bytes()).map_err(with_path(target))?;
-        tags.push((ACCESS_FILE.to_owned(), Sha256::of(text.as_bytes())));
+        write_bytes(&mut zip, &name(access::FILE), text.as_bytes()).map_err(with_path(target))?;
+        tags.push((access::FILE.to_owned(), Sha256::of(text.as_bytes())));
     }
     let tagmanifest = bagit::manifest(&tags);
     write_bytes(
@@ -333,15 +334,12 @@ fn write_bytes<W: Write>(zip: &mut ZipOut<W>, name: &str, bytes: &[u8]) -> io::R
 
 /// The payload file that gets access points.
 const RECORDS: &str = "data/records.jsonl";
-/// The tag file that lists them (docs/FORMAT.md §4.4).
-pub(crate) const ACCESS_FILE: &str = "records-access.txt";
 /// Uncompressed bytes between two access points, at least: inflating one
 /// record then costs at most this much plus the record.
 const ACCESS_SPACING: u64 = 128 << 10;
 
 /// Access points of a line file being deflated, as the text of
-/// [`ACCESS_FILE`]: `<line> <offset> <deflate offset>` per point, the first
-/// being `1 0 0`.
+/// [`access::FILE`], the first being [`AccessPoint::START`].
 struct AccessPoints {
     text: String,
     /// Uncompressed bytes written, and the offset from which the next point
@@ -357,7 +355,7 @@ struct AccessPoints {
 impl Default for AccessPoints {
     fn default() -> AccessPoints {
         AccessPoints {
-            text: "1 0 0\n".to_owned(),
+            text: format!("{}\n", AccessPoint::START),
             written: 0,
             due: ACCESS_SPACING,
             line: 1,
@@ -372,9 +370,13 @@ impl AccessPoints {
     fn write<W: Write>(&mut self, zip: &mut ZipOut<W>, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             if self.at_line_start && self.written >= self.due {
-                let (plain, packed) = zip.access_point()?;
-                self.text
-                    .push_str(&format!("{} {plain} {packed}\n", self.line));
+                let (offset, packed) = zip.access_point()?;
+                let point = AccessPoint {
+                    line: self.line,
+                    offset,
+                    packed,
+                };
+                self.text.push_str(&format!("{point}\n"));
                 self.due = self.written + ACCESS_SPACING;
             }
             // Up to the end of the line that reaches the point due, or all.

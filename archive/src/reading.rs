@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Seek, Write};
 
 use rusqlite::types::Value as SqlValue;
+use spoor_normalize::access::{self, AccessPoint};
 use spoor_normalize::Record;
 
 use crate::catalog::{Catalog, IS_CURRENT};
@@ -123,50 +124,26 @@ pub struct ArchivedRecord {
     pub log_index: Option<u64>,
 }
 
-/// A place in `records.jsonl` where inflating can begin (docs/FORMAT.md
-/// §4.4): line `line` starts there, `packed` bytes into the entry's data.
-#[derive(Clone, Copy)]
-struct AccessPoint {
-    line: u64,
-    packed: u64,
-}
-
-/// The last access point at or before `line` from the package's
-/// `records-access.txt`; `None` when the package has none (packages sealed
+/// The last access point (docs/FORMAT.md §4.4) at or before `line` from
+/// the package's list; `None` when the package has none (packages sealed
 /// before them) or the best is the start.
 fn access_point_before(
     archive: &mut zip::ZipArchive<File>,
     package_id: &str,
     line: u64,
 ) -> Result<Option<AccessPoint>, String> {
-    let Ok(mut entry) = archive.by_name(&format!("{package_id}/records-access.txt")) else {
+    let Ok(mut entry) = archive.by_name(&format!("{package_id}/{}", access::FILE)) else {
         return Ok(None);
     };
     let mut text = String::new();
     io::Read::read_to_string(&mut entry, &mut text)
-        .map_err(|e| format!("records-access.txt: {e}"))?;
-    let mut best = None;
-    for (number, row) in text.lines().enumerate() {
-        let fields: Vec<u64> = row
-            .split(' ')
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .map_err(|_| format!("records-access.txt line {}: not three numbers", number + 1))?;
-        let &[at_line, _, packed] = fields.as_slice() else {
-            return Err(format!(
-                "records-access.txt line {}: not three numbers",
-                number + 1
-            ));
-        };
-        if at_line > line {
-            break;
-        }
-        best = Some(AccessPoint {
-            line: at_line,
-            packed,
-        });
-    }
-    Ok(best.filter(|p| p.packed > 0))
+        .map_err(|e| format!("{}: {e}", access::FILE))?;
+    let points = access::parse(&text).map_err(|why| format!("{}: {why}", access::FILE))?;
+    Ok(points
+        .into_iter()
+        .take_while(|p| p.line <= line)
+        .last()
+        .filter(|p| p.packed > 0))
 }
 
 /// Where the raw data of a deflated entry starts in the zip, and its
@@ -371,7 +348,8 @@ impl Store {
                     .filter(|_| point.packed < compressed)
                     .ok_or_else(|| {
                         bad(format!(
-                            "records-access.txt: deflate offset {} is past records.jsonl's {compressed} bytes",
+                            "{}: deflate offset {} is past records.jsonl's {compressed} bytes",
+                            access::FILE,
                             point.packed
                         ))
                     })?;

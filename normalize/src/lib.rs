@@ -14,6 +14,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod cosign;
 mod hash;
 pub mod jcs;

@@ -1,35 +1,24 @@
-//! Access points into `data/records.jsonl` (docs/FORMAT.md §4.4): places in
-//! its deflate stream where inflating can begin, listed in the tag file
-//! `records-access.txt` so one record can be read without inflating all
-//! before it. The check: the list is well formed, each point's line starts
-//! at its byte offset, and inflating from its place alone gives that line.
+//! Checking the access points into `data/records.jsonl` (docs/FORMAT.md
+//! §4.4, [`spoor_normalize::access`]): the list is well formed, each
+//! point's line starts at its byte offset, and inflating from its place
+//! alone gives that line.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use spoor_normalize::access::{parse, AccessPoint, FILE};
 use spoor_normalize::Sha256;
 use zip::ZipArchive;
 
 use crate::package::{entry_span, EntryInfo, RecordLine};
 use crate::report::Report;
 
-/// The tag file's name in the bag.
-const FILE: &str = "records-access.txt";
 /// Longest list read: a point per 128 KiB of records makes this plenty.
 const MAX_FILE: u64 = 64 << 20;
 /// Longest line inflated from one point.
 const MAX_LINE: u64 = 256 << 20;
-
-/// One access point: line `line` starts `plain` bytes into `records.jsonl`
-/// and `packed` bytes into the entry's deflate data.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct AccessPoint {
-    pub(crate) line: u64,
-    plain: u64,
-    packed: u64,
-}
 
 /// What reading `records.jsonl` found that the check needs.
 pub(crate) struct Found<'a> {
@@ -79,49 +68,6 @@ pub(crate) fn read(
     }
 }
 
-/// Parses the list: `<line> <offset> <deflate offset>` per line, the first
-/// `1 0 0`, all three growing strictly.
-fn parse(text: &str) -> Result<Vec<AccessPoint>, String> {
-    let mut points: Vec<AccessPoint> = Vec::new();
-    for (number, row) in text.split_terminator('\n').enumerate() {
-        let number = number + 1;
-        let fields: Vec<u64> = row
-            .split(' ')
-            .map(|f| {
-                // Decimal digits only: no sign, no leading zero but "0".
-                let plain = !f.is_empty()
-                    && f.bytes().all(|b| b.is_ascii_digit())
-                    && (f == "0" || !f.starts_with('0'));
-                plain.then(|| f.parse().ok()).flatten()
-            })
-            .collect::<Option<_>>()
-            .ok_or_else(|| format!("line {number}: not three decimal numbers"))?;
-        let &[line, plain, packed] = fields.as_slice() else {
-            return Err(format!("line {number}: not three decimal numbers"));
-        };
-        let point = AccessPoint {
-            line,
-            plain,
-            packed,
-        };
-        match points.last() {
-            None if (line, plain, packed) != (1, 0, 0) => {
-                return Err("line 1: the first point is not 1 0 0".to_owned())
-            }
-            Some(last) if line <= last.line || plain <= last.plain || packed <= last.packed => {
-                return Err(format!(
-                    "line {number}: does not come after the point before it"
-                ))
-            }
-            _ => points.push(point),
-        }
-    }
-    if !text.ends_with('\n') {
-        return Err("does not end with LF".to_owned());
-    }
-    Ok(points)
-}
-
 /// Checks every point against what reading `records.jsonl` found, and by
 /// inflating its line from its place alone.
 pub(crate) fn check(
@@ -151,14 +97,14 @@ pub(crate) fn check(
             problem(point, format!("records.jsonl has {} lines", found.count));
             continue;
         }
-        if found.starts.get(&point.line) != Some(&point.plain) {
+        if found.starts.get(&point.line) != Some(&point.offset) {
             problem(
                 point,
                 format!(
                     "line {} starts at byte {}, not {}",
                     point.line,
                     found.starts.get(&point.line).copied().unwrap_or(0),
-                    point.plain
+                    point.offset
                 ),
             );
             continue;
@@ -214,35 +160,4 @@ fn first_line(path: &Path, at: u64, len: u64) -> io::Result<Sha256> {
         return Err(io::Error::other("no whole line"));
     }
     Ok(Sha256::of(&line))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_list_must_start_at_the_beginning_and_grow() {
-        let ok = parse("1 0 0\n900 131072 24001\n1800 262150 48000\n").expect("well formed");
-        assert_eq!(ok.len(), 3);
-        assert_eq!(ok[1].line, 900);
-        for (text, why) in [
-            ("", "does not end with LF"),
-            ("2 0 0\n", "first point"),
-            ("1 0 0\n900 131072\n", "three decimal numbers"),
-            ("1 0 0\n900 131072 -5\n", "three decimal numbers"),
-            ("1 0 0\n0900 131072 5\n", "three decimal numbers"),
-            (
-                "1 0 0\n900 131072 5\n800 231072 9\n",
-                "after the point before",
-            ),
-            (
-                "1 0 0\n900 131072 5\n1000 131072 9\n",
-                "after the point before",
-            ),
-            ("1 0 0\n900 131072 5", "does not end with LF"),
-        ] {
-            let err = parse(text).expect_err(text);
-            assert!(err.contains(why), "{text:?}: {err}");
-        }
-    }
 }
