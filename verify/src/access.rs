@@ -12,7 +12,7 @@ use spoor_normalize::access::{parse, AccessPoint, FILE};
 use spoor_normalize::Sha256;
 use zip::ZipArchive;
 
-use crate::package::{entry_span, EntryInfo, RecordLine};
+use crate::package::{EntryInfo, EntrySpan, RecordLine};
 use crate::report::Report;
 
 /// Longest list read: a point per 128 KiB of records makes this plenty.
@@ -27,6 +27,8 @@ pub(crate) struct Found<'a> {
     pub(crate) records: &'a [RecordLine],
     /// Lines in the file.
     pub(crate) count: u64,
+    /// Where its raw data lies in the package.
+    pub(crate) span: Option<EntrySpan>,
 }
 
 /// The package's access points, when it lists them; a list that is not
@@ -70,19 +72,14 @@ pub(crate) fn read(
 
 /// Checks every point against what reading `records.jsonl` found, and by
 /// inflating its line from its place alone.
-pub(crate) fn check(
-    path: &Path,
-    top: &str,
-    points: &[AccessPoint],
-    found: &Found<'_>,
-    report: &mut Report,
-) {
-    let span = match entry_span(path, &format!("{top}/data/records.jsonl")) {
-        Ok(span) => span,
-        Err(why) => {
-            report.problem("access-points-malformed", FILE, why);
-            return;
-        }
+pub(crate) fn check(path: &Path, points: &[AccessPoint], found: &Found<'_>, report: &mut Report) {
+    let Some(span) = found.span else {
+        report.problem(
+            "access-points-malformed",
+            FILE,
+            "data/records.jsonl: where its data starts is unknown",
+        );
+        return;
     };
     let mut problem = |point: &AccessPoint, why: String| {
         report.problem(

@@ -87,6 +87,9 @@ pub(crate) struct EntryInfo {
     index: usize,
     pub(crate) bag_path: String,
     size: u64,
+    /// Where its raw data lies (the zip crate reads each local header
+    /// while listing).
+    span: Option<EntrySpan>,
 }
 
 #[derive(Default)]
@@ -145,6 +148,7 @@ impl Lines {
 struct EntryResult {
     index: usize,
     bag_path: String,
+    span: Option<EntrySpan>,
     sha256: Option<Sha256>,
     size: u64,
     error: Option<String>,
@@ -209,13 +213,14 @@ pub(crate) fn check_package(path: &Path) -> Result<(Report, Option<PackageFacts>
         let records = results
             .iter()
             .find(|r| r.bag_path == "data/records.jsonl" && r.error.is_none());
-        if let Some(lines) = records.and_then(|r| r.lines.as_ref()) {
+        if let Some((records, lines)) = records.and_then(|r| Some((r, r.lines.as_ref()?))) {
             let found = access::Found {
                 starts: &lines.starts,
                 records: &lines.records,
                 count: lines.count,
+                span: records.span,
             };
-            access::check(path, &expected_top, points, &found, &mut report);
+            access::check(path, points, &found, &mut report);
         }
     }
     // The (id, hash) list of the records moves into the facts rather than
@@ -404,10 +409,16 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
             report.problem("zip-ratio-exceeded", &place, format!("claims {size} bytes from {compressed}: over the ratio limit {MAX_RATIO}, not read"));
             continue;
         }
+        let span = entry.data_start().map(|data_start| EntrySpan {
+            data_start,
+            compressed,
+            method: entry.compression(),
+        });
         entries.push(EntryInfo {
             index,
             bag_path: bag_path.to_owned(),
             size,
+            span,
         });
     }
     entries
@@ -472,6 +483,7 @@ fn read_entry(
     let mut result = EntryResult {
         index: info.index,
         bag_path: info.bag_path.clone(),
+        span: info.span,
         ..EntryResult::default()
     };
     let entry = match archive.by_index(info.index) {
@@ -846,7 +858,6 @@ fn check_known_line(line: &[u8], number: u64, lines: &mut Lines) {
 /// (docs/FORMAT.md §10): a gap is input nothing accounts for.
 fn check_tiling(
     zip_path: &Path,
-    top: &str,
     package: &PackageManifest,
     by_path: &BTreeMap<&str, &EntryResult>,
     report: &mut Report,
@@ -885,7 +896,8 @@ fn check_tiling(
                     Some((zip, member)) => (format!("{original}/{zip}"), member),
                     None => (original.to_owned(), path),
                 };
-                match member_size(zip_path, top, &zip, member) {
+                let span = by_path.get(zip.as_str()).and_then(|r| r.span);
+                match member_size(zip_path, span, &zip, member) {
                     Ok(size) => size,
                     Err(why) => {
                         report.problem("tiling-unsized", &entry, why);
@@ -940,19 +952,24 @@ fn check_tiling(
     }
 }
 
-/// The size of `member` inside the zip stored as entry `original` (a bag
-/// path) of the package at `zip_path`, read from that zip's central
-/// directory in place.
-fn member_size(zip_path: &Path, top: &str, original: &str, member: &str) -> Result<u64, String> {
-    let span = entry_span(zip_path, &format!("{top}/{original}"))
-        .map_err(|_| format!("not a file of the export, and {original} is not in the package"))?;
+/// The size of `member` inside the zip stored at `span` of the package at
+/// `zip_path` (bag path `original`), read from that zip's central directory
+/// in place.
+fn member_size(
+    zip_path: &Path,
+    span: Option<EntrySpan>,
+    original: &str,
+    member: &str,
+) -> Result<u64, String> {
+    let span = span
+        .ok_or_else(|| format!("not a file of the export, and {original} is not in the package"))?;
     if span.method != zip::CompressionMethod::Stored {
         return Err(format!(
             "{original} is deflated, so its members are not sized"
         ));
     }
-    let (start, len) = (span.data_start, span.size);
-    let view = FileRange::new(File::open(zip_path).map_err(|e| e.to_string())?, start, len);
+    let file = File::open(zip_path).map_err(|e| e.to_string())?;
+    let view = FileRange::new(file, span.data_start, span.compressed);
     let mut export = ZipArchive::new(view).map_err(|e| format!("{original}: {e}"))?;
     let size = export
         .by_name(member)
@@ -962,29 +979,11 @@ fn member_size(zip_path: &Path, top: &str, original: &str, member: &str) -> Resu
 }
 
 /// Where an entry's raw data lies in a zip, and how it is compressed.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct EntrySpan {
     pub(crate) data_start: u64,
     pub(crate) compressed: u64,
-    pub(crate) size: u64,
     pub(crate) method: zip::CompressionMethod,
-}
-
-/// The [`EntrySpan`] of entry `name` of the zip at `zip_path`.
-pub(crate) fn entry_span(zip_path: &Path, name: &str) -> Result<EntrySpan, String> {
-    let mut archive = File::open(zip_path)
-        .map_err(|e| e.to_string())
-        .and_then(|f| ZipArchive::new(f).map_err(|e| e.to_string()))?;
-    let entry = archive
-        .by_name_raw(name.as_bytes())
-        .map_err(|e| format!("{name}: {e}"))?;
-    Ok(EntrySpan {
-        data_start: entry
-            .data_start()
-            .ok_or_else(|| format!("{name}: where its data starts is unknown"))?,
-        compressed: entry.compressed_size(),
-        size: entry.size(),
-        method: entry.compression(),
-    })
 }
 
 /// `len` bytes of a file from `start`, read and sought as a file of its own.
@@ -1087,7 +1086,7 @@ fn check_bag(
             );
         }
         check_counts(&package, &tally, report);
-        check_tiling(path, top, &package, &bag.by_path, report);
+        check_tiling(path, &package, &bag.by_path, report);
         bag.check_original(&package, &tally, report);
         facts.export_sha256 = Some(package.export.sha256);
         facts.export_size = Some(package.export.size);
