@@ -381,15 +381,7 @@ const BESIDE_CHAT: &str = "beside a WhatsApp chat, but named by no line of it (a
 fn chats_among(entries: &[(String, PathBuf)]) -> Vec<String> {
     entries
         .iter()
-        .filter(|(_, path)| is_regular_file(path))
-        .filter(|(name, path)| {
-            let mut head = Vec::with_capacity(1024);
-            let size = fs::metadata(path).map_or(0, |m| m.len());
-            File::open(path)
-                .and_then(|f| f.take(1024).read_to_end(&mut head))
-                .is_ok()
-                && sniff(path, Some(name), size, &head) == ExportKind::WhatsApp
-        })
+        .filter(|(_, path)| matches!(detect(path), Ok(ExportKind::WhatsApp)))
         .map(|(name, _)| name.clone())
         .collect()
 }
