@@ -150,6 +150,61 @@ fn overlapping_export_adds_only_new_records() {
     assert_eq!(t.verify().status.code(), Some(0));
 }
 
+/// A catalogue of another format (here, the first one: a `records` table,
+/// no `user_version`) is refused before anything changes, verify says so
+/// and checks the rest, and `spoor reindex` builds it anew.
+#[test]
+fn a_catalogue_of_an_older_format_is_refused_until_reindexed() {
+    let t = TestStore::new();
+    t.run(&[&fixture("email/eml")]);
+    let store = t.store.to_str().expect("utf-8");
+    let catalogue = t.store.join("catalog.sqlite");
+    for name in ["catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
+        let _ = fs::remove_file(t.store.join(name));
+    }
+    rusqlite::Connection::open(&catalogue)
+        .and_then(|db| {
+            db.execute_batch(
+                "CREATE TABLE packages(id TEXT PRIMARY KEY, path TEXT NOT NULL);
+                 CREATE TABLE records(id TEXT PRIMARY KEY, hash TEXT NOT NULL, package_id TEXT NOT NULL, line INTEGER NOT NULL);",
+            )
+        })
+        .expect("old catalogue");
+    let log_before = fs::read(t.store.join("log/checkpoint")).expect("checkpoint");
+    let mbox = fixture("email/mbox/mboxrd.mbox");
+    let out = spoor(&["run", "--store", store, mbox.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("catalogue format 0, where this spoor reads format 2")
+            && text(&out).contains("spoor reindex"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        fs::read(t.store.join("log/checkpoint")).expect("checkpoint"),
+        log_before,
+        "nothing was archived"
+    );
+    let verify = t.verify();
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(
+        text(&verify)
+            .contains("catalog.sqlite: catalogue format 0, where this verifier reads format 2")
+            && text(&verify).contains("19 records, 29 blobs, 1 receipts"),
+        "{}",
+        text(&verify)
+    );
+    let reindex = spoor(&["reindex", "--store", store]);
+    assert_eq!(reindex.status.code(), Some(0), "{}", text(&reindex));
+    let format: i64 = rusqlite::Connection::open(&catalogue)
+        .and_then(|db| db.query_row("PRAGMA user_version", [], |r| r.get(0)))
+        .expect("format");
+    assert_eq!(format, 2);
+    assert_eq!(t.verify().status.code(), Some(0), "{}", text(&t.verify()));
+    let out = spoor(&["run", "--store", store, mbox.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
 #[test]
 fn reindex_rebuilds_a_lost_catalogue_and_search_finds_records() {
     let t = TestStore::new();

@@ -143,14 +143,25 @@ fn record_line_edited_with_manifest_updated() {
 fn catalogue_rows_missing_or_stray() {
     let (t, _, id) = sealed();
     let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
+    // Rows are numbered package number × 2³² + line (FORMAT §9).
     db.execute(
-        "DELETE FROM records WHERE package_id = ?1 AND line = 2",
+        "DELETE FROM record_rows WHERE row = (SELECT number FROM packages WHERE id = ?1) * 4294967296 + 2",
         [&id],
     )
     .expect("delete");
     db.execute(
-        "INSERT INTO records(id, hash, package_id, line) VALUES (?1, ?2, 'p-elsewhere', 1)",
-        ["f".repeat(64), "0".repeat(64)],
+        "INSERT INTO record_rows(row, id, hash) VALUES (99 * 4294967296 + 1, ?1, ?2)",
+        [[0xffu8; 32], [0u8; 32]],
+    )
+    .expect("insert");
+    db.execute(
+        "INSERT INTO packages(number, id, path, export_sha256) VALUES (99, 'p-elsewhere', 'packages/x/p-elsewhere.zip', '')",
+        [],
+    )
+    .expect("insert");
+    db.execute(
+        "INSERT INTO record_rows(row, id, hash) VALUES (100 * 4294967296 + 1, ?1, ?2)",
+        [[0xeeu8; 32], [0u8; 32]],
     )
     .expect("insert");
     drop(db);
@@ -166,6 +177,13 @@ fn catalogue_rows_missing_or_stray() {
         said.contains(&format!(
             "catalogue lists record {} in p-elsewhere, but no package holds it",
             "f".repeat(64)
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "catalogue lists record {} in package number 100, which the catalogue's packages table does not have",
+            "e".repeat(64)
         )),
         "{said}"
     );

@@ -677,10 +677,8 @@ fn a_run_interrupted_after_publishing_is_not_logged_twice() {
     // the second run's entries are.
     let (_, id) = t.package_of("plain.eml");
     let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
-    db.execute("UPDATE packages SET log_index = NULL WHERE id = ?1", [&id])
-        .expect("update");
     db.execute(
-        "UPDATE records SET log_index = NULL WHERE package_id = ?1",
+        "UPDATE packages SET log_index = NULL, first_log_index = NULL WHERE id = ?1",
         [&id],
     )
     .expect("update");

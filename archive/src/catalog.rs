@@ -15,28 +15,40 @@ use crate::fsutil::with_path;
 use crate::stage::KnownRecords;
 use crate::Error;
 
+/// The catalogue's format, kept as SQLite's `user_version`. A catalogue of
+/// another format is not read; `spoor reindex` builds it anew.
+const FORMAT_VERSION: i64 = 2;
+
+/// Record rows are keyed by `row` = package number × 2³² + line, so a
+/// package's rows are one range and are appended in order; ids and hashes
+/// are 32-byte blobs. The id index (`record_ids`) is filled once per
+/// package in id order: inserted row by row, its random keys touched a
+/// random page each, and a run slowed as the store grew (#21). The view
+/// `records` gives the rows as FORMAT §9 describes them.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sources(
     sha256 TEXT NOT NULL, receipt TEXT PRIMARY KEY, name TEXT, size INTEGER,
     kind TEXT, received_at TEXT, package_id TEXT);
-CREATE TABLE IF NOT EXISTS packages(
-    id TEXT PRIMARY KEY, path TEXT NOT NULL, export_sha256 TEXT NOT NULL,
-    format TEXT, records INTEGER, quarantined INTEGER, known INTEGER, log_index INTEGER);
-CREATE TABLE IF NOT EXISTS records(
-    id TEXT PRIMARY KEY, hash TEXT NOT NULL, package_id TEXT NOT NULL, line INTEGER NOT NULL,
-    kind TEXT, sender TEXT, recipients TEXT, time_utc TEXT, conversation TEXT, subject TEXT,
-    log_index INTEGER, version_of TEXT, version_time TEXT);
-CREATE INDEX IF NOT EXISTS records_package ON records(package_id);
 CREATE INDEX IF NOT EXISTS sources_sha256 ON sources(sha256);
-CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(id UNINDEXED, subject, text, people);
-";
-
-/// Versions of one message (Teams): grouped by `version_of`, each linked to
-/// the one before it in `version_time` order (whatever order the exports
-/// came in), and the latest is current. Added after the first schema, so
-/// older catalogues gain the columns when opened.
-const VERSIONS: &str = "
-CREATE INDEX IF NOT EXISTS records_version ON records(version_of, version_time);
+CREATE TABLE IF NOT EXISTS packages(
+    number INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, path TEXT NOT NULL,
+    export_sha256 TEXT NOT NULL, format TEXT, records INTEGER, quarantined INTEGER,
+    known INTEGER, log_index INTEGER, first_log_index INTEGER);
+CREATE TABLE IF NOT EXISTS record_rows(
+    row INTEGER PRIMARY KEY, id BLOB NOT NULL, hash BLOB NOT NULL,
+    kind TEXT, sender TEXT, recipients TEXT, time_utc TEXT, conversation TEXT, subject TEXT,
+    version_of TEXT, version_time TEXT);
+CREATE TABLE IF NOT EXISTS record_ids(id BLOB PRIMARY KEY, row INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS record_rows_version ON record_rows(version_of, version_time)
+    WHERE version_of IS NOT NULL;
+CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(subject, text, people);
+CREATE VIEW IF NOT EXISTS records AS SELECT
+    lower(hex(r.id)) AS id, lower(hex(r.hash)) AS hash, p.id AS package_id,
+    r.row & 4294967295 AS line, r.kind, r.sender, r.recipients, r.time_utc,
+    r.conversation, r.subject, p.first_log_index + (r.row & 4294967295) - 1 AS log_index,
+    r.version_of, r.version_time, r.row
+    FROM record_rows r JOIN packages p ON p.number = r.row >> 32
+    AND r.row BETWEEN p.number << 32 AND (p.number << 32) + 4294967295;
 CREATE VIEW IF NOT EXISTS version_chain AS
     SELECT r.id, r.version_of, r.version_time, (
         SELECT s.id FROM records s WHERE s.version_of = r.version_of
@@ -50,7 +62,11 @@ CREATE VIEW IF NOT EXISTS current_versions AS
         AND (s.version_time > r.version_time OR (s.version_time = r.version_time AND s.id > r.id)));
 ";
 
-/// SQL true when record `r` is current: not versioned, or its latest version.
+/// A package's rows are numbered from `number << LINE_BITS` on.
+const LINE_BITS: u32 = 32;
+
+/// SQL true when record `r` (of the view `records`) is current: not
+/// versioned, or its latest version.
 pub(crate) const IS_CURRENT: &str = "(r.version_of IS NULL OR NOT EXISTS (
     SELECT 1 FROM records s WHERE s.version_of = r.version_of
     AND (s.version_time > r.version_time OR (s.version_time = r.version_time AND s.id > r.id))))";
@@ -98,19 +114,44 @@ impl Catalog {
         // unchanged (docs/PERFORMANCE.md); 32 and 64 MiB gained no more.
         conn.pragma_update(None, "cache_size", -16_384)
             .map_err(db_err(path))?;
-        conn.execute_batch(SCHEMA).map_err(db_err(path))?;
-        let has_versions = conn
-            .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'version_of'")
-            .and_then(|mut s| s.exists([]))
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db_err(path))?;
-        if !has_versions {
-            conn.execute_batch(
-                "ALTER TABLE records ADD COLUMN version_of TEXT; ALTER TABLE records ADD COLUMN version_time TEXT;",
-            )
+        let objects: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(db_err(path))?;
+        if version != FORMAT_VERSION && objects > 0 {
+            return Err(Error::Catalog {
+                path: path.to_owned(),
+                reason: format!(
+                    "catalogue format {version}, where this spoor reads format {FORMAT_VERSION}; it is an index only: rebuild it with `spoor reindex`"
+                ),
+            });
+        }
+        if objects == 0 {
+            // One transaction: the tables and their format number, or nothing.
+            conn.execute_batch(&format!(
+                "BEGIN; {SCHEMA} PRAGMA user_version = {FORMAT_VERSION}; COMMIT;"
+            ))
             .map_err(db_err(path))?;
         }
-        conn.execute_batch(VERSIONS).map_err(db_err(path))?;
         Ok(Catalog { conn })
+    }
+
+    /// Removes the catalogue at `path`, whatever its format, and creates an
+    /// empty one (for a rebuild; the caller holds the store lock).
+    pub(crate) fn create_empty(path: &Path) -> Result<Catalog, Error> {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = PathBuf::from(file);
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(with_path(&file)(e)),
+            }
+        }
+        Catalog::open(path)
     }
 
     /// Opens the catalogue read-only, fixed at this moment: a read
@@ -171,10 +212,7 @@ impl Catalog {
         let tx = self.conn.transaction().map_err(db_err(&place))?;
         {
             let mut package = tx
-                .prepare("UPDATE packages SET log_index = ?2 WHERE id = ?1")
-                .map_err(db_err(&place))?;
-            let mut records = tx
-                .prepare("UPDATE records SET log_index = ?2 + line - 1 WHERE package_id = ?1")
+                .prepare("UPDATE packages SET log_index = ?2, first_log_index = ?3 WHERE id = ?1")
                 .map_err(db_err(&place))?;
             let index = |i: u64| {
                 i64::try_from(i).map_err(|_| Error::Catalog {
@@ -184,10 +222,11 @@ impl Catalog {
             };
             for logged in logged {
                 package
-                    .execute(params![logged.package_id, index(logged.package_entry)?])
-                    .map_err(db_err(&place))?;
-                records
-                    .execute(params![logged.package_id, index(logged.first_record)?])
+                    .execute(params![
+                        logged.package_id,
+                        index(logged.package_entry)?,
+                        index(logged.first_record)?
+                    ])
                     .map_err(db_err(&place))?;
             }
         }
@@ -199,13 +238,6 @@ impl Catalog {
     pub(crate) fn checkpoint_wal(&self) -> Result<(), Error> {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(self.err())
-    }
-
-    /// Empties every table (before a rebuild).
-    pub(crate) fn clear(&mut self) -> Result<(), Error> {
-        self.conn
-            .execute_batch("DELETE FROM sources; DELETE FROM packages; DELETE FROM records; DELETE FROM records_fts;")
             .map_err(self.err())
     }
 
@@ -306,44 +338,78 @@ impl Catalog {
                 .and_then(Value::as_i64)
         };
         let tx = self.conn.transaction().map_err(db_err(place))?;
+        // Indexed again, a package keeps its number (and loses its rows and
+        // its place in the log until they are noted again).
+        let number: i64 = tx
+            .query_row(
+                "INSERT INTO packages(id, path, export_sha256, format, records, quarantined, known)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET path = excluded.path,
+                    export_sha256 = excluded.export_sha256, format = excluded.format,
+                    records = excluded.records, quarantined = excluded.quarantined,
+                    known = excluded.known, log_index = NULL, first_log_index = NULL
+                 RETURNING number",
+                params![
+                    package_id,
+                    contents.relative,
+                    package_json
+                        .pointer("/export/sha256")
+                        .and_then(Value::as_str),
+                    package_json.get("source_format").and_then(Value::as_str),
+                    count("records"),
+                    count("quarantined"),
+                    count("known"),
+                ],
+                |r| r.get(0),
+            )
+            .map_err(db_err(place))?;
+        let rows = package_rows(number).ok_or_else(|| Error::Catalog {
+            path: place.to_owned(),
+            reason: format!("package number {number} is past the catalogue's range"),
+        })?;
         tx.execute(
-            "DELETE FROM records_fts WHERE id IN (SELECT id FROM records WHERE package_id = ?1)",
-            [package_id],
+            "DELETE FROM record_ids WHERE id IN (SELECT id FROM record_rows WHERE row BETWEEN ?1 AND ?2)
+             AND row BETWEEN ?1 AND ?2",
+            params![rows.start(), rows.end()],
         )
         .map_err(db_err(place))?;
-        tx.execute("DELETE FROM records WHERE package_id = ?1", [package_id])
-            .map_err(db_err(place))?;
         tx.execute(
-            "INSERT OR REPLACE INTO packages(id, path, export_sha256, format, records, quarantined, known)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                package_id,
-                contents.relative,
-                package_json.pointer("/export/sha256").and_then(Value::as_str),
-                package_json.get("source_format").and_then(Value::as_str),
-                count("records"),
-                count("quarantined"),
-                count("known"),
-            ],
+            "DELETE FROM records_fts WHERE rowid BETWEEN ?1 AND ?2",
+            params![rows.start(), rows.end()],
+        )
+        .map_err(db_err(place))?;
+        tx.execute(
+            "DELETE FROM record_rows WHERE row BETWEEN ?1 AND ?2",
+            params![rows.start(), rows.end()],
         )
         .map_err(db_err(place))?;
         let mut indexed = 0u64;
         {
             let mut insert = tx
                 .prepare(
-                    "INSERT OR REPLACE INTO records(id, hash, package_id, line, kind, sender, recipients, time_utc, conversation, subject, version_of, version_time)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    "INSERT INTO record_rows(row, id, hash, kind, sender, recipients, time_utc, conversation, subject, version_of, version_time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(db_err(place))?;
             let mut fts = tx
                 .prepare(
-                    "INSERT INTO records_fts(id, subject, text, people) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO records_fts(rowid, subject, text, people) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(db_err(place))?;
             for (index, line) in records.split(b'\n').enumerate() {
-                let line = line.map_err(|e| bad(format!("data/records.jsonl: {e}")))?;
-                let record: Record = serde_json::from_slice(&line)
-                    .map_err(|e| bad(format!("data/records.jsonl line {}: {e}", index + 1)))?;
+                let at = || format!("data/records.jsonl line {}", index + 1);
+                let line = line.map_err(|e| bad(format!("{}: {e}", at())))?;
+                let record: Record =
+                    serde_json::from_slice(&line).map_err(|e| bad(format!("{}: {e}", at())))?;
+                let id = Sha256::from_hex(record.id.as_str())
+                    .map_err(|e| bad(format!("{}: record id: {e}", at())))?;
+                let row = rows
+                    .start()
+                    .checked_add(index as i64)
+                    .filter(|row| row <= rows.end())
+                    .ok_or_else(|| {
+                        bad(format!("{}: past the catalogue's lines per package", at()))
+                    })?;
                 let sender = record.sender.as_ref().map(display_party);
                 let recipients = record
                     .recipients
@@ -375,10 +441,9 @@ impl Catalog {
                 });
                 insert
                     .execute(params![
-                        record.id.as_str(),
-                        Sha256::of(&line).to_hex(),
-                        package_id,
-                        index as i64 + 1,
+                        row,
+                        &id.as_bytes()[..],
+                        &Sha256::of(&line).as_bytes()[..],
                         kind,
                         sender,
                         recipients,
@@ -389,17 +454,20 @@ impl Catalog {
                         version_time,
                     ])
                     .map_err(db_err(place))?;
-                let people = format!("{} {}", sender.clone().unwrap_or_default(), recipients);
-                fts.execute(params![
-                    record.id.as_str(),
-                    record.subject,
-                    record.text,
-                    people
-                ])
-                .map_err(db_err(place))?;
+                let people = format!("{} {}", sender.unwrap_or_default(), recipients);
+                fts.execute(params![row, record.subject, record.text, people])
+                    .map_err(db_err(place))?;
                 indexed += 1;
             }
         }
+        // In id order, so the index is written page after page; an id
+        // met before (in another package) keeps pointing at its first row.
+        tx.execute(
+            "INSERT OR IGNORE INTO record_ids(id, row)
+             SELECT id, row FROM record_rows WHERE row BETWEEN ?1 AND ?2 ORDER BY id",
+            params![rows.start(), rows.end()],
+        )
+        .map_err(db_err(place))?;
         if commit() {
             tx.commit().map_err(db_err(place))?;
         }
@@ -409,11 +477,21 @@ impl Catalog {
 
 impl KnownRecords for Catalog {
     fn contains(&mut self, id: &str) -> std::io::Result<bool> {
+        let Ok(id) = Sha256::from_hex(id) else {
+            return Ok(false);
+        };
         self.conn
-            .prepare_cached("SELECT 1 FROM records WHERE id = ?1")
-            .and_then(|mut query| query.exists([id]))
+            .prepare_cached("SELECT 1 FROM record_ids WHERE id = ?1")
+            .and_then(|mut query| query.exists([&id.as_bytes()[..]]))
             .map_err(std::io::Error::other)
     }
+}
+
+/// The rows of package `number`: from `number << LINE_BITS` (line 0, never
+/// used) to the last line it can hold. `None` past SQLite's integers.
+pub(crate) fn package_rows(number: i64) -> Option<std::ops::RangeInclusive<i64>> {
+    let first = number.checked_mul(1 << LINE_BITS)?;
+    Some(first + 1..=first.checked_add((1 << LINE_BITS) - 1)?)
 }
 
 fn display_party(party: &spoor_normalize::Party) -> String {

@@ -9,7 +9,7 @@ use std::io::{self, BufRead, BufReader, Seek, Write};
 
 use rusqlite::types::Value as SqlValue;
 use spoor_normalize::access::{self, AccessPoint};
-use spoor_normalize::Record;
+use spoor_normalize::{Record, Sha256};
 
 use crate::catalog::{Catalog, IS_CURRENT};
 use crate::fsutil::with_path;
@@ -43,16 +43,28 @@ impl Selection {
     pub(crate) fn condition(&self) -> (String, Vec<SqlValue>) {
         let mut clauses = vec!["1".to_owned()];
         let mut values = Vec::new();
-        for (column, any) in [
-            ("coalesce(r.conversation, '')", &self.conversations),
-            ("r.id", &self.records),
-        ] {
-            if !any.is_empty() {
-                let first = values.len() + 1;
-                values.extend(any.iter().map(|v| SqlValue::Text(v.clone())));
-                let places: Vec<String> = (first..=values.len()).map(|n| format!("?{n}")).collect();
-                clauses.push(format!("{column} IN ({})", places.join(", ")));
-            }
+        let mut places = |any: Vec<SqlValue>| {
+            let first = values.len() + 1;
+            values.extend(any);
+            let places: Vec<String> = (first..=values.len()).map(|n| format!("?{n}")).collect();
+            places.join(", ")
+        };
+        if !self.conversations.is_empty() {
+            let any = self.conversations.iter().cloned().map(SqlValue::Text);
+            let places = places(any.collect());
+            clauses.push(format!("coalesce(r.conversation, '') IN ({places})"));
+        }
+        if !self.records.is_empty() {
+            // By the id index, where ids are blobs (a text that is no id
+            // matches nothing).
+            let any = self.records.iter().map(|id| match Sha256::from_hex(id) {
+                Ok(id) => SqlValue::Blob(id.as_bytes().to_vec()),
+                Err(_) => SqlValue::Text(id.clone()),
+            });
+            let places = places(any.collect());
+            clauses.push(format!(
+                "r.row IN (SELECT row FROM record_ids WHERE id IN ({places}))"
+            ));
         }
         let mut add = |clause: &str, value: String| {
             values.push(SqlValue::Text(value));
@@ -510,7 +522,7 @@ impl Store {
             Some(words) => {
                 values.push(SqlValue::Text(words.clone()));
                 let from = format!(
-                    "records_fts f JOIN records r ON r.id = f.id JOIN packages p ON p.id = r.package_id
+                    "records_fts f JOIN records r ON r.row = f.rowid JOIN packages p ON p.id = r.package_id
                      WHERE records_fts MATCH ?{} AND {condition}",
                     values.len()
                 );

@@ -297,8 +297,8 @@ impl Store {
     /// The first package or receipt that cannot be read, or a catalogue error.
     pub fn reindex(&self) -> Result<(u64, u64), Error> {
         let _lock = StoreLock::acquire(&self.root)?;
-        let mut catalog = self.catalog()?;
-        catalog.clear()?;
+        // Made anew, so a catalogue of an older format is replaced too.
+        let mut catalog = Catalog::create_empty(&self.root.join("catalog.sqlite"))?;
         for receipt in files_under(&self.root.join("intake"), "json")? {
             let value = crate::intake::read_receipt(&receipt)?;
             catalog.index_receipt(&self.relative(&receipt), &value)?;

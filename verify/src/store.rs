@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::Value;
 use spoor_normalize::layout::{IntakeReceipt, RunReportHead};
+use spoor_normalize::Sha256;
 
 use crate::attest::{check_attestations, Outsiders};
 use crate::package::{check_package, PackageFacts};
@@ -320,6 +321,14 @@ fn open_catalogue(
     let conn = open_read_only(&path, copy).map_err(|e| format!("cannot be opened: {e}"))?;
     conn.execute_batch("BEGIN; SELECT COUNT(*) FROM packages;")
         .map_err(|e| format!("cannot be read: {e}"))?;
+    let format: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if format != CATALOGUE_FORMAT {
+        return Err(format!(
+            "catalogue format {format}, where this verifier reads format {CATALOGUE_FORMAT} (FORMAT §9); rebuild it with spoor reindex"
+        ));
+    }
     Ok(Some(conn))
 }
 
@@ -346,40 +355,56 @@ fn check_catalogue(
         let report = check.by_package.entry(package_id.clone()).or_default();
         let at = |line: usize| format!("{package_place}: data/records.jsonl line {line}");
         let mut seen = vec![false; facts.records.len()];
-        let rows = conn
-            .prepare_cached(
-                "SELECT id, hash, line FROM records WHERE package_id = ?1 ORDER BY line, id",
-            )
-            .and_then(|mut s| {
-                let rows = s.query_map([package_id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })?;
-                for row in rows {
-                    let (id, cat_hash, line) = row?;
-                    let held = usize::try_from(line)
-                        .ok()
-                        .and_then(|l| l.checked_sub(1))
-                        .filter(|&i| facts.records.get(i).is_some_and(|held| held.has_id(&id)));
-                    let Some(i) = held else {
-                        report.problem("catalogue-stray-row", place, stray_row(&id, package_id));
-                        continue;
-                    };
-                    seen[i] = true;
-                    let hash = facts.records[i].hash;
-                    if !facts.records[i].hashes_to(&cat_hash) {
-                        report.problem(
-"catalogue-mismatch",
-                            at(i + 1),
-                            format!("record {id} hashes to {hash} in {package_id}, but the catalogue says {cat_hash} in {package_id}"),
-                        );
-                    }
+        let rows = (|| {
+            let number = conn
+                .prepare_cached("SELECT number FROM packages WHERE id = ?1")?
+                .query_row([package_id], |r| r.get::<_, i64>(0))
+                .optional()?;
+            let Some((first, last)) = number.and_then(package_rows) else {
+                return Ok(());
+            };
+            let mut rows = conn.prepare_cached(
+                "SELECT id, hash, row FROM record_rows WHERE row BETWEEN ?1 AND ?2 ORDER BY row",
+            )?;
+            let rows = rows.query_map([first, last], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, cat_hash, row) = row?;
+                let (id, cat_hash) = (digest(&id), digest(&cat_hash));
+                let held = usize::try_from(row - first)
+                    .ok()
+                    .and_then(|line| line.checked_sub(1))
+                    .filter(|&i| {
+                        facts
+                            .records
+                            .get(i)
+                            .is_some_and(|held| id.is_some() && held.id == id)
+                    });
+                let Some(i) = held else {
+                    report.problem("catalogue-stray-row", place, stray_row(id, package_id));
+                    continue;
+                };
+                seen[i] = true;
+                let hash = facts.records[i].hash;
+                if cat_hash != Some(hash) {
+                    report.problem(
+                        "catalogue-mismatch",
+                        at(i + 1),
+                        format!(
+                            "record {} hashes to {hash} in {package_id}, but the catalogue says {} in {package_id}",
+                            digest_text(id),
+                            digest_text(cat_hash)
+                        ),
+                    );
                 }
-                Ok(())
-            });
+            }
+            Ok::<_, rusqlite::Error>(())
+        })();
         if let Err(e) = rows {
             check.rest.problem(
                 "catalogue-unreadable",
@@ -401,26 +426,39 @@ fn check_catalogue(
             }
         }
     }
-    // Rows that name a package the store does not hold.
-    let strays = conn
-        .prepare("SELECT DISTINCT package_id FROM records")
-        .and_then(|mut s| {
-            s.query_map([], |r| r.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .and_then(|named| {
-            let mut ids =
-                conn.prepare("SELECT id FROM records WHERE package_id = ?1 ORDER BY line")?;
-            for package in named.iter().filter(|p| !packages.contains_key(*p)) {
-                for id in ids.query_map([package], |r| r.get::<_, String>(0))? {
-                    let id = id?;
+    // Rows of a package the store does not hold, or of no package at all:
+    // one look per package number met.
+    let strays = (|| {
+        let mut next =
+            conn.prepare("SELECT row FROM record_rows WHERE row >= ?1 ORDER BY row LIMIT 1")?;
+        let mut named = conn.prepare("SELECT id FROM packages WHERE number = ?1")?;
+        let mut ids =
+            conn.prepare("SELECT id FROM record_rows WHERE row BETWEEN ?1 AND ?2 ORDER BY row")?;
+        let mut from = i64::MIN;
+        while let Some(row) = next.query_row([from], |r| r.get::<_, i64>(0)).optional()? {
+            let number = row >> LINE_BITS;
+            let package = named
+                .query_row([number], |r| r.get::<_, String>(0))
+                .optional()?;
+            let (first, last) = (number << LINE_BITS, (number << LINE_BITS) | LINE_MASK);
+            if package.as_ref().is_none_or(|p| !packages.contains_key(p)) {
+                let package = package.unwrap_or_else(|| {
+                    format!("package number {number}, which the catalogue's packages table does not have")
+                });
+                for id in ids.query_map([first, last], |r| r.get::<_, Vec<u8>>(0))? {
+                    let id = digest(&id?);
                     check
                         .rest
-                        .problem("catalogue-stray-row", place, stray_row(&id, package));
+                        .problem("catalogue-stray-row", place, stray_row(id, &package));
                 }
             }
-            Ok(())
-        });
+            match last.checked_add(1) {
+                Some(after) => from = after,
+                None => break,
+            }
+        }
+        Ok::<_, rusqlite::Error>(())
+    })();
     if let Err(e) = strays {
         check.rest.problem(
             "catalogue-unreadable",
@@ -429,6 +467,28 @@ fn check_catalogue(
         );
     }
     check
+}
+
+/// The catalogue format this verifier reads (FORMAT §9: SQLite's
+/// `user_version`).
+const CATALOGUE_FORMAT: i64 = 2;
+/// Record rows are numbered package number × 2³² + line (FORMAT §9).
+const LINE_BITS: u32 = 32;
+const LINE_MASK: i64 = (1 << LINE_BITS) - 1;
+
+/// The rows of package `number`: line `n` is row `first + n`.
+fn package_rows(number: i64) -> Option<(i64, i64)> {
+    let first = number.checked_mul(1 << LINE_BITS)?;
+    Some((first, first.checked_add(LINE_MASK)?))
+}
+
+/// A catalogue blob as a SHA-256 digest; `None` when it is not 32 bytes.
+fn digest(blob: &[u8]) -> Option<Sha256> {
+    <[u8; 32]>::try_from(blob).ok().map(Sha256::from_bytes)
+}
+
+fn digest_text(digest: Option<Sha256>) -> String {
+    digest.map_or_else(|| "(not a 32-byte digest)".to_owned(), |d| d.to_hex())
 }
 
 /// What comparing the catalogue found: per package, and the rest (rows of
@@ -454,7 +514,8 @@ impl CatalogueCheck {
 }
 
 /// A catalogue row that no package's records.jsonl holds.
-fn stray_row(id: &str, package: &str) -> String {
+fn stray_row(id: Option<Sha256>, package: &str) -> String {
+    let id = digest_text(id);
     format!("catalogue lists record {id} in {package}, but no package holds it")
 }
 
