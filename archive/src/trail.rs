@@ -3,8 +3,8 @@
 //!
 //! A run appends its entries and publishes them with one checkpoint at its
 //! end, and only then records in the catalogue where each record's and
-//! package's entry is (read back from the published log, so nothing per
-//! record is held meanwhile). So after a crash a package may be sealed while
+//! package's entry is (the run keeps, per package, where its entries went).
+//! So after a crash a package may be sealed while
 //! the catalogue knows no log entry for it. The next run looks at exactly
 //! those packages: if the last published run logged them (the crash came
 //! after publishing), their indexes are filled in; otherwise their entries
@@ -30,9 +30,8 @@ use crate::Error;
 /// The log of a run.
 pub(crate) struct Trail {
     pub(crate) log: Log,
-    /// The log's size when the run opened it: entries from here on are this
-    /// run's.
-    start: u64,
+    /// Where this run put each package's entries, in order.
+    logged: Vec<LoggedPackage>,
 }
 
 /// What a `package` entry says.
@@ -55,8 +54,8 @@ pub(crate) fn checkpoint_ref(head: TreeHead) -> CheckpointRef {
 impl Trail {
     pub(crate) fn new(log: Log) -> Trail {
         Trail {
-            start: log.size(),
             log,
+            logged: Vec::new(),
         }
     }
 
@@ -90,6 +89,7 @@ impl Trail {
         records: impl BufRead,
         seal: &PackageSeal<'_>,
     ) -> Result<(), Error> {
+        let first_record = self.log.size();
         let mut failed = None;
         let read = each_record_line(records, |id, hash, _| {
             let entry = LogEntry::Record {
@@ -109,20 +109,25 @@ impl Trail {
                 reason: format!("data/records.jsonl: {e}"),
             }));
         }
-        self.append(&LogEntry::Package {
+        let package_entry = self.append(&LogEntry::Package {
             package_id: seal.package_id.to_owned(),
             path: seal.path.to_owned(),
             zip_sha256: seal.zip_sha256.to_hex(),
             tagmanifest_sha256: seal.tagmanifest_sha256.to_hex(),
             payload_oxum: seal.payload_oxum.to_owned(),
-        })
-        .map(|_| ())
+        })?;
+        self.logged.push(LoggedPackage {
+            package_id: seal.package_id.to_owned(),
+            first_record,
+            package_entry,
+        });
+        Ok(())
     }
 
     /// Records in the catalogue where this run's entries are, once they are
     /// published.
     pub(crate) fn note_in(self, catalog: &mut Catalog) -> Result<(), Error> {
-        note_entries(&self.log, self.start, catalog).map(|_| ())
+        catalog.set_log_indexes(&self.logged)
     }
 }
 

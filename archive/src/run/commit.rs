@@ -20,7 +20,7 @@ use crate::bagit::BagInfo;
 use crate::catalog::{Catalog, PackageContents};
 use crate::fsutil::{rename_durably, with_path, write_atomic};
 use crate::intake::Export;
-use crate::package::seal;
+use crate::package::{seal, Sealed};
 use crate::stage::Staged;
 use crate::store::{Store, PACKAGE_FORMAT};
 use crate::trail::{PackageSeal, Trail};
@@ -211,8 +211,10 @@ fn seal_staged(
     let target = store.root.join(&relative);
     let records_path = staged.dir.join("data/records.jsonl");
     // The catalogue is filled while the package is sealed, in a
-    // transaction committed only once the package is in place.
-    let (placed, indexed) = std::thread::scope(|scope| {
+    // transaction committed only once the package is in place; the log
+    // entries are appended on this thread meanwhile, once it is in place
+    // (both read `records.jsonl`; the catalogue takes longer).
+    let (placed, logged, indexed) = std::thread::scope(|scope| {
         let (go, wait) = mpsc::channel::<bool>();
         let contents = PackageContents {
             package_id,
@@ -233,16 +235,25 @@ fn seal_staged(
                 .map(|()| sealed)
                 .map_err(with_path(target))
         });
-        if placed.is_ok() {
-            kill_point("placed");
+        let logged = match &placed {
+            Ok(sealed) => {
+                kill_point("placed");
+                log_package(trail, &staged, package_id, &relative, sealed)
+            }
+            Err(_) => Ok(()),
+        };
+        if placed.is_ok() && logged.is_ok() {
+            kill_point("logged");
         }
+        // The catalogue describes what is on disk: committed once the
+        // package is in place, whether or not its entries could be logged.
         let _ = go.send(placed.is_ok());
         let indexed = indexer.join().unwrap_or_else(|_| {
             Err(Error::Internal(
                 "the catalogue indexing thread failed".to_owned(),
             ))
         });
-        (placed, indexed)
+        (placed, logged, indexed)
     });
     let sealed = match placed {
         Ok(sealed) => sealed,
@@ -253,18 +264,7 @@ fn seal_staged(
     };
     indexed?;
     kill_point("catalogued");
-    let records = staged.records().map_err(with_path(&staged.dir))?;
-    trail.package(
-        records,
-        &PackageSeal {
-            package_id,
-            path: &relative,
-            zip_sha256: sealed.zip_sha256,
-            tagmanifest_sha256: sealed.tagmanifest_sha256,
-            payload_oxum: &sealed.payload_oxum,
-        },
-    )?;
-    kill_point("logged");
+    logged?;
 
     *archived_in_run |= counts.records > 0;
     report.package_path = Some(relative);
@@ -286,4 +286,26 @@ fn seal_staged(
         InputStatus::Archived
     };
     Ok(())
+}
+
+/// Appends the log entries of a package just placed: one per record line,
+/// then its `package` entry.
+fn log_package(
+    trail: &mut Trail,
+    staged: &Staged,
+    package_id: &str,
+    relative: &str,
+    sealed: &Sealed,
+) -> Result<(), Error> {
+    let records = staged.records().map_err(with_path(&staged.dir))?;
+    trail.package(
+        records,
+        &PackageSeal {
+            package_id,
+            path: relative,
+            zip_sha256: sealed.zip_sha256,
+            tagmanifest_sha256: sealed.tagmanifest_sha256,
+            payload_oxum: &sealed.payload_oxum,
+        },
+    )
 }
