@@ -25,6 +25,7 @@ mod bag;
 mod evidence;
 mod package;
 mod report;
+mod spill;
 mod store;
 mod trail;
 mod witness;

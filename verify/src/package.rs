@@ -14,6 +14,7 @@ use zip::ZipArchive;
 use crate::access;
 use crate::bag::{parse_bag_info, parse_manifest};
 use crate::report::Report;
+use crate::spill::RecordLines;
 use crate::Error;
 
 /// Most bytes of a tag file or package.json held for parsing.
@@ -36,7 +37,7 @@ pub(crate) struct PackageFacts {
     pub(crate) export_sha256: Option<String>,
     pub(crate) export_size: Option<u64>,
     /// Each line of `records.jsonl`, in order.
-    pub(crate) records: Vec<RecordLine>,
+    pub(crate) records: RecordLines,
     /// SHA-256 of the whole zip file.
     pub(crate) zip_sha256: Option<String>,
     /// SHA-256 of `tagmanifest-sha256.txt`.
@@ -1074,7 +1075,7 @@ fn check_bag(
         ..PackageFacts::default()
     };
     let tally = bag.tally_lines(&records, report);
-    facts.records = records;
+    facts.records = RecordLines::Held(records);
     report.records += tally.records;
     bag.check_blobs(&tally.referenced, report);
     if let Some(package) = bag.package_json(report) {

@@ -13,6 +13,7 @@ use spoor_normalize::Sha256;
 use crate::attest::{check_attestations, Outsiders};
 use crate::package::{check_package, PackageFacts};
 use crate::report::Report;
+use crate::spill::{scratch_error, Spill};
 use crate::trail::{check_trail, kept_size, TrailFacts, TrustedKey};
 use crate::Error;
 
@@ -83,12 +84,16 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         None => Some(open_catalogue(root, &mut _copy)),
         Some(_) => None,
     };
+    // Each package's record facts go to a scratch file once it is checked,
+    // so memory does not grow with the store.
+    let spill = Spill::new().map_err(scratch_error)?;
     let mut packages: BTreeMap<String, (String, PackageFacts)> = BTreeMap::new();
     for zip in dated_files(root, "packages", "zip", &mut report)? {
         let place = relative(root, &zip);
         let (package_report, facts) = check_package(&zip)?;
         report.absorb(&place, package_report);
-        if let Some(facts) = facts {
+        if let Some(mut facts) = facts {
+            facts.records.spill_to(&spill).map_err(scratch_error)?;
             packages.insert(facts.package_id.clone(), (place, facts));
         }
     }
@@ -129,6 +134,9 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
     let received = check_receipts(root, &packages, &trail.logged, &mut report)?;
     check_unlogged(&packages, &trail, &received, &mut report);
     match catalogue {
+        Some(Ok(CatalogueCheck {
+            failed: Some(e), ..
+        })) => return Err(scratch_error(e)),
         Some(Ok(compared)) => compared.add_to(&trail.logged, &mut report),
         Some(Err(e)) => report.problem("catalogue-unreadable", "catalog.sqlite", e),
         None => {}
@@ -354,7 +362,14 @@ fn check_catalogue(
     for (package_id, (package_place, facts)) in packages {
         let report = check.by_package.entry(package_id.clone()).or_default();
         let at = |line: usize| format!("{package_place}: data/records.jsonl line {line}");
-        let mut seen = vec![false; facts.records.len()];
+        let records = match facts.records.load() {
+            Ok(records) => records,
+            Err(e) => {
+                check.failed = Some(e);
+                return check;
+            }
+        };
+        let mut seen = vec![false; records.len()];
         let rows = (|| {
             let number = conn
                 .prepare_cached("SELECT number FROM packages WHERE id = ?1")?
@@ -380,8 +395,7 @@ fn check_catalogue(
                     .ok()
                     .and_then(|line| line.checked_sub(1))
                     .filter(|&i| {
-                        facts
-                            .records
+                        records
                             .get(i)
                             .is_some_and(|held| id.is_some() && held.id == id)
                     });
@@ -390,7 +404,7 @@ fn check_catalogue(
                     continue;
                 };
                 seen[i] = true;
-                let hash = facts.records[i].hash;
+                let hash = records[i].hash;
                 if cat_hash != Some(hash) {
                     report.problem(
                         "catalogue-mismatch",
@@ -413,7 +427,7 @@ fn check_catalogue(
             );
             return check;
         }
-        for (i, record) in facts.records.iter().enumerate() {
+        for (i, record) in records.iter().enumerate() {
             if !seen[i] {
                 report.problem(
                     "catalogue-missing-record",
@@ -497,6 +511,8 @@ fn digest_text(digest: Option<Sha256>) -> String {
 struct CatalogueCheck {
     by_package: BTreeMap<String, Report>,
     rest: Report,
+    /// The scratch file of record facts could not be read back.
+    failed: Option<std::io::Error>,
 }
 
 impl CatalogueCheck {

@@ -3,6 +3,7 @@
 //! every kept checkpoint; each checkpoint's signature against the key the
 //! auditor gives; the entries against the packages, receipts and runs.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::Read;
@@ -18,6 +19,7 @@ use tlog_tiles::tlog::{node_hash, record_hash, Hash, EMPTY_HASH};
 
 use crate::package::{PackageFacts, RecordLine};
 use crate::report::Report;
+use crate::spill::scratch_error;
 use crate::Error;
 
 /// Whose key the signatures were checked against.
@@ -307,7 +309,9 @@ pub(crate) fn check_trail(
         seal_times: std::mem::take(&mut entries.seal_times),
     };
     if let Some(packages) = packages {
-        entries.finish(&heads, &walk.roots, packages, report);
+        entries
+            .finish(&heads, &walk.roots, packages, report)
+            .map_err(scratch_error)?;
     }
     Ok(facts)
 }
@@ -494,6 +498,11 @@ struct EntryChecker<'a> {
     store_packages: &'a BTreeMap<String, (String, PackageFacts)>,
     /// Per package, which of its records the log named so far.
     logged_records: HashMap<String, LoggedRecords>,
+    /// The record lines of the package the last record entry named: a
+    /// package's entries come together, so one package's are held.
+    lines: Option<(String, Cow<'a, [RecordLine]>)>,
+    /// The scratch file of record lines could not be read back.
+    failed: Option<std::io::Error>,
     /// Logged packages: id → (zip, tag manifest, Payload-Oxum, entry index).
     packages: HashMap<String, (String, String, String, u64)>,
     /// Each run seal: entry index and the previous checkpoint it names.
@@ -544,6 +553,8 @@ impl<'a> EntryChecker<'a> {
             heads,
             store_packages,
             logged_records: HashMap::new(),
+            lines: None,
+            failed: None,
             packages: HashMap::new(),
             runs: Vec::new(),
             last_run_started: None,
@@ -590,15 +601,27 @@ impl<'a> EntryChecker<'a> {
                     );
                     return;
                 };
+                if self.lines.as_ref().is_none_or(|(held, _)| *held != package) {
+                    match facts.records.load() {
+                        Ok(lines) => self.lines = Some((package.clone(), lines)),
+                        Err(e) => {
+                            self.failed.get_or_insert(e);
+                            return;
+                        }
+                    }
+                }
+                let Some((_, records)) = &self.lines else {
+                    return;
+                };
                 let logged = self
                     .logged_records
                     .entry(package.clone())
                     .or_insert_with(|| LoggedRecords {
-                        seen: vec![false; facts.records.len()],
+                        seen: vec![false; records.len()],
                         next: 0,
                         by_id: None,
                     });
-                let Some(line) = logged.line_of(&facts.records, &id) else {
+                let Some(line) = logged.line_of(records, &id) else {
                     self.problem(
                         "log-record-orphaned",
                         index,
@@ -608,6 +631,8 @@ impl<'a> EntryChecker<'a> {
                 };
                 let twice = std::mem::replace(&mut logged.seen[line], true);
                 logged.next = line + 1;
+                let held = records[line].hash;
+                let hashes_to = records[line].hashes_to(&hash);
                 if twice {
                     self.problem(
                         "log-record-twice",
@@ -615,8 +640,7 @@ impl<'a> EntryChecker<'a> {
                         format!("record {id} logged twice"),
                     );
                 }
-                let held = facts.records[line].hash;
-                if !facts.records[line].hashes_to(&hash) {
+                if !hashes_to {
                     self.problems.push((
                         format!("{place}: data/records.jsonl line {}", line + 1),
                         "log-record-hash-mismatch",
@@ -702,7 +726,7 @@ impl<'a> EntryChecker<'a> {
         roots: &BTreeMap<u64, Hash>,
         packages: &BTreeMap<String, (String, PackageFacts)>,
         report: &mut Report,
-    ) {
+    ) -> std::io::Result<()> {
         // The run chain: each seal names the checkpoint the run began from.
         let run_ends: BTreeSet<u64> = self.runs.iter().map(|(index, _)| index + 1).collect();
         let mut previous_end: Option<u64> = None;
@@ -768,7 +792,17 @@ impl<'a> EntryChecker<'a> {
                 }
             }
             let seen = self.logged_records.get(id).map(|l| &l.seen);
-            for (line, record) in facts.records.iter().enumerate() {
+            if seen.is_some_and(|s| s.len() == facts.records.len() && s.iter().all(|&b| b)) {
+                continue;
+            }
+            let records = match facts.records.load() {
+                Ok(records) => records,
+                Err(e) => {
+                    self.failed.get_or_insert(e);
+                    continue;
+                }
+            };
+            for (line, record) in records.iter().enumerate() {
                 if seen.is_none_or(|s| s.get(line) != Some(&true)) {
                     report.problem(
                         "log-record-missing",
@@ -787,6 +821,7 @@ impl<'a> EntryChecker<'a> {
                 );
             }
         }
+        self.failed.map_or(Ok(()), Err)
     }
 }
 
