@@ -488,7 +488,7 @@ impl KnownRecords for Catalog {
 
 /// The rows of package `number`: from `number << LINE_BITS` (line 0, never
 /// used) to the last line it can hold. `None` past SQLite's integers.
-pub(crate) fn package_rows(number: i64) -> Option<std::ops::RangeInclusive<i64>> {
+fn package_rows(number: i64) -> Option<std::ops::RangeInclusive<i64>> {
     let first = number.checked_mul(1 << LINE_BITS)?;
     Some(first + 1..=first.checked_add((1 << LINE_BITS) - 1)?)
 }

@@ -727,6 +727,8 @@ impl<'a> EntryChecker<'a> {
         packages: &BTreeMap<String, (String, PackageFacts)>,
         report: &mut Report,
     ) -> std::io::Result<()> {
+        // The walk is over: its package's lines are not needed any more.
+        self.lines = None;
         // The run chain: each seal names the checkpoint the run began from.
         let run_ends: BTreeSet<u64> = self.runs.iter().map(|(index, _)| index + 1).collect();
         let mut previous_end: Option<u64> = None;

@@ -238,7 +238,7 @@ fn seal_staged(
         let logged = match &placed {
             Ok(sealed) => {
                 kill_point("placed");
-                log_package(trail, &staged, package_id, &relative, sealed)
+                log_placed(trail, &staged, package_id, &relative, sealed)
             }
             Err(_) => Ok(()),
         };
@@ -288,9 +288,9 @@ fn seal_staged(
     Ok(())
 }
 
-/// Appends the log entries of a package just placed: one per record line,
-/// then its `package` entry.
-fn log_package(
+/// Appends the log entries of a package just placed, from its staged
+/// records: one per record line, then its `package` entry.
+fn log_placed(
     trail: &mut Trail,
     staged: &Staged,
     package_id: &str,
