@@ -11,15 +11,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::IgnoredAny;
 use serde_json::Value;
 use spoor_normalize::layout::{ExportShape, IntakeReceipt};
-use spoor_normalize::Sha256;
+use spoor_normalize::{catalogue, Sha256};
 
 use crate::fsutil::with_path;
 use crate::stage::KnownRecords;
 use crate::Error;
-
-/// The catalogue's format, kept as SQLite's `user_version`. A catalogue of
-/// another format is not read; `spoor reindex` builds it anew.
-const FORMAT_VERSION: i64 = 2;
 
 /// Record rows are keyed by `row` = package number × 2³² + line, so a
 /// package's rows are one range and are appended in order; ids and hashes
@@ -63,9 +59,6 @@ CREATE VIEW IF NOT EXISTS current_versions AS
         SELECT 1 FROM records s WHERE s.version_of = r.version_of
         AND (s.version_time > r.version_time OR (s.version_time = r.version_time AND s.id > r.id)));
 ";
-
-/// A package's rows are numbered from `number << LINE_BITS` on.
-const LINE_BITS: u32 = 32;
 
 /// SQL true when record `r` (of the view `records`) is current: not
 /// versioned, or its latest version.
@@ -122,18 +115,20 @@ impl Catalog {
         let objects: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
             .map_err(db_err(path))?;
-        if version != FORMAT_VERSION && objects > 0 {
+        if version != catalogue::FORMAT && objects > 0 {
             return Err(Error::Catalog {
                 path: path.to_owned(),
                 reason: format!(
-                    "catalogue format {version}, where this spoor reads format {FORMAT_VERSION}; it is an index only: rebuild it with `spoor reindex`"
+                    "catalogue format {version}, where this spoor reads format {}; it is an index only: rebuild it with `spoor reindex`",
+                    catalogue::FORMAT
                 ),
             });
         }
         if objects == 0 {
             // One transaction: the tables and their format number, or nothing.
             conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA user_version = {FORMAT_VERSION}; COMMIT;"
+                "BEGIN; {SCHEMA} PRAGMA user_version = {}; COMMIT;",
+                catalogue::FORMAT
             ))
             .map_err(db_err(path))?;
         }
@@ -365,7 +360,7 @@ impl Catalog {
                 |r| r.get(0),
             )
             .map_err(db_err(place))?;
-        let rows = package_rows(number).ok_or_else(|| Error::Catalog {
+        let rows = catalogue::package_rows(number).ok_or_else(|| Error::Catalog {
             path: place.to_owned(),
             reason: format!("package number {number} is past the catalogue's range"),
         })?;
@@ -405,9 +400,9 @@ impl Catalog {
                     serde_json::from_slice(&line).map_err(|e| bad(format!("{}: {e}", at())))?;
                 let id = Sha256::from_hex(&record.id)
                     .map_err(|e| bad(format!("{}: record id: {e}", at())))?;
-                let row = rows
-                    .start()
-                    .checked_add(index as i64)
+                let row = i64::try_from(index + 1)
+                    .ok()
+                    .and_then(|line| rows.start().checked_add(line))
                     .filter(|row| row <= rows.end())
                     .ok_or_else(|| {
                         bad(format!("{}: past the catalogue's lines per package", at()))
@@ -484,13 +479,6 @@ impl KnownRecords for Catalog {
             .and_then(|mut query| query.exists([&id.as_bytes()[..]]))
             .map_err(std::io::Error::other)
     }
-}
-
-/// The rows of package `number`: from `number << LINE_BITS` (line 0, never
-/// used) to the last line it can hold. `None` past SQLite's integers.
-fn package_rows(number: i64) -> Option<std::ops::RangeInclusive<i64>> {
-    let first = number.checked_mul(1 << LINE_BITS)?;
-    Some(first + 1..=first.checked_add((1 << LINE_BITS) - 1)?)
 }
 
 /// The fields of a record line the catalogue keeps, borrowed from the line

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod catalogue;
 pub mod cosign;
 mod hash;
 pub mod jcs;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::Value;
 use spoor_normalize::layout::{IntakeReceipt, RunReportHead};
-use spoor_normalize::Sha256;
+use spoor_normalize::{catalogue, Sha256};
 
 use crate::attest::{check_attestations, Outsiders};
 use crate::package::{check_package, PackageFacts};
@@ -332,9 +332,10 @@ fn open_catalogue(
     let format: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| format!("cannot be read: {e}"))?;
-    if format != CATALOGUE_FORMAT {
+    if format != catalogue::FORMAT {
         return Err(format!(
-            "catalogue format {format}, where this verifier reads format {CATALOGUE_FORMAT} (FORMAT §9); rebuild it with spoor reindex"
+            "catalogue format {format}, where this verifier reads format {} (FORMAT §9); rebuild it with spoor reindex",
+            catalogue::FORMAT
         ));
     }
     Ok(Some(conn))
@@ -375,13 +376,13 @@ fn check_catalogue(
                 .prepare_cached("SELECT number FROM packages WHERE id = ?1")?
                 .query_row([package_id], |r| r.get::<_, i64>(0))
                 .optional()?;
-            let Some((first, last)) = number.and_then(package_rows) else {
+            let Some(package_rows) = number.and_then(catalogue::package_rows) else {
                 return Ok(());
             };
             let mut rows = conn.prepare_cached(
                 "SELECT id, hash, row FROM record_rows WHERE row BETWEEN ?1 AND ?2 ORDER BY row",
             )?;
-            let rows = rows.query_map([first, last], |r| {
+            let rows = rows.query_map([package_rows.start(), package_rows.end()], |r| {
                 Ok((
                     r.get::<_, Vec<u8>>(0)?,
                     r.get::<_, Vec<u8>>(1)?,
@@ -391,7 +392,7 @@ fn check_catalogue(
             for row in rows {
                 let (id, cat_hash, row) = row?;
                 let (id, cat_hash) = (digest(&id), digest(&cat_hash));
-                let held = usize::try_from(row - first)
+                let held = usize::try_from(row - package_rows.start())
                     .ok()
                     .and_then(|line| line.checked_sub(1))
                     .filter(|&i| {
@@ -450,23 +451,26 @@ fn check_catalogue(
             conn.prepare("SELECT id FROM record_rows WHERE row BETWEEN ?1 AND ?2 ORDER BY row")?;
         let mut from = i64::MIN;
         while let Some(row) = next.query_row([from], |r| r.get::<_, i64>(0)).optional()? {
-            let number = row >> LINE_BITS;
+            let (number, _) = catalogue::row_place(row);
             let package = named
                 .query_row([number], |r| r.get::<_, String>(0))
                 .optional()?;
-            let (first, last) = (number << LINE_BITS, (number << LINE_BITS) | LINE_MASK);
+            // A number made from a row: its rows are within SQLite's integers.
+            let Some(rows) = catalogue::package_rows(number) else {
+                break;
+            };
             if package.as_ref().is_none_or(|p| !packages.contains_key(p)) {
                 let package = package.unwrap_or_else(|| {
                     format!("package number {number}, which the catalogue's packages table does not have")
                 });
-                for id in ids.query_map([first, last], |r| r.get::<_, Vec<u8>>(0))? {
+                for id in ids.query_map([rows.start(), rows.end()], |r| r.get::<_, Vec<u8>>(0))? {
                     let id = digest(&id?);
                     check
                         .rest
                         .problem("catalogue-stray-row", place, stray_row(id, &package));
                 }
             }
-            match last.checked_add(1) {
+            match rows.end().checked_add(1) {
                 Some(after) => from = after,
                 None => break,
             }
@@ -481,19 +485,6 @@ fn check_catalogue(
         );
     }
     check
-}
-
-/// The catalogue format this verifier reads (FORMAT §9: SQLite's
-/// `user_version`).
-const CATALOGUE_FORMAT: i64 = 2;
-/// Record rows are numbered package number × 2³² + line (FORMAT §9).
-const LINE_BITS: u32 = 32;
-const LINE_MASK: i64 = (1 << LINE_BITS) - 1;
-
-/// The rows of package `number`: line `n` is row `first + n`.
-fn package_rows(number: i64) -> Option<(i64, i64)> {
-    let first = number.checked_mul(1 << LINE_BITS)?;
-    Some((first, first.checked_add(LINE_MASK)?))
 }
 
 /// A catalogue blob as a SHA-256 digest; `None` when it is not 32 bytes.
