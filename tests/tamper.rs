@@ -485,3 +485,43 @@ fn r21_access_points_that_lie_are_caught() {
     fs::write(&package, &original).expect("restore");
     assert_eq!(t.verify().status.code(), Some(0));
 }
+
+/// An entry compressed with a method spoor never writes (bzip2, patched
+/// into both its headers) is reported by name, and every other entry is
+/// still read and checked.
+#[test]
+fn r21_an_entry_of_another_compression_method_is_reported_by_name() {
+    let (_t, package, id) = sealed();
+    let mut bytes = fs::read(&package).expect("package");
+    let name = format!("{id}/bagit.txt");
+    let mut patched = 0;
+    for (signature, name_at, method_at) in [(b"PK\x03\x04", 30, 8), (b"PK\x01\x02", 46, 10)] {
+        let header = (0..bytes.len() - name_at - name.len())
+            .find(|&i| {
+                &bytes[i..i + 4] == signature
+                    && &bytes[i + name_at..i + name_at + name.len()] == name.as_bytes()
+            })
+            .expect("header of bagit.txt");
+        bytes[header + method_at..header + method_at + 2].copy_from_slice(&12u16.to_le_bytes());
+        patched += 1;
+    }
+    assert_eq!(patched, 2);
+    fs::write(&package, &bytes).expect("write");
+    let (code, output) = verify_package(&package);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("bagit.txt: cannot be read (damaged data or CRC mismatch): compression method not supported: 12"),
+        "{output}"
+    );
+    // Every finding is about that entry: the others, before and after it
+    // in the file, were read and found intact.
+    let findings: Vec<&str> = output
+        .lines()
+        .filter(|l| !l.contains("PROBLEMS FOUND"))
+        .collect();
+    assert!(!findings.is_empty());
+    assert!(
+        findings.iter().all(|l| l.starts_with("bagit.txt: ")),
+        "{output}"
+    );
+}

@@ -428,9 +428,11 @@ fn hygiene(archive: &mut ZipArchive<File>, top: &str, report: &mut Report) -> Ve
 /// Reads and hashes every entry, spread over the machine's cores by size;
 /// notes where the lines of `records.jsonl` numbered in `starts_of` begin.
 fn read_entries(path: &Path, entries: &[EntryInfo], starts_of: &BTreeSet<u64>) -> Vec<EntryResult> {
+    // One core is the whole-file hash's (see check_package).
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(entries.len().max(1));
+        .saturating_sub(1)
+        .clamp(1, entries.len().max(1));
     let mut shards: Vec<(u64, Vec<EntryInfo>)> = vec![(0, Vec::new()); workers];
     let mut by_size: Vec<&EntryInfo> = entries.iter().collect();
     by_size.sort_by_key(|e| std::cmp::Reverse(e.size));
