@@ -159,6 +159,14 @@ fn r18_a_run_killed_at_every_stage_boundary_is_completed_by_the_next() {
             "{point}: {said}"
         );
         assert!(!said.contains("NOT YET COVERED"), "{point}: {said}");
+        // The receipt of a delivery killed before its package was placed
+        // stays out of the log (the next run's delivery is logged), and
+        // verify says so.
+        assert_eq!(
+            said.matches("intake receipt in no log entry").count(),
+            usize::from(matches!(*point, "receipt-written" | "sealed")),
+            "{point}: {said}"
+        );
         assert!(!said.contains("unfinished write"), "{point}: {said}");
         let leftovers: Vec<_> = crate::util::files_under(&t.store)
             .into_iter()

@@ -131,7 +131,7 @@ pub fn verify_store(root: &Path, trust: &Trust) -> Result<Report, Error> {
         &outsiders,
         &mut report,
     );
-    let received = check_receipts(root, &packages, &trail.logged, &mut report)?;
+    let received = check_receipts(root, &packages, &trail, &mut report)?;
     check_unlogged(&packages, &trail, &received, &mut report);
     match catalogue {
         Some(Ok(CatalogueCheck {
@@ -236,7 +236,7 @@ fn check_unlogged(
 fn check_receipts(
     root: &Path,
     packages: &BTreeMap<String, (String, PackageFacts)>,
-    logged: &HashSet<String>,
+    trail: &TrailFacts,
     report: &mut Report,
 ) -> Result<HashMap<String, jiff::Timestamp>, Error> {
     let mut receipted: HashMap<&str, usize> = HashMap::new();
@@ -260,7 +260,7 @@ fn check_receipts(
         };
         let package_id = receipt.package_id.as_str();
         let Some((package_place, facts)) = packages.get(package_id) else {
-            if logged.contains(package_id) {
+            if trail.logged.contains(package_id) {
                 report.problem(
                     "receipt-package-missing",
                     &place,
@@ -275,6 +275,16 @@ fn check_receipts(
             continue;
         };
         *receipted.entry(facts.package_id.as_str()).or_default() += 1;
+        // A package comes into the log with one receipt; another one for
+        // the same export is from a delivery whose run was interrupted, or
+        // from a run still going. (An unlogged package is reported apart.)
+        if trail.logged.contains(package_id) && !trail.receipts.contains(&place) {
+            report.notes.push(format!(
+                "{place}: intake receipt in no log entry: a delivery of the export in \
+                 {package_id} whose run was interrupted (the log names another receipt for it), \
+                 or a run still going; this receipt proves nothing"
+            ));
+        }
         if let Ok(at) = receipt.received_at.parse::<jiff::Timestamp>() {
             let earliest = received.entry(package_id.to_owned()).or_insert(at);
             *earliest = (*earliest).min(at);

@@ -41,6 +41,8 @@ pub(crate) struct Head {
 pub(crate) struct TrailFacts {
     /// Packages that have a `package` entry.
     pub(crate) logged: HashSet<String>,
+    /// The intake receipts `intake` entries name (paths in the store).
+    pub(crate) receipts: HashSet<String>,
     /// When the last `run` seal's run started (seals that say so).
     pub(crate) last_run_started: Option<jiff::Timestamp>,
     /// Sizes of the checkpoints whose signature and root hold, ascending;
@@ -304,6 +306,7 @@ pub(crate) fn check_trail(
     }
     let facts = TrailFacts {
         logged: entries.packages.keys().cloned().collect(),
+        receipts: std::mem::take(&mut entries.receipts),
         last_run_started: entries.last_run_started,
         checkpoints,
         seal_times: std::mem::take(&mut entries.seal_times),
@@ -505,6 +508,8 @@ struct EntryChecker<'a> {
     failed: Option<std::io::Error>,
     /// Logged packages: id → (zip, tag manifest, Payload-Oxum, entry index).
     packages: HashMap<String, (String, String, String, u64)>,
+    /// See [`TrailFacts::receipts`].
+    receipts: HashSet<String>,
     /// Each run seal: entry index and the previous checkpoint it names.
     runs: Vec<(u64, Option<(u64, String)>)>,
     /// When the last `run` seal that says so began.
@@ -556,6 +561,7 @@ impl<'a> EntryChecker<'a> {
             lines: None,
             failed: None,
             packages: HashMap::new(),
+            receipts: HashSet::new(),
             runs: Vec::new(),
             last_run_started: None,
             seal_times: BTreeMap::new(),
@@ -670,6 +676,7 @@ impl<'a> EntryChecker<'a> {
                 let found = fs::read(self.root.join(&receipt))
                     .ok()
                     .and_then(|b| serde_json::from_slice::<IntakeReceipt>(&b).ok());
+                self.receipts.insert(receipt.clone());
                 match found {
                     Some(r) if r.sha256 == sha256 => {}
                     Some(_) => self.problem(
