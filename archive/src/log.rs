@@ -117,6 +117,20 @@ impl NewHashes {
         self.file = None;
         self.recent.clear();
     }
+
+    /// Keeps the first `len` hashes; later ones spilled are overwritten by
+    /// the next spill.
+    fn truncate(&mut self, len: u64) {
+        match len.checked_sub(self.spilled) {
+            Some(in_recent) => self
+                .recent
+                .truncate(usize::try_from(in_recent).unwrap_or(usize::MAX)),
+            None => {
+                self.spilled = len;
+                self.recent.clear();
+            }
+        }
+    }
 }
 
 /// Most tiles kept in the read cache (8 KiB each).
@@ -203,6 +217,18 @@ fn damaged(dir: &Path, reason: String) -> Error {
         path: dir.to_owned(),
         reason: format!("log: {reason}"),
     }
+}
+
+/// The entries of an entry bundle (each prefixed with its 16-bit length),
+/// or `None` if one runs past the end.
+fn split_bundle(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut entries = Vec::new();
+    while let Some((len, rest)) = bytes.split_first_chunk::<2>() {
+        let (entry, rest) = rest.split_at_checked(usize::from(u16::from_be_bytes(*len)))?;
+        entries.push(entry);
+        bytes = rest;
+    }
+    Some(entries)
 }
 
 impl Log {
@@ -427,20 +453,51 @@ impl Log {
             .min(TILE_WIDTH);
         let path = self.dir.join(entries_path(bundle, width));
         let bytes = fs::read(&path).map_err(with_path(&path))?;
-        let mut entries = Vec::with_capacity(width as usize);
-        let mut rest = bytes.as_slice();
-        while let Some((len, tail)) = rest.split_first_chunk::<2>() {
-            let len = usize::from(u16::from_be_bytes(*len));
-            let (entry, tail) = tail.split_at_checked(len).ok_or_else(|| {
-                damaged(
-                    &self.dir,
-                    format!("{}: entry runs past the end", path.display()),
-                )
-            })?;
-            entries.push(entry.to_vec());
-            rest = tail;
+        let entries = split_bundle(&bytes).ok_or_else(|| {
+            damaged(
+                &self.dir,
+                format!("{}: entry runs past the end", path.display()),
+            )
+        })?;
+        Ok(entries.into_iter().map(<[u8]>::to_vec).collect())
+    }
+
+    /// Drops the entries from `size` on, which must all have been appended
+    /// since the last publish: a package whose entries could not all be
+    /// appended leaves none, so its roll-forward in the next run does not
+    /// log its first records twice.
+    pub(crate) fn rewind(&mut self, size: u64) -> Result<(), Error> {
+        let published = self.hashes.published;
+        if size < published || size > self.size {
+            return Err(damaged(
+                &self.dir,
+                format!(
+                    "cannot rewind to {size}: published {published}, appended {}",
+                    self.size
+                ),
+            ));
         }
-        Ok(entries)
+        // The bundle `size` ends in is held in `tail_bundle` unless it was
+        // filled since and written out; then it is read back.
+        let bundle = size / TILE_WIDTH;
+        let tail = if bundle == self.size / TILE_WIDTH {
+            std::mem::take(&mut self.tail_bundle)
+        } else {
+            let path = self.dir.join(entries_path(bundle, TILE_WIDTH));
+            fs::read(&path).map_err(with_path(&path))?
+        };
+        let keep = usize::try_from(size % TILE_WIDTH).unwrap_or(usize::MAX);
+        let kept_len: usize = split_bundle(&tail)
+            .filter(|entries| entries.len() >= keep)
+            .map(|entries| entries[..keep].iter().map(|e| 2 + e.len()).sum())
+            .ok_or_else(|| damaged(&self.dir, format!("entry bundle {bundle} is short")))?;
+        self.tail_bundle = tail;
+        self.tail_bundle.truncate(kept_len);
+        self.hashes
+            .new
+            .truncate(stored_hash_count(size) - stored_hash_count(published));
+        self.size = size;
+        Ok(())
     }
 
     /// The inclusion proof of entry `index` in the tree of the current size
@@ -594,6 +651,59 @@ mod tests {
             )
             .expect("inclusion");
             assert_eq!(reopened.entry(n).expect("entry"), entry(n));
+        }
+    }
+
+    /// Rewinding to any size between the last publish and the end, across
+    /// bundles written out and hashes spilled, leaves the log as if the
+    /// dropped entries had never been appended; below the publish it is
+    /// refused.
+    #[test]
+    fn rewinding_forgets_the_entries_dropped() {
+        let signer = StandardSigner::new(GO_SKEY).expect("Go example key");
+        let first = |n: u64| format!("{{\"n\":{n}}}").into_bytes();
+        let second = |n: u64| format!("{{\"m\":{n}}}").into_bytes();
+        // (published, appended, rewound to, appended again)
+        for (published, appended, to, end) in [
+            (0, 10, 0, 5),
+            (100, 300, 200, 600),
+            (100, 1_000, 100, 300),
+            (256, 700, 512, 520),
+            (300, 5_000, 400, 450),
+        ] {
+            let (dir, clean_dir) = (
+                tempfile::tempdir().expect("dir"),
+                tempfile::tempdir().expect("dir"),
+            );
+            let mut log = Log::open(dir.path(), "PeterNeumann").expect("empty log");
+            log.hashes.new.spill_at = 1 << 9;
+            for n in 0..appended {
+                log.append(first(n)).expect("append");
+                if n + 1 == published {
+                    log.publish(&signer).expect("publish");
+                }
+            }
+            assert!(log.rewind(published.saturating_sub(1)).is_err() || published == 0);
+            log.rewind(to).expect("rewind");
+            assert_eq!(log.size(), to);
+            for n in to..end {
+                log.append(second(n)).expect("append");
+            }
+            let head = log.publish(&signer).expect("publish");
+
+            let mut clean = Log::open(clean_dir.path(), "PeterNeumann").expect("empty log");
+            for n in 0..end {
+                clean
+                    .append(if n < to { first(n) } else { second(n) })
+                    .expect("append");
+            }
+            let clean_head = clean.publish(&signer).expect("publish");
+            assert_eq!(head, clean_head, "{published} {appended} {to} {end}");
+            let reopened = Log::open(dir.path(), "PeterNeumann").expect("reopen");
+            for n in [0, to.saturating_sub(1), to, end - 1] {
+                let expected = if n < to { first(n) } else { second(n) };
+                assert_eq!(reopened.entry(n).expect("entry"), expected, "entry {n}");
+            }
         }
     }
 

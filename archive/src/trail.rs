@@ -83,13 +83,40 @@ impl Trail {
     }
 
     /// The `record` entries of a package, one per line of its
-    /// `records.jsonl` (id and record hash), then its `package` entry.
+    /// `records.jsonl` (id and record hash), then its `package` entry; all
+    /// of them or, on an error, none (the package is then logged by the
+    /// next run's roll-forward).
     pub(crate) fn package(
         &mut self,
         records: impl BufRead,
         seal: &PackageSeal<'_>,
     ) -> Result<(), Error> {
         let first_record = self.log.size();
+        match self.append_package(records, seal) {
+            Ok(package_entry) => {
+                self.logged.push(LoggedPackage {
+                    package_id: seal.package_id.to_owned(),
+                    first_record,
+                    package_entry,
+                });
+                Ok(())
+            }
+            Err(e) => match self.log.rewind(first_record) {
+                Ok(()) => Err(e),
+                Err(rewind) => Err(Error::Internal(format!(
+                    "{e}; and its entries so far could not be taken back: {rewind}"
+                ))),
+            },
+        }
+    }
+
+    /// Appends what [`Trail::package`] describes; returns the index of the
+    /// `package` entry.
+    fn append_package(
+        &mut self,
+        records: impl BufRead,
+        seal: &PackageSeal<'_>,
+    ) -> Result<u64, Error> {
         let mut failed = None;
         let read = each_record_line(records, |id, hash, _| {
             let entry = LogEntry::Record {
@@ -109,19 +136,13 @@ impl Trail {
                 reason: format!("data/records.jsonl: {e}"),
             }));
         }
-        let package_entry = self.append(&LogEntry::Package {
+        self.append(&LogEntry::Package {
             package_id: seal.package_id.to_owned(),
             path: seal.path.to_owned(),
             zip_sha256: seal.zip_sha256.to_hex(),
             tagmanifest_sha256: seal.tagmanifest_sha256.to_hex(),
             payload_oxum: seal.payload_oxum.to_owned(),
-        })?;
-        self.logged.push(LoggedPackage {
-            package_id: seal.package_id.to_owned(),
-            first_record,
-            package_entry,
-        });
-        Ok(())
+        })
     }
 
     /// Records in the catalogue where this run's entries are, once they are
@@ -292,4 +313,44 @@ fn log_package(
         payload_oxum: &payload_oxum,
     };
     trail.package(BufReader::new(records), &seal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seal(package_id: &str) -> PackageSeal<'_> {
+        PackageSeal {
+            package_id,
+            path: "packages/2026/12/p.zip",
+            zip_sha256: Sha256::of(b"zip"),
+            tagmanifest_sha256: Sha256::of(b"tagmanifest"),
+            payload_oxum: "10.2",
+        }
+    }
+
+    /// A package whose `records.jsonl` breaks part way leaves no entry in
+    /// the log (before, its first records stayed and were published, and
+    /// the roll-forward logged them again: `log-record-twice`).
+    #[test]
+    fn a_package_whose_entries_fail_leaves_none() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut trail = Trail::new(Log::open(dir.path(), "example.org/log").expect("log"));
+        let good = b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n";
+        trail.package(&good[..], &seal("p-1")).expect("logged");
+        assert_eq!(trail.log.size(), 3);
+
+        let broken = b"{\"id\":\"c\"}\n{\"id\":\"d\"}\nnot a record\n";
+        let error = trail
+            .package(&broken[..], &seal("p-2"))
+            .expect_err("line 3 is not JSON");
+        assert!(error.to_string().contains("records.jsonl"), "{error}");
+        assert_eq!(trail.log.size(), 3, "the entries of c and d are taken back");
+        assert_eq!(trail.logged.len(), 1);
+
+        trail.package(&good[..], &seal("p-3")).expect("logged");
+        assert_eq!(trail.log.size(), 6);
+        assert_eq!(trail.logged[1].first_record, 3);
+        assert_eq!(trail.logged[1].package_entry, 5);
+    }
 }
