@@ -192,3 +192,47 @@ fn r18_a_run_killed_at_every_stage_boundary_is_completed_by_the_next() {
         }
     }
 }
+
+/// A run that fails (not killed) while logging a package, after its record
+/// entries and before its `package` entry, publishes none of that
+/// package's entries; the next run logs it whole, and verify finds every
+/// record logged once (before, the first records were logged twice:
+/// `log-record-twice`).
+#[test]
+fn a_package_whose_log_entries_fail_is_logged_whole_by_the_next_run() {
+    let fixtures = crate::util::fixture("email/eml");
+    let t = TestStore::new();
+    let first = t.run(&[&fixtures.join("plain.eml")]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let inputs = [fixtures.join("html-only.eml"), fixtures.join("no-date.eml")];
+    let failed = Command::new(env!("CARGO_BIN_EXE_spoor"))
+        .args(["run", "--store"])
+        .arg(&t.store)
+        .args(&inputs)
+        .env("SPOOR_FAIL_AT", "package-entry")
+        .output()
+        .expect("spoor runs");
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    assert!(
+        text(&failed).contains("the package entry failed"),
+        "{}",
+        text(&failed)
+    );
+    let verify = t.verify();
+    let said = text(&verify);
+    assert_eq!(verify.status.code(), Some(0), "{said}");
+    assert!(said.contains("NOT YET COVERED"), "{said}");
+
+    let next = t.run(&inputs.iter().map(|p| p.as_path()).collect::<Vec<_>>());
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next));
+    assert!(
+        text(&next).contains("2 packages of an interrupted run were added to the log"),
+        "{}",
+        text(&next)
+    );
+    let verify = t.verify();
+    let said = text(&verify);
+    assert_eq!(verify.status.code(), Some(0), "{said}");
+    assert!(said.contains(": intact: 3 packages, 3 records"), "{said}");
+    assert!(!said.contains("NOT YET COVERED"), "{said}");
+}

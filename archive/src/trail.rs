@@ -136,6 +136,11 @@ impl Trail {
                 reason: format!("data/records.jsonl: {e}"),
             }));
         }
+        if spoor_ingest::internal::fail_point("package-entry") {
+            return Err(Error::Internal(
+                "log: the package entry failed ($SPOOR_FAIL_AT)".to_owned(),
+            ));
+        }
         self.append(&LogEntry::Package {
             package_id: seal.package_id.to_owned(),
             path: seal.path.to_owned(),

@@ -99,4 +99,17 @@ pub mod internal {
         #[cfg(not(debug_assertions))]
         let _ = name;
     }
+
+    /// True when `$SPOOR_FAIL_AT` names this point, so the tests can make
+    /// the real binary meet an error where no outside act can provoke one
+    /// reliably. Only in debug builds; a release build always says false.
+    pub fn fail_point(name: &str) -> bool {
+        #[cfg(debug_assertions)]
+        return std::env::var_os("SPOOR_FAIL_AT").is_some_and(|at| at == name);
+        #[cfg(not(debug_assertions))]
+        {
+            let _ = name;
+            false
+        }
+    }
 }
