@@ -15,7 +15,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use serde_json::Value;
 use spoor_normalize::layout::{self, CheckpointRef, IntakeReceipt, LogEntry};
 use spoor_normalize::Sha256;
 
@@ -224,23 +223,15 @@ pub(crate) fn roll_forward(
     if unlogged.is_empty() {
         return Ok(0);
     }
-    // The entries of the last published run, which the catalogue may never
-    // have heard of.
-    let size = trail.log.size();
-    let published = if size > 0 {
-        let seal: Value =
-            serde_json::from_slice(&trail.log.entry(size - 1)?).unwrap_or(Value::Null);
-        let start = seal
-            .pointer("/previous_checkpoint/size")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        note_entries(&trail.log, start, catalog)?
-            .into_iter()
-            .map(|p| p.package_id)
-            .collect()
-    } else {
-        HashSet::new()
-    };
+    // Packages the log holds but the catalogue was never told of (a run
+    // killed after publishing, or whose catalogue failed) come after the
+    // last package entry it knows, possibly behind the seals of later
+    // fixity checks: their indexes are filled in, not logged again.
+    let from = catalog.last_log_index()?.map_or(0, |index| index + 1);
+    let published: HashSet<String> = note_entries(&trail.log, from, catalog)?
+        .into_iter()
+        .map(|p| p.package_id)
+        .collect();
     let unlogged: Vec<(String, String)> = unlogged
         .into_iter()
         .filter(|(id, _)| !published.contains(id))
