@@ -189,16 +189,6 @@ impl Catalog {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 
-    /// The highest log index of a `package` entry the catalogue knows.
-    pub(crate) fn last_log_index(&self) -> Result<Option<u64>, Error> {
-        self.conn
-            .query_row("SELECT MAX(log_index) FROM packages", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })
-            .map(|index| index.and_then(|i| u64::try_from(i).ok()))
-            .map_err(self.err())
-    }
-
     /// The store-relative path of the first intake receipt naming a package.
     pub(crate) fn receipt_of(&self, package_id: &str) -> Result<Option<String>, Error> {
         self.conn

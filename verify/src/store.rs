@@ -1,7 +1,7 @@
 //! Checking a whole store: every package, every intake receipt, and the
 //! catalogue against the packages.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -386,7 +386,14 @@ fn check_catalogue(
                 .prepare_cached("SELECT number FROM packages WHERE id = ?1")?
                 .query_row([package_id], |r| r.get::<_, i64>(0))
                 .optional()?;
-            let Some(package_rows) = number.and_then(catalogue::package_rows) else {
+            let Some(number) = number else {
+                // No row at all: what a run leaves whose catalogue failed
+                // (its transaction holds the package and all its rows).
+                check.uncatalogued.insert(package_id.clone());
+                seen.fill(true);
+                return Ok(());
+            };
+            let Some(package_rows) = catalogue::package_rows(number) else {
                 return Ok(());
             };
             let mut rows = conn.prepare_cached(
@@ -511,6 +518,8 @@ fn digest_text(digest: Option<Sha256>) -> String {
 #[derive(Default)]
 struct CatalogueCheck {
     by_package: BTreeMap<String, Report>,
+    /// Packages the catalogue has no row for.
+    uncatalogued: BTreeSet<String>,
     rest: Report,
     /// The scratch file of record facts could not be read back.
     failed: Option<std::io::Error>,
@@ -521,9 +530,17 @@ impl CatalogueCheck {
     /// package order.
     fn add_to(self, logged: &HashSet<String>, report: &mut Report) {
         for (package_id, found) in self.by_package {
-            if logged.contains(&package_id) {
-                report.findings.extend(found.findings);
+            if !logged.contains(&package_id) {
+                continue;
             }
+            if self.uncatalogued.contains(&package_id) {
+                report.notes.push(format!(
+                    "package {package_id} is logged but not in the catalogue: a run failed \
+                     before its catalogue committed (the next run adds it; `spoor reindex` \
+                     rebuilds the catalogue); until then search does not find its records"
+                ));
+            }
+            report.findings.extend(found.findings);
         }
         report.findings.extend(self.rest.findings);
         report.notes.extend(self.rest.notes);
