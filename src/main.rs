@@ -24,13 +24,14 @@ const COULD_NOT_RUN: u8 = 2;
 const EXIT_CODES: &str =
     "Exit codes: 0 success; 1 problems found (verify) or an input failed (run); \
 2 could not run (bad flags, unusable key, store or file unreadable); 3 done, but not all is well \
-(run: quarantined items, unreadable parts, a report not e-mailed or a checkpoint not attested; \
-verify --record: its checkpoint not attested).";
+(run: quarantined items, unreadable parts, a report not e-mailed, a checkpoint not attested or \
+the catalogue lagging; verify --record: its checkpoint not attested).";
 const RUN_EXIT_CODES: &str =
     "Exit codes: 0 every input archived (or already archived); 1 an input \
 failed; 2 could not run; 3 archived, but with quarantined items or unreadable parts (the summary \
-names them), the report could not be e-mailed, or the new checkpoint could not be \
-time-stamped or cosigned by a configured authority or witness.";
+names them), the report could not be e-mailed, the new checkpoint could not be \
+time-stamped or cosigned by a configured authority or witness, or the catalogue could not be \
+told where the run's log entries are (the next run tells it).";
 const VERIFY_EXIT_CODES: &str =
     "Exit codes: 0 intact; 1 problems found (each printed); 2 could not \
 run (unreadable store or package, unusable --pubkey, --since, --tsa-cert or --witness-key); \

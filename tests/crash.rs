@@ -335,3 +335,70 @@ fn a_logged_package_the_catalogue_missed_is_caught_up_not_logged_again() {
         .expect("count");
     assert_eq!(unnoted, 0, "every record's log entry is known");
 }
+
+/// A run whose catalogue cannot be told where its published entries are
+/// (a full disk at the very end) still reports every input and writes its
+/// report, exit 3 with the reason, instead of stopping with exit 2 and one
+/// line; the next run tells the catalogue.
+#[test]
+fn a_catalogue_that_cannot_be_told_the_log_indexes_is_reported_not_fatal() {
+    let fixtures = crate::util::fixture("email/eml");
+    let t = TestStore::new();
+    let inputs = [fixtures.join("html-only.eml"), fixtures.join("no-date.eml")];
+    let lagging = Command::new(env!("CARGO_BIN_EXE_spoor"))
+        .args(["run", "--store"])
+        .arg(&t.store)
+        .args(&inputs)
+        .env("SPOOR_FAIL_AT", "noting")
+        .output()
+        .expect("spoor runs");
+    let said = text(&lagging);
+    assert_eq!(lagging.status.code(), Some(3), "{said}");
+    assert!(said.contains("html-only.eml: archived"), "{said}");
+    assert!(said.contains("no-date.eml: archived"), "{said}");
+    assert!(
+        said.contains("exit 3: everything archived and logged, but the catalogue lags"),
+        "{said}"
+    );
+    let reports = crate::util::files_under(&t.store.join("runs"));
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let lagging_report = reports[0].clone();
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(&lagging_report).expect("report")).expect("JSON");
+    assert!(
+        report["catalogue_lag"]
+            .as_str()
+            .is_some_and(|lag| lag.contains("catalog.sqlite")),
+        "{report}"
+    );
+    let verify = t.verify();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+
+    let next = t.run(&[&fixtures.join("plain.eml")]);
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next));
+    let verify = t.verify();
+    let said = text(&verify);
+    assert_eq!(verify.status.code(), Some(0), "{said}");
+    assert!(said.contains(": intact: 3 packages, 3 records"), "{said}");
+    let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
+    let unnoted: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM records WHERE log_index IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(unnoted, 0, "the next run told the catalogue");
+    let lag: Option<String> = {
+        let reports = crate::util::files_under(&t.store.join("runs"));
+        assert_eq!(reports.len(), 2, "{reports:?}");
+        let newest = reports
+            .iter()
+            .find(|r| **r != lagging_report)
+            .expect("the next run's report");
+        let report: serde_json::Value =
+            serde_json::from_slice(&fs::read(newest).expect("report")).expect("JSON");
+        report["catalogue_lag"].as_str().map(str::to_owned)
+    };
+    assert_eq!(lag, None);
+}

@@ -14,7 +14,7 @@ pub(crate) mod report;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use spoor_ingest::internal::kill_point;
+use spoor_ingest::internal::{fail_point, kill_point};
 use spoor_normalize::layout::{LogEntry, RunCounts, RunSeal};
 use spoor_normalize::Sha256;
 
@@ -190,8 +190,17 @@ pub(crate) fn run_inputs(
     kill_point("published");
     tracing::info!(run = %run_id, log_size = head.size, "checkpoint published");
     let attestations = attest(&log_dir, &store.config, &trail.log, head);
-    trail.note_in(&mut catalog)?;
-    catalog.checkpoint_wal()?;
+    // The run's work is published: a catalogue that cannot be told where
+    // it went (a full disk) is reported, not a reason to drop the report.
+    let catalogue_lag = if fail_point("noting") {
+        Some("catalog.sqlite: not written ($SPOOR_FAIL_AT)".to_owned())
+    } else {
+        trail
+            .note_in(&mut catalog)
+            .and_then(|()| catalog.checkpoint_wal())
+            .err()
+            .map(|e| e.to_string())
+    };
     kill_point("noted");
     let report = RunReport {
         run_id: run_id.clone(),
@@ -204,6 +213,7 @@ pub(crate) fn run_inputs(
         log_size: head.size,
         log_root: Sha256::from_bytes(head.root).to_hex(),
         attestations,
+        catalogue_lag,
     };
     write_report(store, &report)?;
     Ok(report)

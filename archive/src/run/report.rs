@@ -138,6 +138,10 @@ pub struct RunReport {
     /// What the configured time-stamping authority and witnesses did for
     /// the new checkpoint (empty when none are configured).
     pub attestations: Vec<Attestation>,
+    /// Why the catalogue could not be told where this run's log entries
+    /// are, when it could not (the run's work is published all the same;
+    /// the next run tells it).
+    pub catalogue_lag: Option<String>,
 }
 
 /// One reason items were quarantined, and how many were.
@@ -187,6 +191,7 @@ impl RunReport {
         } else if self.inputs.iter().any(|i| i.status == InputStatus::Partial)
             || self.notification.as_ref().is_some_and(|n| !n.sent)
             || self.attestations.iter().any(|a| !a.ok)
+            || self.catalogue_lag.is_some()
         {
             3
         } else {
@@ -277,6 +282,11 @@ impl RunReport {
                 a.by, a.detail
             ));
         }
+        if let Some(lag) = &self.catalogue_lag {
+            out.push_str(&format!(
+                "catalogue NOT told where this run's log entries are (the next run does it): {lag}\n"
+            ));
+        }
         out.push_str(&self.totals());
         out.push_str(&format!(
             "exit {}: {}\n",
@@ -337,6 +347,11 @@ impl RunReport {
                 "{} input(s) archived only in part ({quarantined} items quarantined, {unreadable} parts unreadable); first cause in {}: {cause}",
                 partial.len(),
                 first.path.display()
+            );
+        }
+        if let Some(lag) = &self.catalogue_lag {
+            return format!(
+                "everything archived and logged, but the catalogue lags until the next run: {lag}"
             );
         }
         if let Some(first) = self.attestations.iter().find(|a| !a.ok) {
