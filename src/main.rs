@@ -430,10 +430,27 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("spoor: {err:#}");
+            eprintln!("spoor: {}", message_of(&err));
             ExitCode::from(COULD_NOT_RUN)
         }
     }
+}
+
+/// The error and its causes, each once: our errors already write their
+/// cause into their own message ("path: what the system said"), so a
+/// cause whose text is there already is not repeated.
+fn message_of(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -850,4 +867,24 @@ fn verify_command(out: &mut impl Write, verify: VerifyArgs) -> anyhow::Result<u8
         }
     }
     Ok(if report.is_intact() { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file error names the file and what the system said, once (it was
+    /// "…: File too large (os error 27): File too large (os error 27)"),
+    /// and context added on top still shows its cause.
+    #[test]
+    fn an_error_says_its_cause_once() {
+        let io = || std::io::Error::from_raw_os_error(27);
+        let err = anyhow::Error::new(spoor_archive::Error::Io {
+            path: PathBuf::from("log/tile/0"),
+            source: io(),
+        });
+        assert_eq!(message_of(&err), format!("log/tile/0: {}", io()));
+        let err = anyhow::Error::new(io()).context("writing the report");
+        assert_eq!(message_of(&err), format!("writing the report: {}", io()));
+    }
 }

@@ -12,13 +12,22 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .ok_or_else(|| io::Error::other("path has no parent folder"))?;
     fs::create_dir_all(dir)?;
     let tmp = temporary_name(path);
-    {
-        let mut file = File::create(&tmp)?;
+    let written = File::create(&tmp).and_then(|mut file| {
         file.write_all(bytes)?;
-        file.sync_all()?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        return Err(removing(&tmp, e));
     }
     spoor_ingest::internal::kill_point("before-rename");
-    rename_durably(&tmp, path)
+    rename_durably(&tmp, path).map_err(|e| removing(&tmp, e))
+}
+
+/// Removes the temporary file of a write that failed (a full disk), so
+/// only a killed process leaves one behind; returns the write's error.
+pub(crate) fn removing(tmp: &Path, error: io::Error) -> io::Error {
+    let _ = fs::remove_file(tmp);
+    error
 }
 
 /// Renames `from` to `to` and fsyncs the folder holding `to`.
@@ -106,6 +115,22 @@ mod tests {
         assert!(nested.join("b.tmp-x1").exists());
         assert!(dir.path().join("c.tmp-").exists());
         assert_eq!(remove_leftovers(&dir.path().join("absent"))?, 0);
+        Ok(())
+    }
+
+    /// A write that fails (here its rename, onto a folder) leaves no
+    /// temporary file: only a killed process does.
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let target = dir.path().join("checkpoint");
+        fs::create_dir(&target)?;
+        fs::write(target.join("inside"), b"x")?;
+        assert!(write_atomic(&target, b"new").is_err());
+        let names: Vec<_> = fs::read_dir(dir.path())?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
+        assert_eq!(names, vec![std::ffi::OsString::from("checkpoint")]);
         Ok(())
     }
 }

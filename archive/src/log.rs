@@ -19,7 +19,7 @@ use tlog_tiles::tlog::{
     tree_hash, Hash, HashReader,
 };
 
-use crate::fsutil::{temporary_name, with_path, write_atomic};
+use crate::fsutil::{removing, temporary_name, with_path, write_atomic};
 use crate::Error;
 
 /// Tile height of C2SP tlog-tiles: 2^8 = 256 hashes per tile.
@@ -527,8 +527,8 @@ impl Log {
         let dir = path.parent().unwrap_or(&self.dir);
         fs::create_dir_all(dir).map_err(with_path(dir))?;
         let temporary = temporary_name(&path);
-        fs::write(&temporary, bytes).map_err(with_path(&temporary))?;
-        fs::rename(&temporary, &path).map_err(with_path(&path))
+        fs::write(&temporary, bytes).map_err(|e| with_path(&temporary)(removing(&temporary, e)))?;
+        fs::rename(&temporary, &path).map_err(|e| with_path(&path)(removing(&temporary, e)))
     }
 
     fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), Error> {
