@@ -248,9 +248,7 @@ fn a_package_whose_log_entries_fail_is_logged_whole_by_the_next_run() {
         "{}",
         text(&failed)
     );
-    let verify = t.verify();
-    let said = text(&verify);
-    assert_eq!(verify.status.code(), Some(0), "{said}");
+    let said = verified(&t);
     assert!(said.contains("NOT YET COVERED"), "{said}");
 
     let next = t.run(&inputs.iter().map(|p| p.as_path()).collect::<Vec<_>>());
@@ -260,9 +258,7 @@ fn a_package_whose_log_entries_fail_is_logged_whole_by_the_next_run() {
         "{}",
         text(&next)
     );
-    let verify = t.verify();
-    let said = text(&verify);
-    assert_eq!(verify.status.code(), Some(0), "{said}");
+    let said = verified(&t);
     assert!(said.contains(": intact: 3 packages, 3 records"), "{said}");
     assert!(!said.contains("NOT YET COVERED"), "{said}");
 }
@@ -307,9 +303,7 @@ fn a_logged_package_the_catalogue_missed_is_caught_up_not_logged_again() {
         db.execute("DELETE FROM packages WHERE number = ?1", [number])
             .expect("delete");
     }
-    let verify = t.verify();
-    let said = text(&verify);
-    assert_eq!(verify.status.code(), Some(0), "{said}");
+    let said = verified(&t);
     assert!(
         said.contains(&format!(
             "package {missed} is logged but not in the catalogue"
@@ -319,20 +313,11 @@ fn a_logged_package_the_catalogue_missed_is_caught_up_not_logged_again() {
 
     let next = t.run(&[&fixtures.join("plain.eml")]);
     assert_eq!(next.status.code(), Some(0), "{}", text(&next));
-    let verify = t.verify();
-    let said = text(&verify);
-    assert_eq!(verify.status.code(), Some(0), "{said}");
+    let said = verified(&t);
     assert!(said.contains(": intact: 3 packages, 3 records"), "{said}");
     assert!(!said.contains("twice"), "{said}");
     assert!(!said.contains("not in the catalogue"), "{said}");
-    let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
-    let unnoted: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM records WHERE log_index IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let unnoted = records_without_log_index(&t);
     assert_eq!(unnoted, 0, "every record's log entry is known");
 }
 
@@ -376,18 +361,9 @@ fn a_catalogue_that_cannot_be_told_the_log_indexes_is_reported_not_fatal() {
 
     let next = t.run(&[&fixtures.join("plain.eml")]);
     assert_eq!(next.status.code(), Some(0), "{}", text(&next));
-    let verify = t.verify();
-    let said = text(&verify);
-    assert_eq!(verify.status.code(), Some(0), "{said}");
+    let said = verified(&t);
     assert!(said.contains(": intact: 3 packages, 3 records"), "{said}");
-    let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
-    let unnoted: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM records WHERE log_index IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let unnoted = records_without_log_index(&t);
     assert_eq!(unnoted, 0, "the next run told the catalogue");
     let lag: Option<String> = {
         let reports = crate::util::files_under(&t.store.join("runs"));
@@ -401,4 +377,23 @@ fn a_catalogue_that_cannot_be_told_the_log_indexes_is_reported_not_fatal() {
         report["catalogue_lag"].as_str().map(str::to_owned)
     };
     assert_eq!(lag, None);
+}
+
+/// `spoor verify --store`'s output, after asserting it found no problem.
+fn verified(t: &TestStore) -> String {
+    let verify = t.verify();
+    let said = text(&verify);
+    assert_eq!(verify.status.code(), Some(0), "{said}");
+    said
+}
+
+/// How many catalogue records lack their log index.
+fn records_without_log_index(t: &TestStore) -> i64 {
+    let db = rusqlite::Connection::open(t.store.join("catalog.sqlite")).expect("catalogue");
+    db.query_row(
+        "SELECT COUNT(*) FROM records WHERE log_index IS NULL",
+        [],
+        |r| r.get(0),
+    )
+    .expect("count")
 }
