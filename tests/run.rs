@@ -125,6 +125,26 @@ fn same_input_same_settings_gives_identical_zip_bytes() {
     );
 }
 
+/// An empty folder (or one of empty folders) is archived, receipt and
+/// all, but as partial with the reason, never as "everything archived"
+/// with 0 records.
+#[test]
+fn an_empty_folder_is_archived_as_partial_with_the_reason() {
+    let t = TestStore::new();
+    let export = t.dir.path().join("export-2026-12");
+    fs::create_dir_all(export.join("chats/empty")).expect("folders");
+    let run = t.run(&[&export]);
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(3), "{said}");
+    assert!(said.contains("archived (partial)"), "{said}");
+    assert!(
+        said.contains("export-2026-12: the folder holds no files"),
+        "{said}"
+    );
+    let verify = t.verify();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+}
+
 #[test]
 fn second_run_archives_nothing_new() {
     let t = TestStore::new();

@@ -163,6 +163,14 @@ fn seal_staged(
             .iter()
             .map(|n| format!("{}: {}", n.path, n.reason)),
     );
+    // An empty folder holds nothing to lose, but it is more likely a copy
+    // that stopped before its first file than an export: said, not passed.
+    if export.is_folder && export.files.is_empty() {
+        unreadable.push(format!(
+            "{}: the folder holds no files (a copy that stopped early?)",
+            export.name
+        ));
+    }
     unreadable.sort();
     unreadable.dedup();
 
