@@ -288,7 +288,8 @@ fn a_logged_package_the_catalogue_missed_is_caught_up_not_logged_again() {
                 |r| r.get(0),
             )
             .expect("catalogued");
-        let (low, high) = (number << 32, (number << 32) + 0xffff_ffff);
+        let rows = spoor_normalize::catalogue::package_rows(number).expect("in range");
+        let (low, high) = (*rows.start(), *rows.end());
         for table in [
             "record_ids WHERE row",
             "records_fts WHERE rowid",

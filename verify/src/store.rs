@@ -1,7 +1,7 @@
 //! Checking a whole store: every package, every intake receipt, and the
 //! catalogue against the packages.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -386,15 +386,13 @@ fn check_catalogue(
                 .prepare_cached("SELECT number FROM packages WHERE id = ?1")?
                 .query_row([package_id], |r| r.get::<_, i64>(0))
                 .optional()?;
+            // No row at all: what a run leaves whose catalogue failed
+            // (its transaction holds the package and all its rows).
             let Some(number) = number else {
-                // No row at all: what a run leaves whose catalogue failed
-                // (its transaction holds the package and all its rows).
-                check.uncatalogued.insert(package_id.clone());
-                seen.fill(true);
-                return Ok(());
+                return Ok(false);
             };
             let Some(package_rows) = catalogue::package_rows(number) else {
-                return Ok(());
+                return Ok(true);
             };
             let mut rows = conn.prepare_cached(
                 "SELECT id, hash, row FROM record_rows WHERE row BETWEEN ?1 AND ?2 ORDER BY row",
@@ -435,15 +433,26 @@ fn check_catalogue(
                     );
                 }
             }
-            Ok::<_, rusqlite::Error>(())
+            Ok::<_, rusqlite::Error>(true)
         })();
-        if let Err(e) = rows {
-            check.rest.problem(
-                "catalogue-unreadable",
-                place,
-                format!("records table unreadable: {e}"),
-            );
-            return check;
+        match rows {
+            Ok(true) => {}
+            Ok(false) => {
+                report.notes.push(format!(
+                    "package {package_id} is logged but not in the catalogue: a run failed \
+                     before its catalogue committed (the next run adds it; `spoor reindex` \
+                     rebuilds the catalogue); until then search does not find its records"
+                ));
+                continue;
+            }
+            Err(e) => {
+                check.rest.problem(
+                    "catalogue-unreadable",
+                    place,
+                    format!("records table unreadable: {e}"),
+                );
+                return check;
+            }
         }
         for (i, record) in records.iter().enumerate() {
             if !seen[i] {
@@ -518,29 +527,20 @@ fn digest_text(digest: Option<Sha256>) -> String {
 #[derive(Default)]
 struct CatalogueCheck {
     by_package: BTreeMap<String, Report>,
-    /// Packages the catalogue has no row for.
-    uncatalogued: BTreeSet<String>,
     rest: Report,
     /// The scratch file of record facts could not be read back.
     failed: Option<std::io::Error>,
 }
 
 impl CatalogueCheck {
-    /// Adds the findings of the packages in `logged` and the rest, in
+    /// Adds the findings and notes of the packages in `logged` and the rest, in
     /// package order.
     fn add_to(self, logged: &HashSet<String>, report: &mut Report) {
         for (package_id, found) in self.by_package {
-            if !logged.contains(&package_id) {
-                continue;
+            if logged.contains(&package_id) {
+                report.findings.extend(found.findings);
+                report.notes.extend(found.notes);
             }
-            if self.uncatalogued.contains(&package_id) {
-                report.notes.push(format!(
-                    "package {package_id} is logged but not in the catalogue: a run failed \
-                     before its catalogue committed (the next run adds it; `spoor reindex` \
-                     rebuilds the catalogue); until then search does not find its records"
-                ));
-            }
-            report.findings.extend(found.findings);
         }
         report.findings.extend(self.rest.findings);
         report.notes.extend(self.rest.notes);
